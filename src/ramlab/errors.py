@@ -1,0 +1,101 @@
+"""Exceptions raised by ramlab.
+
+Every error names what is wrong (file, variable, category, value) in its
+message, so that a researcher can fix the input without reading a traceback.
+"""
+
+__all__ = [
+    "RamlabError",
+    "DataFileError",
+    "SpecError",
+    "MarginError",
+    "WeightError",
+    "ConvergenceError",
+    "BoundsError",
+    "LonelyPSUError",
+    "TableError",
+    "ModelError",
+    "BuildError",
+    "ParameterError",
+]
+
+
+class RamlabError(Exception):
+    """Base class of every error ramlab raises on purpose."""
+
+
+class DataFileError(RamlabError):
+    """A survey file is missing, damaged, or lacks a variable the spec needs."""
+
+    def __init__(self, message, *, path=None, variable=None):
+        super().__init__(message)
+        self.path = path
+        self.variable = variable
+
+
+class SpecError(RamlabError):
+    """A survey specification or population-margin file is invalid."""
+
+    def __init__(self, message, *, path=None, key=None):
+        super().__init__(message)
+        self.path = path
+        self.key = key
+
+
+class MarginError(RamlabError, ValueError):
+    """Weighting margins or totals cannot be used with the data."""
+
+    def __init__(self, message, *, variable=None, category=None):
+        super().__init__(message)
+        self.variable = variable
+        self.category = category
+
+
+class WeightError(RamlabError, ValueError):
+    """Weights are negative, missing or infinite."""
+
+    def __init__(self, message, *, variable=None):
+        super().__init__(message)
+        self.variable = variable
+
+
+class ConvergenceError(RamlabError):
+    """An iterative weighting did not reach its tolerance."""
+
+    def __init__(self, message, *, max_error=None, iterations=None):
+        super().__init__(message)
+        self.max_error = max_error
+        self.iterations = iterations
+
+
+class BoundsError(RamlabError, ValueError):
+    """Calibration or trimming bounds cannot be met."""
+
+
+class LonelyPSUError(RamlabError):
+    """A stratum has a single PSU and the lonely-PSU option is "fail"."""
+
+    def __init__(self, message, *, stratum=None, stage=None):
+        super().__init__(message)
+        self.stratum = stratum
+        self.stage = stage
+
+
+class TableError(RamlabError, ValueError):
+    """A table asks for a row, column, group or question type the data cannot give."""
+
+
+class ModelError(RamlabError, ValueError):
+    """A model term is absent, constant, separated or too thinly observed."""
+
+    def __init__(self, message, *, term=None):
+        super().__init__(message)
+        self.term = term
+
+
+class BuildError(RamlabError):
+    """A report build failed."""
+
+
+class ParameterError(BuildError, ValueError):
+    """A notebook parameter is unknown or has the wrong type."""
