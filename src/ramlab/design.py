@@ -1,0 +1,1090 @@
+"""Survey design object and design-based estimators.
+
+:class:`Design` follows R ``survey`` (Lumley) 4.1-1, ``svydesign`` and the
+``survey.design2`` methods: one object holds the data, the weights and the
+sampling structure (strata, clusters per stage, finite population
+corrections), and every estimator takes its standard error from one
+function, :meth:`Design.total_vcov` (R ``svyrecvar``).
+
+Weighting (:meth:`Design.rake`, :meth:`Design.calibrate`,
+:meth:`Design.poststratify`, :meth:`Design.trim`) returns a new design that
+remembers its calibrations, so that standard errors account for them as R's
+do.
+
+Domains
+-------
+:meth:`Design.subset` keeps every row and sets the weight to 0 outside the
+domain (R's ``subset()`` of a calibrated design). R drops the rows when it
+subsets an *uncalibrated* design; the two agree on estimates and variances,
+and where R's answer depends on the number of rows it sees (``svyciprop``
+"beta" and "likelihood", ``svychisq``'s denominator degrees of freedom and
+table total, the "average" lonely-PSU rescaling, which strata are checked
+for a single PSU) ramlab reproduces R's count for each case: the domain's
+rows for an uncalibrated design, all rows for a calibrated one.
+
+Where R returns NaN because a factor level has no weight in the domain
+(``svychisq`` on a factor with an empty level: R's ``svytable`` keeps the
+empty level), ramlab leaves the empty level out, which is what R itself
+does for a character column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from .errors import WeightError
+from .variance import LONELY_PSU_OPTIONS, Stage, multistage_vcov
+
+__all__ = ["Design", "ChisqResult"]
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+
+def _as_list(x):
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+def _column(data, name, role):
+    if name not in data.columns:
+        raise KeyError(f"{role} column {name!r} is not in the data")
+    return data[name]
+
+
+def _factor(series):
+    """Codes (int64, -1 = missing) and labels of a column, in R factor order.
+
+    Categorical columns keep their category order; other columns are sorted
+    (R ``factor()``).
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy().astype(np.int64), np.asarray(series.cat.categories)
+    codes, uniques = pd.factorize(series, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques)
+
+
+def _combine(a, b):
+    """Dense codes of the interaction of two code arrays (both >= 0)."""
+    comb = a.astype(np.int64) * (int(b.max()) + 1 if b.size else 1) + b
+    codes, _ = pd.factorize(comb)
+    return codes.astype(np.int64)
+
+
+def _count_distinct(codes):
+    """Number of distinct values of non-negative integer codes (linear time)."""
+    if codes.size == 0:
+        return 0
+    return int(np.count_nonzero(np.bincount(codes)))
+
+
+def _check_weights(w, name):
+    if w.size and not (w.min() >= 0):
+        bad = np.isnan(w)
+        if bad.any():
+            raise WeightError(
+                f"weight {name!r} has {int(bad.sum())} missing values", variable=name
+            )
+        raise WeightError(
+            f"weight {name!r} has negative values (min {w.min()!r})", variable=name
+        )
+    if w.size and not np.isfinite(w.sum()):
+        raise WeightError(f"weight {name!r} has infinite values", variable=name)
+
+
+# --------------------------------------------------------------------------
+# sampling structure (shared, immutable, built lazily)
+# --------------------------------------------------------------------------
+
+
+class _Structure:
+    """Stages of a design (R ``cluster``, ``strata``, ``fpc``), built on demand."""
+
+    def __init__(self, data, ids, strata, fpc):
+        self.data = data
+        self.n = len(data)
+        self.ids = ids
+        self.strata_col = strata
+        self.fpc = fpc
+
+    @cached_property
+    def stages(self):
+        data, n = self.data, self.n
+        ids = self.ids or [None]
+        nstage = len(ids)
+        if self.strata_col is not None:
+            s_codes, s_labels = _factor(_column(data, self.strata_col, "strata"))
+            if (s_codes < 0).any():
+                raise ValueError(f"strata column {self.strata_col!r} has missing values")
+        else:
+            s_codes, s_labels = np.zeros(n, dtype=np.int64), np.array(["1"], dtype=object)
+        fpcs = self.fpc
+        if fpcs and len(fpcs) > nstage:
+            raise ValueError("more fpc columns than sampling stages")
+        stages = []
+        prev_cluster = None
+        strata = s_codes
+        strata_labels = s_labels
+        fpc_values = [
+            _column(data, f, "fpc").to_numpy(dtype=float, na_value=np.nan) for f in fpcs
+        ] if fpcs else []
+        if fpc_values:
+            allv = np.concatenate(fpc_values)
+            if np.isnan(allv).any():
+                raise WeightError("fpc has missing values", variable=fpcs[0])
+            is_pop = bool(np.any(allv > 1))
+            if is_pop and not np.all(allv >= 1):
+                raise WeightError(
+                    "fpc must be all population sizes (>= 1) or all fractions (<= 1)",
+                    variable=fpcs[0],
+                )
+        else:
+            is_pop = True
+        for s, col in enumerate(ids):
+            if col is None:
+                cl = np.arange(n, dtype=np.int64)
+            else:
+                cl, _ = _factor(_column(data, col, "ids"))
+                if (cl < 0).any():
+                    raise ValueError(f"ids column {col!r} has missing values")
+            if s == 0:
+                # Nest first-stage units in strata (R nest=TRUE; with
+                # check.strata R refuses non-nested ids instead).
+                if self.strata_col is not None and col is not None:
+                    cl = _combine(strata, cl)
+            else:
+                cl = _combine(prev_cluster, cl)
+                # Strata of later stages: the parent unit (R svydesign).
+                strata = prev_cluster
+                strata_labels = None
+            # Sampled units per stratum (R as.fpc sampsize). Units are nested
+            # in their strata (codes dense), so one row per unit gives its
+            # stratum.
+            cl = pd.factorize(cl)[0].astype(np.int64) if cl.size else cl
+            unit_stratum = np.empty(int(cl.max()) + 1 if cl.size else 0, dtype=np.int64)
+            unit_stratum[cl] = strata
+            npsu_per_stratum = np.bincount(unit_stratum, minlength=int(strata.max()) + 1 if strata.size else 0)
+            npsu = npsu_per_stratum[strata].astype(float)
+            popsize = None
+            if s < len(fpc_values):
+                v = fpc_values[s]
+                popsize = v.copy() if is_pop else npsu / v
+                if np.any(popsize < npsu):
+                    raise WeightError(
+                        f"fpc implies more than 100% sampling at stage {s + 1}",
+                        variable=fpcs[s],
+                    )
+            if strata_labels is None:
+                # later-stage strata are the parent units: "<stratum>.<parent id>"
+                first = np.unique(strata, return_index=True)[1]
+                prev = stages[-1]
+                parent_ids = (
+                    _column(data, ids[s - 1], "ids").to_numpy()[first]
+                    if ids[s - 1] is not None else first
+                )
+                lab = np.empty(int(strata.max()) + 1, dtype=object)
+                lab[strata[first]] = [
+                    f"{prev.strata_labels[prev.strata[r]]}.{pid}" for r, pid in zip(first, parent_ids)
+                ]
+                strata_labels = lab
+            stages.append(Stage(cl, strata, npsu, popsize, strata_labels))
+            prev_cluster = cl
+        return tuple(stages)
+
+    def fpc_weights(self):
+        """Weights implied by the fpc: product over stages of N_s / n_s."""
+        w = np.ones(self.n)
+        stages = self.stages
+        if len(self.fpc) != len(stages):
+            raise WeightError(
+                "weights cannot be computed from fpc: give one fpc per stage",
+                variable=self.fpc[0],
+            )
+        for st in stages:
+            w = w * (st.popsize / st.npsu)
+        return w
+
+
+# --------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChisqResult:
+    """Result of :meth:`Design.chisq` (R ``svychisq``).
+
+    Attributes
+    ----------
+    statistic : float
+        F statistic ("F", "Wald", "adjWald") or Pearson X^2 ("Chisq").
+    df : float or tuple of float
+        (ndf, ddf) for F statistics; the chi-squared df for "Chisq".
+    p_value : float
+    method : str
+    """
+
+    statistic: float
+    df: object
+    p_value: float
+    method: str
+
+
+# --------------------------------------------------------------------------
+# the design
+# --------------------------------------------------------------------------
+
+
+class Design:
+    """A survey design over a pandas DataFrame (R ``svydesign``).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The sample, one row per respondent; not copied.
+    weights : str, optional
+        Column of sampling weights. Without it the weights come from ``fpc``
+        (product over stages of N_s / n_s, as R for ``apiclus2``) or are 1.
+    ids : str or list of str, optional
+        Cluster columns, first (PSU) stage first. Without them each row is
+        its own PSU.
+    strata : str, optional
+        Stratum column (first stage).
+    fpc : str or list of str, optional
+        Finite population correction per stage: population sizes (> 1) or
+        sampling fractions (<= 1), as R's ``svydesign``.
+    lonely_psu : {"fail", "remove", "adjust", "average", "certainty"}
+        What to do with a stratum holding a single PSU (R option
+        ``survey.lonely.psu``).
+
+    Notes
+    -----
+    Reference: R survey 4.1-1, ``svydesign``, ``svyrecvar``.
+    """
+
+    def __init__(self, data, *, weights=None, ids=None, strata=None, fpc=None, lonely_psu="fail"):
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError("data must be a pandas DataFrame")
+        if lonely_psu not in LONELY_PSU_OPTIONS:
+            raise ValueError(f"lonely_psu must be one of {LONELY_PSU_OPTIONS}, not {lonely_psu!r}")
+        ids = _as_list(ids)
+        fpc = _as_list(fpc)
+        structure = _Structure(data, ids, strata, fpc)
+        n = len(data)
+        if weights is not None:
+            w = _column(data, weights, "weights").to_numpy(dtype=np.float64, na_value=np.nan)
+            _check_weights(w, weights)
+            wname = weights
+        elif fpc:
+            w = structure.fpc_weights()
+            _check_weights(w, fpc[0])
+            wname = None
+        else:
+            w = np.ones(n)
+            wname = None
+        self._init(data, structure, w, lonely_psu=lonely_psu, present=None,
+                   calibrations=(), weight_name=wname)
+
+    # internal constructor for derived designs
+    def _init(self, data, structure, w, *, lonely_psu, present, calibrations, weight_name):
+        # designs are immutable: a read-only view guards the weights (and a
+        # weight column of the caller's DataFrame) against writes through
+        # ``d.weights``
+        w = np.asarray(w, dtype=np.float64).view()
+        w.flags.writeable = False
+        self._data = data
+        self._structure = structure
+        self._w = w
+        self._lonely_psu = lonely_psu
+        self._present = present
+        self._calibrations = tuple(calibrations)
+        self._weight_name = weight_name
+
+    def _derive(self, *, weights=None, present=..., calibrations=None):
+        new = object.__new__(Design)
+        new._init(
+            self._data,
+            self._structure,
+            self._w if weights is None else weights,
+            lonely_psu=self._lonely_psu,
+            present=self._present if present is ... else present,
+            calibrations=self._calibrations if calibrations is None else calibrations,
+            weight_name=self._weight_name,
+        )
+        return new
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def data(self):
+        """The DataFrame (not a copy)."""
+        return self._data
+
+    @property
+    def weights(self):
+        """Weights as a float64 Series named "weight" (0 outside a domain)."""
+        return pd.Series(self._w, index=self._data.index, name="weight", copy=False)
+
+    @property
+    def n(self):
+        """Number of rows."""
+        return len(self._data)
+
+    @property
+    def lonely_psu(self):
+        return self._lonely_psu
+
+    @property
+    def calibrations(self):
+        """Calibration records, oldest first (used by :meth:`total_vcov`)."""
+        return self._calibrations
+
+    @property
+    def is_calibrated(self):
+        """True once the design remembers a calibration (R ``is.calibrated``)."""
+        return len(self._calibrations) > 0
+
+    def __repr__(self):
+        st = self._structure
+        return (
+            f"Design(n={self.n}, ids={st.ids or None}, strata={st.strata_col!r}, "
+            f"fpc={st.fpc or None}, calibrations={len(self._calibrations)})"
+        )
+
+    def _mask(self, mask):
+        if isinstance(mask, str):
+            mask = self._data[mask]
+        if isinstance(mask, pd.Series):
+            if not mask.index.equals(self._data.index):
+                mask = mask.reindex(self._data.index)
+            mask = mask.fillna(False).to_numpy(dtype=bool)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (self.n,):
+            raise ValueError(f"mask must have {self.n} values, not {mask.shape}")
+        return mask
+
+    def subset(self, mask):
+        """Domain design: same rows and structure, weight 0 outside ``mask``.
+
+        Parameters
+        ----------
+        mask : boolean array-like or Series aligned on ``data`` (missing = False)
+
+        Notes
+        -----
+        R ``subset.survey.design`` / ``[.survey.design2``. See the module
+        notes on which rows R counts for an uncalibrated design.
+        """
+        mask = self._mask(mask)
+        w = np.where(mask, self._w, 0.0)
+        if self.is_calibrated:
+            present = self._present
+        else:
+            present = mask if self._present is None else (self._present & mask)
+        return self._derive(weights=w, present=present)
+
+    def _rows(self):
+        """Indices of the rows R's design object would hold (None = all)."""
+        if self._present is None:
+            return None
+        return np.flatnonzero(self._present)
+
+    def _n_rows_r(self):
+        return self.n if self._present is None else int(self._present.sum())
+
+    # ---------------------------------------------------------------- variance
+    def total_vcov(self, u):
+        """Linearisation covariance of the totals sum_i w_i u[i, j].
+
+        Parameters
+        ----------
+        u : ndarray (n, k) or (n,)
+            Per-row influence values; rows outside the domain must be 0.
+
+        Returns
+        -------
+        ndarray (k, k)
+
+        Notes
+        -----
+        Residualises the weighted influence values for each calibration the
+        design remembers (oldest first), then applies the stratified
+        multistage formula. Reference: R survey ``svyrecvar``.
+        """
+        u = np.asarray(u, dtype=float)
+        one = u.ndim == 1
+        if one:
+            u = u[:, None]
+        if u.shape[0] != self.n:
+            raise ValueError(f"u must have {self.n} rows, not {u.shape[0]}")
+        w = self._w
+        x = u * w[:, None]
+        x[w == 0] = 0.0
+        for cal in self._calibrations:
+            x = cal.residualise(x)
+        rows = self._rows()
+        if rows is not None:
+            x = x[rows]
+        return multistage_vcov(x, self._structure.stages, lonely_psu=self._lonely_psu, rows=rows)
+
+    def degf(self):
+        """Design degrees of freedom: PSUs minus strata with nonzero weight.
+
+        Reference: R survey ``degf.survey.design2``.
+        """
+        st = self._structure.stages[0]
+        inset = self._w != 0
+        return _count_distinct(st.cluster[inset]) - _count_distinct(st.strata[inset])
+
+    def _design_df_r(self):
+        """R's ``nu`` in svychisq: PSUs minus strata among R's rows."""
+        st = self._structure.stages[0]
+        rows = self._rows()
+        cl = st.cluster if rows is None else st.cluster[rows]
+        sr = st.strata if rows is None else st.strata[rows]
+        return _count_distinct(cl) - _count_distinct(sr)
+
+    # -------------------------------------------------------------- estimators
+    def _variable(self, var):
+        """Matrix of a variable: numeric (n, 1) or category indicators (n, K).
+
+        Returns (Y, labels, missing, categorical).
+        """
+        s = _column(self._data, var, "variable")
+        if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == bool or s.dtype == object \
+                or pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            codes, labels = _factor(s)
+            missing = codes < 0
+            K = len(labels)
+            Y = np.zeros((self.n, K))
+            ok = ~missing
+            Y[np.flatnonzero(ok), codes[ok]] = 1.0
+            return Y, list(labels), missing, True
+        y = s.to_numpy(dtype=float, na_value=np.nan)
+        missing = np.isnan(y)
+        return y[:, None], [var], missing, False
+
+    def _groups(self, by):
+        """Group codes (-1 = missing), labels and the groups with weight.
+
+        ``by`` is a column or a list of columns (their cross-classification,
+        labels are tuples), as R ``svyby(~a + b)``.
+        """
+        cols = _as_list(by)
+        pos = self._w > 0
+        if len(cols) == 1:
+            codes, labels = _factor(_column(self._data, cols[0], "by"))
+        else:
+            parts = [_factor(_column(self._data, c, "by")) for c in cols]
+            codes = np.zeros(self.n, dtype=np.int64)
+            missing = np.zeros(self.n, dtype=bool)
+            for c, lab in parts:
+                missing |= c < 0
+                codes = codes * len(lab) + np.where(c < 0, 0, c)
+            codes = np.where(missing, -1, codes)
+            labels = np.empty(int(np.prod([len(lab) for _, lab in parts])), dtype=object)
+            for i in range(labels.size):
+                key, rest = [], i
+                for _, lab in reversed(parts):
+                    key.append(lab[rest % len(lab)])
+                    rest //= len(lab)
+                labels[i] = tuple(reversed(key))
+        present = np.unique(codes[pos & (codes >= 0)])
+        return codes, labels, present
+
+    def _estimate(self, var, *, kind, by, deff, na_rm):
+        Y, labels, missing, categorical = self._variable(var)
+        if by is None:
+            res = self._estimate_domain(Y, missing, kind=kind, deff=deff, na_rm=na_rm)
+            index = pd.Index(labels, name=var if categorical else None)
+            return pd.DataFrame(res, index=index)
+        codes, glabels, present = self._groups(by)
+        frames = []
+        keys = []
+        for g in present:
+            d = self.subset(codes == g)
+            res = d._estimate_domain(Y, missing, kind=kind, deff=deff, na_rm=na_rm)
+            frames.append(pd.DataFrame(res, index=pd.Index(labels)))
+            keys.append(glabels[g])
+        if not frames:
+            raise ValueError(f"no group of {by!r} has a positive weight")
+        names = _as_list(by)
+        if len(names) == 1:
+            gindex = pd.Index(keys, name=names[0])
+        else:
+            gindex = pd.MultiIndex.from_tuples(keys, names=names)
+        if categorical:
+            out = pd.concat(frames, keys=list(gindex), names=names + [var])
+        else:
+            out = pd.concat(frames)
+            out.index = gindex
+        return out
+
+    def _estimate_domain(self, Y, missing, *, kind, deff, na_rm):
+        d = self
+        if na_rm and missing.any():
+            d = self.subset(~missing)
+        w = d._w
+        pos = w > 0
+        Y = np.where(missing[:, None] & ~pos[:, None], 0.0, Y)
+        has_na = bool((missing & pos).any())
+        k = Y.shape[1]
+        if has_na:
+            nan = np.full(k, np.nan)
+            res = {"estimate": nan, "se": nan}
+            if deff:
+                res["deff"] = nan
+            return res
+        psum = w.sum()
+        totals = w @ Y
+        ybar = totals / psum
+        if kind == "mean":
+            U = np.where(pos[:, None], (Y - ybar) / psum, 0.0)
+            est = ybar
+        else:
+            U = np.where(pos[:, None], Y, 0.0)
+            est = totals
+        V = d.total_vcov(U)
+        se = np.sqrt(np.diag(V))
+        res = {"estimate": est, "se": se}
+        if deff:
+            nobs = int(pos.sum())
+            # R svyvar: weighted variance with n / (n - 1), n = nonzero weights
+            with np.errstate(divide="ignore", invalid="ignore"):
+                var_y = (w @ ((Y - ybar) ** 2)) / psum * nobs / (nobs - 1)
+                vsrs = var_y * (psum - nobs) / (psum * nobs)
+            if kind == "total":
+                vsrs = vsrs * psum**2
+            if psum < nobs:
+                vsrs = np.full(k, np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                res["deff"] = np.diag(V) / vsrs
+        return res
+
+    def mean(self, var, *, by=None, deff=False, na_rm=False):
+        """Weighted mean (proportions for a categorical variable) and its SE.
+
+        Parameters
+        ----------
+        var : str
+            Column. Categorical, string or boolean columns give one row per
+            category (proportions).
+        by : str or list of str, optional
+            Domain estimation per group (R ``svyby``); several columns give
+            their cross-classification (groups in R's order: the first
+            column varies slowest here, rows of a MultiIndex).
+        deff : bool
+            Add the design effect (R ``deff=TRUE``: design variance over the
+            variance under simple random sampling without replacement,
+            ``svyvar * (N - n) / (N n)``).
+        na_rm : bool
+            Drop rows where ``var`` is missing (as a domain); otherwise a
+            missing value makes the estimate NaN, as in R.
+
+        Returns
+        -------
+        pandas.DataFrame with columns estimate, se (, deff).
+
+        Notes
+        -----
+        Influence values u_i = (y_i - ybar) / N_hat in the domain.
+        Reference: R survey ``svymean.survey.design2``, ``svyby``.
+        """
+        return self._estimate(var, kind="mean", by=by, deff=deff, na_rm=na_rm)
+
+    def total(self, var, *, by=None, deff=False, na_rm=False):
+        """Weighted total (counts for a categorical variable) and its SE.
+
+        Same parameters as :meth:`mean`. Reference: R survey
+        ``svytotal.survey.design2``.
+        """
+        return self._estimate(var, kind="total", by=by, deff=deff, na_rm=na_rm)
+
+    # ---------------------------------------------------------------- ciprop
+    def ciprop(self, x, *, method="logit", level=0.95):
+        """Confidence interval of a proportion (R ``svyciprop``).
+
+        Parameters
+        ----------
+        x : str or boolean Series / array
+            A column (boolean or 0/1) or a boolean Series aligned on the
+            data. Missing values are left out (as a domain).
+        method : {"logit", "likelihood", "beta", "xlogit", "mean", "asin", "wilson"}
+            R ``svyciprop`` methods, plus "wilson":
+
+            - "logit": Wald interval for the intercept of a quasi-binomial
+              ``svyglm``, back-transformed (equal to "xlogit");
+            - "likelihood": profile (Rao-Scott scaled) likelihood interval of
+              that model. R approximates the profile by a spline on a grid;
+              ramlab solves for the bounds exactly (agreement ~1e-3);
+            - "beta": Korn & Graubard (1998), effective n = p(1-p)/var
+              times (qt(alpha/2, nrow - 1) / qt(alpha/2, df))^2, with nrow the
+              rows R's design holds;
+            - "xlogit", "asin": t interval on the logit / arcsine-square-root
+              scale (delta method), back-transformed; "mean": Wald t interval;
+            - "wilson": Wilson score interval with the effective sample size
+              n_eff = p(1-p)/var and the t(df) quantile (Kott & Carr 1997).
+        level : float
+
+        Returns
+        -------
+        pandas.Series with estimate, se, ci_low, ci_high, df.
+
+        Notes
+        -----
+        Degrees of freedom: :meth:`degf` of the design or the domain, as R.
+        """
+        return _ciprop(self, x, method=method, level=level)
+
+    # ----------------------------------------------------------------- chisq
+    def chisq(self, row, col, *, statistic="F"):
+        """Test of independence of two categorical variables (R ``svychisq``).
+
+        Parameters
+        ----------
+        row, col : str
+            Columns. Rows with a missing value in either are left out.
+        statistic : {"F", "Chisq", "Wald", "adjWald"}
+            "F": Rao-Scott second-order correction, Pearson X^2 / tr(Delta)
+            on F(d0, d0 * nu) with d0 = tr(Delta)^2 / tr(Delta^2);
+            "Chisq": Pearson X^2 with the first-order correction, p-value of
+            X^2 / mean(eigenvalues) on chi^2((r-1)(c-1)); "Wald": design-based
+            Wald statistic / ((r-1)(c-1)) on F((r-1)(c-1), nu); "adjWald":
+            the same scaled by (nu - ndf + 1) / nu on F(ndf, nu - ndf + 1).
+            nu = number of PSUs minus number of strata of the design.
+
+        Returns
+        -------
+        ChisqResult with statistic, df ((ndf, ddf), or the chi^2 df for
+        "Chisq"), p_value and method. All NaN when either variable has fewer
+        than two categories with a positive weight (nothing to test).
+
+        References
+        ----------
+        R survey ``svychisq.survey.design``; Rao & Scott (1984), Ann. Stat.
+        12, 46-60; Koch, Freeman & Freeman (1975).
+        """
+        return _chisq(self, row, col, statistic=statistic)
+
+    # ------------------------------------------------------------- weighting
+    def rake(self, margins, *, tol=1e-10, max_iter=100, cap=None, population=None):
+        """Rake the weights to population margins; see :func:`ramlab.weighting.rake`."""
+        from .weighting import rake
+
+        return rake(self, margins, tol=tol, max_iter=max_iter, cap=cap, population=population)
+
+    def calibrate(self, totals, *, method="linear", bounds=None, population=None, tol=1e-12, max_iter=100):
+        """Calibrate the weights; see :func:`ramlab.weighting.calibrate`."""
+        from .weighting import calibrate
+
+        return calibrate(self, totals, method=method, bounds=bounds, population=population,
+                         tol=tol, max_iter=max_iter)
+
+    def poststratify(self, columns, totals):
+        """Post-stratify the weights; see :func:`ramlab.weighting.poststratify`."""
+        from .weighting import poststratify
+
+        return poststratify(self, columns, totals)
+
+    def trim(self, lower=None, upper=None, strict=False):
+        """Trim the weights (R ``trimWeights``); see :func:`ramlab.weighting.trim`."""
+        from .weighting import trim
+
+        return trim(self, lower=lower, upper=upper, strict=strict)
+
+    # ---------------------------------------------------------------- models
+    def glm(self, formula, *, family="gaussian"):
+        """Design-based generalised linear model (R ``svyglm``)."""
+        from .models import glm
+
+        return glm(self, formula, family=family)
+
+
+# --------------------------------------------------------------------------
+# svyciprop
+# --------------------------------------------------------------------------
+
+CIPROP_METHODS = ("logit", "likelihood", "beta", "xlogit", "mean", "asin", "wilson")
+
+
+def _indicator(design, x):
+    if isinstance(x, str):
+        s = _column(design.data, x, "variable")
+        name = x
+    elif isinstance(x, pd.Series):
+        s = x if x.index.equals(design.data.index) else x.reindex(design.data.index)
+        name = x.name if x.name is not None else "x"
+    else:
+        s = pd.Series(np.asarray(x), index=design.data.index)
+        name = "x"
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        raise TypeError(f"{name!r} is categorical: give a boolean, e.g. d.data[{name!r}] == 'Yes'")
+    y = s.to_numpy(dtype=float, na_value=np.nan)
+    return y, str(name)
+
+
+def _expit(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _ciprop(design, x, *, method, level):
+    from scipy import stats
+
+    if method not in CIPROP_METHODS:
+        raise ValueError(f"method must be one of {CIPROP_METHODS}, not {method!r}")
+    if not 0 < level < 1:
+        raise ValueError("level must be between 0 and 1")
+    y, name = _indicator(design, x)
+    missing = np.isnan(y)
+    d = design.subset(~missing) if (missing & (design._w > 0)).any() else design
+    y0 = np.where(missing, 0.0, y)
+    w = d._w
+    pos = w > 0
+    N = w.sum()
+    p = float(w @ y0 / N)
+    u = np.where(pos, (y0 - p) / N, 0.0)
+    var = float(d.total_vcov(u)[0, 0])
+    se = np.sqrt(var)
+    df = d.degf()
+    alpha = 1 - level
+    qt = stats.t.ppf(1 - alpha / 2, df) if df > 0 else np.nan
+    if method == "mean":
+        lo, hi = p - qt * se, p + qt * se
+    elif method == "asin":
+        c = np.arcsin(np.sqrt(p))
+        sec = se / (2 * np.sqrt(p * (1 - p)))
+        lo, hi = np.sin(c - qt * sec) ** 2, np.sin(c + qt * sec) ** 2
+    elif method == "xlogit":
+        c = np.log(p / (1 - p))
+        sec = se / (p * (1 - p))
+        lo, hi = _expit(c - qt * sec), _expit(c + qt * sec)
+    elif method == "logit":
+        # R: svyglm(y ~ 1, quasibinomial), Wald interval on the intercept
+        rows = d._rows()
+        wr = w if rows is None else w[rows]
+        c = _glm_intercept(y0 if rows is None else y0[rows], wr / wr.mean())
+        sec = se / (p * (1 - p))
+        lo, hi = _expit(c - qt * sec), _expit(c + qt * sec)
+        p = float(_logit_linkinv(c))
+    elif method == "beta":
+        n_eff = p * (1 - p) / var
+        nrow = d._n_rows_r()
+        n_eff = n_eff * (stats.t.ppf(alpha / 2, nrow - 1) / stats.t.ppf(alpha / 2, df)) ** 2
+        lo = stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
+        hi = stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
+    elif method == "wilson":
+        n_eff = p * (1 - p) / var
+        z2 = qt**2
+        centre = (p + z2 / (2 * n_eff)) / (1 + z2 / n_eff)
+        half = qt / (1 + z2 / n_eff) * np.sqrt(p * (1 - p) / n_eff + z2 / (4 * n_eff**2))
+        lo, hi = centre - half, centre + half
+    else:  # likelihood
+        lo, hi = _likelihood_ci(d, y0, p, var, df, level)
+        rows = d._rows()
+        wr = w if rows is None else w[rows]
+        p = float(_logit_linkinv(_glm_intercept(y0 if rows is None else y0[rows], wr / wr.mean())))
+    return pd.Series(
+        {"estimate": p, "se": se, "ci_low": float(lo), "ci_high": float(hi), "df": float(df)},
+        name=name,
+    )
+
+
+_DBL_EPS = np.finfo(float).eps
+
+
+def _logit_linkinv(eta):
+    """R's C_logit_linkinv (clamped at |eta| > 30)."""
+    eta = np.asarray(eta, dtype=float)
+    thresh = -np.log(_DBL_EPS)
+    e = np.exp(np.clip(eta, -thresh, thresh))
+    return np.where(eta < -30, _DBL_EPS, np.where(eta > 30, 1 - _DBL_EPS, e / (1 + e)))
+
+
+def _binomial_deviance(y, mu, W):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = np.where(y > 0, y * np.log(y / mu), 0.0)
+        t2 = np.where(y < 1, (1 - y) * np.log((1 - y) / (1 - mu)), 0.0)
+    return 2 * float(W @ (t1 + t2))
+
+
+def _glm_intercept(y, W, epsilon=1e-8, maxit=25):
+    """Intercept of R's ``glm.fit`` for a quasi-binomial model ``y ~ 1``.
+
+    Reproduces R's IRLS (binomial initialisation, convergence when the
+    relative change of deviance is below ``epsilon``), so that the estimate
+    of ``svyciprop(method = "logit" | "likelihood")`` -- expit of the fitted
+    intercept -- agrees with R to the digit, not only to R's tolerance.
+    """
+    good0 = W > 0
+    y = np.where(good0, y, 0.0)
+    mustart = (W * y + 0.5) / (W + 1)
+    eta = np.log(mustart / (1 - mustart))
+    mu = _logit_linkinv(eta)
+    devold = _binomial_deviance(y, mu, W)
+    coef = float(eta[good0][0]) if good0.any() else 0.0
+    for _ in range(maxit):
+        mu_eta = np.maximum(mu * (1 - mu), _DBL_EPS)
+        good = good0 & (mu_eta != 0)
+        z = eta[good] + (y - mu)[good] / mu_eta[good]
+        ww = W[good] * mu_eta[good] ** 2 / (mu[good] * (1 - mu[good]))
+        coef = float(ww @ z / ww.sum())
+        eta = np.full_like(y, coef)
+        mu = _logit_linkinv(eta)
+        dev = _binomial_deviance(y, mu, W)
+        if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
+            break
+        devold = dev
+    return coef
+
+
+def _fmm_spline(x, y):
+    """Coefficients of R's ``spline(method = "fmm")`` (Forsythe, Malcolm & Moler)."""
+    n = x.size
+    b = np.zeros(n)
+    c = np.zeros(n)
+    d = np.zeros(n)
+    if n < 2:
+        return b, c, d
+    if n < 3:
+        t = (y[1] - y[0]) / (x[1] - x[0])
+        b[:] = t
+        return b, c, d
+    nm1 = n - 1
+    d[0] = x[1] - x[0]
+    c[1] = (y[1] - y[0]) / d[0]
+    for i in range(1, nm1):
+        d[i] = x[i + 1] - x[i]
+        b[i] = 2.0 * (d[i - 1] + d[i])
+        c[i + 1] = (y[i + 1] - y[i]) / d[i]
+        c[i] = c[i + 1] - c[i]
+    b[0] = -d[0]
+    b[nm1] = -d[n - 2]
+    c[0] = c[nm1] = 0.0
+    if n > 3:
+        c[0] = c[2] / (x[3] - x[1]) - c[1] / (x[2] - x[0])
+        c[nm1] = c[n - 2] / (x[nm1] - x[n - 3]) - c[n - 3] / (x[n - 2] - x[n - 4])
+        c[0] = c[0] * d[0] * d[0] / (x[3] - x[0])
+        c[nm1] = -c[nm1] * d[n - 2] * d[n - 2] / (x[nm1] - x[n - 4])
+    for i in range(1, n):
+        t = d[i - 1] / b[i - 1]
+        b[i] = b[i] - t * d[i - 1]
+        c[i] = c[i] - t * c[i - 1]
+    c[nm1] = c[nm1] / b[nm1]
+    for i in range(n - 2, -1, -1):
+        c[i] = (c[i] - d[i] * c[i + 1]) / b[i]
+    b[nm1] = (y[nm1] - y[n - 2]) / d[n - 2] + d[n - 2] * (c[n - 2] + 2.0 * c[nm1])
+    for i in range(nm1):
+        b[i] = (y[i + 1] - y[i]) / d[i] - d[i] * (c[i + 1] + 2.0 * c[i])
+        d[i] = (c[i + 1] - c[i]) / d[i]
+        c[i] = 3.0 * c[i]
+    c[nm1] = 3.0 * c[nm1]
+    d[nm1] = d[n - 2]
+    return b, c, d
+
+
+def _r_spline(x, y, n_out):
+    """R ``spline(x, y, n = n_out)`` with the default "fmm" method."""
+    order = np.argsort(x, kind="stable")
+    x = np.asarray(x, dtype=float)[order]
+    y = np.asarray(y, dtype=float)[order]
+    b, c, d = _fmm_spline(x, y)
+    xout = np.linspace(x[0], x[-1], n_out)
+    i = np.clip(np.searchsorted(x, xout, side="right") - 1, 0, x.size - 1)
+    dx = xout - x[i]
+    return xout, y[i] + dx * (b[i] + dx * (c[i] + dx * d[i]))
+
+
+def _r_approx(x, y, xout):
+    """R ``approx(x, y, xout)`` (linear, ties averaged, NA outside the range)."""
+    df = pd.DataFrame({"x": x, "y": y}).groupby("x", sort=True)["y"].mean()
+    xs, ys = df.index.to_numpy(), df.to_numpy()
+    out = np.interp(xout, xs, ys)
+    return np.where((xout < xs[0]) | (xout > xs[-1]), np.nan, out)
+
+
+def _likelihood_ci(d, y, p, var, df, level):
+    """Profile-likelihood interval of R ``svyciprop(method = "likelihood")``.
+
+    As R (``confint.svyglm(method = "likelihood")``, ``MASSprofile_glm``,
+    ``confint_profile``): the quasi-binomial deviance of the intercept-only
+    model (prior weights w / mean(w)) is profiled at up to 9 points on each
+    side of the estimate, in steps of zmax/5 standard errors; the signed
+    root (D(beta) - D(beta_hat)) / phi, phi the design-based variance of the
+    Pearson residuals, is interpolated by R's "fmm" spline and inverted
+    linearly at +- qt(alpha/2, df) * sqrt(lambda), lambda the ratio of the
+    design-based to the model-based variance of the intercept.
+    """
+    from scipy import stats
+
+    rows = d._rows()
+    w_all = d._w if rows is None else d._w[rows]
+    yy = y if rows is None else y[rows]
+    W = w_all / w_all.mean()
+    B0 = _glm_intercept(yy, W)
+    mu = float(_logit_linkinv(B0))
+    D0 = _binomial_deviance(yy, np.full_like(yy, mu), W)
+    pos = w_all > 0
+    r = np.where(pos, (yy - mu) / np.sqrt(mu * (1 - mu)), 0.0)
+    n = int(pos.sum())
+    rbar = (w_all @ r) / w_all.sum()
+    phi = (w_all @ ((r - rbar) ** 2)) / w_all.sum() * n / (n - 1)
+    naive = 1.0 / float(W[pos].sum() * mu * (1 - mu))
+    cov = var / (p * (1 - p)) ** 2
+    lam = cov / naive
+    alpha_lvl = 1 - level
+    if np.isfinite(df):
+        alpha = stats.norm.cdf(stats.t.ppf(alpha_lvl / 2, df) * np.sqrt(lam)) / 2
+    else:
+        alpha = stats.norm.cdf(stats.norm.ppf(alpha_lvl / 2) * np.sqrt(lam)) / 2
+    nobs = yy.size
+    zmax = np.sqrt(stats.f.isf(alpha, 1, nobs - 1))
+    delta = zmax / 5
+    se_b = np.sqrt(cov)
+    zi = [0.0]
+    bi_all = [B0]
+    for sgn in (-1, 1):
+        step = 0
+        z = 0.0
+        while True:
+            step += 1
+            if not (step < 10 and abs(z) < zmax):
+                break
+            bi = B0 + sgn * step * delta * se_b
+            m = float(_logit_linkinv(bi))
+            zz = (_binomial_deviance(yy, np.full_like(yy, m), W) - D0) / phi
+            zz = max(zz, 0.0)
+            z = sgn * np.sqrt(zz)
+            zi.append(z)
+            bi_all.append(bi)
+    zi = np.array(zi)
+    bi_all = np.array(bi_all)
+    order = np.argsort(zi, kind="stable")
+    zi, bi_all = zi[order], bi_all[order]
+    sx, sy = _r_spline(bi_all, zi, 3 * zi.size)
+    unscaled = 2 * alpha
+    cutoff = np.array([stats.norm.ppf(unscaled), stats.norm.isf(unscaled)])
+    lo, hi = _r_approx(sy, sx, cutoff)
+    return _expit(lo), _expit(hi)
+
+
+# --------------------------------------------------------------------------
+# svychisq
+# --------------------------------------------------------------------------
+
+CHISQ_STATISTICS = ("F", "Chisq", "Wald", "adjWald")
+
+
+def _chisq(design, row, col, *, statistic):
+    from scipy import stats
+
+    if statistic not in CHISQ_STATISTICS:
+        raise ValueError(f"statistic must be one of {CHISQ_STATISTICS}, not {statistic!r}")
+    rc, _ = _factor(_column(design.data, row, "row"))
+    cc, _ = _factor(_column(design.data, col, "col"))
+    miss = (rc < 0) | (cc < 0)
+    d = design.subset(~miss) if (miss & (design._w > 0)).any() else design
+    w = d._w
+    pos = w > 0
+    # levels with a positive weight, in factor order
+    rl = np.unique(rc[pos])
+    cl = np.unique(cc[pos])
+    nr, ncol = rl.size, cl.size
+    if nr < 2 or ncol < 2:
+        # no association to test (R fails here); a banner wants a blank cell
+        nan = float("nan")
+        df = nan if statistic == "Chisq" else (nan, nan)
+        return ChisqResult(nan, df, nan, f"not computable: {row!r} or {col!r} has fewer "
+                                        "than two categories with a positive weight")
+    rmap = np.full(int(rc.max()) + 2, -1)
+    rmap[rl] = np.arange(nr)
+    cmap = np.full(int(cc.max()) + 2, -1)
+    cmap[cl] = np.arange(ncol)
+    ri = np.where(pos, rmap[rc], -1)
+    ci = np.where(pos, cmap[cc], -1)
+    ok = pos & (ri >= 0) & (ci >= 0)
+    cell = ri + nr * ci  # rows vary fastest (R interaction order)
+    n = design.n
+    K = nr * ncol
+    mm = np.zeros((n, K))
+    mm[np.flatnonzero(ok), cell[ok]] = 1.0
+    N_rows = design._n_rows_r()  # R: nrow(mm), rows of the design object
+    nu = design._design_df_r()
+    # Pearson X^2 on the weighted table scaled to N_rows (R svytable Ntotal)
+    tab = np.bincount(cell[ok], weights=w[ok], minlength=K).reshape(ncol, nr).T
+    tab = tab * N_rows / tab.sum()
+    E = np.outer(tab.sum(1), tab.sum(0)) / tab.sum()
+    X2 = float(((tab - E) ** 2 / E).sum())
+    if statistic in ("Wald", "adjWald"):
+        mr = np.zeros((n, nr))
+        mr[np.flatnonzero(ok), ri[ok]] = 1.0
+        mc = np.zeros((n, ncol))
+        mc[np.flatnonzero(ok), ci[ok]] = 1.0
+        U = np.column_stack([mm, mr, mc, ok.astype(float)])
+        U[~ok] = 0.0
+        tot = w @ U
+        Vt = d.total_vcov(U)
+        rows_ = np.tile(np.arange(nr), ncol)
+        cols_ = np.repeat(np.arange(ncol), nr)
+        Nt = tot[K + nr + ncol]
+        rt = tot[K:K + nr]
+        ct = tot[K + nr:K + nr + ncol]
+        J = np.hstack([
+            np.eye(K),
+            -(rows_[:, None] == np.arange(nr)[None, :]).astype(float) * ct[cols_][:, None] / Nt,
+            -(cols_[:, None] == np.arange(ncol)[None, :]).astype(float) * rt[rows_][:, None] / Nt,
+            (rt[rows_] * ct[cols_] / Nt**2)[:, None],
+        ])
+        Y = tot[:K] - rt[rows_] * ct[cols_] / Nt
+        V = J @ Vt @ J.T
+        use = np.array([r + nr * c for c in range(1, ncol) for r in range(1, nr)])
+        wald = float(Y[use] @ np.linalg.solve(V[np.ix_(use, use)], Y[use]))
+        ndf = (nr - 1) * (ncol - 1)
+        if statistic == "Wald":
+            stat, ddf = wald / ndf, nu
+        else:
+            ddf = nu - ndf + 1
+            stat = wald * ddf / (ndf * nu)
+        pval = float(stats.f.sf(stat, ndf, ddf))
+        return ChisqResult(stat, (float(ndf), float(ddf)), pval, "Design-based Wald test of association")
+    # Rao-Scott
+    U = mm.copy()
+    psum = w.sum()
+    p = (w @ U) / psum
+    Uc = np.where(pos[:, None], (U - p) / psum, 0.0)
+    V = d.total_vcov(Uc)
+    # contrasts: interaction columns residualised on the main-effects design
+    rows_ = np.tile(np.arange(nr), ncol)
+    cols_ = np.repeat(np.arange(ncol), nr)
+    X1 = np.column_stack(
+        [np.ones(K)]
+        + [(rows_ == r).astype(float) for r in range(1, nr)]
+        + [(cols_ == c).astype(float) for c in range(1, ncol)]
+    )
+    X12 = np.column_stack(
+        [((rows_ == r) & (cols_ == c)).astype(float) for c in range(1, ncol) for r in range(1, nr)]
+    )
+    beta, *_ = np.linalg.lstsq(X1, X12, rcond=None)
+    Cmat = X12 - X1 @ beta
+    with np.errstate(divide="ignore"):
+        ip = np.where(p == 0, 0.0, 1.0 / p)
+    iD = np.diag(ip)
+    denom = Cmat.T @ (iD / N_rows) @ Cmat
+    numr = Cmat.T @ iD @ V @ iD @ Cmat
+    Delta = np.linalg.solve(denom, numr)
+    tr = float(np.trace(Delta))
+    d0 = tr**2 / float(np.trace(Delta @ Delta))
+    if statistic == "F":
+        stat = X2 / tr
+        pval = float(stats.f.sf(stat, d0, d0 * nu))
+        return ChisqResult(stat, (d0, d0 * nu), pval, "Pearson's X^2: Rao & Scott adjustment")
+    dfc = Delta.shape[1]
+    pval = float(stats.chi2.sf(X2 / np.mean(np.diag(Delta)), dfc))
+    return ChisqResult(X2, float(dfc), pval, "Pearson's X^2: Rao & Scott adjustment")

@@ -1,0 +1,740 @@
+"""Survey-weighted generalised linear models with design-based standard errors.
+
+``glm(design, formula, *, family=...)`` is what ``Design.glm`` calls. It fits the
+model with statsmodels on the design weights and replaces the model-based
+covariance by the linearisation (sandwich) covariance of R ``survey``'s
+``svyglm``: every standard error goes through ``design.total_vcov``, so strata,
+clusters, fpc, multistage sampling and calibration (``rake``, ``calibrate``,
+``poststratify``) are accounted for exactly as R does.
+
+References
+----------
+Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*, ch. 5.
+    R ``survey``: ``svyglm.survey.design``, ``svy.varcoef``, ``summary.svyglm``.
+Binder, D. A. (1983). On the variances of asymptotically normal estimators from
+    complex surveys. *International Statistical Review* 51, 279-292.
+Graubard, B. I. and Korn, E. L. (1999). Predictive margins with survey data.
+    *Biometrics* 55, 652-659. R ``survey``: ``svypredmeans``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import html
+import textwrap
+import warnings
+
+import numpy as np
+import pandas as pd
+import patsy
+import scipy.linalg
+import scipy.optimize
+import scipy.stats
+import statsmodels.api as sm
+
+from ramlab.errors import ModelError
+from ramlab.format import fmt_number, fmt_pct
+
+__all__ = ["glm", "GLMResult", "FAMILIES"]
+
+#: Families ``glm`` accepts, with the R ``svyglm`` family giving the same fit.
+FAMILIES = {
+    "gaussian": "gaussian()",
+    "binomial": "quasibinomial()",
+    "poisson": "quasipoisson()",
+}
+
+# A category of a model variable observed on fewer rows than this gets a warning.
+MIN_CASES = 10
+
+_SM_FAMILIES = {
+    "gaussian": sm.families.Gaussian,
+    "binomial": sm.families.Binomial,
+    "poisson": sm.families.Poisson,
+}
+# Names a formula may use without being data columns: numpy and patsy's helpers.
+_ENV_NAMES = {"np": np, "numpy": np}
+_KNOWN_NAMES = set(_ENV_NAMES) | set(patsy.builtins.__all__) | set(dir(builtins))
+# Iteratively reweighted least squares to machine precision (the references use
+# R glm.control(epsilon = 1e-12 or 1e-15)). IRLS converges quadratically with
+# these canonical links, so a last step below 1e-10 leaves the coefficients exact
+# to rounding, and a tighter stop would chase rounding noise.
+_FIT_OPTIONS = {"method": "IRLS", "maxiter": 100, "tol_criterion": "params",
+                "atol": 1e-12, "rtol": 1e-10, "wls_method": "qr"}
+
+
+# ---------------------------------------------------------------------------
+# Public entry point
+# ---------------------------------------------------------------------------
+def glm(design, formula, *, family="gaussian"):
+    """Fit a survey-weighted generalised linear model (R ``survey::svyglm``).
+
+    Parameters
+    ----------
+    design : ramlab.design.Design
+        The survey design. Only its rows with a positive weight enter the model
+        (a domain from ``design.subset`` is analysed as a domain, as R does).
+    formula : str
+        A statsmodels (patsy) formula on ``design.data`` columns, e.g.
+        ``"api00 ~ ell + meals"`` or ``"I(partenariat == 'Oui') ~ C(taille) + C(secteur)"``.
+        Categorical predictors use treatment contrasts against their first
+        category; a pandas categorical column (as ``read_sav`` gives) needs no
+        ``C()`` and is read faster without it. For ``family="binomial"`` the
+        response is 0/1 (or a proportion), or a condition such as
+        ``I(q6_1 == "Oui")``.
+    family : {"gaussian", "binomial", "poisson"}
+        Identity, logit or log link. Same coefficients and standard errors as R's
+        ``gaussian()``, ``quasibinomial()`` and ``quasipoisson()`` in ``svyglm``.
+
+    Returns
+    -------
+    GLMResult
+        Coefficients, design-based covariance, t tests on the design's residual
+        degrees of freedom (``design.degf() - n_coefficients + 1``).
+
+    Raises
+    ------
+    ModelError
+        A variable absent from the data, a constant or collinear term, perfect
+        separation in a binomial model, too few cases or degrees of freedom; the
+        error's ``term`` names the culprit.
+
+    Warns
+    -----
+    UserWarning
+        A category of a model variable with fewer than ``MIN_CASES`` rows in the
+        model (its coefficient is fragile), or with none (it is left out).
+
+    Notes
+    -----
+    The coefficients solve the weighted score equations
+    ``sum_i w_i x_i (y_i - mu_i) mu'(eta_i) / V(mu_i) = 0`` (statsmodels GLM with
+    the design weights as ``var_weights``; R rescales the weights to mean 1,
+    which changes nothing). The covariance is the sandwich
+    ``A^-1 Var(sum_i w_i U_i) A^-1`` with ``A = sum_i w_i mu'(eta_i)^2 / V(mu_i) x_i x_i'``
+    and ``U_i`` the score of row ``i``; the middle term is ``design.total_vcov``
+    of the rows' influence ``U_i A^-1`` (R: ``svy.varcoef``). Rows with a missing
+    value in a model variable -- or a user-missing category listed in
+    ``design.data.attrs["user_missing"]``, as SPSS excludes them -- are left out
+    of the domain, as R's ``na.action`` does.
+
+    ``dispersion`` is R's ``summary(svyglm)$dispersion`` (design-weighted
+    variance of the Pearson residuals). When rows are dropped for missing values
+    R rescales those residuals by a ratio of mean weights (a quirk of
+    ``residuals.svyglm``); ramlab does not.
+    """
+    if family not in _SM_FAMILIES:
+        raise ModelError(
+            f"family {family!r} is not available: use one of {sorted(_SM_FAMILIES)}"
+            " (R svyglm: gaussian, quasibinomial, quasipoisson)"
+        )
+    return _fit(design, formula, family)
+
+
+# ---------------------------------------------------------------------------
+# Result
+# ---------------------------------------------------------------------------
+class GLMResult:
+    """A fitted survey-weighted GLM (R: an ``svyglm`` object and its summary).
+
+    Attributes
+    ----------
+    formula, family : str
+    params, bse, tvalues, pvalues : pandas.Series indexed by term (patsy column names)
+    vcov : pandas.DataFrame
+        Design-based covariance of the coefficients (R ``vcov(svyglm)``).
+    df_resid : int
+        Residual degrees of freedom of the t tests: design df - n coefficients + 1.
+    nobs : int
+        Rows used (positive weight, no missing value).
+    weighted_total : float
+        Sum of the weights of those rows (the population the model describes).
+    dispersion : float
+        R's ``summary(svyglm)$dispersion``: design-weighted variance of the
+        Pearson residuals. It is reported, not used by the standard errors.
+    converged : bool
+    sm_result : statsmodels GLMResults
+        The underlying statsmodels fit (its standard errors are NOT design-based).
+    """
+
+    def __init__(self, *, formula, family, params, vcov, df_resid, nobs, weighted_total,
+                 dispersion, converged, sm_result, parts):
+        self.formula = formula
+        self.family = family
+        self.params = params
+        self.vcov = vcov
+        self.bse = pd.Series(np.sqrt(np.diag(vcov.to_numpy())), index=params.index, name="se")
+        self.df_resid = df_resid
+        self.nobs = nobs
+        self.weighted_total = weighted_total
+        self.dispersion = dispersion
+        self.converged = converged
+        self.sm_result = sm_result
+        self.tvalues = (params / self.bse).rename("t")
+        p = 2 * scipy.stats.t.sf(np.abs(self.tvalues.to_numpy()), df_resid)
+        self.pvalues = pd.Series(p, index=params.index, name="p_value")
+        self._parts = parts
+
+    # -- tables ---------------------------------------------------------------
+    def conf_int(self, level=0.95):
+        """Confidence intervals on t with ``df_resid`` degrees of freedom (R ``confint.svyglm``).
+
+        Returns
+        -------
+        pandas.DataFrame with columns ``ci_low``, ``ci_high``, indexed by term.
+        """
+        _check_level(level)
+        q = scipy.stats.t.ppf(0.5 + level / 2, self.df_resid)
+        return pd.DataFrame(
+            {"ci_low": self.params - q * self.bse, "ci_high": self.params + q * self.bse}
+        )
+
+    def summary(self, level=0.95):
+        """Coefficient table: estimate, se, t, p_value, ci_low, ci_high (R ``summary(svyglm)``)."""
+        table = pd.concat(
+            [self.params.rename("estimate"), self.bse, self.tvalues, self.pvalues,
+             self.conf_int(level)],
+            axis=1,
+        )
+        table.index.name = "term"
+        return table
+
+    def _header(self):
+        return [
+            ("Modèle", self.formula),
+            ("Famille", f"{self.family} (R svyglm {FAMILIES[self.family]})"),
+            ("Observations", fmt_number(self.nobs)),
+            ("Total pondéré", fmt_number(self.weighted_total)),
+            ("Degrés de liberté résiduels", fmt_number(self.df_resid)),
+            ("Dispersion", fmt_number(self.dispersion, 4)),
+        ]
+
+    def __repr__(self):
+        head = "\n".join(f"{k} : {v}" for k, v in self._header())
+        return f"{head}\n\n{self.summary().to_string()}"
+
+    def _repr_html_(self):
+        head = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            for k, v in self._header()
+        )
+        note = ("<p><small>Erreurs types fondées sur le plan de sondage (linéarisation,"
+                " calage compris) ; tests t sur les degrés de liberté du plan.</small></p>")
+        return f"<table>{head}</table>{self.summary()._repr_html_()}{note}"
+
+    # -- predictive margins ---------------------------------------------------
+    def margins(self, group, *, at=None, level=0.95):
+        """Predictive margins by the categories of `group` (R ``svypredmeans``).
+
+        For each category ``g``, every row of the model's domain is given
+        ``group = g`` and the model's prediction (mean, or probability for a
+        binomial model) is averaged with the design weights: the mean or
+        percentage that would be observed if everyone were in ``g``, the other
+        model variables keeping their observed distribution ("à taille et
+        secteur égaux"). If `group` is not in the model, the model is refitted
+        with ``C(group)`` added first, as R does.
+
+        Parameters
+        ----------
+        group : str
+            Column of ``design.data``. Without `at` it is treated as categorical
+            (R: ``~factor(group)``) and the margins are given for each category
+            observed in the model's rows.
+        at : sequence, optional
+            Values of `group` at which to predict (R: ``predictat``). A numeric
+            `group` absent from the model is then added as a linear term, as R does.
+        level : float
+            Confidence level of ``ci_low``/``ci_high`` (normal quantile, as R's
+            ``confint`` on the ``svypredmeans`` result).
+
+        Returns
+        -------
+        pandas.DataFrame indexed by category: ``estimate``, ``se``, ``ci_low``, ``ci_high``.
+        The standard error adds the variance of the coefficients (propagated by
+        the delta method) to the design variance of the averaged predictions,
+        as Graubard and Korn (1999) and R's ``svypredmeans``.
+        """
+        _check_level(level)
+        estimate, cov, groups = _predictive_margins(self, group, at)
+        se = np.sqrt(np.diag(cov))
+        q = scipy.stats.norm.ppf(0.5 + level / 2)
+        table = pd.DataFrame(
+            {"estimate": estimate, "se": se, "ci_low": estimate - q * se,
+             "ci_high": estimate + q * se},
+            index=pd.Index(groups, name=group),
+        )
+        table.attrs["vcov"] = pd.DataFrame(cov, index=table.index, columns=table.index)
+        return table
+
+    def plot_margins(self, group, *, at=None, level=0.95, title=None, ax=None):
+        """Chart of the predictive margins by `group` with their confidence intervals.
+
+        Parameters
+        ----------
+        group, at, level
+            As :meth:`margins`.
+        title : str, optional
+            Chart title (French); by default "<response> selon <group>, ...".
+        ax : matplotlib Axes, optional
+            Draw into this Axes (no figure title or footer then).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A horizontal point-and-interval chart built without pyplot, in the
+            house style of :mod:`ramlab.charts`; percentages for a binomial
+            model; the model and the number of observations in the footer, and
+            the synthetic-data mark when the data are synthetic.
+        """
+        table = self.margins(group, at=at, level=level)
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter
+
+        from ramlab.charts import PALETTE, SYNTHETIC_MARK, house_style
+
+        is_share = self.family == "binomial"
+        label = (lambda v: fmt_pct(v)) if is_share else (lambda v: fmt_number(v, 1))
+        own = ax is None
+        with house_style():
+            if own:
+                fig = Figure(figsize=(6.5, 1.6 + 0.45 * len(table)), dpi=100,
+                             layout="constrained")
+                ax = fig.add_subplot()
+            else:
+                fig = ax.figure
+            ypos = np.arange(len(table))[::-1]
+            est = table["estimate"].to_numpy()
+            err = np.vstack([est - table["ci_low"].to_numpy(),
+                             table["ci_high"].to_numpy() - est])
+            ax.errorbar(est, ypos, xerr=err, fmt="o", color=PALETTE[0], ecolor=PALETTE[5],
+                        capsize=3, lw=1.5)
+            ax.set_yticks(ypos, [_plain(g) for g in table.index])
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: label(v)))
+            for y, v in zip(ypos, est):
+                ax.annotate(label(v), (v, y), xytext=(0, 6), textcoords="offset points",
+                            ha="center", fontsize=8)
+            ax.set_xlabel(("Part ajustée" if is_share else "Moyenne ajustée")
+                          + f" (intervalle de confiance à {fmt_number(100 * level)}\u202f%)")
+            ax.set_ylabel(_plain(group))
+            ax.set_ylim(-0.6, len(table) - 0.3)
+            ax.grid(axis="x", alpha=0.3)
+            heading = title or (f"{self._parts['response']} selon {group},"
+                                " autres variables du modèle égales")
+            if not own:  # drawing into the caller's figure: leave its title and footer
+                ax.set_title(_plain(textwrap.fill(heading, 60)))
+                return fig
+            fig.suptitle(_plain(textwrap.fill(heading, 70)), x=0.01, ha="left",
+                         fontsize=11, fontweight="bold")
+            footer = [f"Modèle : {self.formula} ({self.family}) ;"
+                      f" {fmt_number(self.nobs)} observations."]
+            if self._parts["design"].data.attrs.get("synthetic"):
+                footer.append(SYNTHETIC_MARK + ".")
+            fig.supxlabel(_plain("\n".join(textwrap.fill(line, 110) for line in footer)),
+                          x=0.01, ha="left", fontsize=7.5, color="#333333")
+        return fig
+
+
+def _plain(text):
+    """Escape "$" so that matplotlib shows labels literally."""
+    return str(text).replace("$", "\\$")
+
+
+# ---------------------------------------------------------------------------
+# Fitting
+# ---------------------------------------------------------------------------
+def _fit(design, formula, family, *, categorical=(), start=None):
+    data = design.data
+    weights = np.asarray(design.weights, dtype=float)
+    variables = _formula_variables(formula, data)
+    frame, positions = _model_frame(data, variables, weights > 0, categorical=categorical)
+    try:
+        y_df, x_df = patsy.dmatrices(
+            formula, frame, NA_action="drop", return_type="dataframe",
+            eval_env=patsy.EvalEnvironment([_ENV_NAMES]),
+        )
+    except patsy.PatsyError as exc:
+        raise ModelError(f"cannot build the model matrix of {formula!r}: {exc}") from exc
+    local = y_df.index.to_numpy()
+    rows = positions[local]
+    y, response = _response(y_df, family)
+    x = x_df.to_numpy(dtype=float)
+    names = list(x_df.columns)
+    info = x_df.design_info
+    _check_matrix(x, names, info)
+
+    w = weights[rows]
+    n_rows = len(rows)
+    mask = np.zeros(len(weights), dtype=bool)
+    mask[rows] = True
+    # Rows dropped for missing values leave the domain (R: design[-na.action, ]).
+    vdesign = design if mask.sum() == (weights > 0).sum() else design.subset(
+        pd.Series(mask, index=data.index))
+    df_resid = int(vdesign.degf()) - x.shape[1] + 1
+    if df_resid <= 0:
+        raise ModelError(
+            f"the design has {vdesign.degf()} degrees of freedom for {x.shape[1]}"
+            f" coefficients: too few PSUs or cases to fit {formula!r}",
+            term=_term_of(names[-1], info),
+        )
+
+    sm_family = _SM_FAMILIES[family]()
+    model = sm.GLM(y, x, family=sm_family, var_weights=w / w.mean())
+    # Overflow in exp() only happens on the way to a separation, reported below.
+    with warnings.catch_warnings(record=True) as caught, np.errstate(over="ignore"):
+        warnings.simplefilter("always")
+        start_params = None if start is None else start.reindex(names).fillna(0.0).to_numpy()
+        result = model.fit(start_params=start_params, **_FIT_OPTIONS)
+        beta = np.asarray(result.params, dtype=float)
+        eta = x @ beta
+        mu = sm_family.link.inverse(eta)
+    if family != "gaussian":
+        _check_separation(x, y, names, info, family, result, mu, caught)
+    if not result.converged or not np.all(np.isfinite(beta)):
+        raise ModelError(f"the fit of {formula!r} did not converge in 100 iterations")
+
+    # Sandwich covariance (R svy.varcoef): influence U_i A^-1 of each row,
+    # then the design covariance of their weighted totals.
+    dmu = sm_family.link.inverse_deriv(eta)
+    var = sm_family.variance(mu)
+    score = (y - mu) * dmu / var
+    info_matrix = (x * (w * dmu**2 / var)[:, None]).T @ x
+    a_inv = np.linalg.inv(info_matrix)
+    influence = np.zeros((len(weights), x.shape[1]))
+    influence[rows] = (x * score[:, None]) @ a_inv
+    cov = np.asarray(vdesign.total_vcov(influence), dtype=float)
+
+    # R summary.svyglm: dispersion = svyvar(Pearson residuals).
+    pearson = (y - mu) / np.sqrt(var)
+    centred = pearson - np.average(pearson, weights=w)
+    dispersion = float(np.average(centred**2, weights=w) * n_rows / (n_rows - 1))
+
+    params = pd.Series(beta, index=names, name="estimate")
+    return GLMResult(
+        formula=formula, family=family, params=params,
+        vcov=pd.DataFrame(cov, index=names, columns=names),
+        df_resid=df_resid, nobs=n_rows, weighted_total=float(w.sum()),
+        dispersion=dispersion, converged=bool(result.converged), sm_result=result,
+        parts={"design": design, "vdesign": vdesign, "frame": frame, "local": local,
+               "rows": rows, "info": info, "variables": variables,
+               "response": response, "sm_family": sm_family},
+    )
+
+
+def _formula_variables(formula, data):
+    """Data columns a formula reads; ModelError naming the first one absent."""
+    if not isinstance(formula, str) or "~" not in formula:
+        raise ModelError(f"the formula must be a string 'response ~ terms', got {formula!r}")
+    try:
+        desc = patsy.ModelDesc.from_formula(formula)
+    except patsy.PatsyError as exc:
+        raise ModelError(f"cannot read the formula {formula!r}: {exc}") from exc
+    if not desc.lhs_termlist:
+        raise ModelError(f"the formula {formula!r} has no response (left of '~')")
+    found = []
+    for term in desc.lhs_termlist + desc.rhs_termlist:
+        for factor in term.factors:
+            for name in _code_names(factor.code, data.columns):
+                if name not in data.columns:
+                    raise ModelError(
+                        f"the variable {name!r} of the term {factor.code!r} is not in the data",
+                        term=name,
+                    )
+                if name not in found:
+                    found.append(name)
+    return found
+
+
+def _code_names(code, columns):
+    """Variable names a factor's Python code reads (Q("a.b") included).
+
+    numpy, patsy helpers (C, I, Q, ...) and Python builtins are not variables,
+    unless a data column carries their name.
+    """
+    try:
+        tree = ast.parse(code, mode="eval")
+    except SyntaxError as exc:
+        raise ModelError(f"cannot read the term {code!r}", term=code) from exc
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            if node.id in _KNOWN_NAMES and node.id not in columns:
+                continue
+            names.append(node.id)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id == "Q" and node.args and isinstance(node.args[0], ast.Constant)):
+            names.append(node.args[0].value)
+    return names
+
+
+def _model_frame(data, variables, in_domain, *, categorical=()):
+    """Domain rows complete on `variables`, unused categories removed.
+
+    User-missing categories (``data.attrs["user_missing"]``) count as missing;
+    the `categorical` columns become pandas categoricals (sorted levels, as
+    patsy orders them). Returns the frame (fresh RangeIndex) and the rows'
+    positions in `data`.
+    """
+    in_domain = np.asarray(in_domain, dtype=bool)
+    if not in_domain.any():
+        raise ModelError("the design has no row with a positive weight")
+    frame = data.loc[in_domain, variables].reset_index(drop=True)
+    positions = np.flatnonzero(in_domain)
+    user_missing = data.attrs.get("user_missing", {}) or {}
+    for name in variables:
+        column = frame[name]
+        if name in user_missing and user_missing[name]:
+            frame[name] = column.mask(column.isin(list(user_missing[name])))
+    complete = frame.notna().all(axis=1).to_numpy()
+    if not complete.any():
+        raise ModelError(
+            "no row of the domain has a value for every model variable",
+            term=frame.columns[frame.notna().sum().argmin()],
+        )
+    frame = frame.loc[complete].reset_index(drop=True)
+    positions = positions[complete]
+    for name in categorical:
+        frame[name] = pd.Categorical(frame[name])
+    for name in variables:
+        column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            used = column.cat.remove_unused_categories()
+            dropped = [c for c in column.cat.categories if c not in set(used.cat.categories)]
+            whole = data[name].value_counts()
+            dropped = [c for c in dropped if whole.get(c, 0) > 0
+                       and c not in (user_missing.get(name) or [])]
+            if dropped:
+                warnings.warn(
+                    f"{name}: no case of {dropped} among the {len(frame)} rows of the model;"
+                    " these categories are left out",
+                    UserWarning, stacklevel=4,
+                )
+            frame[name] = used
+    return frame, positions
+
+
+def _response(y_df, family):
+    """The response vector; a boolean response gives its True column."""
+    columns = list(y_df.columns)
+    if len(columns) == 1:
+        response = columns[0]
+        y = y_df.iloc[:, 0].to_numpy(dtype=float)
+    elif len(columns) == 2 and columns[1].endswith("[True]"):
+        response = columns[1][: -len("[True]")]
+        y = y_df.iloc[:, 1].to_numpy(dtype=float)
+    else:
+        stem = columns[0].split("[")[0]
+        raise ModelError(
+            f"the response {stem} is categorical with levels {columns}: write the outcome"
+            f" as a 0/1 variable or a condition, e.g. I({stem} == 'Oui')",
+            term=stem,
+        )
+    if family == "binomial" and (np.any(y < 0) or np.any(y > 1)):
+        raise ModelError(
+            f"a binomial response must lie between 0 and 1; {response} ranges from"
+            f" {y.min():g} to {y.max():g}", term=response,
+        )
+    if family == "poisson" and np.any(y < 0):
+        raise ModelError(f"a poisson response cannot be negative: {response}", term=response)
+    if np.ptp(y) == 0:
+        raise ModelError(
+            f"the response {response} is constant ({y[0]:g}) on the rows of the model",
+            term=response,
+        )
+    return y, response
+
+
+def _term_of(column, info):
+    for term, columns in info.term_name_slices.items():
+        if column in info.column_names[columns]:
+            return term
+    return column
+
+
+def _check_matrix(x, names, info):
+    """Too few cases, constant, thin or collinear columns -> ModelError / warning."""
+    n, p = x.shape
+    if n <= p:
+        raise ModelError(
+            f"{n} rows for {p} coefficients: too few cases to fit the model",
+            term=names[-1],
+        )
+    for j, name in enumerate(names):
+        if name == "Intercept":
+            continue
+        column = x[:, j]
+        term = _term_of(name, info)
+        if np.ptp(column) == 0:
+            raise ModelError(
+                f"the term {term} (column {name}) is constant ({column[0]:g}) on the"
+                f" {n} rows of the model: it cannot be estimated",
+                term=term,
+            )
+        is_dummy = np.isin(column, (0.0, 1.0)).all()
+        if is_dummy and min(column.sum(), n - column.sum()) < MIN_CASES:
+            warnings.warn(
+                f"{term}: only {int(min(column.sum(), n - column.sum()))} rows in {name}"
+                f" (fewer than {MIN_CASES}); its coefficient is fragile",
+                UserWarning, stacklevel=4,
+            )
+    # Rank with R's tolerance (lm.fit / glm.fit: 1e-7 on the pivoted QR of the
+    # unit-length columns); the p x p Gram matrix answers first, cheaply.
+    scaled = x / np.linalg.norm(x, axis=0)
+    if np.linalg.eigvalsh(scaled.T @ scaled)[0] > 1e-12:
+        return
+    _, r, pivot = scipy.linalg.qr(scaled, mode="economic", pivoting=True)
+    rank = int((np.abs(np.diag(r)) > 1e-7).sum())
+    if rank < p:
+        aliased = [names[j] for j in pivot[rank:]]
+        raise ModelError(
+            f"the column(s) {aliased} are linear combinations of the other terms"
+            " (collinear): remove one of the terms involved",
+            term=_term_of(aliased[0], info),
+        )
+
+
+def _check_separation(x, y, names, info, family, result, mu, caught):
+    """Infinite coefficients (separation) -> ModelError naming the terms.
+
+    Binomial: perfect or quasi-complete separation; poisson: a direction
+    along which every count is 0. Runs when the fit shows the signs (no
+    convergence, a separation warning, fitted values at the edge); a linear
+    programme then finds a direction ``d`` with ``x_i d >= 0`` when
+    ``y_i = 1``, ``<= 0`` when ``y_i = 0`` and ``= 0`` otherwise (Konis 2007,
+    R ``detectseparation``); its nonzero entries are the terms.
+    """
+    sm_warned = any("separation" in str(w.message).lower() for w in caught)
+    if family == "binomial":
+        edge = np.minimum(mu, 1 - mu).min() < 1e-10
+        sign = np.where(y >= 1, 1.0, np.where(y <= 0, -1.0, 0.0))
+    else:
+        edge = mu.min() < 1e-10
+        sign = np.where(y <= 0, -1.0, 0.0)
+    if result.converged and not sm_warned and not edge:
+        return
+    scale = np.maximum(np.abs(x).max(axis=0), 1.0)
+    xs = x / scale
+    signed = xs * sign[:, None]
+    mid = sign == 0
+    lp = scipy.optimize.linprog(
+        -signed.sum(axis=0),
+        A_ub=-signed[~mid], b_ub=np.zeros((~mid).sum()),
+        A_eq=xs[mid] if mid.any() else None, b_eq=np.zeros(mid.sum()) if mid.any() else None,
+        bounds=[(-1, 1)] * x.shape[1], method="highs",
+    )
+    if lp.status == 0 and -lp.fun > 1e-7:
+        involved = [names[j] for j in np.flatnonzero(np.abs(lp.x) > 1e-7)]
+        terms = list(dict.fromkeys(_term_of(c, info) for c in involved if c != "Intercept"))
+        terms = terms or involved
+        what = ("perfect separation: the response is fully determined by" if family == "binomial"
+                else "zero counts: the response is 0 wherever it depends on")
+        raise ModelError(
+            f"{what} {terms} (columns {involved}); the coefficients are infinite."
+            " Group the categories concerned or remove the term",
+            term=terms[0],
+        )
+    if edge:
+        warnings.warn("fitted values numerically at the edge (0 or 1) occurred", UserWarning,
+                      stacklevel=4)
+
+
+def _check_level(level):
+    if not 0 < level < 1:
+        raise ModelError(f"level must lie strictly between 0 and 1, got {level!r}")
+
+
+# ---------------------------------------------------------------------------
+# Predictive margins (Graubard & Korn 1999; R svypredmeans)
+# ---------------------------------------------------------------------------
+def _predictive_margins(fit, group, at):
+    parts = fit._parts
+    design = parts["design"]
+    data = design.data
+    if not isinstance(group, str) or group not in data.columns:
+        raise ModelError(f"the variable {group!r} is not in the data", term=str(group))
+    if group in parts["variables"]:
+        model = fit
+    else:
+        term = group if group.isidentifier() else f"Q({group!r})"
+        # The group enters as a pandas categorical (patsy reads it fast, no C()),
+        # or as it is for a numeric group predicted at given values.
+        linear = at is not None and pd.api.types.is_numeric_dtype(data[group])
+        convert = () if linear or isinstance(data[group].dtype, pd.CategoricalDtype) else (group,)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the user saw the fit's warnings already
+            model = _fit(design, f"{fit.formula} + {term}", fit.family, categorical=convert,
+                         start=fit.params)
+    mparts = model._parts
+    info = mparts["info"]
+    group_terms = [t for t in info.terms
+                   if any(group in _code_names(f.code, data.columns) for f in t.factors)]
+    if not group_terms:
+        raise ModelError(f"{group} is the response of the model, not a predictor", term=group)
+    rows = parts["rows"]  # averaging rows: the original model's domain
+    columns = mparts["variables"]
+    frame = data.iloc[rows][columns].reset_index(drop=True)
+    for name in columns:
+        ref = mparts["frame"][name]
+        if isinstance(ref.dtype, pd.CategoricalDtype):
+            frame[name] = pd.Categorical(frame[name], dtype=ref.dtype)
+    used = mparts["frame"][group].iloc[mparts["local"]]
+    if at is not None:
+        groups = list(at)
+        if not groups:
+            raise ModelError(f"at= gives no value of {group} to predict at", term=group)
+    elif isinstance(used.dtype, pd.CategoricalDtype):
+        groups = list(used.cat.remove_unused_categories().cat.categories)
+    else:
+        groups = sorted(pd.unique(used))
+
+    def build(design_info, rows_frame, value):
+        rows_frame = rows_frame.copy()
+        if isinstance(rows_frame[group].dtype, pd.CategoricalDtype):
+            rows_frame[group] = pd.Categorical(np.repeat(value, len(rows_frame)),
+                                               dtype=rows_frame[group].dtype)
+        else:
+            rows_frame[group] = value
+        try:
+            (matrix,) = patsy.build_design_matrices([design_info], rows_frame,
+                                                    NA_action="raise")
+        except patsy.PatsyError as exc:
+            raise ModelError(f"cannot predict for {group} = {value!r}: {exc}",
+                             term=group) from exc
+        return np.asarray(matrix, dtype=float)
+
+    # The design matrix is built once; only the columns of the terms that read
+    # `group` change with its value (from one row when they read nothing else).
+    x_base = build(info, frame, groups[0])
+    sub = info.subset([t.name() for t in group_terms])
+    cols = np.concatenate([np.arange(x_base.shape[1])[info.term_slices[t]]
+                           for t in group_terms])
+    alone = all(set(_code_names(f.code, data.columns)) == {group}
+                for t in group_terms for f in t.factors)
+    w = np.asarray(design.weights, dtype=float)[rows]
+    total = w.sum()
+    beta = model.params.to_numpy()
+    link = mparts["sm_family"].link
+    fits = np.empty((len(rows), len(groups)))
+    gradient = np.empty((len(beta), len(groups)))
+    eta_base = x_base @ beta
+    for k, g in enumerate(groups):
+        if alone:  # the group's columns are one row repeated: no n x p copy
+            row = build(sub, frame.iloc[:1], g)[0]
+            eta = eta_base + (row - x_base[0, cols]) @ beta[cols]
+            dw = w * link.inverse_deriv(eta)
+            gradient[:, k] = dw @ x_base
+            gradient[cols, k] = dw.sum() * row
+        else:
+            x_g = x_base.copy()
+            x_g[:, cols] = build(sub, frame, g)
+            eta = x_g @ beta
+            gradient[:, k] = (w * link.inverse_deriv(eta)) @ x_g
+        fits[:, k] = link.inverse(eta)
+    gradient /= total
+    estimate = w @ fits / total
+    influence = np.zeros((len(data), len(groups)))
+    influence[rows] = (fits - estimate) / total
+    cond = np.asarray(parts["vdesign"].total_vcov(influence), dtype=float)
+    cov = gradient.T @ model.vcov.to_numpy() @ gradient + cond
+    return estimate, cov, groups

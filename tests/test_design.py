@@ -1,0 +1,268 @@
+"""Design, estimation and variance: against R survey 4.1-1 (tests/fixtures/r)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import _rref as R
+from ramlab.design import Design
+from ramlab.errors import LonelyPSUError, WeightError
+
+EST = R.load_json("estimation.json")
+LONELY = R.load_json("lonely.json")
+
+
+def _design(name, **kw):
+    return R.design_from_spec(EST["designs"][name], **kw)
+
+
+# ---------------------------------------------------------------- designs
+
+
+@pytest.mark.parametrize("name", sorted(EST["designs"]))
+def test_design_degf_and_weights(name):
+    spec = EST["designs"][name]
+    d = _design(name)
+    assert d.n == spec["n"]
+    assert d.degf() == spec["degf"]
+    R.assert_close(d.weights.sum(), spec["sum_weights"], 1e-8, what="sum of weights")
+    assert d.weights.name == "weight"
+    assert d.weights.index.equals(d.data.index)
+
+
+def test_weights_from_fpc_two_stages_closed_form():
+    # apiclus2: weight = (N1 / n1) * (N2 / n2), n1 = sampled districts,
+    # n2 = sampled schools of the district (R svydesign without weights).
+    df = R.load_data("apiclus2")
+    d = Design(df, ids=["dnum", "snum"], fpc=["fpc1", "fpc2"])
+    n1 = df["dnum"].nunique()
+    n2 = df.groupby("dnum")["snum"].transform("nunique")
+    expected = df["fpc1"] / n1 * df["fpc2"] / n2
+    np.testing.assert_allclose(d.weights.to_numpy(), expected.to_numpy(), rtol=1e-12)
+
+
+def test_fpc_as_fraction_equals_population_size():
+    df = R.load_data("apistrat")
+    n_h = df.groupby("stype", observed=True)["stype"].transform("size")
+    df["frac"] = n_h / df["fpc"]
+    a = Design(df, strata="stype", weights="pw", fpc="fpc").mean("api00")
+    b = Design(df, strata="stype", weights="pw", fpc="frac").mean("api00")
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-12)
+
+
+# ------------------------------------------------------------ estimation
+
+
+def _case_id(c):
+    return c["id"]
+
+
+@pytest.mark.parametrize("case", EST["cases"], ids=_case_id)
+def test_estimation_against_r(case):
+    d = _design(case["design"])
+    f = getattr(d, case["estimator"])
+    out = f(case["variable"], by=case["by"], deff=case["deff"], na_rm=case["na_rm"])
+    r = case["result"]
+    est = np.ravel(np.asarray(r["estimate"], dtype=float))
+    se = np.ravel(np.asarray(r["se"], dtype=float))
+    R.assert_close(out["estimate"].to_numpy(), est, 1e-8, what="estimate")
+    R.assert_close(out["se"].to_numpy(), se, 1e-6, what="se")
+    if case["deff"]:
+        rdeff = np.ravel(np.array(r["deff"], dtype=object))
+        got = out["deff"].to_numpy()
+        finite = np.array([v is not None for v in rdeff])
+        # R's Inf/NaN deff (no fpc, N = n) is written as null
+        assert np.all(~np.isfinite(got[~finite]))
+        R.assert_close(got[finite], rdeff[finite].astype(float), 1e-6, what="deff")
+    if case["by"] is None and "levels" in r:
+        assert [str(x) for x in out.index] == [str(x) for x in r["levels"]]
+    if case["by"] is None and "vcov" in r:
+        Y, *_ = d._variable(case["variable"])
+        # the full covariance (not only the SEs) comes from total_vcov
+        w = d.weights.to_numpy()
+        if case["estimator"] == "mean":
+            p = w @ Y / w.sum()
+            U = (Y - p) / w.sum()
+        else:
+            U = Y
+        R.assert_close(d.total_vcov(U), np.asarray(r["vcov"]), 1e-6, atol=1e-10, what="vcov")
+    if case["by"] is not None:
+        groups = r["groups"][case["by"]]
+        labels = out.index.get_level_values(0).unique()
+        assert [str(x) for x in labels] == [str(g) for g in groups]
+
+
+def test_by_equals_subset():
+    d = _design("dclus1")
+    by = d.mean("api00", by="stype")
+    for g in ["E", "H", "M"]:
+        sub = d.subset(d.data["stype"] == g).mean("api00")
+        np.testing.assert_allclose(by.loc[g, ["estimate", "se"]].to_numpy(dtype=float),
+                                   sub.iloc[0][["estimate", "se"]].to_numpy(dtype=float), rtol=1e-12)
+
+
+def test_subset_keeps_rows_and_zero_weights():
+    d = _design("dstrat")
+    mask = d.data["sch.wide"] == "Yes"
+    s = d.subset(mask)
+    assert s.n == d.n
+    assert (s.weights[~mask] == 0).all()
+    assert (s.weights[mask] == d.weights[mask]).all()
+    # degf counts PSUs and strata with nonzero weight only
+    assert s.degf() == int(mask.sum()) - 3
+
+
+def test_total_vcov_srs_closed_form():
+    # One stage, no strata, no fpc: V = n/(n-1) * sum (x_i - xbar)^2, x = w*u.
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"y": rng.normal(size=50), "w": rng.uniform(1, 3, size=50)})
+    d = Design(df, weights="w")
+    x = df["w"].to_numpy() * df["y"].to_numpy()
+    expected = 50 / 49 * ((x - x.mean()) ** 2).sum()
+    np.testing.assert_allclose(d.total_vcov(df["y"].to_numpy())[0, 0], expected, rtol=1e-12)
+
+
+def test_mean_missing_value_gives_nan_or_domain():
+    df = R.load_data("apiclus2")
+    d = Design(df, ids=["dnum", "snum"], fpc=["fpc1", "fpc2"])
+    assert df["enroll"].isna().any()
+    assert np.isnan(d.mean("enroll")["estimate"].iloc[0])
+    ok = d.mean("enroll", na_rm=True)
+    dom = d.subset(df["enroll"].notna()).mean("enroll")
+    np.testing.assert_allclose(ok.to_numpy(), dom.to_numpy(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
+def test_bad_weights_raise(bad):
+    df = pd.DataFrame({"y": [1.0, 2.0, 3.0], "w": [1.0, bad, 2.0]})
+    with pytest.raises(WeightError) as e:
+        Design(df, weights="w")
+    assert e.value.variable == "w"
+    assert "'w'" in str(e.value)
+
+
+# ------------------------------------------------------------ lonely PSU
+
+
+def _lonely_data(spec):
+    df = R.load_data(spec["data"])
+    if spec.get("rows_0based") is not None:
+        df = df.iloc[spec["rows_0based"]].reset_index(drop=True)
+    if "stratum" in spec.get("derived", {}):
+        df["stratum"] = df["stype"].astype(str)
+        df.loc[0, "stratum"] = "X"
+    return df
+
+
+def _lonely_design(case):
+    spec = case["design"]
+    df = _lonely_data(spec)
+    return Design(df, ids=spec["ids"], strata=spec["strata"], fpc=spec["fpc"],
+                  weights=spec["weights"], lonely_psu=case["lonely_psu"])
+
+
+@pytest.mark.parametrize("case", LONELY["cases"], ids=_case_id)
+def test_lonely_psu_against_r(case):
+    d = _lonely_design(case)
+    res = case["result"]
+    assert d.degf() == res["degf"]
+    calls = {
+        "mean_api00": lambda: d.mean("api00"),
+        "total_enroll": lambda: d.total("enroll"),
+        "mean_stype": lambda: d.mean("sch.wide"),
+        "domain_mean_api00": lambda: d.subset(d.data["sch.wide"] == "Yes").mean("api00"),
+    }
+    for key, call in calls.items():
+        r = res[key]
+        if r.get("error"):
+            with pytest.raises(LonelyPSUError) as e:
+                call()
+            assert "only one PSU" in str(e.value)
+            assert e.value.stage == 1
+            assert str(e.value.stratum) in r["error"]
+        else:
+            out = call()
+            R.assert_close(out["estimate"].to_numpy(), r["estimate"], 1e-8, what=f"{key} estimate")
+            R.assert_close(out["se"].to_numpy(), r["se"], 1e-6, what=f"{key} se")
+
+
+def test_lonely_psu_option_validated():
+    df = R.load_data("apistrat")
+    with pytest.raises(ValueError):
+        Design(df, weights="pw", lonely_psu="drop")
+
+
+def test_glm_method_delegates():
+    assert callable(getattr(Design, "glm"))
+
+
+# ------------------------------------------------------- textbook formulas
+
+
+def _two_stage_sample(seed=3):
+    rng = np.random.default_rng(seed)
+    rows = []
+    N1, n1 = 40, 8
+    for i in range(n1):
+        N2 = int(rng.integers(10, 30))
+        n2 = int(rng.integers(2, 6))
+        for j in range(n2):
+            rows.append({"psu": i, "ssu": j, "N1": N1, "N2": N2, "y": rng.normal(10 + i, 2)})
+    return pd.DataFrame(rows)
+
+
+def test_two_stage_variance_textbook():
+    # Lohr (2010), Sampling: Design and Analysis, eq. (5.21): unbiased
+    # estimator of V(t_hat) for two-stage cluster sampling with SRSWOR at
+    # both stages:
+    #   N1^2 (1 - n1/N1) s_t^2 / n1 + N1/n1 * sum_i N2i^2 (1 - n2i/N2i) s_i^2 / n2i
+    df = _two_stage_sample()
+    d = Design(df, ids=["psu", "ssu"], fpc=["N1", "N2"])
+    N1 = 40
+    g = df.groupby("psu")
+    n1 = g.ngroups
+    n2 = g["y"].size()
+    N2 = g["N2"].first()
+    t_i = N2 / n2 * g["y"].sum()
+    s_t2 = t_i.var(ddof=1)
+    s_i2 = g["y"].var(ddof=1)
+    v = N1**2 * (1 - n1 / N1) * s_t2 / n1 + N1 / n1 * (N2**2 * (1 - n2 / N2) * s_i2 / n2).sum()
+    t_hat = (N1 / n1 * t_i).sum()
+    out = d.total("y")
+    assert out["estimate"].iloc[0] == pytest.approx(t_hat, rel=1e-12)
+    assert out["se"].iloc[0] ** 2 == pytest.approx(v, rel=1e-10)
+    # weights from the fpc: (N1 / n1) * (N2i / n2i)
+    w = (N1 / n1) * (df["N2"] / df.groupby("psu")["y"].transform("size"))
+    np.testing.assert_allclose(d.weights.to_numpy(), w.to_numpy(), rtol=1e-12)
+
+
+def test_stratified_variance_textbook():
+    # Cochran (1977) eq. (5.6) with the sample variance: V = sum_h N_h^2 (1 - f_h) s_h^2 / n_h
+    df = R.load_data("apistrat")
+    d = Design(df, strata="stype", fpc="fpc")  # weights N_h / n_h from the fpc
+    g = df.groupby("stype", observed=True)
+    N_h = g["fpc"].first()
+    n_h = g["api00"].size()
+    s2 = g["api00"].var(ddof=1)
+    v = (N_h**2 * (1 - n_h / N_h) * s2 / n_h).sum()
+    assert d.total("api00")["se"].iloc[0] ** 2 == pytest.approx(v, rel=1e-10)
+
+
+def test_weights_are_read_only():
+    d = _design("dstrat")
+    with pytest.raises(ValueError):
+        d.weights.to_numpy()[0] = 1.0
+
+
+def test_by_several_columns_equals_subset():
+    d = _design("dclus1")
+    by = d.mean("api00", by=["stype", "sch.wide"])
+    for (g1, g2), row in by.iterrows():
+        sub = d.subset((d.data["stype"] == g1) & (d.data["sch.wide"] == g2)).mean("api00").iloc[0]
+        np.testing.assert_allclose(row[["estimate", "se"]].to_numpy(dtype=float),
+                                   sub[["estimate", "se"]].to_numpy(dtype=float), rtol=1e-12)
