@@ -91,7 +91,7 @@ def make_small_project(root: Path, *, years=(2015, 2018, 2021), work: float = 0.
     )
     (root / "notebooks" / "impact_demo.ipynb").write_text(_notebook([
         ("markdown", "# Rapport de démonstration", None),
-        ("code", 'survey: str = "demo"\nyear: int = 2021\ndata_dir: str = "../data"', ["parameters"]),
+        ("code", 'survey: str = "demo"\nyear: int = 2021\ndata_dir: str = "../data"\naudience: str = "partner"', ["parameters"]),
         ("code", body, None),
         ("markdown", "Fin du rapport.", None),
     ]))

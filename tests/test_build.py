@@ -24,7 +24,7 @@ from nbformat.v4 import (
     new_output,
 )
 
-from ramlab import build
+from ramlab import build, factory
 from ramlab.cli import main
 from ramlab.errors import BuildError, ParameterError
 
@@ -39,7 +39,10 @@ PNG = base64.b64encode(
         "21bc330000000049454e44ae426082"
     )
 ).decode()
-PARAMETERS = 'survey: str = "small"\nyear: int = 2021\ndata_dir: str = "../data"\nratio: float = 0.5'
+PARAMETERS = (
+    'survey: str = "small"\nyear: int = 2021\ndata_dir: str = "../data"\n'
+    'audience: str = "partner"\nratio: float = 0.5'
+)
 
 
 def _notebook(*cells):
@@ -238,8 +241,8 @@ def test_check_parameters_reads_the_typed_parameters_cell(tmp_path):
     build.check_parameters(path, {"survey": "small", "year": 2020, "data_dir": "d", "ratio": 2})
     with pytest.raises(ParameterError, match="'year'.*must be int"):
         build.check_parameters(path, {"year": "2020"})
-    with pytest.raises(ParameterError, match="unknown parameter 'audience'"):
-        build.check_parameters(path, {"audience": "partner"})
+    with pytest.raises(ParameterError, match="unknown parameter 'audiance'"):
+        build.check_parameters(path, {"audiance": "partner"})  # misspelt
 
 
 def test_source_cell_position_skips_the_injected_cell():
@@ -266,7 +269,7 @@ def _project(tmp_path, *cells, survey="small"):
     return build.Layout(tmp_path)
 
 
-def test_find_jobs_needs_both_a_spec_and_a_data_file(tmp_path):
+def test_plan_needs_both_a_spec_and_a_data_file(tmp_path):
     layout = _project(tmp_path, _parameters_cell())
     (tmp_path / "data" / "raw" / "small_2015.sav").write_bytes(b"")
     (tmp_path / "data" / "specs" / "small_2015.yaml").write_text("")
@@ -275,19 +278,29 @@ def test_find_jobs_needs_both_a_spec_and_a_data_file(tmp_path):
     (tmp_path / "data" / "specs" / "maires_2020.yaml").write_text("")  # no data
     (tmp_path / "data" / "raw" / "notes.sav").write_bytes(b"")  # not <survey>_<year>
 
-    jobs = build.find_jobs(layout)
+    jobs = factory.plan(layout.root)  # no trends notebook in this project: reports only
     assert [(job.survey, job.year) for job in jobs] == [("small", 2015), ("small", 2021)]
     job = jobs[1]
     assert job.output == tmp_path / "reports" / "small" / "2021.html"
     assert job.executed == tmp_path / "build" / "executed" / "small_2021.ipynb"
-    assert job.parameters == {"survey": "small", "year": 2021, "data_dir": "../data"}
-    assert [j.year for j in build.find_jobs(layout, year=2015)] == [2015]
+    assert job.parameters == {"survey": "small", "year": 2021, "data_dir": "../data", "audience": "partner"}
+    assert [j.year for j in factory.plan(layout.root, years=2015)] == [2015]
     with pytest.raises(BuildError, match="maires_2020.sav"):
-        build.find_jobs(layout, survey="maires", year=2020)
+        factory.plan(layout.root, surveys="maires", years=2020)
     with pytest.raises(BuildError, match="small_2019.yaml"):
-        build.find_jobs(layout, survey="small", year=2019)
+        factory.plan(layout.root, surveys="small", years=2019)
     with pytest.raises(BuildError, match="nothing to build"):
-        build.find_jobs(layout, survey="entreprises")
+        factory.plan(layout.root, surveys="entreprises")
+
+
+def test_excel_flag_passes_the_workbook_path_relative_to_the_notebooks(tmp_path):
+    layout = _project(tmp_path, _parameters_cell())
+    (job,) = factory.plan(layout.root, excel=True)
+    assert job.excel and job.workbook == tmp_path / "reports" / "small" / "2021.xlsx"
+    assert job.parameters["excel_path"] == "../reports/small/2021.xlsx"
+    (internal,) = factory.plan(layout.root, audience="internal")
+    assert internal.parameters["audience"] == "internal"
+    assert internal.output == tmp_path / "build" / "internal" / "reports" / "small" / "2021.html"
 
 
 def test_a_survey_without_its_own_notebook_uses_the_generic_one(tmp_path):
@@ -313,10 +326,11 @@ def test_write_atomic_replaces_whole_or_not_at_all(tmp_path):
 
 def test_build_checks_every_parameter_before_running_anything(tmp_path):
     layout = _project(tmp_path, _parameters_cell("survey: str = 'small'\nyear: int = 2021"))
-    jobs = build.find_jobs(layout)  # passes data_dir, which this notebook does not declare
+    (job,) = factory.plan(layout.root)  # passes data_dir, which this notebook does not declare
     with pytest.raises(ParameterError, match="'data_dir'"):
-        build.build(jobs)
-    assert not (tmp_path / "build").exists() and not jobs[0].output.exists()
+        factory.build_all(layout.root, jobs_n=1, progress=False)
+    assert not (tmp_path / "build" / "executed").exists() and not job.output.exists()
+    assert main(["build", "--root", str(tmp_path), "--jobs", "1"]) == 2
 
 
 def test_failing_notebook_names_its_cell_exits_nonzero_and_keeps_the_old_report(tmp_path, capsys):
@@ -335,8 +349,10 @@ def test_failing_notebook_names_its_cell_exits_nonzero_and_keeps_the_old_report(
     status = main(["build", "--root", str(tmp_path), "--jobs", "1"])
 
     assert status != 0
-    err = capsys.readouterr().err
-    assert "cell 4 of" in err and "ZeroDivisionError" in err and "ratio_of_nothing" in err
+    captured = capsys.readouterr()
+    err = captured.out + captured.err
+    assert "cellule 4 de notebooks/impact_small.ipynb" in err and "ZeroDivisionError" in err
+    assert "ratio_of_nothing" in err
     assert report.read_bytes() == b"<html>previous good report</html>"
     assert sorted(p.name for p in report.parent.iterdir()) == ["2021.html"]
     assert (tmp_path / "build" / "executed" / "small_2021.ipynb").is_file()
@@ -356,9 +372,21 @@ def test_report_notebook_is_committed_without_outputs_and_typed_parameters():
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
     declared = build.notebook_parameters(NOTEBOOK)
     assert {name: p["inferred_type_name"] for name, p in declared.items()} == {
-        "survey": "str", "year": "int", "data_dir": "str",
+        "survey": "str", "year": "int", "data_dir": "str", "audience": "str", "excel_path": "str",
     }
     assert "/" not in declared["data_dir"]["default"].strip("\"'")[:1], "no absolute default path"
+
+
+def test_one_generic_report_notebook_for_every_survey():
+    """impact_associations.ipynb is the generic notebook (a symlink), free of survey specifics."""
+    generic = ROOT / "notebooks" / build.GENERIC_NOTEBOOK
+    assert NOTEBOOK.is_symlink() and NOTEBOOK.resolve() == generic.resolve()
+    assert build.Layout(ROOT).notebook_for("maires") == generic
+    nb = nbformat.read(generic, as_version=4)
+    specific = re.compile(r"\bq\d+\b|innovation|taille|secteur|region|associations|entreprises|maires", re.I)
+    for position, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
+            assert not specific.search(cell.source), f"cell {position}: {specific.search(cell.source)[0]}"
 
 
 def _after(text: str, label: str, *figures: str, within: int = 160) -> None:
@@ -383,10 +411,15 @@ def report_2021(tmp_path_factory):
     from dataclasses import replace
 
     work = tmp_path_factory.mktemp("report")
-    job = build.Job.for_survey_year(build.Layout(ROOT), "associations", 2021)
-    job = replace(job, output=work / "reports" / "2021.html", executed=work / "build" / "executed" / "a.ipynb")
+    (job,) = factory.plan(ROOT, surveys="associations", years=2021, excel=True)
+    excel_path = work / "reports" / "2021.xlsx"
+    job = replace(
+        job, output=work / "reports" / "2021.html", executed=work / "build" / "executed" / "a.ipynb",
+        parameters={**job.parameters, "excel_path": str(excel_path)},
+    )
     assert build.build_report(job) == job.output
     assert job.executed.is_file()
+    assert excel_path.is_file()
     return job.output.read_text(encoding="utf-8")
 
 
@@ -448,3 +481,59 @@ def test_report_2021_is_clean_and_self_contained(report_2021):
         assert code not in text, code
     assert 'class="jp-InputPrompt' not in report_2021 and "hl-python" not in report_2021
     assert not re.search(r"(In|Out)\s*\[\d*\]", text), "prompts"
+
+
+def test_report_2021_has_a_methodology_box_with_the_margin_of_error(report_2021):
+    from ramlab.weighting import weight_summary
+    from ramlab.survey import load_survey
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        loaded = load_survey("associations", 2021, data_dir=ROOT / "data")
+    deff = float(weight_summary(loaded.design.weights)["kish_deff"])
+    # closed form: 1.96 * sqrt(0.25 * deff / n), in points, one decimal, French format
+    moe = f"{1.96 * (0.25 * deff / loaded.n) ** 0.5 * 100:.1f}".replace(".", ",")
+    box = report_2021[report_2021.index('<aside class="ramlab-methodology"'):]
+    box = visible_text(box[: box.index("</aside>")])
+    for expected in ("Associations employeuses en France", f"148{NNBSP}429", f"1{NNBSP}206 répondants",
+                     "Questionnaire en ligne et par téléphone", "du 03/05/2021 au 18/06/2021",
+                     "Provence-Alpes-Côte d'Azur et Corse", "Effet de plan (Kish)",
+                     f"±{NNBSP}{moe} points"):
+        assert expected in box, expected
+    # the spec's rescaling warnings are a French note, not stderr
+    assert "ramenée au total de la population" in box
+    assert "rescaled" not in report_2021
+
+
+def test_report_2021_has_a_provenance_footer_and_hides_key_figure_data(report_2021):
+    import hashlib
+    import subprocess
+
+    from ramlab import __version__
+
+    footer = report_2021[report_2021.index('<footer class="ramlab-provenance"'):]
+    text = visible_text(footer[: footer.index("</footer>")])
+    digest = hashlib.sha256((ROOT / "data" / "raw" / "associations_2021.sav").read_bytes()).hexdigest()
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    commit = done.stdout.strip() if done.returncode == 0 else "inconnu"
+    for expected in (__version__, commit, f"associations_2021.sav ({digest[:12]})",
+                     "survey = 'associations'", "year = 2021", "Construit le"):
+        assert expected in text, expected
+    assert "vnd.ramlab.keyfigures" not in report_2021
+
+
+def test_report_2021_workbook_has_a_sheet_per_question_with_bases_and_letters(report_2021, tmp_path_factory):
+    from openpyxl import load_workbook
+
+    from ramlab.spec import load_spec
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        spec = load_spec("associations", year=2021, data_dir=ROOT / "data")
+    (path,) = [p for p in tmp_path_factory.getbasetemp().rglob("2021.xlsx")]
+    book = load_workbook(path)
+    assert len(book.sheetnames) == len(spec.questions)
+    sheet = book[book.sheetnames[spec.questions and list(spec.questions).index("q7")]]
+    cells = [str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
+    assert any("Base brute" in c for c in cells) and any("Base pondérée" in c for c in cells)
+    assert any(re.fullmatch(r".*\(([A-Z])\)", c) for c in cells), "column letters"

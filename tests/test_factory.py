@@ -53,7 +53,7 @@ def notebook(cells) -> dict:
     }
 
 
-PARAMETERS = ("code", 'survey = "x"\nyear = 2000\ndata_dir = "../data"', ["parameters"])
+PARAMETERS = ("code", 'survey = "x"\nyear = 2000\ndata_dir = "../data"\naudience = "partner"', ["parameters"])
 REPORT = [
     ("markdown", "# Rapport de test"),
     PARAMETERS,
@@ -184,7 +184,9 @@ def test_plan_lists_survey_years_with_spec_and_data_and_trends(tmp_path):
         "associations/2015", "associations/2021", "associations/trends", "maires/2020",
     ]
     report, trends = jobs[1], jobs[2]
-    assert report.parameters == {"survey": "associations", "year": 2021, "data_dir": "../data"}
+    assert report.parameters == {
+        "survey": "associations", "year": 2021, "data_dir": "../data", "audience": "partner",
+    }
     assert report.notebook == root / "notebooks" / "impact_associations.ipynb"
     assert report.output == root / "reports" / "associations" / "2021.html"
     assert report.executed == root / "build" / "executed" / "associations_2021.ipynb"
@@ -470,7 +472,10 @@ def test_failing_job_names_its_cell_and_others_go_on(tmp_path):
     assert failed.job.key == "maires/2020"
     # cell 5 of the source notebook, although papermill injected a parameters cell
     assert (failed.cell, failed.ename, failed.evalue) == (5, "KeyError", "'Q7'")
-    assert "la cellule 5 de notebooks/impact_maires.ipynb a échoué — KeyError : 'Q7'" in failed.message
+    assert (
+        "la cellule 5 de notebooks/impact_maires.ipynb (« raise KeyError('Q7') ») a échoué — "
+        "KeyError : 'Q7'" in failed.message
+    )
     assert "build/executed/maires_2020.ipynb" in failed.message
     assert failed.job.executed.is_file()  # kept for inspection, outside reports/
     assert (root / "reports" / "maires" / "2020.html").read_text() == previous

@@ -11,20 +11,17 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import time
 import traceback
 from pathlib import Path
 
 from ramlab import keyfigures
+from ramlab.build import private_ipython_dir
 
 __all__ = ["resolve", "work", "check_all", "to_result", "failing_cell", "Progress"]
 
 #: Cells papermill adds to the executed notebook; they are not in the source.
 _ADDED_CELL_TAGS = frozenset({"injected-parameters", "papermill-error-cell-tag"})
-#: IPython configuration of a build kernel: no history database, which
-#: concurrent kernels would otherwise share (and lock).
-_IPYTHON_CONFIG = "c.HistoryManager.enabled = False\n"
 
 
 def resolve(function):
@@ -52,29 +49,6 @@ def _chain(exc):
         seen.add(id(exc))
         yield exc
         exc = exc.__cause__ or exc.__context__
-
-
-@contextlib.contextmanager
-def private_ipython_dir():
-    """A private ``IPYTHONDIR`` (history off) and Jupyter runtime dir for one kernel."""
-    directory = Path(tempfile.mkdtemp(prefix="ramlab-ipython-"))
-    profile = directory / "profile_default"
-    profile.mkdir()
-    for name in ("ipython_config.py", "ipython_kernel_config.py"):
-        (profile / name).write_text(_IPYTHON_CONFIG, encoding="utf-8")
-    (directory / "runtime").mkdir()
-    changes = {"IPYTHONDIR": str(directory), "JUPYTER_RUNTIME_DIR": str(directory / "runtime")}
-    saved = {name: os.environ.get(name) for name in changes}
-    os.environ.update(changes)
-    try:
-        yield directory
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def failing_cell(executed: dict, source: dict | None = None):
@@ -166,6 +140,15 @@ def _one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def _source_line(source: dict | None, position: int) -> str:
+    """First non-blank line of the cell at 1-based `position` of a source notebook (shortened)."""
+    cells = (source or {}).get("cells", [])
+    if not 1 <= position <= len(cells):
+        return ""
+    text = cells[position - 1].get("source", "")
+    return _one_line("".join(text) if isinstance(text, list) else str(text), 80)
+
+
 def _failure(job, exc, seconds: float, attempts: int) -> dict:
     """A failed job as a result dict; its traceback goes to ``<build>/logs/<name>.log``."""
     log = Path(job.executed).parent.parent / "logs" / f"{job.name}.log"
@@ -183,8 +166,10 @@ def _failure(job, exc, seconds: float, attempts: int) -> dict:
         cell, ename, evalue = found
     notebook = _relative(job.notebook, job.root)
     if cell is not None:
+        first_line = _source_line(_load_json(job.notebook), cell)
+        quoted = f" (« {first_line} »)" if first_line else ""
         message = (
-            f"{job.label} : la cellule {cell} de {notebook} a échoué — {ename} : "
+            f"{job.label} : la cellule {cell} de {notebook}{quoted} a échoué — {ename} : "
             f"{_one_line(evalue)} (notebook exécuté : {_relative(job.executed, job.root)})"
         )
     else:

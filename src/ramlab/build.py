@@ -28,7 +28,6 @@ import os
 import re
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,8 +41,6 @@ __all__ = [
     "READER_MIMETYPES",
     "Layout",
     "Job",
-    "Result",
-    "find_jobs",
     "notebook_parameters",
     "validate_parameters",
     "check_parameters",
@@ -53,8 +50,10 @@ __all__ = [
     "render_html",
     "add_table_of_contents",
     "write_atomic",
+    "private_ipython_dir",
+    "provenance",
+    "provenance_footer",
     "build_report",
-    "build",
 ]
 
 KERNEL_NAME = "python3"
@@ -148,104 +147,106 @@ class Layout:
         return generic if not own.is_file() and generic.is_file() else own
 
     def spec_for(self, survey: str, year: int) -> Path | None:
-        """The spec of a survey-year, ``data/specs/<survey>_<year>.yaml`` (as ramlab.spec reads it), if any."""
-        path = self.specs / f"{survey}_{int(year)}.yaml"
-        return path if path.is_file() else None
+        """The spec of a survey-year: ``data/specs/<survey>_<year>.yaml``, else ``<survey>.yaml``.
+
+        ``.yml`` is accepted too. None when there is none.
+        """
+        for stem in (f"{survey}_{int(year)}", survey):
+            for suffix in (".yaml", ".yml"):
+                path = self.specs / (stem + suffix)
+                if path.is_file():
+                    return path
+        return None
 
     def data_file_for(self, survey: str, year: int) -> Path:
-        return self.raw / f"{survey}_{year}.sav"
+        return self.raw / f"{survey}_{int(year)}.sav"
+
+    def survey_years(self) -> dict[str, dict[int, tuple[Path, Path]]]:
+        """Every survey-year with both a data file and a spec.
+
+        Returns
+        -------
+        dict
+            ``{survey: {year: (data file, spec)}}``. A data file is
+            ``data/raw/<survey>_<year>.sav``; other names are ignored.
+        """
+        found: dict[str, dict[int, tuple[Path, Path]]] = {}
+        for path in sorted(self.raw.glob("*.sav")) if self.raw.is_dir() else []:
+            match = _DATA_FILE.match(path.name)
+            if match is None:
+                continue
+            survey, year = match["survey"], int(match["year"])
+            spec = self.spec_for(survey, year)
+            if spec is not None:
+                found.setdefault(survey, {})[year] = (path, spec)
+        return found
 
 
 @dataclass(frozen=True)
 class Job:
-    """One report to build: a notebook run with parameters, and where its products go."""
+    """One notebook run of a build (a survey-year report or a survey's trends), and its products.
 
+    :func:`ramlab.factory.plan` makes the jobs of a build; :func:`build_report`
+    builds one.
+
+    Attributes
+    ----------
+    kind : {"report", "trends"}
+    survey : str
+    years : tuple of int
+        The survey-year of a report; every year compared by a trends job.
+    notebook, output, executed : Path
+        Source notebook, HTML report, executed notebook (kept outside reports/).
+    data, specs : tuple of Path
+        The data file and spec of each year.
+    root : Path
+        The project directory.
+    parameters : dict
+        Injected into the notebook's ``parameters`` cell.
+    audience : {"partner", "internal"}
+    excel : bool
+        Also write the report's tables to ``excel`` (a workbook beside the report).
+    """
+
+    kind: str
     survey: str
-    year: int
+    years: tuple
     notebook: Path
     output: Path
     executed: Path
-    parameters: dict = field(default_factory=dict)
+    data: tuple
+    specs: tuple
+    root: Path
+    parameters: dict = field(default_factory=dict, hash=False)
+    audience: str = "partner"
+    excel: bool = False
+
+    @property
+    def year(self) -> int | None:
+        """The survey-year of a report job; None for a trends job."""
+        return self.years[0] if self.kind == "report" else None
 
     @property
     def name(self) -> str:
-        return f"{self.survey}_{self.year}"
+        """File-safe name: ``associations_2021``, ``associations_trends``."""
+        return f"{self.survey}_{self.year if self.kind == 'report' else 'trends'}"
 
-    @classmethod
-    def for_survey_year(cls, layout: Layout, survey: str, year: int) -> "Job":
-        """The standard job of a survey-year in `layout`.
+    @property
+    def key(self) -> str:
+        """Manifest key: ``associations/2021``, ``associations/trends``."""
+        return f"{self.survey}/{self.year if self.kind == 'report' else 'trends'}"
 
-        ``data_dir`` is passed relative to ``notebooks/`` (the kernel's working
-        directory), so that the parameters do not depend on where the project
-        is checked out.
-        """
-        return cls(
-            survey=survey,
-            year=int(year),
-            notebook=layout.notebook_for(survey),
-            output=layout.reports / survey / f"{int(year)}.html",
-            executed=layout.build / "executed" / f"{survey}_{int(year)}.ipynb",
-            parameters={
-                "survey": survey,
-                "year": int(year),
-                "data_dir": os.path.relpath(layout.data, layout.notebooks),
-            },
-        )
+    @property
+    def label(self) -> str:
+        """French label for messages: ``associations 2021``, ``associations évolution 2015-2021``."""
+        if self.kind == "report":
+            return f"{self.survey} {self.year}"
+        return f"{self.survey} évolution {self.years[0]}-{self.years[-1]}"
 
-
-@dataclass(frozen=True)
-class Result:
-    """What became of one job."""
-
-    job: Job
-    ok: bool
-    seconds: float
-    message: str = ""
-
-
-def find_jobs(layout: Layout, *, survey: str | None = None, year: int | None = None) -> list[Job]:
-    """List the survey-years to build: those with both a spec and a data file.
-
-    A data file is ``data/raw/<survey>_<year>.sav``; its spec is
-    ``data/specs/<survey>_<year>.yaml``.
-    `survey` and `year` narrow the list. When both are given, the survey-year
-    is built if it has its files, and a missing file is a BuildError naming it.
-
-    Returns
-    -------
-    list of Job, sorted by survey then year.
-    """
-    if survey is not None and year is not None:
-        data_file = layout.data_file_for(survey, year)
-        if not data_file.is_file():
-            raise BuildError(f"no data file for {survey} {year}: {data_file} does not exist")
-        if layout.spec_for(survey, year) is None:
-            raise BuildError(
-                f"no spec for {survey} {year}: {layout.specs / f'{survey}_{year}.yaml'} does not exist"
-            )
-        return [Job.for_survey_year(layout, survey, year)]
-
-    found = []
-    for path in sorted(layout.raw.glob("*.sav")) if layout.raw.is_dir() else []:
-        match = _DATA_FILE.match(path.name)
-        if match is None:
-            continue
-        name, number = match["survey"], int(match["year"])
-        if survey is not None and name != survey:
-            continue
-        if year is not None and number != int(year):
-            continue
-        if layout.spec_for(name, number) is None:
-            continue
-        found.append(Job.for_survey_year(layout, name, number))
-    if not found:
-        wanted = " ".join(str(part) for part in (survey, year) if part is not None)
-        raise BuildError(
-            "nothing to build"
-            + (f" for {wanted}" if wanted else "")
-            + f": no survey-year has both a spec in {layout.specs} and a data file in {layout.raw}"
-        )
-    return sorted(found, key=lambda job: (job.survey, job.year))
+    @property
+    def workbook(self) -> Path:
+        """The Excel workbook of a report built with ``--excel``: ``<output>.xlsx``."""
+        return self.output.with_suffix(".xlsx")
 
 
 # ---------------------------------------------------------------------------
@@ -339,31 +340,46 @@ def check_parameters(notebook, parameters: dict) -> None:
 # Execution
 
 
-@contextlib.contextmanager
-def _kernel_environment(job: Job):
-    """Environment of one run: this environment's kernels first, a private IPython dir.
+#: Environment variable naming the private IPython directory of the current build job.
+_PRIVATE_IPYTHONDIR = "RAMLAB_PRIVATE_IPYTHONDIR"
 
-    ``JUPYTER_PATH`` puts ``<sys.prefix>/share/jupyter`` first, so that kernel
-    ``python3`` is the project's even when a user-level kernelspec of that
-    name exists. A private ``IPYTHONDIR`` with history off keeps concurrent
-    kernels from sharing IPython's history database.
+
+@contextlib.contextmanager
+def private_ipython_dir():
+    """A private ``IPYTHONDIR`` (history off) and Jupyter runtime dir for one job's kernel.
+
+    Concurrent kernels would otherwise share IPython's history database (and
+    lock it) and the runtime directory of their connection files. Reentrant:
+    inside another ``private_ipython_dir()``, the enclosing one is used.
+    The directory is removed on exit.
     """
-    ipython_dir = job.executed.parent.parent / "ipython" / job.name
-    profile = ipython_dir / "profile_default"
-    profile.mkdir(parents=True, exist_ok=True)
-    (profile / "ipython_config.py").write_text("c.HistoryManager.enabled = False\n")
-    jupyter_path = os.pathsep.join(
-        part
-        for part in (str(Path(sys.prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH"))
-        if part
-    )
+    current = os.environ.get(_PRIVATE_IPYTHONDIR)
+    if current and os.environ.get("IPYTHONDIR") == current and Path(current).is_dir():
+        yield Path(current)
+        return
+    directory = Path(tempfile.mkdtemp(prefix="ramlab-ipython-"))
+    profile = directory / "profile_default"
+    profile.mkdir()
+    for name in ("ipython_config.py", "ipython_kernel_config.py"):
+        (profile / name).write_text("c.HistoryManager.enabled = False\n", encoding="utf-8")
+    (directory / "runtime").mkdir()
     changes = {
-        "JUPYTER_PATH": jupyter_path,
-        # charts display inline even when the caller's environment sets another backend
-        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-        "IPYTHONDIR": str(ipython_dir),
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "IPYTHONDIR": str(directory),
+        "JUPYTER_RUNTIME_DIR": str(directory / "runtime"),
+        _PRIVATE_IPYTHONDIR: str(directory),
     }
+    with _environment(changes):
+        try:
+            yield directory
+        finally:
+            import shutil
+
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _environment(changes: dict):
+    """Set environment variables for the duration of a block, then restore them."""
     saved = {name: os.environ.get(name) for name in changes}
     os.environ.update(changes)
     try:
@@ -374,6 +390,29 @@ def _kernel_environment(job: Job):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _kernel_environment():
+    """Environment of one run: this environment's kernels first, a private IPython dir.
+
+    ``JUPYTER_PATH`` puts ``<sys.prefix>/share/jupyter`` first, so that kernel
+    ``python3`` is the project's even when a user-level kernelspec of that
+    name exists; :func:`private_ipython_dir` keeps concurrent kernels apart.
+    """
+    jupyter_path = os.pathsep.join(
+        part
+        for part in (str(Path(sys.prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH"))
+        if part
+    )
+    changes = {
+        "JUPYTER_PATH": jupyter_path,
+        # charts display inline even when the caller's environment sets another backend
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }
+    with _environment(changes), private_ipython_dir():
+        yield
 
 
 def _kernel_manager_class():
@@ -426,7 +465,7 @@ def execute_notebook(job: Job, *, kernel_name: str = KERNEL_NAME, timeout: float
     from papermill.exceptions import PapermillExecutionError
 
     job.executed.parent.mkdir(parents=True, exist_ok=True)
-    with _kernel_environment(job):
+    with _kernel_environment():
         try:
             papermill.execute_notebook(
                 str(job.notebook),
@@ -439,6 +478,8 @@ def execute_notebook(job: Job, *, kernel_name: str = KERNEL_NAME, timeout: float
                 log_output=False,
                 execution_timeout=timeout,
                 kernel_manager_class=_kernel_manager_class(),
+                # no graceful shutdown request: the executed notebook is already written
+                shutdown_kernel="immediate",
             )
         except PapermillExecutionError as exc:
             source = nbformat.read(str(job.notebook), as_version=4)
@@ -525,13 +566,14 @@ def _title(nb, default: str) -> str:
     return default
 
 
-def render_html(nb, *, title: str = "Rapport") -> str:
+def render_html(nb, *, title: str = "Rapport", provenance: dict | None = None) -> str:
     """Render a cleaned notebook to a self-contained French HTML page.
 
     Uses ramlab's template (``templates/ramlab``, based on nbconvert's lab
     template without require.js, MathJax or mermaid): no code cells, no
-    prompts, images as data URIs, ``<html lang="fr">``, and a table of
-    contents with unique anchors (:func:`add_table_of_contents`).
+    prompts, images as data URIs, ``<html lang="fr">``, a table of
+    contents with unique anchors (:func:`add_table_of_contents`), and, when
+    `provenance` is given (:func:`provenance`), a provenance footer.
     """
     from nbconvert import HTMLExporter
 
@@ -547,7 +589,92 @@ def render_html(nb, *, title: str = "Rapport") -> str:
     body, _ = exporter.from_notebook_node(
         nb, resources={"metadata": {"name": _title(nb, title)}}
     )
-    return add_table_of_contents(body)
+    page = add_table_of_contents(body)
+    if provenance:
+        footer = provenance_footer(provenance)
+        at = page.rfind("</body>")
+        page = page[:at] + footer + page[at:] if at >= 0 else page + footer
+    return page
+
+
+#: French labels of the provenance footer, in order.
+_PROVENANCE_LABELS = {
+    "ramlab": "Version de ramlab",
+    "commit": "Commit git",
+    "data": "Fichier de données (sha256)",
+    "parameters": "Paramètres",
+    "built": "Construit le",
+}
+
+
+def _git_commit(root) -> str:
+    """``git rev-parse HEAD`` in `root`, or "inconnu" (no git, not a repository)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=str(root), capture_output=True, text=True, timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "inconnu"
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{7,64}", commit) else "inconnu"
+
+
+def _short_sha256(path) -> str:
+    import hashlib
+
+    hasher = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                hasher.update(block)
+    except OSError:
+        return "absent"
+    return hasher.hexdigest()[:12]
+
+
+def provenance(job: Job) -> dict[str, str]:
+    """Where a report comes from, as its footer shows it (French values).
+
+    Returns
+    -------
+    dict
+        ``ramlab`` (version), ``commit`` (``git rev-parse HEAD`` of the
+        project at build time, "inconnu" when unavailable), ``data`` (each
+        data file with the first 12 hex digits of its sha256), ``parameters``
+        (as injected, but paths: ``*_dir``, ``*_path``), ``built`` (UTC date and time of the build).
+    """
+    import datetime as dt
+
+    from ramlab import __version__
+
+    now = dt.datetime.now(dt.timezone.utc)
+    return {
+        "ramlab": __version__,
+        "commit": _git_commit(job.root),
+        "data": " ; ".join(f"{Path(path).name} ({_short_sha256(path)})" for path in job.data),
+        "parameters": ", ".join(
+            f"{name} = {value!r}" for name, value in job.parameters.items()
+            if not name.endswith(("_dir", "_path"))  # local paths: the data file is named by its hash
+        ),
+        "built": f"{now:%d/%m/%Y à %H:%M} UTC",
+    }
+
+
+def provenance_footer(values: dict) -> str:
+    """The provenance footer (HTML, every value escaped)."""
+    import html
+
+    items = "".join(
+        f"<dt>{html.escape(label)}</dt><dd>{html.escape(str(values[key]))}</dd>"
+        for key, label in _PROVENANCE_LABELS.items()
+        if values.get(key)
+    )
+    return (
+        '<footer class="ramlab-provenance" aria-label="Provenance du rapport">'
+        f'<p class="ramlab-provenance-title">Provenance du rapport</p><dl>{items}</dl></footer>'
+    )
 
 
 def _slug(text: str) -> str:
@@ -657,6 +784,11 @@ def write_atomic(path, text: str) -> Path:
 def build_report(job: Job, *, kernel_name: str = KERNEL_NAME, timeout: float | None = None) -> Path:
     """Build one report: check, execute, clean, render, replace atomically.
 
+    The audience and the Excel flag reach the notebook as its ``audience``
+    and ``excel_path`` parameters (:func:`ramlab.factory.plan` sets them);
+    with ``job.excel``, the notebook writes ``job.workbook`` (atomically).
+    The page ends with a provenance footer (:func:`provenance`).
+
     Returns
     -------
     Path of the written report (``job.output``).
@@ -674,74 +806,10 @@ def build_report(job: Job, *, kernel_name: str = KERNEL_NAME, timeout: float | N
         raise BuildError(f"{job.name}: notebook not found: {job.notebook}")
     check_parameters(job.notebook, job.parameters)
     execute_notebook(job, kernel_name=kernel_name, timeout=timeout)
+    if job.excel and "excel_path" in job.parameters and not job.workbook.is_file():
+        raise BuildError(f"{job.name}: the notebook did not write its workbook {job.workbook}")
     executed = nbformat.read(str(job.executed), as_version=4)
-    html = render_html(clean_notebook(executed), title=f"{job.survey} {job.year}")
+    html = render_html(
+        clean_notebook(executed), title=job.label, provenance=provenance(job)
+    )
     return write_atomic(job.output, html)
-
-
-def _run(job: Job, kernel_name: str, timeout: float | None) -> Result:
-    """Build one job and report how it went (never raises a RamlabError)."""
-    start = time.perf_counter()
-    try:
-        build_report(job, kernel_name=kernel_name, timeout=timeout)
-    except BuildError as exc:
-        return Result(job, False, time.perf_counter() - start, str(exc))
-    except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
-        message = f"{job.name}: {type(exc).__name__}: {exc}"
-        return Result(job, False, time.perf_counter() - start, message)
-    return Result(job, True, time.perf_counter() - start, str(job.output))
-
-
-def build(
-    jobs: list[Job],
-    *,
-    n_jobs: int = 1,
-    kernel_name: str = KERNEL_NAME,
-    timeout: float | None = None,
-    progress=None,
-) -> list[Result]:
-    """Build several reports; a failing one does not stop the others.
-
-    Every job's parameters are checked first: one ParameterError and nothing
-    runs. With ``n_jobs > 1`` the jobs run in that many worker processes.
-
-    Parameters
-    ----------
-    jobs : list of Job
-    n_jobs : int
-        Worker processes (1: run in this process).
-    progress : callable, optional
-        Called with each Result as it completes, and its rank and the total.
-
-    Returns
-    -------
-    list of Result, in the order of `jobs`.
-    """
-    for job in jobs:
-        if not job.notebook.is_file():
-            raise BuildError(f"{job.name}: notebook not found: {job.notebook}")
-        check_parameters(job.notebook, job.parameters)
-
-    results: dict[int, Result] = {}
-
-    def record(index, result):
-        results[index] = result
-        if progress is not None:
-            progress(result, len(results), len(jobs))
-
-    if n_jobs <= 1 or len(jobs) <= 1:
-        for index, job in enumerate(jobs):
-            record(index, _run(job, kernel_name, timeout))
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=context) as pool:
-            futures = {
-                pool.submit(_run, job, kernel_name, timeout): index
-                for index, job in enumerate(jobs)
-            }
-            for future in as_completed(futures):
-                record(futures[future], future.result())
-    return [results[index] for index in range(len(jobs))]

@@ -36,12 +36,32 @@ def _parser() -> argparse.ArgumentParser:
         help="execute the report notebooks and write reports/<survey>/<year>.html",
         description=(
             "Build the HTML report of every survey-year that has both a spec "
-            "(data/specs/) and a data file (data/raw/<survey>_<year>.sav), or "
-            "of those picked with --survey and --year."
+            "(data/specs/) and a data file (data/raw/<survey>_<year>.sav), plus the "
+            "trends of every survey with two years or more, or those picked with "
+            "--survey and --year. Reports whose inputs did not change are skipped; "
+            "reports/index.html links them all."
         ),
     )
-    build.add_argument("--survey", help="survey id, e.g. associations")
-    build.add_argument("--year", type=int, help="survey year, e.g. 2021")
+    build.add_argument(
+        "--survey", action="append", default=None,
+        help="survey id, e.g. associations (repeatable; default: every survey)",
+    )
+    build.add_argument(
+        "--year", action="append", type=int, default=None,
+        help="survey year, e.g. 2021 (repeatable; default: every year)",
+    )
+    build.add_argument(
+        "--audience", choices=("partner", "internal"), default="partner",
+        help="partner (default): reports/ for sharing, small bases hidden; internal: "
+        "build/internal/reports/, small bases flagged and unweighted tables added",
+    )
+    build.add_argument(
+        "--excel", action="store_true",
+        help="also write each report's tables to <survey>/<year>.xlsx (one sheet per question)",
+    )
+    build.add_argument(
+        "--force", action="store_true", help="rebuild every report, changed or not",
+    )
     build.add_argument(
         "--jobs", type=_positive_int, default=os.cpu_count() or 1,
         help="reports built at once, one process each (default: the number of cores)",
@@ -69,30 +89,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(result, done: int, total: int) -> None:
-    status = "ok" if result.ok else "FAILED"
-    print(
-        f"[{done}/{total}] {result.job.survey} {result.job.year}: {status} "
-        f"({result.seconds:.1f} s)",
-        file=sys.stderr,
-        flush=True,
-    )
-    if result.ok:
-        print(f"    -> {result.message}", file=sys.stderr, flush=True)
-
-
 def _build(args) -> int:
-    from ramlab import build
+    import functools
 
-    layout = build.Layout(args.root.resolve()) if args.root else build.Layout.discover()
-    jobs = build.find_jobs(layout, survey=args.survey, year=args.year)
-    results = build.build(jobs, n_jobs=args.jobs, timeout=args.timeout, progress=_progress)
-    failed = [result for result in results if not result.ok]
-    for result in failed:
-        print(f"ramlab: error: {result.message}", file=sys.stderr)
-    built = len(results) - len(failed)
-    print(f"ramlab build: {built} built, {len(failed)} failed", file=sys.stderr)
-    return 1 if failed else 0
+    from ramlab import build, factory
+
+    return factory.build_all(
+        args.root,
+        surveys=args.survey,
+        years=args.year,
+        jobs_n=args.jobs,
+        audience=args.audience,
+        excel=args.excel,
+        force=args.force,
+        build_one=functools.partial(build.build_report, timeout=args.timeout),
+    ).exit_code
 
 
 def _synth(args) -> int:

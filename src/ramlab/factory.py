@@ -37,7 +37,6 @@ import hashlib
 import html
 import json
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from pathlib import Path, PurePath
 from urllib.parse import quote
 
 from ramlab import _worker, keyfigures
-from ramlab.build import Layout, write_atomic
+from ramlab.build import Job, Layout, write_atomic
 from ramlab.errors import BuildError, ParameterError
 
 __all__ = [
@@ -54,7 +53,6 @@ __all__ = [
     "JobResult",
     "BuildSummary",
     "plan",
-    "spec_for",
     "audience_dirs",
     "inputs_digests",
     "inputs_hash",
@@ -79,73 +77,11 @@ LOCK_FILE = "requirements.lock"
 BUILD_ONE = "ramlab.build:build_report"
 CHECK_PARAMETERS = "ramlab.build:check_parameters"
 
-_DATA_FILE = re.compile(r"^(?P<survey>[a-z][a-z0-9-]*)_(?P<year>\d{4})\.sav$")
 _MANIFEST_FORMAT = 1
 
 
 # ---------------------------------------------------------------------------
 # Jobs and planning
-
-
-@dataclass(frozen=True)
-class Job:
-    """One notebook run of the production, and where its products go.
-
-    It has the attributes :func:`ramlab.build.build_report` reads (``survey``,
-    ``year``, ``name``, ``notebook``, ``parameters``, ``output``,
-    ``executed``), so a job is passed to the builder as it is.
-
-    Attributes
-    ----------
-    kind : {"report", "trends"}
-    survey : str
-    years : tuple of int
-        The survey-year of a report; every year compared by a trends job.
-    notebook, output, executed : Path
-        Source notebook, HTML report, executed notebook (kept outside reports/).
-    data, specs : tuple of Path
-        The data file and spec of each year.
-    root : Path
-        The project directory.
-    audience : {"partner", "internal"}
-    excel : bool
-        Also write the report's tables to a workbook.
-    """
-
-    kind: str
-    survey: str
-    years: tuple
-    notebook: Path
-    output: Path
-    executed: Path
-    data: tuple
-    specs: tuple
-    root: Path
-    parameters: dict = field(default_factory=dict, hash=False)
-    audience: str = "partner"
-    excel: bool = False
-
-    @property
-    def year(self) -> int | None:
-        """The survey-year of a report job; None for a trends job."""
-        return self.years[0] if self.kind == "report" else None
-
-    @property
-    def name(self) -> str:
-        """File-safe name: ``associations_2021``, ``associations_trends``."""
-        return f"{self.survey}_{self.year if self.kind == 'report' else 'trends'}"
-
-    @property
-    def key(self) -> str:
-        """Manifest key: ``associations/2021``, ``associations/trends``."""
-        return f"{self.survey}/{self.year if self.kind == 'report' else 'trends'}"
-
-    @property
-    def label(self) -> str:
-        """French label for messages: ``associations 2021``, ``associations évolution 2015-2021``."""
-        if self.kind == "report":
-            return f"{self.survey} {self.year}"
-        return f"{self.survey} évolution {self.years[0]}-{self.years[-1]}"
 
 
 def _as_set(values, convert):
@@ -154,16 +90,6 @@ def _as_set(values, convert):
     if isinstance(values, (str, int)):
         values = [values]
     return {convert(value) for value in values}
-
-
-def spec_for(specs_dir, survey: str, year: int) -> Path | None:
-    """The spec of a survey-year: ``<survey>_<year>.yaml``, else ``<survey>.yaml`` (or ``.yml``)."""
-    for stem in (f"{survey}_{int(year)}", survey):
-        for suffix in (".yaml", ".yml"):
-            path = Path(specs_dir) / (stem + suffix)
-            if path.is_file():
-                return path
-    return None
 
 
 def audience_dirs(root, audience: str = "partner") -> tuple[Path, Path]:
@@ -193,7 +119,7 @@ def plan(
     """List the jobs of a build.
 
     A report job is a survey-year with both a data file
-    (``data/raw/<survey>_<year>.sav``) and a spec (:func:`spec_for`); its notebook is
+    (``data/raw/<survey>_<year>.sav``) and a spec (:meth:`ramlab.build.Layout.spec_for`); its notebook is
     ``notebooks/impact_<survey>.ipynb`` (:class:`ramlab.build.Layout`). When
     ``notebooks/trends.ipynb`` exists, a survey with two such years or more
     also gets a trends job, which compares every one of its years.
@@ -229,22 +155,14 @@ def plan(
     wanted_surveys = _as_set(surveys, str)
     wanted_years = _as_set(years, int)
 
-    available: dict[str, dict[int, tuple[Path, Path]]] = {}
-    for path in sorted(layout.raw.glob("*.sav")) if layout.raw.is_dir() else []:
-        match = _DATA_FILE.match(path.name)
-        if match is None:
-            continue
-        survey, year = match["survey"], int(match["year"])
-        spec = spec_for(layout.specs, survey, year)
-        if spec is not None:
-            available.setdefault(survey, {})[year] = (path, spec)
-
+    available = layout.survey_years()
     if wanted_surveys is not None and wanted_surveys - set(available):
         missing = ", ".join(sorted(wanted_surveys - set(available)))
         known = ", ".join(sorted(available)) or "none"
         raise BuildError(
-            f"no survey-year to build for survey {missing}: a survey needs a data file "
+            f"nothing to build for survey {missing}: a survey needs a data file "
             f"{layout.raw}/<survey>_<year>.sav and a spec in {layout.specs} (available: {known})"
+            + _missing_files(layout, wanted_surveys - set(available), wanted_years)
         )
 
     data_dir = os.path.relpath(layout.data, layout.notebooks)
@@ -269,7 +187,10 @@ def plan(
                     executed=build_dir / "executed" / f"{survey}_{year}.ipynb",
                     data=(data,),
                     specs=(spec,),
-                    parameters={"survey": survey, "year": year, "data_dir": data_dir},
+                    parameters=_report_parameters(
+                        layout, survey, year, data_dir=data_dir, audience=audience,
+                        workbook=reports_dir / survey / f"{year}.xlsx" if excel else None,
+                    ),
                     **common,
                 )
             )
@@ -300,8 +221,35 @@ def plan(
         raise BuildError(
             "nothing to build" + (f" for {wanted}" if wanted else "")
             + f": no survey-year has both a data file in {layout.raw} and a spec in {layout.specs}"
+            + _missing_files(layout, wanted_surveys or (), wanted_years)
         )
     return jobs
+
+
+def _missing_files(layout, surveys, years) -> str:
+    """For survey-years asked for by name (survey and year), the files they lack."""
+    missing = []
+    for survey in sorted(surveys):
+        for year in sorted(years or ()):
+            data = layout.data_file_for(survey, year)
+            if not data.is_file():
+                missing.append(f"{data} does not exist")
+            if layout.spec_for(survey, year) is None:
+                missing.append(f"{layout.specs / f'{survey}_{year}.yaml'} does not exist")
+    return "; " + "; ".join(missing) if missing else ""
+
+
+def _report_parameters(layout, survey, year, *, data_dir, audience, workbook) -> dict:
+    """The parameters of a report notebook: survey, year, data_dir, audience[, excel_path].
+
+    Paths are relative to ``notebooks/`` (the kernel's working directory), so
+    that the parameters, and the fingerprints, do not depend on where the
+    project is checked out.
+    """
+    parameters = {"survey": survey, "year": int(year), "data_dir": data_dir, "audience": audience}
+    if workbook is not None:
+        parameters["excel_path"] = os.path.relpath(workbook, layout.notebooks)
+    return parameters
 
 
 # ---------------------------------------------------------------------------

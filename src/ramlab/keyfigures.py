@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["MIME", "publish", "read", "read_file", "diff"]
+__all__ = ["MIME", "publish", "from_tables", "read", "read_file", "diff"]
 
 #: MIME type of the key-figure output of a notebook.
 MIME = "application/vnd.ramlab.keyfigures+json"
@@ -66,6 +66,67 @@ def publish(figures) -> None:
     from IPython.display import display
 
     display({MIME: {"figures": _validated(figures)}}, raw=True)
+
+
+#: Row kinds of a table that are key figures, by question type (see :func:`from_tables`).
+_KEY_ROWS = {
+    "multi": ("category", "answers"),
+    "grid": ("first category", "net"),
+    "single": ("net", "category"),
+    "scale": ("net",),
+    "numeric": ("mean", "median"),
+}
+
+
+def from_tables(tables) -> dict[str, str]:
+    """The key figures of a report: a generic rule applied to its tables' total column.
+
+    Parameters
+    ----------
+    tables : iterable of ramlab.tables.Table
+        The report's tables (the "Ensemble" column is read, as displayed).
+
+    Returns
+    -------
+    dict
+        ``{label: text}``, labels ``"<question id> <item> : <row>"``:
+
+        - multi-response: every answer and the mean number of answers
+          (e.g. Q7's four levels and "1,6");
+        - grid: per item, its first answer ("Oui") and its nets ("Oui ou
+          dans les 6 mois");
+        - single choice: its nets, or every answer when it has none;
+        - scale: its nets (e.g. the top-2 box "Total Oui"), or every answer;
+        - numeric: mean and median;
+        - every question's weighted base.
+
+        Texts are those the report displays (French format, hidden small
+        bases included), so that :func:`diff` sees what a reader would.
+    """
+    figures: dict[str, str] = {}
+    for table in tables:
+        shown = table.display_frame().iloc[:, 0]  # the "Ensemble" column comes first
+        kinds = table.kinds
+        for qid, info in table.questions.items():
+            wanted = _KEY_ROWS.get(info["type"], ("category",))
+            rows = [(key, kind) for key, kind in zip(kinds.index, kinds) if key[0] == qid]
+            if info["type"] in ("single", "scale") and not any(k == "net" for _, k in rows):
+                wanted = ("category",)
+            seen_items = set()
+            for (question, item, row), kind in rows:
+                first = kind == "category" and item not in seen_items
+                if kind == "category":
+                    seen_items.add(item)
+                keep = kind in wanted or (first and "first category" in wanted)
+                if not keep:
+                    continue
+                label = " ".join(part for part in (question.upper(), str(item or "")) if part)
+                figures[f"{label} : {row}"] = str(shown[(question, item, row)])
+            bases = [(key, kind) for key, kind in rows if kind == "base"]
+            if bases:
+                key = bases[0][0]
+                figures[f"{qid.upper()} : {key[2]}"] = str(shown[key])
+    return figures
 
 
 def read(notebook: dict) -> dict[str, str]:
