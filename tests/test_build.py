@@ -493,7 +493,7 @@ def test_report_2021_has_a_methodology_box_with_the_margin_of_error(report_2021)
     deff = float(weight_summary(loaded.design.weights)["kish_deff"])
     # closed form: 1.96 * sqrt(0.25 * deff / n), in points, one decimal, French format
     moe = f"{1.96 * (0.25 * deff / loaded.n) ** 0.5 * 100:.1f}".replace(".", ",")
-    box = report_2021[report_2021.index('<aside class="ramlab-methodology"'):]
+    box = report_2021[re.search(r'<aside[^>]*class="ramlab-methodology"', report_2021).start():]
     box = visible_text(box[: box.index("</aside>")])
     for expected in ("Associations employeuses en France", f"148{NNBSP}429", f"1{NNBSP}206 répondants",
                      "Questionnaire en ligne et par téléphone", "du 03/05/2021 au 18/06/2021",
@@ -537,3 +537,36 @@ def test_report_2021_workbook_has_a_sheet_per_question_with_bases_and_letters(re
     cells = [str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
     assert any("Base brute" in c for c in cells) and any("Base pondérée" in c for c in cells)
     assert any(re.fullmatch(r".*\(([A-Z])\)", c) for c in cells), "column letters"
+
+
+def test_cli_build_passes_its_flags_to_the_factory(monkeypatch, tmp_path):
+    import functools
+    import os
+
+    calls = []
+
+    class Summary:
+        exit_code = 0
+
+    def fake_build_all(root, **options):
+        calls.append((root, options))
+        return Summary()
+
+    monkeypatch.setattr(factory, "build_all", fake_build_all)
+    assert main(["build", "--root", str(tmp_path), "--survey", "maires", "--survey", "entreprises",
+                 "--year", "2016", "--year", "2020", "--audience", "internal", "--excel",
+                 "--force", "--jobs", "3", "--timeout", "90"]) == 0
+    root, options = calls[-1]
+    assert root == tmp_path
+    build_one = options.pop("build_one")
+    assert options == {"surveys": ["maires", "entreprises"], "years": [2016, 2020], "jobs_n": 3,
+                       "audience": "internal", "excel": True, "force": True}
+    assert isinstance(build_one, functools.partial) and build_one.func is build.build_report
+    assert build_one.keywords == {"timeout": 90.0}
+    main(["build"])
+    _, defaults = calls[-1]
+    assert (defaults["surveys"], defaults["years"], defaults["audience"], defaults["excel"],
+            defaults["force"], defaults["jobs_n"]) == (None, None, "partner", False, False,
+                                                      os.cpu_count() or 1)
+    with pytest.raises(SystemExit):
+        main(["build", "--audience", "public"])

@@ -140,14 +140,11 @@ def broken_build(job):
 
 
 def papermill_build(job):
-    """Execute with papermill, then write the report only when it succeeded."""
-    import papermill
+    """Execute with papermill as ramlab does (its kernel manager and environment), then
+    write the report only when it succeeded."""
+    from ramlab.build import execute_notebook
 
-    job.executed.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(job.notebook), str(job.executed), parameters=dict(job.parameters),
-        kernel_name="python3", cwd=str(job.notebook.parent), progress_bar=False,
-    )
+    execute_notebook(job)
     job.output.parent.mkdir(parents=True, exist_ok=True)
     job.output.write_text(f"<html>{job.label}</html>", encoding="utf-8")
 
@@ -698,3 +695,18 @@ def test_benchmark_runs_on_a_small_project(tmp_path):
     for figure in ("--jobs 1", "--jobs 2", "rapport --jobs 2 / --jobs 1",
                    "hors cellules par rapport", "rebuild inchangé"):
         assert figure in out, out
+
+
+def test_index_flags_reports_built_on_synthetic_data(tmp_path):
+    reports = tmp_path / "reports"
+    entries = [
+        {"survey": "associations", "kind": "report", "years": [2021], "synthetic": True,
+         "output": reports / "associations" / "2021.html"},
+        {"survey": "maires", "kind": "report", "years": [2020],
+         "output": reports / "maires" / "2020.html"},
+    ]
+    page = factory.write_index(reports, entries).read_text(encoding="utf-8")
+    assert '<div class="ramlab-synthetic" role="note"><strong>Données synthétiques</strong>' in page
+    assert page.count('class="synthetic-badge"') == 1
+    real = factory.write_index(reports, entries[1:]).read_text(encoding="utf-8")
+    assert "Données synthétiques" not in real

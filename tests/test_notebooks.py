@@ -60,7 +60,7 @@ def _available_years(survey: str) -> list[int]:
 # --------------------------------------------------------------------------------------
 def test_the_project_ships_the_three_notebooks():
     names = set(NOTEBOOK_NAMES)
-    assert {"trends.ipynb", "exploration.ipynb"} <= names
+    assert {"trends.ipynb", "exploration.ipynb", "report.ipynb"} <= names
     assert any(name.startswith("impact_") for name in names)
 
 

@@ -128,6 +128,20 @@ def _title(notebook: dict) -> str:
     return ""
 
 
+#: The class of the "Données synthétiques" notice of a report (ramlab.report.synthetic_notice).
+SYNTHETIC_CLASS = 'class="ramlab-synthetic"'
+
+
+def _synthetic(notebook: dict) -> bool:
+    """Whether an executed report shows the "Données synthétiques" notice."""
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            text = (output.get("data") or {}).get("text/html", "")
+            if SYNTHETIC_CLASS in ("".join(text) if isinstance(text, list) else str(text)):
+                return True
+    return False
+
+
 def _relative(path: Path, root: Path) -> str:
     try:
         return Path(path).resolve().relative_to(root).as_posix()
@@ -219,6 +233,7 @@ def work(job, build_one) -> dict:
             "key_figures": keyfigures.read(executed),
             "cells_seconds": _cells_seconds(executed),
             "title": _title(executed),
+            "synthetic": _synthetic(executed),
             "attempts": attempts,
         }
     except Exception as exc:  # noqa: BLE001 - e.g. an unreadable key-figure output

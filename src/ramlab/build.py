@@ -1,6 +1,9 @@
-"""Build the HTML reports: execute each report notebook, then render it for readers.
+"""Build one HTML report: execute its notebook, then render it for readers.
 
-One build job is one survey-year. Its pipeline:
+A :class:`Job` is one notebook run (a survey-year report, or a survey's
+trends); :mod:`ramlab.factory` plans the jobs of ``ramlab build``, skips the
+unchanged ones and runs the others in parallel, each with
+:func:`build_report`. Its pipeline:
 
 1. check the parameters against the typed defaults of the notebook's
    ``parameters`` cell (papermill only warns; ramlab refuses, before any run);
@@ -10,7 +13,8 @@ One build job is one survey-year. Its pipeline:
 3. clean the executed notebook for readers: no injected-parameters cell, no
    stderr, no plain-text object reprs, no tracebacks;
 4. render HTML with nbconvert and ramlab's own template (no code, no prompts,
-   no script loaded from a CDN, images embedded, ``lang="fr"``);
+   no script loaded from a CDN, images embedded, ``lang="fr"``), with a table
+   of contents and a provenance footer (:func:`provenance`);
 5. write the HTML to a temporary file beside the report, then ``os.replace``
    it, so that the previous report stays in place until the new one is whole.
 
@@ -416,19 +420,38 @@ def _kernel_environment():
 
 
 def _kernel_manager_class():
-    """papermill's kernel manager, with CurveZMQ transport encryption where available.
+    """papermill's kernel manager: IPC sockets on POSIX, else TCP with CurveZMQ where available.
 
-    ipykernel warns on stderr about a plain TCP transport; the kernel's own
-    kernelspec says whether it supports Curve, and "auto" uses it then.
+    Concurrent kernel starts over TCP can collide: each manager picks free
+    ports, which another kernel may bind before this one does ("Address
+    already in use", then a kernel that never answers). On POSIX the kernel
+    talks over Unix sockets instead, named after a fresh id in the job's
+    private runtime directory (:func:`private_ipython_dir`), so two kernels
+    never share an address. Elsewhere, TCP with CurveZMQ encryption when the
+    kernelspec supports it (ipykernel warns on stderr about plain TCP).
     """
+    import uuid
+
     import zmq
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
     class KernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _default_ip(self):
+            if self.transport != "ipc":
+                return "127.0.0.1"
+            from jupyter_core.paths import jupyter_runtime_dir
+
+            return os.path.join(jupyter_runtime_dir(), f"kernel-{uuid.uuid4().hex[:12]}-ipc")
+
         @default("transport_encryption")
         def _default_transport_encryption(self):
-            return "auto" if zmq.has("curve") else "disabled"
+            return "auto" if self.transport == "tcp" and zmq.has("curve") else "disabled"
 
     return KernelManager
 

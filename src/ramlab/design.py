@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import WeightError
-from .variance import LONELY_PSU_OPTIONS, Stage, multistage_vcov
+from .variance import LONELY_PSU_OPTIONS, Stage, multistage_vcov, row_psu_scale
 
-__all__ = ["Design", "ChisqResult"]
+__all__ = ["Design", "ChisqResult", "DomainPlan"]
 
 
 # --------------------------------------------------------------------------
@@ -199,6 +199,11 @@ class _Structure:
             stages.append(Stage(cl, strata, npsu, popsize, strata_labels))
             prev_cluster = cl
         return tuple(stages)
+
+    @cached_property
+    def row_psu_scale(self):
+        """:func:`ramlab.variance.row_psu_scale` of the stages (or None)."""
+        return row_psu_scale(self.stages)
 
     def fpc_weights(self):
         """Weights implied by the fpc: product over stages of N_s / n_s."""
@@ -401,13 +406,41 @@ class Design:
         return self.n if self._present is None else int(self._present.sum())
 
     # ---------------------------------------------------------------- variance
-    def total_vcov(self, u):
+    def domain_plan(self, domains):
+        """Prepare :meth:`total_vcov` for influence values crossed with domains.
+
+        Parameters
+        ----------
+        domains : ndarray (n, C) of bool/0-1, or tuple (codes, table)
+            Domain indicators of each row (e.g. the columns of a banner), or
+            the same in factored form: ``codes`` (n,) int in 0..G-1 and
+            ``table`` (G, C) float, the row of ``table`` each row takes.
+
+        Returns
+        -------
+        DomainPlan
+            Reusable for every ``u`` on this design:
+            ``total_vcov(u, domains=plan)`` is the covariance of the C*K
+            totals ``sum_i w_i table[codes_i, c] u[i, j]`` (index c*K + j).
+        """
+        return DomainPlan(self, domains)
+
+    def total_vcov(self, u, *, domains=None):
         """Linearisation covariance of the totals sum_i w_i u[i, j].
 
         Parameters
         ----------
         u : ndarray (n, k) or (n,)
             Per-row influence values; rows outside the domain must be 0.
+        domains : ndarray (n, C), tuple (codes, table) or DomainPlan, optional
+            Cross ``u`` with domains (see :meth:`domain_plan`): the result
+            is then the (C*k, C*k) covariance of the totals of
+            ``u[:, j] * domain_c`` (index c*k + j), the same as passing that
+            (n, C*k) matrix, computed without forming it when the design
+            allows (one PSU per row at the first stage, no single-PSU
+            stratum, categorical calibrations): rows are grouped by their
+            cell (stratum x domain pattern x calibration cells) and only
+            k x k cross-products per cell are accumulated.
 
         Returns
         -------
@@ -419,6 +452,11 @@ class Design:
         design remembers (oldest first), then applies the stratified
         multistage formula. Reference: R survey ``svyrecvar``.
         """
+        if domains is not None:
+            plan = domains if isinstance(domains, DomainPlan) else self.domain_plan(domains)
+            if plan.design is not self:
+                raise ValueError("the domain plan was made for another design")
+            return plan.total_vcov(u)
         u = np.asarray(u, dtype=float)
         one = u.ndim == 1
         if one:
@@ -429,7 +467,7 @@ class Design:
         x = u * w[:, None]
         x[w == 0] = 0.0
         for cal in self._calibrations:
-            x = cal.residualise(x)
+            x = _residualise(cal, x)
         rows = self._rows()
         if rows is not None:
             x = x[rows]
@@ -715,6 +753,319 @@ class Design:
 CIPROP_METHODS = ("logit", "likelihood", "beta", "xlogit", "mean", "asin", "wilson")
 
 
+def _cell_indicators(model):
+    """Dense (ncell, kc) indicator matrix of a calibration model's cells."""
+    cells = model.cells
+    ind = np.zeros((cells.ncell, cells.kc + 1))
+    rows = np.arange(cells.ncell)
+    for t in range(cells.cols.shape[1]):
+        ind[rows, cells.cols[:, t]] += 1.0  # one column per row and term
+    return ind[:, : cells.kc]
+
+
+def _group_rows(A, codes, size):
+    """Row sums of ``A`` (m, q) grouped by ``codes`` (0..size-1)."""
+    if size == 1:
+        return A.sum(axis=0, keepdims=True)
+    if size * A.shape[0] <= 4_000_000:
+        onehot = np.zeros((size, A.shape[0]))
+        onehot[codes, np.arange(A.shape[0])] = 1.0
+        return onehot @ A
+    out = np.zeros((size, A.shape[1]))
+    np.add.at(out, codes, A)
+    return out
+
+
+def _categorical_model(cal):
+    m = cal.model
+    return m.Z is None and m.cells is not None and m.cell is not None
+
+
+def _residualise(cal, x):
+    """``cal.residualise(x)`` (R svyrecvar's calibration step), vectorised.
+
+    For a purely categorical model the fitted values are computed per cell
+    and gathered once (no per-column loop); otherwise the record's own
+    method is used.
+    """
+    if not _categorical_model(cal):
+        return cal.residualise(x)
+    from .weighting import _pinv_sym
+
+    m = cal.model
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(cal.w_new > 0, cal.w_old / cal.w_new, 0.0)
+    k = x.shape[1]
+    ncell = m.cells.ncell
+    r = x * ratio[:, None]
+    if k == 1:
+        cs = np.bincount(m.cell, weights=r[:, 0], minlength=ncell)[:, None]
+    else:
+        cs = np.empty((ncell, k))
+        for j in range(k):
+            cs[:, j] = np.bincount(m.cell, weights=r[:, j], minlength=ncell)
+    ind = _cell_indicators(m)
+    beta = _pinv_sym(cal.gram) @ (ind.T @ cs)
+    fitted = (ind @ beta)[m.cell]
+    fitted *= cal.w_new[:, None]
+    return x - fitted
+
+
+def _dense_codes(codes):
+    """Dense codes 0..J-1 (order of first value kept sorted) and a row per code."""
+    n = codes.shape[0]
+    K = int(codes.max()) + 1 if n else 0
+    if K <= 4 * n + 16:
+        counts = np.bincount(codes, minlength=K)
+        present = counts > 0
+        lut = np.cumsum(present) - 1
+        dense = lut[codes]
+        rep = np.empty(int(present.sum()), dtype=np.int64)
+        rep[dense] = np.arange(n)
+        return dense, rep
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    return inverse.ravel().astype(np.int64), first
+
+
+class DomainPlan:
+    """Factored form of influence values crossed with domains (see
+    :meth:`Design.domain_plan`). Immutable once built; holds no data of
+    any particular ``u``.
+
+    Notes
+    -----
+    With ``x_i = w_i u_i`` and ``a_i = table[g_i] (x) x_i``, calibration
+    residuals are ``r_i = a_i - sum_l F_li B_l`` with ``F_l = w_new X_l``
+    and ``B_l = G_l^- (Z_l' r^{(l-1)})``, ``Z_l = (w_old / w_new) X_l``
+    (R ``svyrecvar`` with ``greg_calibration``), and the covariance is
+    ``sum_h c_h (sum_{i in h} r_i r_i' - s_h s_h' / n_h)``
+    (:func:`ramlab.variance.row_psu_scale`). Every sum over rows splits
+    over the cells of (stratum, domain pattern, calibration cells), in
+    which only ``x_i`` varies: per cell, the sums of ``x_i``, of
+    ``(w_old / w_new) x_i``, of ``c w_new x_i`` and of ``x_i x_i'``
+    suffice. Designs without this form use the dense path.
+    """
+
+    _MAX_CELLS = 20000
+
+    def __init__(self, design, domains):
+        self.design = design
+        n = design.n
+        if isinstance(domains, tuple):
+            codes, table = domains
+            codes = np.asarray(codes, dtype=np.int64)
+            table = np.asarray(table, dtype=float)
+            if table.ndim != 2 or codes.shape != (n,):
+                raise ValueError("domains must be (codes (n,), table (G, C))")
+        else:
+            M = np.asarray(domains)
+            if M.ndim != 2 or M.shape[0] != n:
+                raise ValueError(f"domains must have {n} rows")
+            M = M.astype(float)
+            C = M.shape[1]
+            if n and C <= 62 and np.all((M == 0) | (M == 1)):
+                bits = M.astype(np.int64) @ (np.int64(1) << np.arange(C, dtype=np.int64))
+                codes, rep = _dense_codes(bits)
+                table = M[rep]
+            else:
+                table, codes = np.unique(M, axis=0, return_inverse=True)
+                codes = codes.ravel().astype(np.int64)
+        self.codes = codes
+        self.table = table
+        self.C = table.shape[1]
+        self._fact = self._factor()
+
+    def _factor(self):
+        d = self.design
+        n = d.n
+        if n == 0:
+            return None
+        rs = d._structure.row_psu_scale
+        if rs is None:
+            return None
+        if not all(_categorical_model(cal) for cal in d._calibrations):
+            return None
+        c, strata, n_h = rs
+        w = d._w
+        # joint cell code: stratum x domain pattern x calibration cells
+        joint = None
+        span = 1
+        parts = [strata, self.codes] + [cal.model.cell for cal in d._calibrations]
+        sizes = [int(strata.max()) + 1, self.table.shape[0]] + \
+            [cal.model.cells.ncell for cal in d._calibrations]
+        for p, size in zip(parts, sizes):
+            if size == 1:
+                continue
+            if joint is None:
+                joint, span = p.astype(np.int64, copy=False), size
+                continue
+            if span * size > 4 * n + 16:
+                joint, rep0 = _dense_codes(joint)
+                span = rep0.shape[0]
+            joint = joint * size + p
+            span *= size
+        if joint is None:
+            joint = np.zeros(n, dtype=np.int64)
+        jc, rep = _dense_codes(joint)
+        J = rep.shape[0]
+        if J > self._MAX_CELLS:
+            return None
+        from .weighting import _pinv_sym
+
+        f = dict(jc=jc, J=J, c=c, w=w)
+        cj = c[rep]
+        h_raw = strata[rep]
+        hcode, hrep = _dense_codes(h_raw)
+        f["cj"] = cj
+        f["hcode"] = hcode
+        f["H"] = hrep.shape[0]
+        f["ch"] = cj[hrep]
+        f["nh"] = n_h[rep][hrep]
+        f["D"] = self.table[self.codes[rep]]  # (J, C)
+        cals = []
+        for cal in d._calibrations:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(cal.w_new > 0, cal.w_old / cal.w_new, 0.0)
+            ind = _cell_indicators(cal.model)
+            cals.append(dict(ratio=ratio, cw=c * cal.w_new, w_new=cal.w_new,
+                             I=ind[cal.model.cell[rep]], pinv=_pinv_sym(cal.gram)))
+        L = len(cals)
+        # design-level sums over the cells
+        for a in range(L):
+            A = cals[a]
+            wsum = np.bincount(jc, weights=A["w_new"], minlength=J)
+            A["Fsum"] = _group_rows(wsum[:, None] * A["I"], hcode, f["H"])  # (H, p_a): sum over stratum h of F_a
+            A["FSF"] = []
+            A["ZF"] = []
+            for b in range(L):
+                B = cals[b]
+                cs = np.bincount(jc, weights=A["cw"] * B["w_new"], minlength=J)
+                A["FSF"].append((A["I"] * cs[:, None]).T @ B["I"])  # F_a' S F_b
+                zs = np.bincount(jc, weights=A["ratio"] * B["w_new"], minlength=J)
+                A["ZF"].append((A["I"] * zs[:, None]).T @ B["I"])  # Z_a' F_b
+        f["cals"] = cals
+        f["order"] = None
+        return f
+
+    def _sorted(self):
+        f = self._fact
+        if f["order"] is None:
+            jc = f["jc"]
+            order = np.argsort(jc, kind="stable")
+            counts = np.bincount(jc, minlength=f["J"])
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            f["starts"] = starts
+            cell_s = np.repeat(np.arange(f["J"]), counts)
+
+            def per_cell(v):
+                """Sorted values, and the cell's value when constant in every cell."""
+                vs = v[order]
+                vc = vs[starts]
+                return vs, (vc if np.array_equal(vs, vc[cell_s]) else None)
+
+            f["w_s"], f["w_cell"] = per_cell(f["w"])
+            for A in f["cals"]:
+                A["ratio_s"], A["ratio_cell"] = per_cell(A["ratio"])
+                A["cw_s"], A["cw_cell"] = per_cell(A["cw"])
+            f["order"] = order
+        return f
+
+    def total_vcov(self, u):
+        d = self.design
+        u = np.asarray(u, dtype=float)
+        if u.ndim == 1:
+            u = u[:, None]
+        n, k = u.shape
+        if n != d.n:
+            raise ValueError(f"u must have {d.n} rows, not {n}")
+        C = self.C
+        f = self._fact
+        if f is None:
+            U = (u[:, None, :] * self.table[self.codes][:, :, None]).reshape(n, C * k)
+            return d.total_vcov(U)
+        w = f["w"]
+        x = u * w[:, None]
+        x[w == 0] = 0.0
+        J = f["J"]
+        cals = f["cals"]
+        if k <= 3:
+            jc = f["jc"]
+
+            def sums(weight):
+                v = x if weight is None else x * weight[:, None]
+                return np.column_stack([np.bincount(jc, weights=v[:, j], minlength=J)
+                                        for j in range(k)])
+
+            Q = np.empty((J, k, k))
+            for a in range(k):
+                for b in range(a, k):
+                    Q[:, a, b] = Q[:, b, a] = np.bincount(jc, weights=x[:, a] * x[:, b], minlength=J)
+            T0 = sums(None)
+            Tr = [sums(A["ratio"]) for A in cals]
+            Tf = [sums(A["cw"]) for A in cals]
+        else:
+            f = self._sorted()
+            st = f["starts"]
+            ends = np.append(st[1:], n)
+            wc = f["w_cell"]
+            if wc is not None:
+                # weights constant in each cell: sums of u, scaled per cell
+                xs = u[f["order"]]
+                zero = wc == 0
+                wz = np.where(zero, 0.0, wc)
+                T0 = np.add.reduceat(xs, st, axis=0)
+                T0 = np.where(zero[:, None], 0.0, T0 * wz[:, None])
+            else:
+                xs = x[f["order"]]
+                T0 = np.add.reduceat(xs, st, axis=0)
+            Q = np.empty((J, k, k))
+            for j in range(J):
+                seg = xs[st[j]:ends[j]]
+                Q[j] = seg.T @ seg
+            if wc is not None:
+                Q = np.where(zero[:, None, None], 0.0, Q * (wz * wz)[:, None, None])
+
+            def weighted_sums(vs, vc):
+                if vc is not None:
+                    return T0 * vc[:, None]
+                xw = xs * f["w_s"][:, None] if wc is not None else xs
+                if wc is not None:
+                    xw[f["w_s"] == 0] = 0.0
+                return np.add.reduceat(xw * vs[:, None], st, axis=0)
+
+            Tr = [weighted_sums(A["ratio_s"], A["ratio_cell"]) for A in cals]
+            Tf = [weighted_sums(A["cw_s"], A["cw_cell"]) for A in cals]
+        D = f["D"]
+        CK = C * k
+        # sum_j c_j (D_j D_j') (x) Q_j, as one matrix product
+        E = ((D * f["cj"][:, None])[:, :, None, None] * Q[:, None, :, :]).reshape(J, -1)
+        ASA = (E.T @ D).reshape(C, k, k, C).transpose(0, 1, 3, 2).reshape(CK, CK)
+
+        def spread(T):  # (J, C*k): row j is D_j (x) T_j
+            return (D[:, :, None] * T[:, None, :]).reshape(J, CK)
+
+        Dx = spread(T0)
+        SA = _group_rows(Dx, f["hcode"], f["H"])
+        Bs = []
+        for a, A in enumerate(cals):
+            ZA = A["I"].T @ spread(Tr[a])
+            for b in range(a):
+                ZA = ZA - A["ZF"][b] @ Bs[b]
+            Bs.append(A["pinv"] @ ZA)
+        V = ASA
+        s = SA
+        for a, A in enumerate(cals):
+            ASF = spread(Tf[a]).T @ A["I"]
+            cross = ASF @ Bs[a]
+            V = V - cross - cross.T
+            for b in range(len(cals)):
+                V = V + Bs[a].T @ A["FSF"][b] @ Bs[b]
+            s = s - A["Fsum"] @ Bs[a]
+        sw = s * np.sqrt(f["ch"] / f["nh"])[:, None]
+        V = V - sw.T @ sw
+        return V
+
+
 def _indicator(design, x):
     if isinstance(x, str):
         s = _column(design.data, x, "variable")
@@ -982,6 +1333,13 @@ def _likelihood_ci(d, y, p, var, df, level):
 CHISQ_STATISTICS = ("F", "Chisq", "Wald", "adjWald")
 
 
+def _present_codes(codes):
+    """np.unique of integer codes, in linear time for codes >= 0."""
+    if codes.size and codes.min() >= 0:
+        return np.flatnonzero(np.bincount(codes))
+    return np.unique(codes)
+
+
 def _chisq(design, row, col, *, statistic):
     from scipy import stats
 
@@ -994,8 +1352,8 @@ def _chisq(design, row, col, *, statistic):
     w = d._w
     pos = w > 0
     # levels with a positive weight, in factor order
-    rl = np.unique(rc[pos])
-    cl = np.unique(cc[pos])
+    rl = _present_codes(rc[pos])
+    cl = _present_codes(cc[pos])
     nr, ncol = rl.size, cl.size
     if nr < 2 or ncol < 2:
         # no association to test (R fails here); a banner wants a blank cell
@@ -1013,8 +1371,6 @@ def _chisq(design, row, col, *, statistic):
     cell = ri + nr * ci  # rows vary fastest (R interaction order)
     n = design.n
     K = nr * ncol
-    mm = np.zeros((n, K))
-    mm[np.flatnonzero(ok), cell[ok]] = 1.0
     N_rows = design._n_rows_r()  # R: nrow(mm), rows of the design object
     nu = design._design_df_r()
     # Pearson X^2 on the weighted table scaled to N_rows (R svytable Ntotal)
@@ -1023,6 +1379,8 @@ def _chisq(design, row, col, *, statistic):
     E = np.outer(tab.sum(1), tab.sum(0)) / tab.sum()
     X2 = float(((tab - E) ** 2 / E).sum())
     if statistic in ("Wald", "adjWald"):
+        mm = np.zeros((n, K))
+        mm[np.flatnonzero(ok), cell[ok]] = 1.0
         mr = np.zeros((n, nr))
         mr[np.flatnonzero(ok), ri[ok]] = 1.0
         mc = np.zeros((n, ncol))
@@ -1055,11 +1413,13 @@ def _chisq(design, row, col, *, statistic):
         pval = float(stats.f.sf(stat, ndf, ddf))
         return ChisqResult(stat, (float(ndf), float(ddf)), pval, "Design-based Wald test of association")
     # Rao-Scott
-    U = mm.copy()
     psum = w.sum()
-    p = (w @ U) / psum
-    Uc = np.where(pos[:, None], (U - p) / psum, 0.0)
-    V = d.total_vcov(Uc)
+    p = np.bincount(cell[ok], weights=w[ok], minlength=K) / psum
+    # influence values (indicator - p) / psum take K + 2 distinct rows (a
+    # cell, no cell, zero weight): factored form, no n x K matrix
+    code = np.where(ok, cell, np.where(pos, K, K + 1))
+    table = np.vstack([(np.eye(K) - p) / psum, -p / psum, np.zeros(K)])
+    V = d.total_vcov(np.ones((n, 1)), domains=(code, table))
     # contrasts: interaction columns residualised on the main-effects design
     rows_ = np.tile(np.arange(nr), ncol)
     cols_ = np.repeat(np.arange(ncol), nr)

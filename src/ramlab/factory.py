@@ -489,6 +489,8 @@ class JobResult:
         Time spent executing cells (papermill's per-cell durations).
     title : str
         The report's title (notebook metadata, else its first level-1 heading).
+    synthetic : bool
+        The report shows the "Données synthétiques" notice (built on synthetic data).
     attempts : int
         2 when a failed kernel start was retried.
     """
@@ -503,6 +505,7 @@ class JobResult:
     key_figures: dict = field(default_factory=dict)
     cells_seconds: float = 0.0
     title: str = ""
+    synthetic: bool = False
     attempts: int = 1
 
 
@@ -694,6 +697,10 @@ nav ul { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .4re
 .figures dt { margin: 0; }
 .figures dd { margin: 0; font-weight: 600; text-align: right; font-variant-numeric: tabular-nums; }
 .meta, .empty, footer { color: #5a6772; font-size: .9rem; }
+.ramlab-synthetic { background: #fff4d6; border-left: 5px solid #c98a00; padding: .7rem 1rem; margin: 1rem 0; }
+.ramlab-synthetic strong { text-transform: uppercase; letter-spacing: .03em; }
+.synthetic-badge { display: inline-block; margin: .2rem 0; padding: .05rem .5rem; font-size: .85rem;
+                   background: #fff4d6; border: 1px solid #c98a00; border-radius: .3rem; }
 footer { margin-top: 2.5rem; border-top: 1px solid #d5dde5; padding-top: .6rem; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10.5pt; }
@@ -737,7 +744,9 @@ def write_index(reports_dir, entries) -> Path:
     entries : iterable of mapping
         One per report: ``survey``, ``output`` (path of the HTML report),
         ``kind`` ("report" or "trends"), ``years``, and optionally ``title``
-        (French), ``key_figures`` ({label: text}) and ``built_at`` (ISO date).
+        (French), ``key_figures`` ({label: text}), ``built_at`` (ISO date) and
+        ``synthetic`` (True: a "Données synthétiques" badge on the entry, and a
+        notice at the top of the page).
         A report is headed "Édition 2021", a trend "Évolution 2015–2021".
 
     Returns
@@ -783,6 +792,13 @@ def write_index(reports_dir, entries) -> Path:
             )
         parts.append("</ul></nav>")
     parts.append("<main>")
+    if any(entry.get("synthetic") for group in by_survey.values() for entry in group):
+        parts.append(
+            '<div class="ramlab-synthetic" role="note"><strong>Données synthétiques</strong> : '
+            "les rapports marqués ci-dessous sont construits sur des fichiers de répondants "
+            "synthétiques, générés pour reproduire les résultats publiés des enquêtes. Ils ne "
+            "contiennent aucune réponse réelle.</div>"
+        )
     if not by_survey:
         parts.append('<p class="empty">Aucun rapport n’a encore été construit.</p>')
     for survey in sorted(by_survey):
@@ -800,6 +816,8 @@ def write_index(reports_dir, entries) -> Path:
                 for label, text in figures.items():
                     parts.append(f"<dt>{escape(str(label))}</dt><dd>{escape(str(text))}</dd>")
                 parts.append("</dl>")
+            if entry.get("synthetic"):
+                parts.append('<p class="synthetic-badge">Données synthétiques</p>')
             built = _french_date(entry.get("built_at"))
             if built:
                 parts.append(f'<p class="meta">Construit le {escape(built)}</p>')
@@ -975,6 +993,7 @@ def build_all(
             "survey": job.survey,
             "years": list(job.years),
             "title": result.title,
+            "synthetic": result.synthetic,
             "hash": fingerprint,
             "inputs": digests,
             "output": os.path.relpath(job.output, layout.root),

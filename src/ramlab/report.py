@@ -37,6 +37,8 @@ __all__ = [
     "load",
     "table_options",
     "margin_of_error",
+    "heading",
+    "markdown_text",
     "synthetic_notice",
     "methodology",
     "profile_table",
@@ -119,6 +121,17 @@ def margin_of_error(deff: float, n: int) -> float:
     sampling variance ``p(1 - p)/n`` at p = 0.5, times the design effect).
     """
     return 100 * 1.96 * math.sqrt(0.25 * float(deff) / int(n))
+
+
+def heading(text: str, level: int = 2) -> str:
+    """An HTML heading of a spec label, escaped (a label is text, never markup)."""
+    level = int(level)
+    return f"<h{level}>{html.escape(str(text))}</h{level}>"
+
+
+def markdown_text(text: str) -> str:
+    """A spec label made safe inside Markdown: ``<`` and ``>`` as entities (no raw HTML)."""
+    return str(text).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def synthetic_notice(what: str = "ce rapport est") -> str:

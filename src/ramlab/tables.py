@@ -10,8 +10,10 @@ a design-based estimate on the full weighted design:
 * every sub-base and every column is a *domain* (rows outside get zero
   influence), never a filtered copy re-weighted on its own;
 * the standard errors of all the estimates of one question come from a single
-  call ``design.total_vcov(u)`` on the joint influence matrix of the weighted
-  totals behind them (one block per column), so that every contrast uses the
+  call ``design.total_vcov(atoms, domains=plan)`` on the joint influence matrix
+  of the weighted totals behind them (one block per column, given in factored
+  form: the question's atoms and the banner's domains, see
+  ``Design.domain_plan``), so that every contrast uses the
   joint linearised covariance, as R's ``svyby(..., covmat = TRUE)`` followed by
   ``svycontrast``; the delta method carries it to ratios, nets, means and
   differences.
@@ -986,7 +988,7 @@ def _quantile_sorted(xs, ws, p):
     return float(xs[min(pos + 1, xs.size - 1)])
 
 
-def _compute_block(design, block, columns, w, opts, column_masks):
+def _compute_block(design, block, columns, w, opts, column_masks, plan=None):
     """Estimates, standard errors, bases and gradients of one question.
 
     The influence matrix has one block of K columns per table column: the
@@ -1004,9 +1006,13 @@ def _compute_block(design, block, columns, w, opts, column_masks):
     M = column_masks & (block.base_mask & positive)[:, None]
     Mf = M.astype(float)
     T = Mf.T @ (w[:, None] * X)  # (C, K) weighted totals of the atoms
-    U = (X[:, None, :] * Mf[:, :, None]).reshape(n, C * K)
-    V = np.asarray(design.total_vcov(U), dtype=float)
-    del U
+    # U = X (x) M row by row, the (n, C*K) matrix never formed: the design
+    # groups rows by their banner pattern (Design.domain_plan)
+    Xb = X * (block.base_mask & positive)[:, None]
+    if plan is None:
+        plan = design.domain_plan(column_masks)
+    V = np.asarray(design.total_vcov(Xb, domains=plan), dtype=float)
+    del Xb
 
     # bases per group (item of a grid) and column
     B = np.column_stack([b for (_, _, b) in block.groups])  # (K, groups)
@@ -1406,6 +1412,7 @@ def banner(
     w = np.asarray(design.weights, dtype=float)
     columns = _banner_columns(data, spec, cols, n)
     column_masks = np.column_stack([c.mask for c in columns])  # (n, C) domains of the columns
+    vcov_plan = design.domain_plan(column_masks)  # shared by every question's total_vcov
     banner_columns = {}
     for col in cols:
         if spec is not None and col in getattr(spec, "questions", {}):
@@ -1439,7 +1446,7 @@ def banner(
         )
         block.columns_used = _columns_used(data, spec, row)
         est, se, n_unw, w_base, grads, V = _compute_block(design, block, columns, w, opts,
-                                                          column_masks)
+                                                          column_masks, vcov_plan)
         marks, records = _significance(block, columns, est, grads, n_unw, opts)
         if records is not None:
             tests.append(pd.DataFrame(records))

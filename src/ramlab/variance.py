@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import LonelyPSUError
 
-__all__ = ["Stage", "multistage_vcov", "LONELY_PSU_OPTIONS"]
+__all__ = ["Stage", "multistage_vcov", "row_psu_scale", "LONELY_PSU_OPTIONS"]
 
 LONELY_PSU_OPTIONS = ("fail", "remove", "adjust", "average", "certainty")
 
@@ -73,13 +73,70 @@ def _wcrossprod(A, w, B):
     return (A * w[:, None]).T @ B
 
 
+def _wcrossprod_sym(A, w):
+    """A^T diag(w) A for w >= 0, scaling a copy of A by sqrt(w) once."""
+    if A.shape[1] <= 8:
+        return _wcrossprod(A, w, A)
+    B = A * np.sqrt(w)[:, None]
+    return B.T @ B
+
+
 def _rowsum(x, codes, size):
     """Column sums of ``x`` (n, k) grouped by ``codes`` (0..size-1)."""
     k = x.shape[1]
+    if size == 1:
+        return x.sum(axis=0, keepdims=True)
     out = np.empty((size, k))
     for j in range(k):
         out[:, j] = np.bincount(codes, weights=x[:, j], minlength=size)
     return out
+
+
+def _psu_totals(x, psu_codes, npsu_present):
+    """PSU totals of ``x``; no copy when every row is its own PSU, in order."""
+    m = x.shape[0]
+    if npsu_present == m:
+        if np.array_equal(psu_codes, np.arange(m)):
+            return x
+        T = np.empty_like(x)
+        T[psu_codes] = x
+        return T
+    return _rowsum(x, psu_codes, npsu_present)
+
+
+def row_psu_scale(stages):
+    """Per-row scale of the variance when each row is its own first-stage PSU.
+
+    When the first stage has one row per PSU, no stratum with a single PSU
+    (census strata excepted) and no later stage enters the variance (R
+    counts a later stage only with a population size for it and for the
+    stage above), the covariance of R ``multistage`` reduces to
+    ``sum_h c_h (sum_{i in h} x_i x_i' - s_h s_h' / n_h)`` with
+    ``c_h = f_h n_h / (n_h - 1)`` (0 for a census stratum), ``s_h`` the
+    stratum total and ``n_h`` its number of PSUs in the full design
+    (R ``onestage``: absent PSUs are zero totals, centred). This holds for
+    any subset of rows. Returns ``(c, strata, n_h)`` per row, or None when
+    the design does not have this form.
+    """
+    st = stages[0]
+    n = st.cluster.shape[0]
+    if n == 0 or int(st.cluster.max()) + 1 != n:
+        return None
+    if len(stages) > 1 and st.popsize is not None and stages[1].popsize is not None:
+        return None
+    n_h = np.asarray(st.npsu, dtype=float)
+    if st.popsize is None:
+        f = np.ones(n)
+    else:
+        N = np.asarray(st.popsize, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(np.isinf(N), 1.0, (N - n_h) / N)
+    census = f < 1e-7
+    if np.any((n_h <= 1) & ~census):
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(census, 0.0, f * n_h / (n_h - 1))
+    return c, st.strata, n_h
 
 
 def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=None):
@@ -115,7 +172,7 @@ def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=N
     # PSUs and strata present among these rows.
     psu_codes, psu_first = _factorize_first(cl)
     npsu_present = psu_first.shape[0]
-    T = _rowsum(x, psu_codes, npsu_present)
+    T = _psu_totals(x, psu_codes, npsu_present)
     psu_stratum_raw = st[psu_first]
     h_codes, h_first_psu = _factorize_first(psu_stratum_raw)
     H = h_first_psu.shape[0]
@@ -160,7 +217,7 @@ def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=N
     if mult_h is not None:
         weight_h = weight_h * mult_h
     w_p = weight_h[h_codes]
-    V = _wcrossprod(Tc, w_p, Tc)
+    V = _wcrossprod_sym(Tc, w_p)
     # PSUs of the full design absent from these rows: zero totals, centred.
     pad = np.clip(n_h - nsub_h, 0.0, None)
     if lonely_psu == "adjust":
