@@ -984,12 +984,18 @@ class DomainPlan:
             U = (u[:, None, :] * self.table[self.codes][:, :, None]).reshape(n, C * k)
             return d.total_vcov(U)
         w = f["w"]
-        x = u * w[:, None]
-        x[w == 0] = 0.0
         J = f["J"]
         cals = f["cals"]
+
+        def weighted(v, wv):
+            out = v * wv[:, None]
+            if not np.isfinite(out).all():
+                out[wv == 0] = 0.0  # 0 * inf or nan outside the domain
+            return out
+
         if k <= 3:
             jc = f["jc"]
+            x = weighted(u, w)
 
             def sums(weight):
                 v = x if weight is None else x * weight[:, None]
@@ -1016,7 +1022,7 @@ class DomainPlan:
                 T0 = np.add.reduceat(xs, st, axis=0)
                 T0 = np.where(zero[:, None], 0.0, T0 * wz[:, None])
             else:
-                xs = x[f["order"]]
+                xs = weighted(u[f["order"]], f["w_s"])
                 T0 = np.add.reduceat(xs, st, axis=0)
             Q = np.empty((J, k, k))
             for j in range(J):
@@ -1028,9 +1034,7 @@ class DomainPlan:
             def weighted_sums(vs, vc):
                 if vc is not None:
                     return T0 * vc[:, None]
-                xw = xs * f["w_s"][:, None] if wc is not None else xs
-                if wc is not None:
-                    xw[f["w_s"] == 0] = 0.0
+                xw = weighted(xs, f["w_s"]) if wc is not None else xs
                 return np.add.reduceat(xw * vs[:, None], st, axis=0)
 
             Tr = [weighted_sums(A["ratio_s"], A["ratio_cell"]) for A in cals]

@@ -24,13 +24,12 @@ readers; every estimate of the tables has its own linearised standard error.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import math
-import os
-import tempfile
 import warnings
 from pathlib import Path
+
+from ramlab._files import replacing
 
 __all__ = [
     "AUDIENCES",
@@ -250,15 +249,6 @@ def write_workbook(table, path) -> Path:
     ``os.replace``: a reader sees the previous workbook or the new one, whole.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".xlsx")
-    os.close(handle)
-    try:
+    with replacing(path) as temporary:
         table.to_excel(temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
     return path

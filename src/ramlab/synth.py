@@ -25,13 +25,13 @@ its file label and in a document note, and written atomically.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from ramlab._files import replacing
 from ramlab.errors import RamlabError, SpecError
 from ramlab.sav import SYNTHETIC_LABEL, SYNTHETIC_NOTE, WEIGHT_NOTE_PREFIX
 from ramlab.spec import default_data_dir, load_spec
@@ -519,17 +519,5 @@ def _write_atomic(frame, meta, out: Path) -> None:
     """Write the .sav to a temporary file beside ``out``, then rename it."""
     import pyreadstat
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pyreadstat.write_sav(frame, tmp, **meta)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the data file is shared
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with replacing(out) as temporary:
+        pyreadstat.write_sav(frame, temporary, **meta)
