@@ -413,8 +413,11 @@ def test_key_figure_changes_are_reported(tmp_path):
     root = make_project(tmp_path, surveys={"associations": [2021]}, trends=False)
     figures = root / "data" / "figures.json"
     figures.write_text(json.dumps({"associations/2021": {"Q7 Au niveau local": f"73{NNBSP}%", "n": "1 206"}}))
-    first = build(root)
+    first_out = io.StringIO()
+    first = build(root, stream=first_out)
     assert first.changes == []  # first build: nothing to compare with
+    assert "Premier build" in first_out.getvalue()
+    assert "Aucun chiffre clé modifié" not in first_out.getvalue()
     figures.write_text(json.dumps({"associations/2021": {"Q7 Au niveau local": f"74{NNBSP}%", "Q8": "59"}}))
     (root / "data" / "raw" / "associations_2021.sav").write_bytes(b"corrected")
     second = build(root)

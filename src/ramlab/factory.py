@@ -975,12 +975,15 @@ def build_all(
         say(f"  {job.label} : {', '.join(reasons)}")
 
     changes: list[str] = []
+    compared: list[str] = []  # reports whose key figures had a previous build to compare with
 
     def record_result(result: JobResult) -> None:
         job = result.job
         previous = records.get(job.key)
         if not result.ok:
             return  # the previous good report and its record stay
+        if previous and previous.get("key_figures") is not None:
+            compared.append(job.label)
         fingerprint, digests = fingerprints[job.key]
         changes.extend(
             key_figure_changes(
@@ -1027,8 +1030,10 @@ def build_all(
         say("Chiffres clés modifiés depuis le dernier build :")
         for line in changes:
             say(f"  {line}")
-    elif results:
+    elif compared:
         say("Aucun chiffre clé modifié depuis le dernier build.")
+    elif results:
+        say("Premier build : chiffres clés enregistrés, sans build antérieur à comparer.")
     for result in summary.failed:
         print(f"ramlab build : ÉCHEC {result.message}", file=out if progress else sys.stderr, flush=True)
     built = len(results) - len(summary.failed)
