@@ -39,7 +39,7 @@ import pandas as pd
 from .errors import WeightError
 from .variance import LONELY_PSU_OPTIONS, Stage, multistage_vcov, row_psu_scale
 
-__all__ = ["Design", "ChisqResult", "DomainPlan"]
+__all__ = ["Design", "ChisqResult", "DomainPlan", "chisq_from_totals"]
 
 
 # --------------------------------------------------------------------------
@@ -861,14 +861,21 @@ class DomainPlan:
             M = np.asarray(domains)
             if M.ndim != 2 or M.shape[0] != n:
                 raise ValueError(f"domains must have {n} rows")
-            M = M.astype(float)
             C = M.shape[1]
-            if n and C <= 62 and np.all((M == 0) | (M == 1)):
+            if n and C <= 62 and M.dtype == bool:
+                # the pattern of each row as bits, one column at a time
+                bits = np.zeros(n, dtype=np.int64)
+                for c in range(C):
+                    bits |= M[:, c].astype(np.int64) << c
+                codes, rep = _dense_codes(bits)
+                table = M[rep].astype(float)
+            elif n and C <= 62 and np.all((M == 0) | (M == 1)):
+                M = M.astype(float)
                 bits = M.astype(np.int64) @ (np.int64(1) << np.arange(C, dtype=np.int64))
                 codes, rep = _dense_codes(bits)
                 table = M[rep]
             else:
-                table, codes = np.unique(M, axis=0, return_inverse=True)
+                table, codes = np.unique(M.astype(float), axis=0, return_inverse=True)
                 codes = codes.ravel().astype(np.int64)
         self.codes = codes
         self.table = table
@@ -948,19 +955,38 @@ class DomainPlan:
         return f
 
     def _sorted(self):
+        """Rows ordered by cell within chunks of rows (segments), built once.
+
+        Sorting by (chunk, cell) rather than by cell keeps the gather of the
+        rows of ``u`` local to a chunk (cache-friendly); the sums per cell
+        add the segments of the cell.
+        """
         f = self._fact
         if f["order"] is None:
             jc = f["jc"]
-            order = np.argsort(jc, kind="stable")
-            counts = np.bincount(jc, minlength=f["J"])
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            f["starts"] = starts
-            cell_s = np.repeat(np.arange(f["J"]), counts)
+            J = f["J"]
+            n = jc.shape[0]
+            nchunk = max(1, min(n // 65536, 4096 // max(J, 1)))
+            if nchunk > 1:
+                size = -(-n // nchunk)
+                key = (np.arange(n, dtype=np.int64) // size) * J + jc
+            else:
+                key = jc
+            order = np.argsort(key, kind="stable")
+            counts = np.bincount(key, minlength=nchunk * J)
+            nz = np.flatnonzero(counts)
+            starts = (np.cumsum(counts) - counts)[nz]
+            f["seg_start"] = starts
+            f["seg_end"] = starts + counts[nz]
+            f["seg_cell"] = nz % J
+            _, first_seg = np.unique(f["seg_cell"], return_index=True)
+            first_row = starts[first_seg]  # a row of each cell, in sorted order
+            cell_s = jc[order]
 
             def per_cell(v):
                 """Sorted values, and the cell's value when constant in every cell."""
                 vs = v[order]
-                vc = vs[starts]
+                vc = vs[first_row]
                 return vs, (vc if np.array_equal(vs, vc[cell_s]) else None)
 
             f["w_s"], f["w_cell"] = per_cell(f["w"])
@@ -970,7 +996,12 @@ class DomainPlan:
             f["order"] = order
         return f
 
-    def total_vcov(self, u):
+    def total_vcov(self, u, *, totals=False):
+        """Covariance of the C*k domain totals (see :meth:`Design.domain_plan`).
+
+        With ``totals=True``, also the (C, k) totals themselves,
+        ``sum_i w_i table[codes_i, c] u[i, j]`` (from the same cell sums).
+        """
         d = self.design
         u = np.asarray(u, dtype=float)
         if u.ndim == 1:
@@ -982,7 +1013,12 @@ class DomainPlan:
         f = self._fact
         if f is None:
             U = (u[:, None, :] * self.table[self.codes][:, :, None]).reshape(n, C * k)
-            return d.total_vcov(U)
+            V = d.total_vcov(U)
+            if not totals:
+                return V
+            x = u * d._w[:, None]
+            x[d._w == 0] = 0.0
+            return V, self._domain_sums(x)
         w = f["w"]
         J = f["J"]
         cals = f["cals"]
@@ -993,7 +1029,7 @@ class DomainPlan:
                 out[wv == 0] = 0.0  # 0 * inf or nan outside the domain
             return out
 
-        if k <= 3:
+        if k <= 1 or (k <= 3 and f["order"] is None):
             jc = f["jc"]
             x = weighted(u, w)
 
@@ -1011,23 +1047,24 @@ class DomainPlan:
             Tf = [sums(A["cw"]) for A in cals]
         else:
             f = self._sorted()
-            st = f["starts"]
-            ends = np.append(st[1:], n)
+            seg_start, seg_end, seg_cell = f["seg_start"], f["seg_end"], f["seg_cell"]
             wc = f["w_cell"]
             if wc is not None:
                 # weights constant in each cell: sums of u, scaled per cell
-                xs = u[f["order"]]
+                xs = np.take(u, f["order"], axis=0)
                 zero = wc == 0
                 wz = np.where(zero, 0.0, wc)
-                T0 = np.add.reduceat(xs, st, axis=0)
-                T0 = np.where(zero[:, None], 0.0, T0 * wz[:, None])
             else:
-                xs = weighted(u[f["order"]], f["w_s"])
-                T0 = np.add.reduceat(xs, st, axis=0)
-            Q = np.empty((J, k, k))
-            for j in range(J):
-                seg = xs[st[j]:ends[j]]
-                Q[j] = seg.T @ seg
+                xs = weighted(np.take(u, f["order"], axis=0), f["w_s"])
+            Q = np.zeros((J, k, k))
+            T0 = np.zeros((J, k))
+            ones = np.ones(int((seg_end - seg_start).max()))
+            for a, b, j in zip(seg_start.tolist(), seg_end.tolist(), seg_cell.tolist()):
+                seg = xs[a:b]
+                Q[j] += seg.T @ seg
+                T0[j] += ones[:b - a] @ seg
+            if wc is not None:
+                T0 = np.where(zero[:, None], 0.0, T0 * wz[:, None])
             if wc is not None:
                 Q = np.where(zero[:, None, None], 0.0, Q * (wz * wz)[:, None, None])
 
@@ -1035,7 +1072,7 @@ class DomainPlan:
                 if vc is not None:
                     return T0 * vc[:, None]
                 xw = weighted(xs, f["w_s"]) if wc is not None else xs
-                return np.add.reduceat(xw * vs[:, None], st, axis=0)
+                return _group_rows(np.add.reduceat(xw * vs[:, None], seg_start, axis=0), seg_cell, J)
 
             Tr = [weighted_sums(A["ratio_s"], A["ratio_cell"]) for A in cals]
             Tf = [weighted_sums(A["cw_s"], A["cw_cell"]) for A in cals]
@@ -1067,7 +1104,16 @@ class DomainPlan:
             s = s - A["Fsum"] @ Bs[a]
         sw = s * np.sqrt(f["ch"] / f["nh"])[:, None]
         V = V - sw.T @ sw
+        if totals:
+            return V, D.T @ T0
         return V
+
+    def _domain_sums(self, x):
+        """(C, k) sums of the rows of ``x`` over each domain (dense path)."""
+        P = self.table.shape[0]
+        S = np.column_stack([np.bincount(self.codes, weights=x[:, j], minlength=P)
+                             for j in range(x.shape[1])])
+        return self.table.T @ S
 
 
 def _indicator(design, x):
@@ -1344,9 +1390,15 @@ def _present_codes(codes):
     return np.unique(codes)
 
 
-def _chisq(design, row, col, *, statistic):
-    from scipy import stats
+def _chisq_not_computable(row, col, statistic):
+    """Blank result: a variable has fewer than two categories with a positive weight."""
+    nan = float("nan")
+    df = nan if statistic == "Chisq" else (nan, nan)
+    return ChisqResult(nan, df, nan, f"not computable: {row!r} or {col!r} has fewer "
+                                    "than two categories with a positive weight")
 
+
+def _chisq(design, row, col, *, statistic):
     if statistic not in CHISQ_STATISTICS:
         raise ValueError(f"statistic must be one of {CHISQ_STATISTICS}, not {statistic!r}")
     rc, _ = _factor(_column(design.data, row, "row"))
@@ -1361,10 +1413,7 @@ def _chisq(design, row, col, *, statistic):
     nr, ncol = rl.size, cl.size
     if nr < 2 or ncol < 2:
         # no association to test (R fails here); a banner wants a blank cell
-        nan = float("nan")
-        df = nan if statistic == "Chisq" else (nan, nan)
-        return ChisqResult(nan, df, nan, f"not computable: {row!r} or {col!r} has fewer "
-                                        "than two categories with a positive weight")
+        return _chisq_not_computable(row, col, statistic)
     rmap = np.full(int(rc.max()) + 2, -1)
     rmap[rl] = np.arange(nr)
     cmap = np.full(int(cc.max()) + 2, -1)
@@ -1373,41 +1422,99 @@ def _chisq(design, row, col, *, statistic):
     ci = np.where(pos, cmap[cc], -1)
     ok = pos & (ri >= 0) & (ci >= 0)
     cell = ri + nr * ci  # rows vary fastest (R interaction order)
-    n = design.n
     K = nr * ncol
-    N_rows = design._n_rows_r()  # R: nrow(mm), rows of the design object
-    nu = design._design_df_r()
-    # Pearson X^2 on the weighted table scaled to N_rows (R svytable Ntotal)
-    tab = np.bincount(cell[ok], weights=w[ok], minlength=K).reshape(ncol, nr).T
-    tab = tab * N_rows / tab.sum()
+    t = np.bincount(cell[ok], weights=w[ok], minlength=K)
+    # covariance of the K cell totals: the indicators take K + 1 distinct
+    # rows (a cell, none): factored form, no n x K matrix
+    code = np.where(ok, cell, K)
+    Vt = d.total_vcov(np.ones((design.n, 1)), domains=(code, np.vstack([np.eye(K), np.zeros(K)])))
+    return chisq_from_totals(t.reshape(ncol, nr).T, Vt, n_rows=design._n_rows_r(),
+                             nu=design._design_df_r(), statistic=statistic, names=(row, col))
+
+
+def chisq_from_totals(t, V, *, n_rows, nu, statistic="F", names=("row", "col")):
+    """Tests of independence from the estimated cell totals and their covariance.
+
+    The formulas of :meth:`Design.chisq` (R ``svychisq``), given what they
+    use of the design: the weighted totals of the cells of the two-way table
+    and their linearisation covariance (``Design.total_vcov`` of the cell
+    indicators on the domain design of the test).
+
+    Parameters
+    ----------
+    t : ndarray (r, c)
+        Estimated totals of the cells (row levels x column levels, in factor
+        order). Levels whose margin is 0 (no row with a positive weight) are
+        dropped, as R drops them.
+    V : ndarray (r*c, r*c)
+        Covariance of the totals, cell ``(i, j)`` at index ``i + r * j``
+        (rows vary fastest: R interaction order).
+    n_rows : int
+        R's ``nrow(mm)``: rows of the design object (X^2 is computed on the
+        table scaled to this total, R ``svytable(Ntotal)``).
+    nu : int
+        Design degrees of freedom (PSUs minus strata of the design's rows).
+    statistic : {"F", "Chisq", "Wald", "adjWald"}
+        See :meth:`Design.chisq`.
+    names : (str, str)
+        Names of the two variables (for the message of a blank result).
+
+    Returns
+    -------
+    ChisqResult
+
+    References
+    ----------
+    R survey ``svychisq.survey.design``; Rao & Scott (1984), Ann. Stat.
+    12, 46-60; Koch, Freeman & Freeman (1975).
+    """
+    from scipy import stats
+
+    if statistic not in CHISQ_STATISTICS:
+        raise ValueError(f"statistic must be one of {CHISQ_STATISTICS}, not {statistic!r}")
+    t = np.asarray(t, dtype=float)
+    V = np.asarray(V, dtype=float)
+    r0, c0 = t.shape
+    keep_r = t.sum(axis=1) > 0
+    keep_c = t.sum(axis=0) > 0
+    nr, ncol = int(keep_r.sum()), int(keep_c.sum())
+    if nr < 2 or ncol < 2:
+        return _chisq_not_computable(names[0], names[1], statistic)
+    if nr < r0 or ncol < c0:
+        sel = (np.arange(r0)[keep_r][:, None] + r0 * np.arange(c0)[keep_c][None, :]).T.ravel()
+        t = t[np.ix_(keep_r, keep_c)]
+        V = V[np.ix_(sel, sel)]
+    K = nr * ncol
+    tv = t.T.ravel()  # cell totals, rows fastest
+    psum = tv.sum()
+    rows_ = np.tile(np.arange(nr), ncol)
+    cols_ = np.repeat(np.arange(ncol), nr)
+    # Pearson X^2 on the weighted table scaled to n_rows (R svytable Ntotal)
+    tab = t * n_rows / t.sum()
     E = np.outer(tab.sum(1), tab.sum(0)) / tab.sum()
     X2 = float(((tab - E) ** 2 / E).sum())
     if statistic in ("Wald", "adjWald"):
-        mm = np.zeros((n, K))
-        mm[np.flatnonzero(ok), cell[ok]] = 1.0
-        mr = np.zeros((n, nr))
-        mr[np.flatnonzero(ok), ri[ok]] = 1.0
-        mc = np.zeros((n, ncol))
-        mc[np.flatnonzero(ok), ci[ok]] = 1.0
-        U = np.column_stack([mm, mr, mc, ok.astype(float)])
-        U[~ok] = 0.0
-        tot = w @ U
-        Vt = d.total_vcov(U)
-        rows_ = np.tile(np.arange(nr), ncol)
-        cols_ = np.repeat(np.arange(ncol), nr)
-        Nt = tot[K + nr + ncol]
-        rt = tot[K:K + nr]
-        ct = tot[K + nr:K + nr + ncol]
+        rt = t.sum(axis=1)
+        ct = t.sum(axis=0)
+        Nt = psum
+        # totals of (cells, row margins, column margins, all) are linear in the cells
+        B = np.vstack([
+            np.eye(K),
+            (rows_[None, :] == np.arange(nr)[:, None]).astype(float),
+            (cols_[None, :] == np.arange(ncol)[:, None]).astype(float),
+            np.ones((1, K)),
+        ])
+        Vt = B @ V @ B.T
         J = np.hstack([
             np.eye(K),
             -(rows_[:, None] == np.arange(nr)[None, :]).astype(float) * ct[cols_][:, None] / Nt,
             -(cols_[:, None] == np.arange(ncol)[None, :]).astype(float) * rt[rows_][:, None] / Nt,
             (rt[rows_] * ct[cols_] / Nt**2)[:, None],
         ])
-        Y = tot[:K] - rt[rows_] * ct[cols_] / Nt
-        V = J @ Vt @ J.T
+        Y = tv - rt[rows_] * ct[cols_] / Nt
+        Vw = J @ Vt @ J.T
         use = np.array([r + nr * c for c in range(1, ncol) for r in range(1, nr)])
-        wald = float(Y[use] @ np.linalg.solve(V[np.ix_(use, use)], Y[use]))
+        wald = float(Y[use] @ np.linalg.solve(Vw[np.ix_(use, use)], Y[use]))
         ndf = (nr - 1) * (ncol - 1)
         if statistic == "Wald":
             stat, ddf = wald / ndf, nu
@@ -1416,17 +1523,11 @@ def _chisq(design, row, col, *, statistic):
             stat = wald * ddf / (ndf * nu)
         pval = float(stats.f.sf(stat, ndf, ddf))
         return ChisqResult(stat, (float(ndf), float(ddf)), pval, "Design-based Wald test of association")
-    # Rao-Scott
-    psum = w.sum()
-    p = np.bincount(cell[ok], weights=w[ok], minlength=K) / psum
-    # influence values (indicator - p) / psum take K + 2 distinct rows (a
-    # cell, no cell, zero weight): factored form, no n x K matrix
-    code = np.where(ok, cell, np.where(pos, K, K + 1))
-    table = np.vstack([(np.eye(K) - p) / psum, -p / psum, np.zeros(K)])
-    V = d.total_vcov(np.ones((n, 1)), domains=(code, table))
+    # Rao-Scott: covariance of the cell proportions p = t / sum(t), linearised
+    p = tv / psum
+    A = (np.eye(K) - p[:, None]) / psum
+    Vp = A @ V @ A.T
     # contrasts: interaction columns residualised on the main-effects design
-    rows_ = np.tile(np.arange(nr), ncol)
-    cols_ = np.repeat(np.arange(ncol), nr)
     X1 = np.column_stack(
         [np.ones(K)]
         + [(rows_ == r).astype(float) for r in range(1, nr)]
@@ -1440,8 +1541,8 @@ def _chisq(design, row, col, *, statistic):
     with np.errstate(divide="ignore"):
         ip = np.where(p == 0, 0.0, 1.0 / p)
     iD = np.diag(ip)
-    denom = Cmat.T @ (iD / N_rows) @ Cmat
-    numr = Cmat.T @ iD @ V @ iD @ Cmat
+    denom = Cmat.T @ (iD / n_rows) @ Cmat
+    numr = Cmat.T @ iD @ Vp @ iD @ Cmat
     Delta = np.linalg.solve(denom, numr)
     tr = float(np.trace(Delta))
     d0 = tr**2 / float(np.trace(Delta @ Delta))

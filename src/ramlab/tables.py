@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ramlab._significance import adjust_pvalues, column_letters, t_pvalue
+from ramlab.design import chisq_from_totals
 from ramlab.errors import TableError
 from ramlab.format import NNBSP, fmt_int, fmt_number, fmt_pct
 
@@ -710,7 +711,8 @@ def _category_atoms(data, column, row, categories, missing, show, mask):
             pos[data_cats.index(c)] = j
     excluded = {data_cats.index(m) for m in missing if m in data_cats and not show}
     valid = codes >= 0
-    stray = valid & (pos[codes] < 0)
+    pc = pos[codes]  # the atom of each row's answer, -1 for none
+    stray = valid & (pc < 0)
     if excluded:
         stray &= ~np.isin(codes, list(excluded))
     if (stray & mask).any():
@@ -719,10 +721,9 @@ def _category_atoms(data, column, row, categories, missing, show, mask):
             f"question {row!r}: column {column!r} has answers {bad} that are neither "
             "answers nor missing codes of the spec"
         )
-    atoms = np.zeros((len(codes), len(shown)))
-    hit = mask & valid & (pos[codes] >= 0)
-    rows = np.nonzero(hit)[0]
-    atoms[rows, pos[codes[rows]]] = 1.0
+    K = len(shown)
+    # a row of the identity per answer, a row of zeros (index K) for the others
+    atoms = np.eye(K + 1, K)[np.where(mask & (pc >= 0), pc, K)]
     return atoms, shown, missing
 
 
@@ -1003,21 +1004,30 @@ def _compute_block(design, block, columns, w, opts, column_masks, plan=None):
     K = X.shape[1]
     C = len(columns)
     positive = w > 0
-    M = column_masks & (block.base_mask & positive)[:, None]
-    Mf = M.astype(float)
-    T = Mf.T @ (w[:, None] * X)  # (C, K) weighted totals of the atoms
-    # U = X (x) M row by row, the (n, C*K) matrix never formed: the design
-    # groups rows by their banner pattern (Design.domain_plan)
-    Xb = X * (block.base_mask & positive)[:, None]
+    in_base = block.base_mask & positive
     if plan is None:
         plan = design.domain_plan(column_masks)
-    V = np.asarray(design.total_vcov(Xb, domains=plan), dtype=float)
+    # U = X (x) M row by row, the (n, C*K) matrix never formed: the design
+    # groups rows by their banner pattern (Design.domain_plan), and gives
+    # the (C, K) weighted totals of the atoms from the same sums. The atoms
+    # are 0 outside the base (_Block); rows of zero weight are set to 0 too.
+    Xb = X if positive.all() else X * in_base[:, None]
+    if plan.design is not design:
+        raise ValueError("the domain plan was made for another design")
+    V, T = plan.total_vcov(Xb, totals=True)
+    V = np.asarray(V, dtype=float)
     del Xb
+    codes, table = plan.codes, plan.table  # (n,), (P, C)
+    P = table.shape[0]
+
+    def by_column(v):  # (C,) sums of v over the rows of each column
+        return table.T @ np.bincount(codes, weights=v, minlength=P)
 
     # bases per group (item of a grid) and column
     B = np.column_stack([b for (_, _, b) in block.groups])  # (K, groups)
-    answered = ((X @ B) > 0).astype(float)
-    n_unw = answered.T @ Mf  # (groups, C)
+    answered = (X @ B) > 0
+    n_unw = np.vstack([by_column((answered[:, g] & in_base).astype(float))
+                       for g in range(B.shape[1])])  # (groups, C)
     w_base = (T @ B).T
     empty = [(columns[c].variable, columns[c].label) for c in range(C) if n_unw[:, c].max() == 0]
     if empty:
@@ -1041,7 +1051,7 @@ def _compute_block(design, block, columns, w, opts, column_masks, plan=None):
     comp_own = np.arange(K, C * K)
     for e, spec_e in enumerate(block.estimates):
         if spec_e.kind == "median":
-            est[e] = _median_by_column(block, M, w)
+            est[e] = _median_by_column(block, column_masks & in_base[:, None], w)
             continue
         a, b = spec_e.a, spec_e.b
         G = np.zeros((2 * C - 1, C * K))
@@ -1073,7 +1083,7 @@ def _compute_block(design, block, columns, w, opts, column_masks, plan=None):
         S = G @ V @ G.T
         se[e] = np.sqrt(np.clip(np.diag(S)[:C], 0.0, None))
         grads[e] = (G, S, comp)
-    return est, se, n_unw, w_base, grads, V
+    return est, se, n_unw, w_base, grads, V, T
 
 
 def _median_by_column(block, M, w):
@@ -1082,12 +1092,13 @@ def _median_by_column(block, M, w):
     order = np.argsort(np.where(ok, x, np.inf), kind="stable")
     order = order[ok[order]]
     xs = x[order]
+    ws = w[order]
+    Ms = M[order] & (ws != 0)[:, None]
     out = np.full(M.shape[1], np.nan)
     for c in range(M.shape[1]):
-        wc = (w * M[:, c])[order]
-        keep = wc != 0
+        keep = Ms[:, c]
         if keep.any():
-            out[c] = _quantile_sorted(xs[keep], wc[keep], 0.5)
+            out[c] = _quantile_sorted(xs[keep], ws[keep], 0.5)
     return out
 
 
@@ -1197,15 +1208,23 @@ def _significance(block, columns, est, grads, n_unw, opts):
     return marks, records
 
 
-def _chisq_records(design, block, columns, w, opts):
+def _chisq_records(design, block, columns, w, opts, T=None, V=None):
     """Rao-Scott tests (``Design.chisq``) of each question/item against each banner variable.
 
-    Each test runs on the domain design ``design.subset(mask)``, the mask being
-    the question's base without the respondents whose answer is an excluded
-    missing category ("Ne sait pas") or whose banner group is not shown. Rows
-    with a true missing value (NaN) stay in the domain and ``chisq`` leaves
-    them out, as R's ``svychisq(~row + col, subset(design, base))`` does
-    (its denominator df counts the PSUs of the whole sub-base).
+    Each test is R's ``svychisq(~row + col, subset(design, mask))``, the mask
+    being the question's base without the respondents whose answer is an
+    excluded missing category ("Ne sait pas") or whose banner group is not
+    shown. Rows with a true missing value (NaN) stay in the domain and the
+    test leaves them out (its denominator df counts the PSUs of the whole
+    sub-base).
+
+    On a calibrated design the domain design keeps every row (R sets
+    ``prob = Inf`` outside), so the covariance of the test's cell totals is
+    a block of the question's joint covariance ``V`` of the atom totals
+    ``T`` (one row of atoms per cell, checked on the data): the test is
+    :func:`ramlab.design.chisq_from_totals` of these, the formulas of
+    ``Design.chisq``. Otherwise (or when the cells are not atoms)
+    ``design.subset(mask).chisq(column, banner_col)``.
     """
     records = []
     variables = {}
@@ -1216,28 +1235,52 @@ def _chisq_records(design, block, columns, w, opts):
     data = design.data
     X = block.atoms
     used = list(getattr(block, "columns_used", None) or [])
-    targets = []  # (item label, data column, rows to drop)
+    targets = []  # (item label, data column, rows to drop (a function), atoms of the levels or None)
+    factored = T is not None and V is not None and design.is_calibrated
+    in_base = block.base_mask & (w > 0)
+
+    def unanswered(col, b):  # excluded missing answers: dropped from the test
+        return lambda: ~((X @ b) > 0) & data[col].notna().to_numpy()
+
     if block.type in ("single", "scale"):
         b = block.groups[0][2]
         col = used[0]
-        targets.append(("", col, ~((X @ b) > 0) & data[col].notna().to_numpy()))
+        levels = _category_levels(data[col], block, 0) if factored else None
+        targets.append(("", col, unanswered(col, b), levels))
     elif block.type == "grid":
-        for col, label, b in block.groups:
-            targets.append((label, col, ~((X @ b) > 0) & data[col].notna().to_numpy()))
+        for g, (col, label, b) in enumerate(block.groups):
+            levels = _category_levels(data[col], block, g) if factored else None
+            targets.append((label, col, unanswered(col, b), levels))
     elif block.type == "multi":
         items = [e for e in block.estimates if e.kind == "category"]
         if len(items) == len(used):  # one 0/1 column per item (not a delimited set)
             for e, col in zip(items, used):
-                targets.append((e.label, col, np.zeros(len(w), dtype=bool)))
+                levels = _item_levels(data[col], X, e.a, in_base) if factored else None
+                targets.append((e.label, col, lambda: np.zeros(len(w), dtype=bool), levels))
+    K = X.shape[1]
     for var, cols in variables.items():
-        in_groups = np.zeros(len(w), dtype=bool)
-        for c in cols:
-            in_groups |= columns[c].mask
         banner_col = _banner_data_column(var, opts)
-        hidden_group = ~in_groups & data[banner_col].notna().to_numpy()
-        for item, column, drop in targets:
-            mask = block.base_mask & (w > 0) & ~drop & ~hidden_group
-            res = design.subset(pd.Series(mask, index=data.index)).chisq(column, banner_col)
+        fast = factored and isinstance(data[banner_col].dtype, pd.CategoricalDtype)
+        hidden_group = None
+        for item, column, drop, levels in targets:
+            if fast and levels is not None:
+                # cell (level r, group g) = atoms a_r of the rows of column g
+                A = np.zeros((len(levels) * len(cols), V.shape[0]))
+                for gi, c in enumerate(cols):
+                    for r, a in enumerate(levels):
+                        A[r + len(levels) * gi, c * K:(c + 1) * K] = a
+                t = (A @ T.ravel()).reshape(len(cols), len(levels)).T
+                res = chisq_from_totals(t, A @ V @ A.T, n_rows=opts["chisq_rows"],
+                                        nu=opts["chisq_df"], statistic="F",
+                                        names=(column, banner_col))
+            else:
+                if hidden_group is None:
+                    in_groups = np.zeros(len(w), dtype=bool)
+                    for c in cols:
+                        in_groups |= columns[c].mask
+                    hidden_group = ~in_groups & data[banner_col].notna().to_numpy()
+                mask = in_base & ~drop() & ~hidden_group
+                res = design.subset(pd.Series(mask, index=data.index)).chisq(column, banner_col)
             df = np.atleast_1d(np.asarray(getattr(res, "df", np.nan), dtype=float))
             records.append(
                 {
@@ -1251,6 +1294,55 @@ def _chisq_records(design, block, columns, w, opts):
                 }
             )
     return records
+
+
+def _category_levels(series, block, group):
+    """Atom vectors of the answers of a single/grid column, in its category order.
+
+    Each shown answer is one atom (``_category_atoms``); the excluded missing
+    answers have none (the test drops them). None when the column is not
+    categorical (the test then runs on the data).
+    """
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return None
+    cats = [str(c) for c in series.cat.categories]
+    if len(set(cats)) != len(cats):
+        return None
+    found = {}
+    for e in block.estimates:
+        if e.group != group or e.kind not in ("category", "missing"):
+            continue
+        if e.label not in cats or np.count_nonzero(e.a) != 1 or e.a.max() != 1.0:
+            return None
+        found[cats.index(e.label)] = e.a
+    return [found[k] for k in sorted(found)]
+
+
+def _item_levels(series, X, a, in_base):
+    """Atom vectors of the two answers of a multi-response item, in category order.
+
+    The item's atom ``X @ a`` must be one category and the respondent atom
+    (last column) the item's non-missing rows, on every row of the base:
+    then the cells of the test are atoms. None otherwise.
+    """
+    if not isinstance(series.dtype, pd.CategoricalDtype) or len(series.cat.categories) != 2:
+        return None
+    i = int(np.argmax(a))
+    if np.count_nonzero(a) != 1 or a[i] != 1.0:
+        return None
+    codes = series.cat.codes.to_numpy()
+    z = X[:, -1] > 0
+    y = X[:, i]
+    if (((codes >= 0) != z) & in_base).any() or ((y != 0) & (y != 1)).any():
+        return None
+    y = y > 0
+    z_atom = np.zeros_like(a)
+    z_atom[-1] = 1.0
+    for chosen in (0, 1):
+        if not (((codes == chosen) != y) & in_base).any():
+            sel, other = a, z_atom - a
+            return [sel, other] if chosen == 0 else [other, sel]
+    return None
 
 
 def _banner_data_column(name, opts):
@@ -1431,6 +1523,10 @@ def banner(
         df=df,
         banner_columns=banner_columns,
     )
+    if chisq and design.is_calibrated:
+        # the domain designs of the tests keep every row: R's nrow(mm) and nu
+        opts["chisq_rows"] = design._n_rows_r()
+        opts["chisq_df"] = design._design_df_r()
     study = dict(getattr(spec, "study", None) or {}) if spec is not None else {}
     unit = study.get("unit") or "répondants"
     if source is None:
@@ -1445,13 +1541,13 @@ def banner(
             data, spec, row, show_missing=show_missing, base=base, base_label=base_label, n=n
         )
         block.columns_used = _columns_used(data, spec, row)
-        est, se, n_unw, w_base, grads, V = _compute_block(design, block, columns, w, opts,
+        est, se, n_unw, w_base, grads, V, T = _compute_block(design, block, columns, w, opts,
                                                           column_masks, vcov_plan)
         marks, records = _significance(block, columns, est, grads, n_unw, opts)
         if records is not None:
             tests.append(pd.DataFrame(records))
         if chisq and len(columns) > 1:
-            chis.extend(_chisq_records(design, block, columns, w, opts))
+            chis.extend(_chisq_records(design, block, columns, w, opts, T=T, V=V))
         small_col = n_unw < min_base  # (groups, C)
         row_pos = {}
         row_keys = []  # stable keys (data columns rather than labels), for trends
