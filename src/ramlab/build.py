@@ -438,6 +438,10 @@ def _kernel_manager_class():
     from traitlets import default
 
     class KernelManager(AsyncKernelManager):
+        @default("client_factory")
+        def _default_client_factory(self):
+            return _kernel_client_class()
+
         @default("transport")
         def _default_transport(self):
             return "ipc" if os.name == "posix" else "tcp"
@@ -454,7 +458,74 @@ def _kernel_manager_class():
         def _default_transport_encryption(self):
             return "auto" if self.transport == "tcp" and zmq.has("curve") else "disabled"
 
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:
+            # jupyter_client polls a killed kernel every 0.1 s until it is gone, so
+            # each report waited about 0.1 s more for its kernel to end: poll more often
+            await super()._async_wait(pollinterval=min(pollinterval, 0.005))
+
     return KernelManager
+
+
+#: Seconds of silence on IOPub that end a kernel's start (jupyter_client waits 0.2 s).
+_IOPUB_FLUSH_SECONDS = 0.02
+
+
+def _kernel_client_class():
+    """jupyter_client's async kernel client, ending its wait for a new kernel sooner.
+
+    ``wait_for_ready`` (jupyter_client 8) gets the kernel's ``kernel_info_reply``
+    and a message on IOPub, then drains IOPub until it stays silent for 0.2 s:
+    a fixed 0.2 s added to every report. The kernel's start-up messages (its
+    "busy"/"idle" status of that request) arrive within milliseconds, and the
+    cells' outputs are matched to their requests by nbclient anyway, so this
+    client waits :data:`_IOPUB_FLUSH_SECONDS` instead. The rest is the same.
+    """
+    import asyncio
+    import time
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.manager import KernelManager
+    from jupyter_core.utils import ensure_async
+
+    class KernelClient(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            if timeout is None:
+                timeout = float("inf")
+            abs_timeout = time.time() + timeout
+            if not isinstance(self.parent, KernelManager):
+                while not await self._async_is_alive():
+                    if time.time() > abs_timeout:
+                        raise RuntimeError(
+                            "Kernel didn't respond to heartbeats in %d seconds and timed out" % timeout
+                        )
+                    await asyncio.sleep(0.2)
+            while True:
+                self.kernel_info()
+                try:
+                    msg = await ensure_async(self.shell_channel.get_msg(timeout=1))
+                except Empty:
+                    pass
+                else:
+                    if msg["msg_type"] == "kernel_info_reply":
+                        try:  # IOPub connected? If not, start over
+                            await ensure_async(self.iopub_channel.get_msg(timeout=0.2))
+                        except Empty:
+                            pass
+                        else:
+                            self._handle_kernel_info_reply(msg)
+                            break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.time() > abs_timeout:
+                    raise RuntimeError("Kernel didn't respond in %d seconds" % timeout)
+            while True:  # flush IOPub
+                try:
+                    await ensure_async(self.iopub_channel.get_msg(timeout=_IOPUB_FLUSH_SECONDS))
+                except Empty:
+                    break
+
+    return KernelClient
 
 
 def source_cell_position(source_cells: list, executed_index: int, *, injected: bool) -> int:
@@ -590,6 +661,78 @@ def _title(nb, default: str) -> str:
     return default
 
 
+def _exporter_class():
+    """nbconvert's HTMLExporter, adding the table of contents on the page it already parses.
+
+    ``HTMLExporter.from_notebook_node`` renders the template, parses the page
+    with BeautifulSoup (alt texts, tabindex) and serialises it; parsing it
+    again for the table of contents cost as much. This subclass repeats that
+    method (nbconvert 7) and runs :func:`_add_toc_to_soup` on the same parse.
+    """
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class RamlabHTMLExporter(HTMLExporter):
+        def from_notebook_node(self, nb, resources=None, **kw):
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight_code = self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
+            )
+            resources = self._init_resources(resources)
+            filter_data_type = WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources
+            )
+            self.register_filter("highlight_code", highlight_code)
+            self.register_filter("filter_data_type", filter_data_type)
+            html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            soup = BeautifulSoup(html, features="html.parser")
+            missing_alt = 0
+            for elem in soup.select("img:not([alt])"):
+                elem.attrs["alt"] = "No description has been provided for this image"
+                missing_alt += 1
+            if missing_alt:
+                self.log.warning("Alternative text is missing on %s image(s).", missing_alt)
+            for elem in soup.select(".jp-Notebook div.jp-Cell-inputWrapper"):
+                elem.attrs["tabindex"] = "0"
+            for elem in soup.select(".jp-Notebook div.jp-OutputArea-output"):
+                elem.attrs["tabindex"] = "0"
+            _add_toc_to_soup(soup)
+            return str(soup), resources
+
+    return RamlabHTMLExporter
+
+
+#: The HTML exporter of this process (:func:`_html_exporter`).
+_EXPORTER = None
+
+
+def _html_exporter():
+    """nbconvert's HTML exporter with ramlab's template, made once per process.
+
+    Its Jinja environment keeps the compiled templates: the fork server makes
+    and warms it (:mod:`ramlab._preload`), so a job forked from it does not
+    look the templates up and compile them again. An export changes no
+    option of the exporter (each call registers its own per-notebook filters
+    and resources), so reusing it gives the same page.
+    """
+    global _EXPORTER
+    if _EXPORTER is None:
+        _EXPORTER = _exporter_class()(
+            template_name=TEMPLATE_NAME,
+            extra_template_basedirs=[str(TEMPLATES_DIR)],
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            embed_images=True,
+            language_code="fr",
+        )
+    return _EXPORTER
+
+
 def render_html(nb, *, title: str = "Rapport", provenance: dict | None = None) -> str:
     """Render a cleaned notebook to a self-contained French HTML page.
 
@@ -599,21 +742,10 @@ def render_html(nb, *, title: str = "Rapport", provenance: dict | None = None) -
     contents with unique anchors (:func:`add_table_of_contents`), and, when
     `provenance` is given (:func:`provenance`), a provenance footer.
     """
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        template_name=TEMPLATE_NAME,
-        extra_template_basedirs=[str(TEMPLATES_DIR)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-        language_code="fr",
-    )
-    body, _ = exporter.from_notebook_node(
+    body, _ = _html_exporter().from_notebook_node(
         nb, resources={"metadata": {"name": _title(nb, title)}}
     )
-    page = add_table_of_contents(body)
+    page = body  # the exporter added the table of contents (add_table_of_contents)
     if provenance:
         footer = provenance_footer(provenance)
         at = page.rfind("</body>")
@@ -721,12 +853,17 @@ def add_table_of_contents(html: str, *, title: str = "Sommaire", levels=("h2", "
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, features="html.parser")
+    return str(soup) if _add_toc_to_soup(soup, title=title, levels=levels) else html
+
+
+def _add_toc_to_soup(soup, *, title: str = "Sommaire", levels=("h2", "h3")) -> bool:
+    """:func:`add_table_of_contents` on a parsed page, in place; False when nothing changed."""
     main = soup.find("main") or soup.body
     if main is None:
-        return html
+        return False
     headings = main.find_all(list(levels))
     if not headings:
-        return html
+        return False
 
     own = {id(heading) for heading in headings}
     used = {element["id"] for element in soup.find_all(id=True) if id(element) not in own}
@@ -773,7 +910,7 @@ def add_table_of_contents(html: str, *, title: str = "Sommaire", levels=("h2", "
         cell.insert_after(nav)
     else:
         main.insert(0, nav)
-    return str(soup)
+    return True
 
 
 def write_atomic(path, text: str) -> Path:
