@@ -456,6 +456,13 @@ def _err(path, key, message):
     return SpecError(f"{path}: {key}: {message}", path=str(path), key=key)
 
 
+def _choice(path, key, value, allowed, what):
+    """`value` if it is one of `allowed`, else a SpecError naming `what` and the choices."""
+    if value not in allowed:
+        raise _err(path, key, f"unknown {what} {value!r} (allowed: {', '.join(allowed)})")
+    return value
+
+
 def _check_keys(path, where, mapping, allowed, required=()):
     if not isinstance(mapping, dict):
         raise _err(path, where or "(top)", "expected a mapping")
@@ -575,12 +582,7 @@ def _build_spec(raw, path, data_dir, year):
 def _build_question(path, qid, q):
     where = f"questions.{qid}"
     _check_keys(path, where, q, _QUESTION_KEYS, required=("text", "type"))
-    qtype = q["type"]
-    if qtype not in QUESTION_TYPES:
-        raise _err(
-            path, f"{where}.type",
-            f"unknown question type {qtype!r} (allowed: {', '.join(QUESTION_TYPES)})",
-        )
+    qtype = _choice(path, f"{where}.type", q["type"], QUESTION_TYPES, "question type")
     text = _str(path, f"{where}.text", q["text"])
     items = q.get("items")
     if qtype in ("multi", "grid"):
@@ -775,9 +777,7 @@ def _evaluate(cond, data, spec):
 
 def _build_weighting(path, data_dir, w, population_size):
     _check_keys(path, "weighting", w, _WEIGHTING_KEYS, required=("mode", "tolerance", "margins"))
-    mode = w["mode"]
-    if mode not in WEIGHTING_MODES:
-        raise _err(path, "weighting.mode", f"unknown mode {mode!r} (allowed: {', '.join(WEIGHTING_MODES)})")
+    mode = _choice(path, "weighting.mode", w["mode"], WEIGHTING_MODES, "mode")
     weight_variable = _str(path, "weighting.weight_variable", w.get("weight_variable"), optional=True)
     if mode != "rake" and weight_variable is None:
         raise _err(path, "weighting.weight_variable", f"mode {mode!r} needs the file's weight column")
@@ -842,9 +842,7 @@ def load_margin(path, *, population_size, tolerance, groups=None, expected_varia
     variable = _str(path, "variable", raw["variable"])
     if expected_variable is not None and variable != expected_variable:
         raise _err(path, "variable", f"the file describes {variable!r}, the spec expects {expected_variable!r}")
-    status = raw["status"]
-    if status not in POPULATION_STATUSES:
-        raise _err(path, "status", f"unknown status {status!r} (allowed: {', '.join(POPULATION_STATUSES)})")
+    status = _choice(path, "status", raw["status"], POPULATION_STATUSES, "status")
     note = _str(path, "note", raw.get("note"), optional=True)
     if status != "published" and note is None:
         raise _err(path, "note", f"a margin with status {status!r} must say why in a note")
