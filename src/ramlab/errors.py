@@ -34,12 +34,19 @@ class DataFileError(RamlabError):
 
 
 class SpecError(RamlabError):
-    """A survey specification or population-margin file is invalid."""
+    """A survey specification, population-margin or generator file is invalid.
 
-    def __init__(self, message, *, path=None, key=None):
+    ``path`` names the file, ``key`` the dotted key at fault, and ``line`` and
+    ``column`` (1-based) the place in the file when it is known (YAML syntax
+    errors, duplicate keys).
+    """
+
+    def __init__(self, message, *, path=None, key=None, line=None, column=None):
         super().__init__(message)
         self.path = path
         self.key = key
+        self.line = line
+        self.column = column
 
 
 class MarginError(RamlabError, ValueError):

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ramlab.errors import DataFileError
+from ramlab.spec import normalize_label
 
 __all__ = [
     "read_sav",
@@ -157,7 +158,7 @@ def read_sav(path) -> pd.DataFrame:
             continue
         values = series.to_numpy(dtype=float)
         present = np.unique(values[~np.isnan(values)])
-        code_to_label = {_code_key(float(c)): str(lab) for c, lab in labels.items()}
+        code_to_label = {_code_key(float(c)): normalize_label(str(lab)) for c, lab in labels.items()}
         for code in present:
             key = _code_key(float(code))
             if key not in code_to_label:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ __all__ = [
     "Weighting",
     "load_spec",
     "load_margin",
+    "read_yaml",
+    "normalize_label",
     "default_data_dir",
     "QUESTION_TYPES",
     "WEIGHTING_MODES",
@@ -357,7 +360,7 @@ class Spec:
                 if cat not in labels:
                     raise SpecError(
                         f"{m.path}: category {cat!r} is not among the labels of "
-                        f"{m.variable!r} in {file}",
+                        f"{m.variable!r} in {file} ({', '.join(map(repr, labels))})",
                         path=str(m.path), key=f"categories.{cat}",
                     )
             present = data[m.variable].dropna().unique()
@@ -407,7 +410,7 @@ def load_spec(path_or_survey_id, *, year=None, data_dir=None) -> Spec:
         and both totals; a larger gap is a SpecError.
     """
     path, data_dir = _resolve(path_or_survey_id, year, data_dir)
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     return _build_spec(raw, path, data_dir, year)
 
 
@@ -439,12 +442,132 @@ def _resolve(target, year, data_dir):
     return found[0], ddir
 
 
-def _read_yaml(path: Path):
+# Characters that change a label's bytes but not what a reader sees: zero-width
+# spaces and joiners used as spaces, the word joiner, and a stray byte-order mark.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff"))
+
+
+def normalize_label(text: str) -> str:
+    """The form in which labels are compared: NFC, visible spaces only, trimmed.
+
+    Labels that look the same may differ in bytes: "Données" decomposed (NFD,
+    as macOS and some SPSS writers store it) or composed (NFC), a no-break or
+    narrow no-break space instead of a space, a zero-width space, a trailing
+    space. Both the file's value labels (:func:`ramlab.sav.read_sav`) and every
+    string of a spec or margin file are put in this form, so that they match.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+        Unicode NFC; zero-width spaces, word joiners and byte-order marks
+        removed; no-break, narrow no-break and other Unicode spaces replaced
+        by a space; leading and trailing whitespace removed.
+    """
+    if text.isascii():
+        return text.strip()
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    if not text.isascii():
+        text = "".join(" " if ch != " " and unicodedata.category(ch) == "Zs" else ch for ch in text)
+    return text.strip()
+
+
+class _DuplicateKey(Exception):
+    """Raised by the loader on a key given twice in one mapping."""
+
+    def __init__(self, key, line, first_line):
+        super().__init__(key)
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML's safe loader, refusing a key given twice in one mapping.
+
+    PyYAML keeps the last value of a duplicated key without a word (a second
+    question ``q6`` silently replaces the first); YAML 1.2 says keys are unique.
+    Keys brought in by a merge (``<<: *anchor``) may be overridden, as YAML allows.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                line = key_node.start_mark.line + 1
+                if first is not None:
+                    raise _DuplicateKey(key, line, first)
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _construct_label(loader, node):
+    return normalize_label(loader.construct_scalar(node))
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)
+_StrictLoader.add_constructor("tag:yaml.org,2002:str", _construct_label)
+
+
+def read_yaml(path) -> dict:
+    """Read a YAML file (spec, margin, generator configuration) strictly.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, UTF-8; its top level must be a mapping.
+
+    Returns
+    -------
+    dict
+
+    Every string (keys and values) is put in :func:`normalize_label` form.
+
+    Raises
+    ------
+    SpecError
+        On a syntax error (the message gives the line and column, on one line;
+        also ``.line`` and ``.column``, 1-based), a key given twice in one
+        mapping (the message names the key and both lines), an unreadable file,
+        or a top level that is not a mapping. ``.path`` names the file.
+    """
+    path = Path(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
+            raw = yaml.load(fh, Loader=_StrictLoader)  # noqa: S506 - a safe loader
+    except _DuplicateKey as exc:
+        raise SpecError(
+            f"{path}, line {exc.line}: duplicate key {exc.key!r} (already given on line "
+            f"{exc.first_line}); each key may appear once",
+            path=str(path), key=str(exc.key), line=exc.line,
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
+        problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+        context = " ".join(str(exc.context or "").split())
+        where = f", line {line}, column {column}" if mark is not None else ""
+        detail = f"{problem} ({context})" if context and context != problem else problem
+        raise SpecError(
+            f"{path}{where}: not valid YAML: {detail}", path=str(path), line=line, column=column
+        ) from exc
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML ({exc})", path=str(path)) from exc
+        raise SpecError(
+            f"{path}: not valid YAML: {' '.join(str(exc).split())}", path=str(path)
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})", path=str(path)
+        ) from exc
     except OSError as exc:
         raise SpecError(f"{path}: cannot be read ({exc})", path=str(path)) from exc
     if not isinstance(raw, dict):
@@ -798,7 +921,18 @@ def _build_weighting(path, data_dir, w, population_size):
         if variable in seen:
             raise _err(path, f"{key}.variable", f"{variable!r} has two margins")
         seen.add(variable)
-        file = Path(data_dir) / "population" / _str(path, f"{key}.file", m["file"])
+        name = _str(path, f"{key}.file", m["file"])
+        # Margins are data with a source: they live in <data_dir>/population/,
+        # never elsewhere (an absolute path or "../" would leave it).
+        parts = Path(name).parts
+        if Path(name).is_absolute() or Path(name).drive or ".." in parts:
+            raise _err(
+                path, f"{key}.file",
+                f"{name!r} leaves {Path(data_dir) / 'population'}: a margin file must live "
+                f"under data/population/ (give its name there, e.g. "
+                f"{Path(name).name!r})",
+            )
+        file = Path(data_dir) / "population" / name
         if not file.is_file():
             raise _err(path, f"{key}.file", f"population file not found: {file}")
         margins.append(
@@ -836,7 +970,7 @@ def load_margin(path, *, population_size, tolerance, groups=None, expected_varia
     Margin
     """
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     _check_keys(path, "", raw, _POPULATION_KEYS,
                 required=("variable", "label", "year", "source", "status", "unit", "categories"))
     variable = _str(path, "variable", raw["variable"])

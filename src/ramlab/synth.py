@@ -29,12 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ramlab._files import replacing
 from ramlab.errors import RamlabError, SpecError
 from ramlab.sav import SYNTHETIC_LABEL, SYNTHETIC_NOTE, WEIGHT_NOTE_PREFIX
-from ramlab.spec import default_data_dir, load_spec
+from ramlab.spec import default_data_dir, load_spec, read_yaml
 
 __all__ = ["generate", "synthesize", "load_config"]
 
@@ -54,13 +53,7 @@ def load_config(survey, year, *, data_dir=None) -> tuple[dict, Path]:
     path = data_dir / "synth" / f"{survey}_{int(year)}.yaml"
     if not path.is_file():
         raise SpecError(f"No generator configuration: {path} not found", path=str(path))
-    with open(path, encoding="utf-8") as fh:
-        try:
-            config = yaml.safe_load(fh)
-        except yaml.YAMLError as exc:
-            raise SpecError(f"{path}: not valid YAML ({exc})", path=str(path)) from exc
-    if not isinstance(config, dict):
-        raise SpecError(f"{path}: expected a mapping", path=str(path))
+    config = read_yaml(path)
     for key in config:
         if key not in _CONFIG_KEYS:
             raise SpecError(f"{path}: {key}: unknown key", path=str(path), key=str(key))
