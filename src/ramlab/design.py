@@ -1172,7 +1172,7 @@ def _ciprop(design, x, *, method, level):
         rows = d._rows()
         wr = w if rows is None else w[rows]
         c = _glm_intercept(y0 if rows is None else y0[rows], wr / wr.mean())
-        sec = se / (p * (1 - p))
+        sec = np.sqrt(_intercept_var(d, y0, float(_logit_linkinv(c))))
         lo, hi = _expit(c - qt * sec), _expit(c + qt * sec)
         p = float(_logit_linkinv(c))
     elif method == "beta":
@@ -1188,7 +1188,7 @@ def _ciprop(design, x, *, method, level):
         half = qt / (1 + z2 / n_eff) * np.sqrt(p * (1 - p) / n_eff + z2 / (4 * n_eff**2))
         lo, hi = centre - half, centre + half
     else:  # likelihood
-        lo, hi = _likelihood_ci(d, y0, p, var, df, level)
+        lo, hi = _likelihood_ci(d, y0, df, level)
         rows = d._rows()
         wr = w if rows is None else w[rows]
         p = float(_logit_linkinv(_glm_intercept(y0 if rows is None else y0[rows], wr / wr.mean())))
@@ -1216,13 +1216,20 @@ def _binomial_deviance(y, mu, W):
     return 2 * float(W @ (t1 + t2))
 
 
-def _glm_intercept(y, W, epsilon=1e-8, maxit=25):
+def _glm_intercept(y, W, epsilon=1e-8, maxit=25, *, info=False):
     """Intercept of R's ``glm.fit`` for a quasi-binomial model ``y ~ 1``.
 
     Reproduces R's IRLS (binomial initialisation, convergence when the
     relative change of deviance is below ``epsilon``), so that the estimate
     of ``svyciprop(method = "logit" | "likelihood")`` -- expit of the fitted
     intercept -- agrees with R to the digit, not only to R's tolerance.
+
+    With ``info=True`` also returns the sum of the working weights of the
+    last IRLS iteration. R's ``glm.fit`` keeps the QR of that last weighted
+    fit, whose weights come from the *previous* iterate's mu, so the model
+    -based ("naive") variance of the intercept is 1 / that sum, not
+    1 / sum(W mu (1 - mu)) at the final mu; the two differ by up to ~1e-3
+    relative for small proportions at R's default ``epsilon``.
     """
     good0 = W > 0
     y = np.where(good0, y, 0.0)
@@ -1231,19 +1238,21 @@ def _glm_intercept(y, W, epsilon=1e-8, maxit=25):
     mu = _logit_linkinv(eta)
     devold = _binomial_deviance(y, mu, W)
     coef = float(eta[good0][0]) if good0.any() else 0.0
+    ww_sum = float("nan")
     for _ in range(maxit):
         mu_eta = np.maximum(mu * (1 - mu), _DBL_EPS)
         good = good0 & (mu_eta != 0)
         z = eta[good] + (y - mu)[good] / mu_eta[good]
         ww = W[good] * mu_eta[good] ** 2 / (mu[good] * (1 - mu[good]))
-        coef = float(ww @ z / ww.sum())
+        ww_sum = float(ww.sum())
+        coef = float(ww @ z / ww_sum)
         eta = np.full_like(y, coef)
         mu = _logit_linkinv(eta)
         dev = _binomial_deviance(y, mu, W)
         if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
             break
         devold = dev
-    return coef
+    return (coef, ww_sum) if info else coef
 
 
 def _fmm_spline(x, y):
@@ -1311,7 +1320,21 @@ def _r_approx(x, y, xout):
     return np.where((xout < xs[0]) | (xout > xs[-1]), np.nan, out)
 
 
-def _likelihood_ci(d, y, p, var, df, level):
+def _intercept_var(d, y, mu):
+    """Design variance of the logit intercept of ``svyglm(y ~ 1, quasibinomial)``.
+
+    As R's ``vcov(svyglm)``: the linearisation variance of the estimating
+    function at the fitted mu, w (y - mu) / (N mu (1 - mu)). R's IRLS stops
+    at its default tolerance, so mu is not exactly the weighted proportion;
+    taking the variance at the proportion moves the logit interval by up to
+    6e-8 and the likelihood interval (through its profile step) by more.
+    """
+    w = d._w
+    u = np.where(w > 0, (y - mu) / w.sum(), 0.0)
+    return float(d.total_vcov(u)[0, 0]) / (mu * (1 - mu)) ** 2
+
+
+def _likelihood_ci(d, y, df, level):
     """Profile-likelihood interval of R ``svyciprop(method = "likelihood")``.
 
     As R (``confint.svyglm(method = "likelihood")``, ``MASSprofile_glm``,
@@ -1322,6 +1345,12 @@ def _likelihood_ci(d, y, p, var, df, level):
     Pearson residuals, is interpolated by R's "fmm" spline and inverted
     linearly at +- qt(alpha/2, df) * sqrt(lambda), lambda the ratio of the
     design-based to the model-based variance of the intercept.
+
+    Both variances are taken as R's ``svyglm`` leaves them after IRLS stops
+    at its default tolerance: the design variance at the fitted mu, the
+    model-based one from the last iteration's working weights. Taking them
+    at the exact proportion instead moves the interval by up to 6e-4
+    relative for small proportions (the profile step and lambda change).
     """
     from scipy import stats
 
@@ -1329,7 +1358,7 @@ def _likelihood_ci(d, y, p, var, df, level):
     w_all = d._w if rows is None else d._w[rows]
     yy = y if rows is None else y[rows]
     W = w_all / w_all.mean()
-    B0 = _glm_intercept(yy, W)
+    B0, ww_sum = _glm_intercept(yy, W, info=True)
     mu = float(_logit_linkinv(B0))
     D0 = _binomial_deviance(yy, np.full_like(yy, mu), W)
     pos = w_all > 0
@@ -1337,8 +1366,10 @@ def _likelihood_ci(d, y, p, var, df, level):
     n = int(pos.sum())
     rbar = (w_all @ r) / w_all.sum()
     phi = (w_all @ ((r - rbar) ** 2)) / w_all.sum() * n / (n - 1)
-    naive = 1.0 / float(W[pos].sum() * mu * (1 - mu))
-    cov = var / (p * (1 - p)) ** 2
+    # R: object$naive.cov, from the QR of glm.fit's last iteration (weights
+    # of the previous iterate), see _glm_intercept
+    naive = 1.0 / ww_sum
+    cov = _intercept_var(d, y, mu)
     lam = cov / naive
     alpha_lvl = 1 - level
     if np.isfinite(df):
