@@ -78,7 +78,7 @@ def test_file_is_synthetic_and_weighted_to_the_population(survey, year):
     s = _survey(survey, year)
     assert s.synthetic
     assert s.n == s.spec.study["sample_size"]
-    assert s.design.weights.sum() == pytest.approx(s.spec.study["population_size"], abs=1e-6)
+    assert s.design.weights.sum() == pytest.approx(s.spec.study["population_size"], rel=1e-10)
     assert np.all(s.unweighted.weights == 1)
 
 

@@ -53,7 +53,7 @@ def test_survey_is_synthetic_and_weighted(survey):
 
 def test_weighted_bases(survey):
     # "Base : Ensemble (148 429 associations)"
-    assert survey.design.weights.sum() == pytest.approx(148429, abs=1e-6)
+    assert survey.design.weights.sum() == pytest.approx(148429, rel=1e-10)  # raking tol, relative
     # "Base : Ont mis en place au moins un partenariat ou prévoient d'en mettre en place
     # (147 511 associations)"
     partners = survey.domain("partenaires")

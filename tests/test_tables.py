@@ -106,9 +106,16 @@ def _calraked(name="dclus1"):
     return d.calibrate(totals, method="raking", tol=1e-12, max_iter=1000)
 
 
+def _strat_raked():
+    """dstrat raked on sch.wide and awards: unclustered, so banner tables take the
+    factored covariance path (R: calibrate(calfun="raking"), tables.R)."""
+    margins = {"sch.wide": {"No": 1072, "Yes": 5122}, "awards": {"No": 2027, "Yes": 4167}}
+    return _design("dstrat").rake(margins, tol=1e-12, max_iter=1000)
+
+
 DESIGNS = {"dstrat": lambda: _design("dstrat"), "dclus1": lambda: _design("dclus1"),
            "dclus2": lambda: _design("dclus2"), "dclus1_raked": _raked,
-           "dclus1_calraked": _calraked}
+           "dclus1_calraked": _calraked, "dstrat_calraked": _strat_raked}
 
 OUTCOMES = {"schwide_yes": ("schwide_yes", "Oui"), "api00_gt_700": ("api700", "Oui"),
             "api00": ("api00", "Moyenne")}
