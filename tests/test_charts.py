@@ -77,7 +77,19 @@ def test_bars_has_percent_labels_base_source_and_mark(data, figures):
     fig = charts.bars(t, title="Coût de 5$ à 10$")
     figures.append(fig)
     assert isinstance(fig, Figure)
+    # one bar per answer, its length the total column's percentage, labelled with it
+    answers = (t.kinds.xs("q", level="question") == "category").to_numpy()
+    expected = 100 * t.frame.xs("q", level="question").iloc[:, 0].to_numpy(dtype=float)[answers]
+    bars = fig.axes[0].patches
+    np.testing.assert_allclose([b.get_width() for b in bars], expected, rtol=1e-12)
+    w = data["w"].to_numpy()
+    direct = [100 * w[(data["q"] == c).to_numpy()].sum() / w.sum() for c in data["q"].cat.categories]
+    np.testing.assert_allclose(expected, direct, rtol=1e-12)  # the table is the weighted share
     texts = [x.get_text() for x in _texts(fig)]
+    from ramlab.format import fmt_pct
+
+    for v in expected:
+        assert fmt_pct(v / 100) in texts
     assert any(s.endswith("\u202f%") for s in texts)
     footer = [s for s in texts if s.startswith("Base : Ensemble")]
     assert footer and "Source : test" in footer[0]
@@ -106,7 +118,17 @@ def test_grouped_banner_and_lines_trend(data, figures):
     t = crosstab(d, "q", "taille", chisq=False)
     fig = charts.grouped(t)
     figures.append(fig)
-    assert len(fig.axes[0].patches) >= 4 * 3
+    # the drawn bars are the table's column percentages: one container per
+    # column (total first), one bar per answer, in the table's order
+    ax = fig.axes[0]
+    cols = [t.frame.columns[0]] + [c for c in t.frame.columns if c[0] == "taille"]
+    answers = (t.kinds.xs("q", level="question") == "category").to_numpy()
+    expected = 100 * t.frame.xs("q", level="question")[cols].to_numpy(dtype=float)[answers]
+    assert len(ax.containers) == len(cols) == 3
+    for j, container in enumerate(ax.containers):
+        widths = [bar.get_width() for bar in container]
+        np.testing.assert_allclose(widths, expected[:, j], rtol=1e-12)
+    assert expected.shape == (4, 3)
     _assert_no_math(fig)
     tr = trend({2019: d, 2021: Design(data, weights=None)}, "q")
     fig2 = charts.lines(tr)

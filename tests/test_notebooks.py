@@ -244,15 +244,14 @@ def test_trends_runs_on_the_shipped_data(trends):
 
     _assert_clean_run(trends)
     text = _text(trends)
+    # Both shipped years are required: a missing file must fail here, not switch to
+    # a weaker check (the single-year notebook has its own test below).
     years = [y for y in (2015, 2021) if y in _available_years("associations")]
-    synthetic = any(
+    assert years == [2015, 2021], "data/raw/associations_2015.sav and _2021.sav are both needed"
+    synthetic = all(
         read_sav(DATA / "raw" / f"associations_{y}.sav").attrs.get("synthetic") for y in years
     )
-    assert ("Données synthétiques" in text) == synthetic
-    if len(years) < 2:
-        assert "Une seule édition disponible" in text
-        assert not _outputs(trends, "image/png")
-        return
+    assert synthetic and "Données synthétiques" in text
     assert "Une seule édition disponible" not in text
     assert "évolutions 2015–2021" in text
     # one trend table and one line chart per question asked in both years

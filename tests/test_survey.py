@@ -11,8 +11,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
+
+import _population as P
 
 from ramlab.errors import DataFileError
 from ramlab.format import round_half_up
@@ -164,19 +167,38 @@ def data_copy(tmp_path):
     return tmp_path
 
 
-def _set_mode(data_dir, mode):
+def _set_mode(data_dir, mode, weight_variable="poids"):
     path = data_dir / "specs" / "associations_2021.yaml"
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     doc["weighting"]["mode"] = mode
+    doc["weighting"]["weight_variable"] = weight_variable
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
-@pytest.mark.parametrize("mode", ["delivered", "rake_from_delivered"])
-def test_weighting_modes_using_the_delivered_weight(survey, data_copy, mode):
-    _set_mode(data_copy, mode)
+def test_delivered_mode_uses_the_file_weight_as_is(data_copy):
+    # the file's column, read here with pyreadstat, not through ramlab
+    raw, _ = P.read_raw(data_copy / "raw" / "associations_2021.sav")
+    _set_mode(data_copy, "delivered", weight_variable="id")
     other = _load(data_copy)
-    np.testing.assert_allclose(other.design.weights, other.data["poids"], rtol=1e-8)
-    np.testing.assert_allclose(other.design.weights, survey.design.weights, rtol=1e-8)
+    np.testing.assert_array_equal(other.design.weights.to_numpy(), raw["id"].to_numpy(dtype=float))
+
+
+def test_rake_from_delivered_seeds_the_raking_with_the_file_weight(data_copy):
+    # A seed unlike any raked weight (the respondent id, 1..1206): the result
+    # must hit the population margins and stay proportional to the seed within
+    # each cell of the margins' cross-classification (w = seed * g_cell).
+    raw, meta = P.read_raw(data_copy / "raw" / "associations_2021.sav")
+    _set_mode(data_copy, "rake_from_delivered", weight_variable="id")
+    other = _load(data_copy)
+    w = other.design.weights.to_numpy()
+    doc = P.spec_doc("associations", 2021, data_copy)
+    errors = P.margin_errors(w, raw, meta, doc, data_copy)
+    assert max(errors.values()) <= 1e-9, errors
+    cells = pd.Series(list(zip(*(P.categories(raw, meta, m) for m in doc["weighting"]["margins"]))))
+    ratio = pd.Series(w / raw["id"].to_numpy(dtype=float))
+    spread = ratio.groupby(cells).agg(lambda r: r.max() / r.min() - 1)
+    assert spread.max() < 1e-9
+    assert ratio.max() / ratio.min() > 1.5  # the cells are really adjusted
 
 
 def test_missing_data_file(data_copy):

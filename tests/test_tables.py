@@ -654,7 +654,18 @@ def test_shipped_scale_total_oui(associations):
     assert _pct(t, "innovation", "", "Total Oui") == 90
     assert ("innovation", "", "Ne sait pas") not in t.frame.index
     assert t.kinds.loc[("innovation", "", "Moyenne")] == "mean"
-    assert len(t.chisq) == 1 and 0 <= t.chisq["p_value"].iloc[0] <= 1
+    # The table's test is svychisq (F, Rao-Scott; Design.chisq is checked against R
+    # in test_chisq.py) on the answers of the question's base, "Ne sait pas" left out:
+    # not on the whole base, nor on the whole sample.
+    assert len(t.chisq) == 1
+    q = associations.spec.questions["innovation"]
+    answered = associations.spec.bases[q.base].mask(associations.data) \
+        & ~associations.data["innovation"].isin(q.missing)
+    ref = associations.design.subset(answered).chisq("innovation", "region", statistic="F")
+    row = t.chisq.iloc[0]
+    assert row["statistic"] == pytest.approx(ref.statistic, rel=1e-10)
+    assert [row["ndf"], row["ddf"]] == pytest.approx(list(ref.df), rel=1e-10)
+    assert row["p_value"] == pytest.approx(ref.p_value, rel=1e-8)
 
 
 # --------------------------------------------------------------------------------------
