@@ -107,7 +107,7 @@ def test_real_file_is_not_synthetic(tmp_path):
 
 
 def test_no_parameter_can_turn_off_the_synthetic_mark():
-    assert list(inspect.signature(read_sav).parameters) == ["path"]
+    assert list(inspect.signature(read_sav).parameters) == ["path", "encoding"]
 
 
 def test_delivered_weight_found_by_note_or_name(tmp_path):
