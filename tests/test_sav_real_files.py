@@ -345,3 +345,30 @@ def test_random_labelled_file_matches_pyreadstat(tmp_path):
         assert _as_list(df[var]) == _labelled_as_pyreadstat(path, var), var
         if var in missing:
             assert df.attrs["user_missing"][var] == ["99"]
+
+
+def test_spec_question_on_a_mostly_unlabelled_column_is_named(tmp_path):
+    from ramlab.errors import SpecError
+    from ramlab.spec import load_spec
+
+    data_dir = tmp_path / "data"
+    for sub in ("specs", "population", "raw"):
+        (data_dir / sub).mkdir(parents=True)
+    df = pd.DataFrame({"note": [0.0, 3.0, 5.0, 7.0, 10.0, 4.0], "t": [1.0, 2.0] * 3})
+    pyreadstat.write_sav(df, str(data_dir / "raw" / "mini_2024.sav"), variable_value_labels={
+        "note": {0: "Pas du tout", 10: "Tout à fait"}, "t": {1: "A", 2: "B"}})
+    (data_dir / "population" / "t.yaml").write_text(
+        "variable: t\nlabel: T\nyear: 2024\nsource: S\nstatus: published\nunit: count\n"
+        "categories: {A: 50, B: 50}\n", encoding="utf-8")
+    (data_dir / "specs" / "mini_2024.yaml").write_text(
+        "survey: mini\nyear: 2024\n"
+        "study: {title: T, population: P, population_size: 100, unit: u, mode: m,\n"
+        "        fieldwork_start: 2024-01-01, fieldwork_end: 2024-01-31, sample_size: 6,\n"
+        "        institute: I, source: S}\n"
+        "questions:\n  note: {text: Q, type: scale, categories: [Pas du tout, Tout à fait]}\n"
+        "weighting: {mode: rake, tolerance: 0.001, margins: [{variable: t, file: t.yaml}]}\n",
+        encoding="utf-8")
+    spec = load_spec("mini", year=2024, data_dir=data_dir)
+    with pytest.raises(SpecError, match="'note'.*read as numbers") as info:
+        spec.check_data(read_sav(spec.data_file))
+    assert info.value.key == "questions.note.type"

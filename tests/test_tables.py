@@ -508,8 +508,10 @@ def test_errors_name_what_is_wrong():
         crosstab(d, "sch.wide", "nada")
     empty = d.data.copy()
     empty["grp"] = pd.Categorical(np.where(empty["stype"] == "E", "x", "y"), categories=["x", "y", "z"])
-    with pytest.raises(TableError, match="'z'"):
-        crosstab(Design(empty, weights="pw"), "sch.wide", "grp")
+    # A labelled group without respondents is left out with a note (issue 11), not an error.
+    t = crosstab(Design(empty, weights="pw"), "sch.wide", "grp")
+    assert [c for _, c in t.frame.columns][1:] == ["x", "y"]
+    assert any("« z »" in line for line in t.notes("sch.wide"))
     bad_numeric = _spec([Question(id="n", text="N", type="numeric", columns=("stype",))])
     with pytest.raises(TableError, match="numeric"):
         crosstab(d, "n", spec=bad_numeric)

@@ -97,8 +97,22 @@ def _check_weights(w, name):
         raise WeightError(
             f"weight {name!r} has negative values (min {w.min()!r})", variable=name
         )
-    if w.size and not np.isfinite(w.sum()):
+    if w.size and not np.isfinite(w).all():
         raise WeightError(f"weight {name!r} has infinite values", variable=name)
+    if w.size and not w.any():
+        raise WeightError(
+            f"weight {name!r} is zero for every respondent ({w.size} rows): no estimate "
+            "can be made", variable=name,
+        )
+    # Totals, variances and Kish's design effect sum weights and their squares:
+    # both must stay within float64 (about 1.8e308).
+    with np.errstate(over="ignore"):
+        overflow = w.size and not (np.isfinite(w.sum()) and np.isfinite(np.dot(w, w)))
+    if overflow:
+        raise WeightError(
+            f"weight {name!r} is too large to compute with: its largest value "
+            f"{w.max()!r} makes weighted sums overflow float64", variable=name,
+        )
 
 
 # --------------------------------------------------------------------------

@@ -335,6 +335,14 @@ class Spec:
                         f"value labels",
                         path=str(self.path), key=f"questions.{q.id}.categories",
                     )
+                if not isinstance(data[col].dtype, pd.CategoricalDtype):
+                    raise SpecError(
+                        f"{self.path}: question {q.id!r} is {q.type} but column {col!r} of "
+                        f"{file} is read as numbers: its value labels "
+                        f"({', '.join(map(repr, labels))}) cover less than half of its "
+                        f"values; make the question numeric or label its codes",
+                        path=str(self.path), key=f"questions.{q.id}.type",
+                    )
                 for cat in q.categories:
                     if cat not in labels:
                         raise SpecError(

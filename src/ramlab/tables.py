@@ -275,6 +275,8 @@ class Table:
             lines.append("Plusieurs réponses possibles : total supérieur à 100 %.".replace(" %", NNBSP + "%"))
         if info.get("missing_note"):
             lines.append(info["missing_note"])
+        for variable, group in self.options.get("empty_columns", ()):
+            lines.append(f"{variable} : aucun répondant dans « {group} », colonne non affichée.")
         if info.get("note"):
             lines.append(info["note"])
         if info.get("trend_note"):
@@ -917,9 +919,16 @@ def _numeric(data, *, row, text, qtype, columns, mask, **_):
                   numeric=np.where(ok, x, np.nan), numeric_ok=ok)
 
 
-def _banner_columns(data, spec, cols, n):
-    """The total column and one column per group of each banner variable."""
+def _banner_columns(data, spec, cols, n, w):
+    """The total column and one column per group of each banner variable.
+
+    Returns (columns, empty): a labelled group without any respondent (of
+    positive weight) has no column; ``empty`` lists it as (variable label,
+    group label), for a note under the table.
+    """
     columns = [_Column(TOTAL, "", TOTAL_LABEL, "", np.ones(n, dtype=bool))]
+    empty = []
+    present = w > 0
     specs = []
     for col in cols:
         question = None
@@ -941,12 +950,21 @@ def _banner_columns(data, spec, cols, n):
         if missing is None:
             missing = _user_missing(data, name)
         label = _variable_label(data, spec, col)
-        specs.append((col, label, codes, [(k, c) for k, c in enumerate(cats) if c not in missing]))
+        counts = np.bincount(codes[present & (codes >= 0)], minlength=len(cats))
+        levels = []
+        for k, c in enumerate(cats):
+            if c in missing:
+                continue
+            if counts[k] == 0:
+                empty.append((label, c))
+            else:
+                levels.append((k, c))
+        specs.append((col, label, codes, levels))
     letters = iter(column_letters(sum(len(s[3]) for s in specs)))
     for col, label, codes, levels in specs:
         for k, cat in levels:
             columns.append(_Column(col, label, cat, next(letters), codes == k))
-    return columns
+    return columns, empty
 
 
 # --------------------------------------------------------------------------------------
@@ -1502,7 +1520,7 @@ def banner(
     data = design.data
     n = len(data)
     w = np.asarray(design.weights, dtype=float)
-    columns = _banner_columns(data, spec, cols, n)
+    columns, empty_columns = _banner_columns(data, spec, cols, n, w)
     column_masks = np.column_stack([c.mask for c in columns])  # (n, C) domains of the columns
     vcov_plan = design.domain_plan(column_masks)  # shared by every question's total_vcov
     banner_columns = {}
@@ -1522,6 +1540,7 @@ def banner(
         mean_digits=mean_digits,
         df=df,
         banner_columns=banner_columns,
+        empty_columns=empty_columns,
     )
     if chisq and design.is_calibrated:
         # the domain designs of the tests keep every row: R's nrow(mm) and nu
