@@ -1589,12 +1589,17 @@ def chisq_from_totals(t, V, *, n_rows, nu, statistic="F", names=("row", "col")):
     denom = Cmat.T @ (iD / n_rows) @ Cmat
     numr = Cmat.T @ iD @ Vp @ iD @ Cmat
     Delta = np.linalg.solve(denom, numr)
-    tr = float(np.trace(Delta))
-    d0 = tr**2 / float(np.trace(Delta @ Delta))
+    # numpy scalars: with no sampling variance (a census) Delta is 0 and, as in
+    # R, the F statistic is Inf and its df and p-value NaN rather than an error
+    tr = np.float64(np.trace(Delta))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d0 = tr**2 / np.trace(Delta @ Delta)
     if statistic == "F":
-        stat = X2 / tr
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = float(X2 / tr)
         pval = float(stats.f.sf(stat, d0, d0 * nu))
-        return ChisqResult(stat, (d0, d0 * nu), pval, "Pearson's X^2: Rao & Scott adjustment")
+        return ChisqResult(stat, (float(d0), float(d0 * nu)), pval, "Pearson's X^2: Rao & Scott adjustment")
     dfc = Delta.shape[1]
-    pval = float(stats.chi2.sf(X2 / np.mean(np.diag(Delta)), dfc))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pval = float(stats.chi2.sf(X2 / np.mean(np.diag(Delta)), dfc))
     return ChisqResult(X2, float(dfc), pval, "Pearson's X^2: Rao & Scott adjustment")
