@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys, time
 start = time.perf_counter()
-from ramlab.factory import build_all
+from ramlab.reports.factory import build_all
 options = json.loads(sys.argv[1])
 summary = build_all(**options, progress=False)
 print(json.dumps({
@@ -85,7 +85,7 @@ def make_small_project(root: Path, *, years=(2015, 2018, 2021), work: float = 0.
     for sub in ("raw", "specs", "population"):
         (root / "data" / sub).mkdir(parents=True)
     body = (
-        "import time\nfrom ramlab import keyfigures\n"
+        "import time\nfrom ramlab.reports import keyfigures\n"
         f"time.sleep({work})\n"
         "keyfigures.publish({'Année': str(year)})"
     )

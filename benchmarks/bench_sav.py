@@ -123,7 +123,7 @@ def traced_peak(func):
 def main(argv=None):
     import pyreadstat
 
-    from ramlab.sav import read_sav
+    from ramlab.io.sav import read_sav
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)

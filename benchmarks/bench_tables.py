@@ -44,7 +44,7 @@ GRID = ["Oui", "Non, mais je pense le faire dans les 6 mois", "Non, je n'en ai p
 def make_book(n, *, seed=2021, n_single=20, n_scale=20, n_multi=10, n_grid=6, n_numeric=4):
     """Synthetic respondents, a raked design and a spec of 60 questions."""
     from ramlab.design import Design
-    from ramlab.spec import Base, Question
+    from ramlab.io.spec import Base, Question
 
     rng = np.random.default_rng(seed)
     cols = {}

@@ -95,7 +95,7 @@ def _mode(path):
 
 
 def test_report_html_written_atomically_is_world_readable(tmp_path):
-    from ramlab.build import write_atomic
+    from ramlab.reports.build import write_atomic
 
     target = tmp_path / "reports" / "maires" / "2016.html"
     write_atomic(target, "<html lang='fr'></html>")
@@ -106,7 +106,7 @@ def test_report_html_written_atomically_is_world_readable(tmp_path):
 
 
 def test_workbook_written_atomically_is_world_readable(tmp_path):
-    from ramlab.report import write_workbook
+    from ramlab.reports.blocks import write_workbook
 
     t = crosstab(_api_design("dstrat"), "api700", "stype", min_base=0, chisq=False)
     target = tmp_path / "2016.xlsx"
@@ -116,7 +116,7 @@ def test_workbook_written_atomically_is_world_readable(tmp_path):
 
 
 def test_synthetic_sav_written_atomically_is_world_readable(tmp_path):
-    from ramlab import synth
+    from ramlab.io import synth
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

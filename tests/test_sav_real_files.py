@@ -17,7 +17,7 @@ import pyreadstat
 import pytest
 
 from ramlab.errors import DataFileError
-from ramlab.sav import read_sav
+from ramlab.io.sav import read_sav
 
 
 def _write(path, df, **meta):
@@ -349,7 +349,7 @@ def test_random_labelled_file_matches_pyreadstat(tmp_path):
 
 def test_spec_question_on_a_mostly_unlabelled_column_is_named(tmp_path):
     from ramlab.errors import SpecError
-    from ramlab.spec import load_spec
+    from ramlab.io.spec import load_spec
 
     data_dir = tmp_path / "data"
     for sub in ("specs", "population", "raw"):

@@ -10,7 +10,7 @@ import pytest
 from ramlab import load_survey
 from ramlab.design import Design
 from ramlab.errors import WeightError
-from ramlab.sav import read_sav
+from ramlab.io.sav import read_sav
 from ramlab.tables import banner
 
 

@@ -14,9 +14,9 @@ import pyreadstat
 import pytest
 
 from ramlab.errors import SpecError
-from ramlab.sav import read_sav
-from ramlab.spec import load_margin, load_spec
-from ramlab.synth import load_config
+from ramlab.io.sav import read_sav
+from ramlab.io.spec import load_margin, load_spec
+from ramlab.io.synth import load_config
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SPEC = "associations_2021.yaml"
@@ -231,7 +231,7 @@ def test_label_not_found_lists_the_file_labels(tmp_path):
 
 
 def test_normalize_label():
-    from ramlab.spec import normalize_label
+    from ramlab.io.spec import normalize_label
 
     assert normalize_label(_nfd("Données")) == "Données"
     assert normalize_label("\ufeffOui\u00a0plutôt ") == "Oui plutôt"

@@ -11,12 +11,12 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "Design": "ramlab.design",
     "weight_summary": "ramlab.weighting",
-    "read_sav": "ramlab.sav",
-    "load_spec": "ramlab.spec",
-    "load_survey": "ramlab.survey",
+    "read_sav": "ramlab.io.sav",
+    "load_spec": "ramlab.io.spec",
+    "load_survey": "ramlab.io.survey",
     "crosstab": "ramlab.tables",
     "banner": "ramlab.tables",
-    "charts": "ramlab.charts",
+    "charts": "ramlab.tables.charts",
     "errors": "ramlab.errors",
 }
 _PUBLIC.update(

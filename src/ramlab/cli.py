@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 def _build(args) -> int:
     import functools
 
-    from ramlab import build, factory
+    from ramlab.reports import build, factory
 
     return factory.build_all(
         args.root,
@@ -107,12 +107,12 @@ def _build(args) -> int:
 
 
 def _synth(args) -> int:
-    from ramlab import synth
+    from ramlab.io import synth
 
     if args.data_dir is not None:
         data_dir = args.data_dir
     else:
-        from ramlab.build import Layout
+        from ramlab.reports.build import Layout
 
         data_dir = Layout.discover().data
     written = synth.generate(args.survey, args.year, data_dir=data_dir)

@@ -284,7 +284,7 @@ class GLMResult:
         -------
         matplotlib.figure.Figure
             A horizontal point-and-interval chart built without pyplot, in the
-            house style of :mod:`ramlab.charts`; percentages for a binomial
+            house style of :mod:`ramlab.tables.charts`; percentages for a binomial
             model; the model and the number of observations in the footer, and
             the synthetic-data mark when the data are synthetic.
         """
@@ -292,7 +292,7 @@ class GLMResult:
         from matplotlib.figure import Figure
         from matplotlib.ticker import FuncFormatter
 
-        from ramlab.charts import PALETTE, SYNTHETIC_MARK, house_style
+        from ramlab.tables.charts import PALETTE, SYNTHETIC_MARK, house_style
 
         is_share = self.family == "binomial"
         label = (lambda v: fmt_pct(v)) if is_share else (lambda v: fmt_number(v, 1))

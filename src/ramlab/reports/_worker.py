@@ -1,0 +1,350 @@
+"""Process side of the report factory: one job in a worker, and the progress display.
+
+Private to :mod:`ramlab.reports.factory`. Standard library only at import time: the
+fork server imports papermill and nbconvert for the workers, the parent never
+does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+import traceback
+from pathlib import Path
+
+from ramlab.reports import keyfigures
+from ramlab.reports.build import private_ipython_dir
+
+__all__ = ["resolve", "work", "check_all", "to_result", "failing_cell", "Progress"]
+
+#: Cells papermill adds to the executed notebook; they are not in the source.
+_ADDED_CELL_TAGS = frozenset({"injected-parameters", "papermill-error-cell-tag"})
+
+
+def resolve(function):
+    """A callable, given as itself or as ``"module:attribute"``."""
+    if callable(function):
+        return function
+    from importlib import import_module
+
+    module, _, attribute = str(function).partition(":")
+    return getattr(import_module(module), attribute)
+
+
+def _load_json(path) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (OSError, ValueError):
+        return None
+
+
+def _chain(exc):
+    """An exception and its causes / contexts, outermost first."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def failing_cell(executed: dict, source: dict | None = None):
+    """The failing cell of an executed notebook: ``(position, ename, evalue)`` or None.
+
+    `position` is 1-based, in the source notebook: the cell is found there by
+    its id when `source` is given and ids match; otherwise cells papermill
+    added (injected parameters, error banners) are not counted.
+    """
+    source_ids = {}
+    for index, cell in enumerate((source or {}).get("cells", [])):
+        if cell.get("id"):
+            source_ids[cell["id"]] = index
+    position = 0
+    for cell in executed.get("cells", []):
+        if set(cell.get("metadata", {}).get("tags", [])) & _ADDED_CELL_TAGS:
+            continue
+        position += 1
+        error = None
+        for output in cell.get("outputs", []) or []:
+            if output.get("output_type") != "error":
+                continue
+            if output.get("ename") == "SystemExit" and output.get("evalue") in ("", "0"):
+                continue
+            error = (str(output.get("ename", "")), str(output.get("evalue", "")))
+            break
+        if error is None and cell.get("metadata", {}).get("papermill", {}).get("exception") is True:
+            error = ("CellExecutionError", "")  # e.g. a cell timeout: no error output
+        if error is not None:
+            where = source_ids.get(cell.get("id"))
+            return (where + 1 if where is not None else position, *error)
+    return None
+
+
+def _kernel_start_failed(exc, executed: Path) -> bool:
+    """Whether a failure looks like a kernel that did not start (worth one retry).
+
+    No cell ran (no error from a cell in the exception chain, no executed
+    cell in the executed notebook), and the errors speak of a kernel or a
+    timeout (a port taken by another kernel, a kernel dead before replying).
+    """
+    from ramlab.errors import ParameterError
+
+    chain = list(_chain(exc))
+    if any(isinstance(e, ParameterError) or hasattr(e, "ename") for e in chain):
+        return False
+    notebook = _load_json(executed)
+    if notebook and any(cell.get("execution_count") for cell in notebook.get("cells", [])):
+        return False
+    text = " ".join(f"{type(e).__name__} {e}" for e in chain).lower()
+    return "kernel" in text or any(isinstance(e, TimeoutError) for e in chain)
+
+
+def _cells_seconds(notebook: dict) -> float:
+    total = 0.0
+    for cell in notebook.get("cells", []):
+        duration = cell.get("metadata", {}).get("papermill", {}).get("duration")
+        if isinstance(duration, (int, float)):
+            total += duration
+    return total
+
+
+def _title(notebook: dict) -> str:
+    """The report's title: notebook metadata, else its first level-1 Markdown heading."""
+    title = notebook.get("metadata", {}).get("title")
+    if title:
+        return str(title)
+    for cell in notebook.get("cells", []):
+        texts = [cell.get("source", "")] if cell.get("cell_type") == "markdown" else []
+        for output in cell.get("outputs", []) or []:
+            texts.append((output.get("data") or {}).get("text/markdown", ""))
+        for text in texts:
+            text = "".join(text) if isinstance(text, list) else str(text)
+            for line in text.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return ""
+
+
+#: The class of the "Données synthétiques" notice of a report (ramlab.reports.blocks.synthetic_notice).
+SYNTHETIC_CLASS = 'class="ramlab-synthetic"'
+
+
+def _synthetic(notebook: dict) -> bool:
+    """Whether an executed report shows the "Données synthétiques" notice."""
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            text = (output.get("data") or {}).get("text/html", "")
+            if SYNTHETIC_CLASS in ("".join(text) if isinstance(text, list) else str(text)):
+                return True
+    return False
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _source_line(source: dict | None, position: int) -> str:
+    """First non-blank line of the cell at 1-based `position` of a source notebook (shortened)."""
+    cells = (source or {}).get("cells", [])
+    if not 1 <= position <= len(cells):
+        return ""
+    text = cells[position - 1].get("source", "")
+    return _one_line("".join(text) if isinstance(text, list) else str(text), 80)
+
+
+def _failure(job, exc, seconds: float, attempts: int) -> dict:
+    """A failed job as a result dict; its traceback goes to ``<build>/logs/<name>.log``."""
+    log = Path(job.executed).parent.parent / "logs" / f"{job.name}.log"
+    with contextlib.suppress(OSError):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    executed = _load_json(job.executed)
+    found = failing_cell(executed, _load_json(job.notebook)) if executed else None
+    if found is None:
+        cause = next((e for e in _chain(exc) if hasattr(e, "ename")), None)
+        ename = str(getattr(cause, "ename", type(exc).__name__))
+        evalue = str(getattr(cause, "evalue", exc))
+        cell = None
+    else:
+        cell, ename, evalue = found
+    notebook = _relative(job.notebook, job.root)
+    if cell is not None:
+        first_line = _source_line(_load_json(job.notebook), cell)
+        quoted = f" (« {first_line} »)" if first_line else ""
+        message = (
+            f"{job.label} : la cellule {cell} de {notebook}{quoted} a échoué — {ename} : "
+            f"{_one_line(evalue)} (notebook exécuté : {_relative(job.executed, job.root)})"
+        )
+    else:
+        message = (
+            f"{job.label} : {ename} : {_one_line(evalue)} "
+            f"(détails : {_relative(log, job.root)})"
+        )
+    return {
+        "ok": False, "seconds": seconds, "message": message, "cell": cell,
+        "ename": ename, "evalue": str(evalue), "attempts": attempts,
+    }
+
+
+def work(job, build_one) -> dict:
+    """Build one job in this (worker) process; never raises.
+
+    Runs ``build_one(job)`` with a private IPython directory; retries once
+    when the kernel failed to start. Reads the key figures, title and cell
+    times back from the executed notebook.
+
+    Returns
+    -------
+    dict of :class:`ramlab.reports.factory.JobResult` fields (picklable, unlike
+    papermill's exceptions).
+    """
+    start = time.perf_counter()
+    attempts = 0
+    try:
+        function = resolve(build_one)
+        while True:
+            attempts += 1
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(job.executed)  # a stale one would misreport this run
+            try:
+                with private_ipython_dir():
+                    function(job)
+            except Exception as exc:  # noqa: BLE001 - reported, and the other jobs go on
+                if attempts == 1 and _kernel_start_failed(exc, job.executed):
+                    continue
+                return _failure(job, exc, time.perf_counter() - start, attempts)
+            break
+        executed = _load_json(job.executed) or {}
+        return {
+            "ok": True,
+            "seconds": time.perf_counter() - start,
+            "message": _relative(job.output, job.root),
+            "key_figures": keyfigures.read(executed),
+            "cells_seconds": _cells_seconds(executed),
+            "title": _title(executed),
+            "synthetic": _synthetic(executed),
+            "attempts": attempts,
+        }
+    except Exception as exc:  # noqa: BLE001 - e.g. an unreadable key-figure output
+        return _failure(job, exc, time.perf_counter() - start, attempts)
+
+
+def check_all(jobs, check) -> list[str]:
+    """Check every job's parameters; the messages of the ParameterErrors (empty when none).
+
+    Any other error of the check (a missing notebook, say) is left to the
+    job itself: it fails when it runs, with that error, and the others go on.
+    """
+    from ramlab.errors import ParameterError
+
+    check = resolve(check)
+    errors = []
+    for job in jobs:
+        try:
+            check(job.notebook, dict(job.parameters))
+        except ParameterError as exc:  # every bad job is listed, then nothing runs
+            errors.append(f"{job.label} : {exc}")
+        except Exception:  # noqa: BLE001 - reported by the job's own run
+            pass
+    return errors
+
+
+def to_result(job, future):
+    """The JobResult of a finished future (a crashed worker is a failed job)."""
+    from ramlab.reports.factory import JobResult
+
+    try:
+        fields = future.result()
+    except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool: the worker died
+        return JobResult(
+            job=job, ok=False, seconds=0.0,
+            message=f"{job.label} : le processus du build s'est arrêté ({type(exc).__name__} : {exc})",
+            ename=type(exc).__name__, evalue=str(exc),
+        )
+    return JobResult(job=job, **fields)
+
+
+def _seconds(value: float) -> str:
+    from ramlab.format import fmt_number
+
+    return fmt_number(value, 1) + "\u00a0s"
+
+
+class Progress:
+    """One line per finished job, with its time and the counts.
+
+    On a terminal, a status line below them shows the running jobs and is
+    rewritten in place; otherwise (a log, a pipe) the output is plain lines.
+    """
+
+    def __init__(self, stream, total: int, *, enabled: bool = True):
+        self.stream = stream
+        self.total = total
+        self.enabled = enabled
+        isatty = getattr(stream, "isatty", None)
+        self.live = enabled and bool(isatty and isatty())
+        self.done = 0
+        self.failed = 0
+        self.started: dict[str, float] = {}
+        self._status = False
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        if self._status:
+            self._write("\r\x1b[K")
+            self._status = False
+
+    def finished(self, result) -> None:
+        self.done += 1
+        self.failed += not result.ok
+        self.started.pop(result.job.key, None)
+        if not self.enabled:
+            return
+        self._clear()
+        state = "construit" if result.ok else "ÉCHEC"
+        line = f"[{self.done}/{self.total}] {result.job.label} : {state} en {_seconds(result.seconds)}"
+        if result.attempts > 1:
+            line += " (noyau relancé une fois)"
+        if not result.ok:
+            line += f"\n    {result.message}"
+        self._write(line + "\n")
+
+    def tick(self, running=()) -> None:
+        """Refresh the status line with the jobs now running (terminal only)."""
+        now = time.perf_counter()
+        for job in running:
+            self.started.setdefault(job.key, now)
+        if not self.live:
+            return
+        labels = [
+            f"{job.label} ({int(now - self.started[job.key])} s)"
+            for job in running
+        ]
+        waiting = self.total - self.done - len(labels)
+        status = (
+            f"{self.done}/{self.total} terminés"
+            + (f", {self.failed} en échec" if self.failed else "")
+            + (f" ; en cours : {', '.join(labels)}" if labels else "")
+            + (f" ; {waiting} en attente" if waiting > 0 else "")
+        )
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        self._write("\r\x1b[K" + status[:width])
+        self._status = True
+
+    def close(self) -> None:
+        if self.live:
+            self._clear()

@@ -1,0 +1,1213 @@
+"""Weighting: raking, calibration, post-stratification, trimming.
+
+Each function takes a :class:`ramlab.design.Design` and returns a *new*
+design whose weights are adjusted and which remembers the adjustment as a
+:class:`Calibration` record, so that :meth:`Design.total_vcov` residualises
+influence values as R ``survey`` does (``svyrecvar`` with a
+``greg_calibration`` record: Deville & Sarndal 1992 linearisation).
+
+References
+----------
+R survey 4.1-1 (Lumley): ``rake``, ``calibrate.survey.design2``, ``grake``,
+``regcalibrate.survey.design2``, ``postStratify.survey.design``,
+``trimWeights.survey.design2``.
+Deville, J.-C. and Sarndal, C.-E. (1992). Calibration estimators in survey
+sampling. JASA 87, 376-382.
+Kalton, G. and Flores-Cervantes, I. (2003). Weighting methods. Journal of
+Official Statistics 19, 81-97.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ramlab.errors import BoundsError, ConvergenceError, MarginError, WeightError
+
+__all__ = [
+    "Calibration",
+    "rake",
+    "calibrate",
+    "poststratify",
+    "trim",
+    "weight_summary",
+]
+
+
+# --------------------------------------------------------------------------
+# weight summary
+# --------------------------------------------------------------------------
+
+
+def weight_summary(weights):
+    """Summary of a set of weights.
+
+    Parameters
+    ----------
+    weights : array-like, pandas.Series or Design
+        Weights (a design's ``weights``). Zero weights (rows outside a
+        domain) are left out.
+
+    Returns
+    -------
+    pandas.Series with
+        ``n`` (number of positive weights), ``sum``,
+        ``kish_deff`` = n * sum(w^2) / sum(w)^2 (Kish 1965 design effect due
+        to unequal weighting), ``n_eff`` = n / kish_deff, ``efficiency`` =
+        1 / kish_deff, ``min``, ``max``, ``max_min_ratio`` and ``cv`` =
+        standard deviation (population form, ddof=0) / mean.
+    """
+    if hasattr(weights, "total_vcov"):  # a Design
+        weights = weights.weights
+    w = np.asarray(weights, dtype=float).ravel()
+    if np.isnan(w).any() or np.isinf(w).any() or (w < 0).any():
+        raise WeightError("weights must be finite and non-negative", variable=getattr(weights, "name", None))
+    w = w[w > 0]
+    n = w.size
+    s = w.sum()
+    s2 = (w * w).sum()
+    deff = n * s2 / s**2 if n else np.nan
+    mean = s / n if n else np.nan
+    return pd.Series(
+        {
+            "n": float(n),
+            "sum": s,
+            "kish_deff": deff,
+            "n_eff": n / deff if n else np.nan,
+            "efficiency": 1.0 / deff if n else np.nan,
+            "min": w.min() if n else np.nan,
+            "max": w.max() if n else np.nan,
+            "max_min_ratio": w.max() / w.min() if n else np.nan,
+            "cv": w.std(ddof=0) / mean if n else np.nan,
+        },
+        name="weight_summary",
+    )
+
+
+# --------------------------------------------------------------------------
+# calibration model: categorical terms (through cells) + numeric columns
+# --------------------------------------------------------------------------
+
+
+def _pinv_sym(G, tol=1e-10):
+    """Symmetric generalised inverse of a positive semi-definite matrix.
+
+    Gauss-Jordan sweeps on the diagonal, in column order, of the matrix
+    scaled to unit diagonal; a column whose remaining pivot is below ``tol``
+    is collinear with earlier ones and left out (as R's pivoting QR moves it
+    to the end). G G^- G = G, which is all a projection (residuals, Newton
+    steps in the column space) needs. Written with elementwise numpy only:
+    multithreaded BLAS/LAPACK calls on tiny matrices are very slow on a
+    loaded machine.
+    """
+    G = np.asarray(G, dtype=float)
+    p = G.shape[0]
+    if p == 0:
+        return G.copy()
+    d = np.sqrt(np.clip(np.diag(G), 0, None))
+    ok = d > 0
+    dd = np.where(ok, d, 1.0)
+    A = G / dd[:, None] / dd[None, :]
+    swept = np.zeros(p, dtype=bool)
+    for k in range(p):
+        piv = A[k, k]
+        if not ok[k] or piv <= tol:
+            continue
+        col = A[:, k].copy()
+        row = A[k, :].copy()
+        A -= np.multiply.outer(col, row) / piv
+        A[:, k] = col / piv
+        A[k, :] = row / piv
+        A[k, k] = -1.0 / piv
+        swept[k] = True
+    inv = np.where(np.logical_and.outer(swept, swept), -A, 0.0)
+    return inv / dd[:, None] / dd[None, :]
+
+
+def _rowsum(x, cell, size):
+    if x.ndim == 1:
+        return np.bincount(cell, weights=x, minlength=size)
+    out = np.empty((size, x.shape[1]))
+    for j in range(x.shape[1]):
+        out[:, j] = np.bincount(cell, weights=x[:, j], minlength=size)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class _Cells:
+    """Indicator columns of categorical terms, one row per cell.
+
+    ``cols[c, t]`` is the column (0..kc-1) that the category of term ``t``
+    takes in cell ``c``, or ``kc`` when that category has no column. All
+    products are bincounts: no dense indicator matrix, no BLAS call.
+    """
+
+    cols: np.ndarray
+    kc: int
+
+    @property
+    def ncell(self):
+        return self.cols.shape[0]
+
+    def take(self, use):
+        return _Cells(self.cols[use], self.kc)
+
+    def matvec(self, beta):
+        ext = np.append(np.asarray(beta, dtype=float), 0.0)
+        return ext[self.cols].sum(axis=1)
+
+    def rmatvec(self, v):
+        kc1 = self.kc + 1
+        if v.ndim == 1:
+            out = np.zeros(kc1)
+            for t in range(self.cols.shape[1]):
+                out += np.bincount(self.cols[:, t], weights=v, minlength=kc1)
+            return out[: self.kc]
+        out = np.zeros((kc1, v.shape[1]))
+        for j in range(v.shape[1]):
+            for t in range(self.cols.shape[1]):
+                out[:, j] += np.bincount(self.cols[:, t], weights=v[:, j], minlength=kc1)
+        return out[: self.kc]
+
+    def gram(self, d):
+        kc1 = self.kc + 1
+        G = np.zeros(kc1 * kc1)
+        T = self.cols.shape[1]
+        for a in range(T):
+            for b in range(T):
+                G += np.bincount(self.cols[:, a] * kc1 + self.cols[:, b], weights=d,
+                                 minlength=kc1 * kc1)
+        return G.reshape(kc1, kc1)[: self.kc, : self.kc]
+
+
+def _cells_from_codes(cell_codes, Ks, keep=None):
+    """_Cells of full indicator sets (``keep[t][k]`` False: no column)."""
+    C = cell_codes[0].shape[0]
+    cols = np.empty((C, len(Ks)), dtype=np.int64)
+    colmap = []
+    kc = 0
+    for t, K in enumerate(Ks):
+        m = np.full(K, -1, dtype=np.int64)
+        for k in range(K):
+            if keep is None or keep[t][k]:
+                m[k] = kc
+                kc += 1
+        colmap.append(m)
+    for t, (cc, m) in enumerate(zip(cell_codes, colmap)):
+        cols[:, t] = m[cc]
+    cols[cols < 0] = kc
+    return _Cells(cols, kc)
+
+
+@dataclass(frozen=True, eq=False)
+class _Model:
+    """Calibration model matrix X = [indicators of categories | Z].
+
+    The categorical part depends on a row only through its cell of the
+    cross-classification of the categorical variables: ``cell`` (n,) gives
+    each row's cell and ``cells`` the indicator columns of each cell.
+    ``Z`` holds the numeric columns as a tuple of 1-D arrays (views of the
+    data when possible: no n x q copy), or None.
+    """
+
+    cell: np.ndarray | None
+    cells: _Cells | None
+    Z: tuple | None
+    names: tuple = field(default=())
+
+    @property
+    def ncell(self):
+        return 0 if self.cells is None else self.cells.ncell
+
+    @property
+    def kc(self):
+        return 0 if self.cells is None else self.cells.kc
+
+    @property
+    def q(self):
+        return 0 if self.Z is None else len(self.Z)
+
+    @property
+    def p(self):
+        return self.kc + self.q
+
+    def rmatvec(self, v):
+        """X^T v for v (n,) or (n, k)."""
+        parts = []
+        if self.cells is not None:
+            parts.append(self.cells.rmatvec(_rowsum(v, self.cell, self.ncell)))
+        if self.Z is not None:
+            # einsum's own loop: one pass, no BLAS call per column
+            sub = "i,i->" if v.ndim == 1 else "i,ij->j"
+            parts.append(np.array([np.einsum(sub, z, v) for z in self.Z]))
+        return np.concatenate(parts, axis=0)
+
+    def matvec(self, beta):
+        """X beta (n,) for beta (p,), or (n, k) for beta (p, k)."""
+        beta = np.asarray(beta, dtype=float)
+        kc = self.kc
+        if beta.ndim == 2:
+            return np.column_stack([self.matvec(beta[:, j]) for j in range(beta.shape[1])])
+        out = None
+        if self.cells is not None:
+            out = np.take(self.cells.matvec(beta[:kc]), self.cell)
+        if self.Z is not None:
+            for j, z in enumerate(self.Z):
+                if out is None:
+                    out = z * beta[kc + j]
+                else:
+                    out += z * beta[kc + j]
+        return out
+
+    def gram(self, d):
+        """X^T diag(d) X."""
+        if self.cells is not None:
+            cd = np.bincount(self.cell, weights=d, minlength=self.ncell)
+            cc = self.cells.gram(cd)
+            if self.Z is None:
+                return cc
+        Z = self.Z
+        q = len(Z)
+        n = Z[0].shape[0]
+        nn = np.zeros((q, q))
+        # by blocks of rows copied into a small column-major buffer: no
+        # n x q matrix, cache-sized syrk calls (d >= 0: weights times F')
+        sd = np.sqrt(d)
+        step = 1 << 16
+        buf = np.empty((step, q), order="F")
+        for a in range(0, n, step):
+            m = min(step, n - a)
+            B = buf[:m]
+            for j, z in enumerate(Z):
+                np.multiply(z[a:a + m], sd[a:a + m], out=B[:, j])
+            nn += B.T @ B
+        if self.cells is None:
+            return nn
+        zcell = np.empty((self.ncell, q))
+        for j, z in enumerate(Z):
+            zcell[:, j] = np.bincount(self.cell, weights=z * d, minlength=self.ncell)
+        cn = self.cells.rmatvec(zcell)
+        return np.block([[cc, cn], [cn.T, nn]])
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """Record of one weighting step, for variance estimation.
+
+    Attributes
+    ----------
+    method : str
+        "rake", "linear", "raking", "logit", "poststratify".
+    model : _Model
+        The calibration model matrix X (categorical cells + numeric columns).
+    w_old, w_new : ndarray
+        Weights before and after the step.
+    gram : ndarray
+        X^T diag(w_old) X (its pseudo-inverse is taken when residualising;
+        X may be rank-deficient, e.g. several margins' full indicator sets).
+
+    Notes
+    -----
+    :meth:`residualise` is R's ``qr.resid(qr(mm * sqrt(w_old)), x / w) * w``
+    with ``w = g * sqrt(w_old)`` (``svyrecvar``, greg_calibration at stage
+    0): the influence values are replaced by the residuals of their
+    regression on X, weighted by the pre-calibration weights, times the new
+    weights.
+    """
+
+    method: str
+    model: _Model
+    w_old: np.ndarray
+    w_new: np.ndarray
+    gram: np.ndarray
+
+    def residualise(self, x):
+        """Residualise weighted influence values ``x`` (n, k)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(self.w_new > 0, self.w_old / self.w_new, 0.0)
+        r = x * ratio[:, None]
+        beta = _pinv_sym(self.gram) @ self.model.rmatvec(r)
+        fitted = self.model.matvec(beta)
+        if fitted.ndim == 1:
+            fitted = fitted[:, None]
+        return x - self.w_new[:, None] * fitted
+
+
+# --------------------------------------------------------------------------
+# categorical terms
+# --------------------------------------------------------------------------
+
+
+def _codes_labels(series):
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(), series.cat.categories
+    codes, uniques = pd.factorize(series, sort=True)
+    return codes, pd.Index(uniques)
+
+
+def _category_targets(var, series, margin, scale):
+    """Target vector aligned on the column's codes, with validation.
+
+    Returns codes (small int, -1 missing), K, targets (K,), labels.
+    """
+    codes, labels = _codes_labels(series)
+    items = list(margin.items())
+    K = len(labels)
+    idx = labels.get_indexer([k for k, _ in items])
+    missing_cats = [k for (k, _), i in zip(items, idx) if i < 0]
+    if missing_cats:
+        raise MarginError(
+            f"margin of {var!r}: category {missing_cats[0]!r} does not exist in the data "
+            f"(categories: {list(labels)})",
+            variable=var,
+            category=missing_cats[0],
+        )
+    targets = np.full(K, np.nan)
+    vals = np.array([float(v) for _, v in items])
+    if np.any(~np.isfinite(vals)) or np.any(vals < 0):
+        bad = items[int(np.flatnonzero(~np.isfinite(vals) | (vals < 0))[0])][0]
+        raise MarginError(f"margin of {var!r}: target of {bad!r} is negative or not finite",
+                          variable=var, category=bad)
+    targets[idx] = vals * scale
+    return codes, K, targets, labels
+
+
+# --------------------------------------------------------------------------
+# raking
+# --------------------------------------------------------------------------
+
+
+def _normalise_margins(margins, population):
+    if not isinstance(margins, dict) or not margins:
+        raise MarginError("margins must be a non-empty dict {column: {category: count}}")
+    out = {}
+    for var, m in margins.items():
+        if isinstance(m, pd.DataFrame) and m.shape[1] == 2:
+            # R style: data.frame(<var> = categories, Freq = counts)
+            m = dict(zip(m.iloc[:, 0], m.iloc[:, 1]))
+        if isinstance(m, pd.Series):
+            m = m.to_dict()
+        if not isinstance(m, dict) or not m:
+            raise MarginError(f"margin of {var!r} must be a non-empty mapping category -> count",
+                              variable=var)
+        if population is not None:
+            s = float(sum(m.values()))
+            if abs(s - 1.0) > 1e-6:
+                raise MarginError(
+                    f"margin of {var!r}: proportions sum to {s!r}, not 1", variable=var
+                )
+        out[var] = m
+    return out
+
+
+def _rake_setup(design, margins, population, w, tol):
+    """Validate margins and build the cell index of their cross-classification."""
+    data = design.data
+    n = design.n
+    scale = 1.0 if population is None else float(population)
+    terms = []
+    for var, m in margins.items():
+        if var not in data.columns:
+            raise MarginError(f"margin variable {var!r} is not in the data", variable=var)
+        codes, K, targets, labels = _category_targets(var, data[var], m, scale)
+        if n and codes.min() < 0:
+            miss = codes < 0
+            if (miss & (w > 0)).any():
+                raise MarginError(
+                    f"margin variable {var!r} has {int((miss & (w > 0)).sum())} missing values "
+                    "among weighted rows",
+                    variable=var,
+                )
+            # zero-weight rows with a missing value: an extra, untargeted level
+            codes = np.where(miss, K, codes)
+            K = K + 1
+            targets = np.append(targets, np.nan)
+            labels = labels.append(pd.Index([None]))
+        terms.append((var, codes, K, targets, labels))
+    # totals must agree
+    sums = [(var, np.nansum(t)) for var, _, _, t, _ in terms]
+    ref_var, ref = sums[0]
+    for var, s in sums[1:]:
+        if abs(s - ref) > max(tol, 1e-12) * max(abs(ref), 1.0):
+            raise MarginError(
+                f"margins disagree: {ref_var!r} totals {ref!r} but {var!r} totals {s!r}",
+                variable=var,
+            )
+    Ks = [t[2] for t in terms]
+    cell, ncell, cell_codes = _cell_index([t[1] for t in terms], Ks, n)
+    return terms, cell, ncell, cell_codes
+
+
+def _ipf_cells(cw, cell_codes, Ks, targets, tol, max_iter):
+    """Raking of cell totals ``cw`` to the margins (iterative proportional fitting,
+    finished by Newton steps on the log-linear parameters when IPF is slow).
+
+    Returns the adjustment factor per cell and the number of iterations.
+    """
+    cur = cw.copy()
+    tgt = [np.nan_to_num(t, nan=0.0) for t in targets]
+    has_t = [~np.isnan(t) for t in targets]
+
+    def errors(c):
+        e = 0.0
+        for cc, K, t, h in zip(cell_codes, Ks, tgt, has_t):
+            s = np.bincount(cc, weights=c, minlength=K)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel = np.where(t > 0, np.abs(s - t) / t, np.where(h, np.abs(s), 0.0))
+            e = max(e, float(rel.max()))
+        return e
+
+    it = 0
+    err = errors(cur)
+    while err > tol and it < max_iter:
+        it += 1
+        if it <= 30:
+            for cc, K, t in zip(cell_codes, Ks, tgt):
+                s = np.bincount(cc, weights=cur, minlength=K)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    f = np.where(s > 0, t / s, 1.0)
+                cur *= f[cc]
+        else:
+            # Newton step on the raking equations (same solution as IPF)
+            X = _cells_from_codes(cell_codes, Ks)
+            t_all = np.concatenate(tgt)
+            s_all = X.rmatvec(cur)
+            delta = _pinv_sym(X.gram(cur)) @ (t_all - s_all)
+            xd = X.matvec(delta)
+            step = 1.0
+            for _ in range(30):
+                trial = cur * np.exp(np.clip(step * xd, -700, 700))
+                e_trial = errors(trial)
+                if np.isfinite(e_trial) and e_trial < err:
+                    break
+                step /= 2
+            cur = trial
+        err = errors(cur)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(cw > 0, cur / cw, 1.0)
+    return g, it, err
+
+
+def rake(design, margins, *, tol=1e-10, max_iter=100, cap=None, population=None):
+    """Rake the weights of a design to population margins.
+
+    Parameters
+    ----------
+    design : Design
+        Its weights are the seed.
+    margins : dict
+        ``{column: {category: population count}}`` (a Series, or a
+        two-column DataFrame of categories and counts as R's ``rake`` takes,
+        will do for the inner mapping); with ``population``,
+        ``{column: {category: proportion}}`` (each margin summing to 1).
+    tol : float
+        Largest relative error |weighted margin - target| / target allowed
+        on any category of any margin.
+    max_iter : int
+        Maximum number of iterations (sweeps over the margins).
+    cap : (float, float), optional
+        Lower and upper limits on the final weights (None for no limit):
+        rows whose raked weight falls outside are trimmed to the limit and
+        held there while the others are re-raked, until both the limits and
+        the margins hold (within ``tol``), or :class:`BoundsError` is
+        raised. The result is w_i = clip(d_i * g_cell(i), lo, hi).
+    population : float, optional
+        Population size, when the margins are proportions.
+
+    Returns
+    -------
+    Design
+        New design with raked weights; its standard errors are those of R's
+        ``calibrate(calfun = "raking")`` on the same margins (residuals of
+        the regression on the margins' indicators weighted by the seed
+        weights, times the final weights).
+
+    Raises
+    ------
+    MarginError
+        Unknown variable or category, missing values, a category with no
+        respondents, a category with respondents and no target, margins
+        whose totals disagree.
+    ConvergenceError
+        The relative error did not fall below ``tol`` in ``max_iter``
+        iterations.
+    BoundsError
+        ``cap`` cannot be met together with the margins.
+
+    Notes
+    -----
+    Raking only depends on the cells of the cross-classification of the
+    margin variables: the seed weights are summed per cell once, the
+    iterative proportional fitting (Deming & Stephan 1940) runs on the cell
+    totals, and the per-cell factor is applied to the rows once. Same
+    solution as R ``rake()`` / ``calibrate(calfun = "raking")``.
+    """
+    margins = _normalise_margins(margins, population)
+    w0 = design._w
+    terms, cell, ncell, cell_codes = _rake_setup(design, margins, population, w0, tol)
+    Ks = [t[2] for t in terms]
+    targets = [t[3] for t in terms]
+    cw = np.bincount(cell, weights=w0, minlength=ncell)
+    _check_cell_support(terms, cell_codes, Ks, cw)
+    g, it, err = _ipf_cells(cw, cell_codes, Ks, targets, tol, max_iter)
+    if err > tol:
+        raise ConvergenceError(
+            f"raking did not converge: largest relative error {err:.3g} after {it} iterations "
+            f"(tol {tol:g})",
+            max_error=err,
+            iterations=it,
+        )
+    w_new = np.take(g, cell)
+    np.multiply(w_new, w0, out=w_new)
+    if cap is not None:
+        w_new = _capped(w0, w_new, cell, ncell, cell_codes, Ks, targets, tol, max_iter, cap)
+    cells = _cells_from_codes(cell_codes, Ks)
+    model = _Model(cell=cell, cells=cells, Z=None, names=tuple(t[0] for t in terms))
+    G = cells.gram(cw)
+    record = Calibration("rake", model, w0, w_new, G)
+    return design._derive(weights=w_new, calibrations=design.calibrations + (record,))
+
+
+def _check_cell_support(terms, cell_codes, Ks, cw):
+    for (var, _, K, t, labels), cc in zip(terms, cell_codes):
+        s = np.bincount(cc, weights=cw, minlength=K)
+        for k in range(K):
+            tk = t[k]
+            if np.isnan(tk):
+                if s[k] > 0:
+                    raise MarginError(
+                        f"margin of {var!r}: category {labels[k]!r} has respondents but no target",
+                        variable=var, category=labels[k],
+                    )
+            elif tk > 0 and s[k] <= 0:
+                raise MarginError(
+                    f"margin of {var!r}: category {labels[k]!r} has no respondents "
+                    f"(target {tk!r})",
+                    variable=var, category=labels[k],
+                )
+            elif tk == 0 and s[k] > 0:
+                raise MarginError(
+                    f"margin of {var!r}: category {labels[k]!r} has respondents but a target of 0",
+                    variable=var, category=labels[k],
+                )
+
+
+def _capped(w0, w, cell, ncell, cell_codes, Ks, targets, tol, max_iter, cap):
+    """Raking with limits on the weights (active-set trim-and-rake).
+
+    Rows whose raked weight falls outside [lo, hi] are set to the limit and
+    held there; the other rows are re-raked to the margins minus the held
+    rows' contribution; rows are held or released again from their raked
+    value, until the set of held rows no longer changes. The result is
+    w_i = clip(d_i * g_cell(i), lo, hi) with every margin met. After 20
+    rounds rows are only added to the held set, so that the loop ends.
+    """
+    lo, hi = cap
+    lo = -np.inf if lo is None else float(lo)
+    hi = np.inf if hi is None else float(hi)
+    if lo > hi:
+        raise BoundsError(f"cap lower limit {lo} is above the upper limit {hi}")
+    pos = w0 > 0
+    lo_fix = pos & (w < lo)
+    hi_fix = pos & (w > hi)
+    if not (lo_fix.any() or hi_fix.any()):
+        return w
+    for round_ in range(max(max_iter, 50)):
+        free = pos & ~lo_fix & ~hi_fix
+        held = np.where(lo_fix, lo, 0.0) + np.where(hi_fix, hi, 0.0)
+        cw_free = np.bincount(cell, weights=np.where(free, w0, 0.0), minlength=ncell)
+        cw_held = np.bincount(cell, weights=held, minlength=ncell)
+        adj = []
+        for cc, K, t in zip(cell_codes, Ks, targets):
+            a = t - np.bincount(cc, weights=cw_held, minlength=K)
+            if np.any(a < -tol * np.nan_to_num(np.abs(t), nan=0.0) - 1e-12):
+                raise BoundsError(
+                    f"cap {cap} cannot be met with the margins: the rows held at the limits "
+                    "already exceed a target"
+                )
+            adj.append(np.where(np.isnan(t), np.nan, np.clip(a, 0.0, None)))
+        g, _, err = _ipf_cells(cw_free, cell_codes, Ks, adj, tol, max_iter)
+        if err > tol:
+            raise BoundsError(f"cap {cap} cannot be met with the margins (raking error {err:.3g})")
+        prop = w0 * g[cell]
+        new_lo = pos & (prop < lo)
+        new_hi = pos & (prop > hi)
+        if round_ >= 20:
+            new_lo |= lo_fix
+            new_hi |= hi_fix
+        if np.array_equal(new_lo, lo_fix) and np.array_equal(new_hi, hi_fix):
+            return np.where(lo_fix, lo, np.where(hi_fix, hi, np.where(pos, prop, 0.0)))
+        lo_fix, hi_fix = new_lo & ~new_hi, new_hi
+    raise BoundsError(f"cap {cap} cannot be met with the margins after {max(max_iter, 50)} rounds")
+
+
+def _cell_index(codes_list, Ks, n):
+    """Cell of each row in the cross-classification of categorical codes.
+
+    Returns (cell, ncell, cell_codes) where cell_codes[m][c] is the category
+    of term m in cell c. Cells are the full product when it is small,
+    otherwise only the observed combinations.
+    """
+    P = 1.0
+    for K in Ks:
+        P *= float(K)
+    if P <= max(4 * n, 1 << 16) and P < 2**31 - 1:
+        P = int(P)
+        # Horner scheme in the smallest integer type that holds the cells,
+        # then one cast to intp (what bincount and indexing use natively).
+        dtype = np.int16 if P < 2**15 else np.int32
+        cell = codes_list[0].astype(dtype)
+        for codes, K in zip(codes_list[1:], Ks[1:]):
+            cell *= dtype(K)
+            cell += codes
+        cell = cell.astype(np.intp)
+        strides = []
+        stride = 1
+        for K in reversed(Ks):
+            strides.append(stride)
+            stride *= K
+        strides = strides[::-1]
+        ar = np.arange(P)
+        cell_codes = [(ar // st) % K for st, K in zip(strides, Ks)]
+        return cell, P, cell_codes
+    cell = np.zeros(n, dtype=np.int64)
+    for codes, K in zip(codes_list, Ks):
+        cell = pd.factorize(cell * K + codes.astype(np.int64))[0].astype(np.int64)
+    ncell = int(cell.max()) + 1 if n else 0
+    first = np.unique(cell, return_index=True)[1]
+    cell_codes = [codes[first].astype(np.int64) for codes in codes_list]
+    return cell, ncell, cell_codes
+
+
+@dataclass(frozen=True, eq=False)
+class _Spec:
+    """Calibration model with its targets and R-parametrisation details."""
+
+    model: _Model
+    targets: np.ndarray
+    names: tuple
+    r_scale_pairs: tuple  # (target, sample total) per column of R's model matrix
+
+
+def _build_model(design, totals, population):
+    data = design.data
+    n = design.n
+    w = design._w
+    pos = w > 0
+    if not isinstance(totals, dict) or not totals:
+        raise MarginError("totals must be a non-empty dict {column: {category: count} or total}")
+    cat = []  # (var, codes, K, targets, labels)
+    num = []  # (var, values, total)
+    for var, spec in totals.items():
+        if var not in data.columns:
+            raise MarginError(f"calibration variable {var!r} is not in the data", variable=var)
+        s = data[var]
+        if isinstance(spec, pd.Series):
+            spec = spec.to_dict()
+        if isinstance(spec, dict):
+            if not spec:
+                raise MarginError(f"totals of {var!r} are empty", variable=var)
+            codes, K, targets, labels = _category_targets(var, s, spec, 1.0)
+            miss = codes < 0
+            if miss.any():
+                if (miss & pos).any():
+                    raise MarginError(
+                        f"calibration variable {var!r} has {int((miss & pos).sum())} missing "
+                        "values among weighted rows",
+                        variable=var,
+                    )
+                codes = np.where(miss, K, codes)
+                K += 1
+                targets = np.append(targets, np.nan)
+                labels = labels.append(pd.Index([None]))
+            cat.append((var, codes, K, targets, labels))
+        else:
+            try:
+                total = float(spec)
+            except (TypeError, ValueError):
+                raise MarginError(f"total of {var!r} must be a number or a mapping", variable=var)
+            if not np.isfinite(total):
+                raise MarginError(f"total of {var!r} is not finite", variable=var)
+            if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+                raise MarginError(
+                    f"{var!r} is categorical: give its totals as {{category: count}}", variable=var
+                )
+            v = s.to_numpy(dtype=float, na_value=np.nan)  # a view when possible
+            if not np.isfinite(v.sum()):
+                bad = ~np.isfinite(v) & pos
+                if bad.any():
+                    raise MarginError(
+                        f"calibration variable {var!r} has {int(bad.sum())} missing or infinite "
+                        "values among weighted rows",
+                        variable=var,
+                    )
+            num.append((var, v, total))
+    if population is not None and not cat:
+        # intercept column; with categorical terms it is already in their span
+        num.insert(0, ("(Intercept)", np.ones(n), float(population)))
+    # categorical part
+    names = []
+    targets = []
+    pairs = []
+    model_cat = None
+    if cat:
+        Ks = [c[2] for c in cat]
+        cell, ncell, cell_codes = _cell_index([c[1] for c in cat], Ks, n)
+        cw = np.bincount(cell, weights=w, minlength=ncell)
+        keep = []
+        sums = []
+        for (var, codes, K, t, labels), cc in zip(cat, cell_codes):
+            s_k = np.bincount(cc, weights=cw, minlength=K)
+            first = True
+            kt = np.zeros(K, dtype=bool)
+            keep.append(kt)
+            for k in range(K):
+                tk = t[k]
+                if np.isnan(tk):
+                    if s_k[k] > 0:
+                        raise MarginError(
+                            f"totals of {var!r}: category {labels[k]!r} has respondents but no total",
+                            variable=var, category=labels[k],
+                        )
+                    continue
+                if s_k[k] <= 0:
+                    if tk > 0:
+                        raise MarginError(
+                            f"totals of {var!r}: category {labels[k]!r} has no respondents "
+                            f"(total {tk!r})",
+                            variable=var, category=labels[k],
+                        )
+                    continue  # R drops all-zero columns with a zero total
+                kt[k] = True
+                names.append(f"{var}={labels[k]}")
+                targets.append(tk)
+                if first:
+                    first = False  # R: treatment contrasts drop the first level
+                else:
+                    pairs.append((tk, s_k[k]))
+            sums.append((var, float(np.nansum(t))))
+        ref_var, ref = sums[0]
+        for var, sm in sums[1:] + ([("population", float(population))] if population is not None else []):
+            if abs(sm - ref) > 1e-9 * max(abs(ref), 1.0):
+                raise MarginError(
+                    f"totals disagree: {ref_var!r} totals {ref!r} but {var!r} totals {sm!r}",
+                    variable=var,
+                )
+        model_cat = (cell, _cells_from_codes(cell_codes, Ks, keep))
+        pairs.insert(0, (ref, float(w.sum())))  # R's intercept
+    Z = None
+    if num:
+        # the data's own columns (no copy) unless a zero-weight row holds a
+        # missing value, which must not reach the products
+        Z = tuple(v if np.isfinite(v.sum()) else np.where(pos, v, 0.0) for _, v, _ in num)
+        for z, (_, _, total) in zip(Z, num):
+            pairs.append((total, float(np.einsum("i,i->", w, z))))
+        names.extend(var for var, _, _ in num)
+        targets.extend(t for _, _, t in num)
+    model = _Model(
+        cell=None if model_cat is None else model_cat[0],
+        cells=None if model_cat is None else model_cat[1],
+        Z=Z,
+        names=tuple(names),
+    )
+    return _Spec(model, np.asarray(targets, dtype=float), tuple(names), tuple(pairs))
+
+
+def _calfun(method, bounds):
+    """R's calibration functions: returns FdF(u) -> (F(u), F'(u)), g = 1 + F.
+
+    R ``cal.linear``, ``cal.raking``, ``cal.logit`` (bounds on g).
+    """
+    L, U = bounds
+    if method == "linear":
+        def FdF(u):
+            F = np.clip(u + 1, L, U) - 1
+            dF = ((u < U - 1) & (u > L - 1)).astype(float)
+            return F, dF
+    elif method == "raking":
+        def FdF(u):
+            with np.errstate(over="ignore"):
+                e = np.exp(u)
+            F = np.clip(e, L, U) - 1
+            dF = np.where((u < U - 1) & (u > L - 1), e, 0.0)
+            return F, dF
+    elif method == "logit":
+        if not (np.isfinite(L) and np.isfinite(U)):
+            raise BoundsError("logit calibration needs finite bounds (lower < 1 < upper)")
+        if not (L < 1 < U):
+            raise BoundsError(f"logit calibration needs lower < 1 < upper, not {bounds}")
+        A = (U - L) / ((U - 1) * (1 - L))
+        a, b, c, d = L * (U - 1), U * (1 - L), U - 1, 1 - L
+        k = A * (1 - L) * (U - 1) * (U - L)
+
+        def FdF(u):
+            # in place: few passes over the rows, few temporaries
+            big = None
+            if u.size and A * float(np.max(np.abs(u))) > 700:
+                big = A * u > 700
+            with np.errstate(over="ignore", invalid="ignore"):
+                e = np.multiply(u, A)
+                np.exp(e, out=e)
+                den = e * d
+                den += c
+                F = e * b
+                F += a
+                F /= den
+                F -= 1
+                # dF/du = A e (bc - ad) / den^2, bc - ad = (1-L)(U-1)(U-L)
+                e *= k
+                e /= den
+                e /= den
+            if big is not None and big.any():
+                F[big] = U - 1
+                e[big] = 0.0
+            return F, e
+    else:
+        raise ValueError(f"method must be 'linear', 'raking' or 'logit', not {method!r}")
+    return FdF
+
+
+def calibrate(design, totals, *, method="linear", bounds=None, population=None, tol=1e-12, max_iter=100):
+    """Calibrate the weights to population totals (R ``calibrate``).
+
+    Parameters
+    ----------
+    design : Design
+    totals : dict
+        ``{categorical column: {category: count}, numeric column: total}``.
+        Categorical columns are calibrated on all their categories (the
+        intercept is implied); a model with numeric columns only has no
+        intercept unless ``population`` is given.
+    method : {"linear", "raking", "logit"}
+        Calibration function (R ``calfun``).
+    bounds : (float, float), optional
+        Bounds on g = new weight / design weight. "linear" and "raking"
+        truncate g at the bounds; "logit" needs finite bounds lower < 1 <
+        upper.
+    population : float, optional
+        Population size: adds an intercept with this total.
+    tol : float
+        Convergence: every |misfit| / (1 + |total|) below ``tol`` (R's
+        ``epsilon`` criterion).
+    max_iter : int
+
+    Returns
+    -------
+    Design
+        New design; SEs use the residuals of the regression on the
+        calibration variables weighted by the design weights, times the new
+        weights (R greg_calibration).
+
+    Notes
+    -----
+    As R's ``grake``: when every ratio population total / sample total
+    (over the columns of R's model matrix: intercept, treatment contrasts,
+    numeric columns) exceeds 20, the weights are first multiplied by the
+    mean of those ratios, the bounds then apply to g divided by that factor,
+    and the factor is put back in g at the end. Unbounded linear
+    calibration is R's ``regcalibrate`` (no iteration, no rescaling).
+
+    Raises
+    ------
+    MarginError, BoundsError, ConvergenceError
+    """
+    if bounds is None:
+        bounds = (-np.inf, np.inf)
+    L, U = (float(-np.inf if bounds[0] is None else bounds[0]),
+            float(np.inf if bounds[1] is None else bounds[1]))
+    if L > U:
+        raise BoundsError(f"lower bound {L} is above upper bound {U}")
+    if method not in ("linear", "raking", "logit"):
+        raise ValueError(f"method must be 'linear', 'raking' or 'logit', not {method!r}")
+    FdF = _calfun(method, (L, U))
+    spec = _build_model(design, totals, population)
+    model, t = spec.model, spec.targets
+    w = design._w
+    G0 = model.gram(w)
+    s0 = model.rmatvec(w)
+    if method == "linear" and not (np.isfinite(L) or np.isfinite(U)):
+        g = 1.0 + model.matvec(_pinv_sym(G0) @ (t - s0))
+        w_new = w * g
+        misfit = t - model.rmatvec(w_new)
+        if np.any(np.abs(misfit) / (1 + np.abs(t)) > max(tol, 1e-9)):
+            raise MarginError("calibration totals are inconsistent with the model (collinear totals disagree)")
+    else:
+        g = _grake(model, w, t, s0, FdF, (L, U), spec.r_scale_pairs, tol, max_iter, method, G0=G0)
+        w_new = w * g
+    w_new = np.where(w > 0, w_new, 0.0)
+    if np.any(~np.isfinite(w_new)):
+        raise ConvergenceError("calibration produced non-finite weights")
+    record = Calibration(method, model, w, w_new, G0)
+    return design._derive(weights=w_new, calibrations=design.calibrations + (record,))
+
+
+def _grake(model, w, t, s0, FdF, bounds, pairs, tol, max_iter, method, G0=None):
+    """Newton iterations of R ``grake``; returns g per row.
+
+    ``G0`` = X^T diag(w) X, when known, gives the first Newton matrix for
+    free (at eta = 0 every row has the same F').
+    """
+    L, U = bounds
+    scales = np.array([pt / ps if ps != 0 else np.inf for pt, ps in pairs])
+    scale = float(np.mean(scales)) if scales.size and np.min(scales) > 20 else None
+    ww = w * scale if scale is not None else w
+    s = s0 * scale if scale is not None else s0
+    # Work on cells when the model has no numeric column: rows of a cell
+    # share their x, hence their g.
+    if model.Z is None:
+        cww = np.bincount(model.cell, weights=ww, minlength=model.ncell)
+        use = cww > 0
+        X = model.cells.take(use)
+        wv = cww[use]
+        xeta = X.matvec
+        gram = X.gram
+        tot = X.rmatvec
+    else:
+        xeta = model.matvec
+        gram = model.gram
+        tot = model.rmatvec
+        wv = ww
+    p = t.shape[0]
+    eta = np.zeros(p)
+    u = np.zeros(wv.shape[0])
+    Fu, deriv = FdF(u)
+    misfit = t - s - tot(wv * Fu)
+    it = 1
+    first = True
+    chord = False  # near the solution, reuse the last Newton matrix
+    T = None
+    achieved = np.inf
+    while True:
+        if first and G0 is not None and model.Z is not None and deriv.size and np.all(deriv == deriv[0]):
+            T = G0 * (deriv[0] * (scale if scale is not None else 1.0))
+        elif not chord or T is None:
+            T = gram(wv * deriv)
+        first = False
+        deta = _pinv_sym(T) @ misfit if np.any(T) else np.zeros(p)
+        eta = eta + deta
+        u = xeta(eta)
+        Fu, deriv = FdF(u)
+        while it < max_iter and (not np.all(np.isfinite(Fu)) or not np.all(np.isfinite(deriv))):
+            it += 1
+            deta = deta / 2
+            eta = eta - deta
+            u = xeta(eta)
+            Fu, deriv = FdF(u)
+        misfit = t - s - tot(wv * Fu)
+        previous = achieved
+        achieved = float(np.max(np.abs(misfit) / (1 + np.abs(t))))
+        if achieved < tol:
+            break
+        # a chord step is enough once Newton has converged to 1e-6 and
+        # still gains two digits a step; otherwise recompute the matrix
+        chord = achieved < 1e-6 and achieved < previous / 100
+        it += 1
+        if it > max_iter:
+            if np.isfinite(L) or np.isfinite(U):
+                raise BoundsError(
+                    f"calibration ({method}) cannot meet the totals within bounds ({L}, {U}): "
+                    f"largest relative misfit {achieved:.3g} after {max_iter} iterations"
+                )
+            raise ConvergenceError(
+                f"calibration ({method}) did not converge: largest relative misfit "
+                f"{achieved:.3g} after {max_iter} iterations",
+                max_error=achieved,
+                iterations=max_iter,
+            )
+    if model.Z is None:
+        g_cell = np.ones(model.ncell)
+        g_cell[use] = 1 + Fu
+        g = g_cell[model.cell]
+    else:
+        g = 1 + Fu
+    if scale is not None:
+        g = g * scale
+    return g
+
+
+# --------------------------------------------------------------------------
+# post-stratification (R postStratify)
+# --------------------------------------------------------------------------
+
+
+def _poststrata_targets(columns, totals):
+    """Normalise totals to a dict {tuple of labels: count}."""
+    out = {}
+    if isinstance(totals, pd.DataFrame):
+        if not all(c in totals.columns for c in columns):
+            raise MarginError(f"totals must have the columns {columns} and a count column")
+        count_cols = [c for c in totals.columns if c not in columns]
+        if len(count_cols) != 1:
+            raise MarginError("totals must have exactly one count column besides the strata columns")
+        for row in totals.itertuples(index=False):
+            vals = dict(zip(totals.columns, row))
+            out[tuple(vals[c] for c in columns)] = float(vals[count_cols[0]])
+        return out
+    if isinstance(totals, pd.Series):
+        totals = totals.to_dict()
+    if len(columns) == 1 and isinstance(totals, dict) and columns[0] in totals and isinstance(totals[columns[0]], dict):
+        totals = totals[columns[0]]
+    for k, v in totals.items():
+        key = k if isinstance(k, tuple) else (k,)
+        if len(key) != len(columns):
+            raise MarginError(f"post-stratum {k!r} does not name one category of each of {columns}")
+        out[key] = float(v)
+    return out
+
+
+def poststratify(design, columns, totals):
+    """Post-stratify the weights (R ``postStratify``).
+
+    Parameters
+    ----------
+    design : Design
+    columns : str or list of str
+        Post-stratification variables; the post-strata are their
+        cross-classification.
+    totals : dict or DataFrame
+        Population count per post-stratum: ``{category: count}`` for one
+        column, ``{(cat1, cat2, ...): count}`` for several, or a DataFrame
+        with the columns and one count column (as R's ``population``).
+
+    Returns
+    -------
+    Design
+        Weights multiplied by population count / weighted sample count in
+        each post-stratum; SEs residualise on the post-stratum indicators
+        (R ``svyrecvar`` with postStrata).
+
+    Raises
+    ------
+    MarginError
+        A post-stratum of the sample missing from the totals, a populated
+        post-stratum with no (weighted) sample, missing values.
+    """
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    data = design.data
+    n = design.n
+    w = design._w
+    pos = w > 0
+    targets = _poststrata_targets(columns, totals)
+    codes_list, Ks, labels_list = [], [], []
+    for var in columns:
+        if var not in data.columns:
+            raise MarginError(f"post-stratification variable {var!r} is not in the data", variable=var)
+        codes, labels = _codes_labels(data[var])
+        miss = codes < 0
+        if (miss & pos).any():
+            raise MarginError(
+                f"post-stratification variable {var!r} has {int((miss & pos).sum())} missing values",
+                variable=var,
+            )
+        if miss.any():
+            codes = np.where(miss, len(labels), codes)
+            labels = labels.append(pd.Index([None]))
+        codes_list.append(codes)
+        Ks.append(len(labels))
+        labels_list.append(labels)
+    cell, ncell, cell_codes = _cell_index(codes_list, Ks, n)
+    cw = np.bincount(cell, weights=w, minlength=ncell)
+    tcell = np.full(ncell, np.nan)
+    for key, v in targets.items():
+        idx = []
+        for var, lab, k in zip(columns, labels_list, key):
+            i = lab.get_indexer([k])[0]
+            if i < 0:
+                raise MarginError(f"post-stratum category {k!r} does not exist in {var!r}",
+                                  variable=var, category=k)
+            idx.append(i)
+        # locate the cell
+        match = np.ones(ncell, dtype=bool)
+        for cc, i in zip(cell_codes, idx):
+            match &= cc == i
+        where = np.flatnonzero(match)
+        if where.size == 0:
+            if v > 0:
+                raise MarginError(f"post-stratum {key!r} has no respondents (total {v!r})",
+                                  variable=columns[0], category=key)
+            continue
+        tcell[where[0]] = v
+    has_sample = cw > 0
+    no_target = has_sample & np.isnan(tcell)
+    if no_target.any():
+        c = int(np.flatnonzero(no_target)[0])
+        key = tuple(lab[cc[c]] for lab, cc in zip(labels_list, cell_codes))
+        raise MarginError(f"post-stratum {key!r} has respondents but no population total",
+                          variable=columns[0], category=key)
+    empty = ~has_sample & (np.nan_to_num(tcell) > 0)
+    if empty.any():
+        c = int(np.flatnonzero(empty)[0])
+        key = tuple(lab[cc[c]] for lab, cc in zip(labels_list, cell_codes))
+        raise MarginError(f"post-stratum {key!r} has no respondents (total {tcell[c]!r})",
+                          variable=columns[0], category=key)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_cell = np.where(has_sample, tcell / cw, 1.0)
+    w_new = w * g_cell[cell]
+    keep = np.flatnonzero(has_sample)
+    # indicator model on the populated cells (empty cells: no column)
+    lut = np.full(ncell, keep.size, dtype=np.int64)
+    lut[keep] = np.arange(keep.size)
+    cells = _Cells(lut[:, None], int(keep.size))
+    model = _Model(cell=cell, cells=cells, Z=None, names=tuple(columns))
+    G = np.diag(cw[keep])
+    record = Calibration("poststratify", model, w, w_new, G)
+    return design._derive(weights=w_new, calibrations=design.calibrations + (record,))
+
+
+# --------------------------------------------------------------------------
+# trimming (R trimWeights)
+# --------------------------------------------------------------------------
+
+
+def trim(design, *, lower=None, upper=None, strict=False):
+    """Trim the weights to [lower, upper] (R ``trimWeights``).
+
+    Weights outside the limits are set to the limit; the total trimmed
+    amount is spread *equally* (additively) over the untrimmed rows, so the
+    sum of weights is kept. With ``strict=True`` this is repeated until no
+    weight exceeds the limits (R recurses the same way). Calibration records
+    are kept, as R does, so SEs still account for earlier calibrations.
+
+    Parameters
+    ----------
+    design : Design
+    lower, upper : float, optional
+        Limits on the weights (not on g).
+    strict : bool
+
+    Notes
+    -----
+    Only rows with a positive weight take part: on a domain design R's
+    ``trimWeights`` would also hand the zero-weight rows of a calibrated
+    design a share of the excess (bringing them back into the domain);
+    ramlab keeps them at 0. On a full design the two agree exactly.
+    """
+    lo = -np.inf if lower is None else float(lower)
+    hi = np.inf if upper is None else float(upper)
+    if lo > hi:
+        raise BoundsError(f"lower limit {lo} is above upper limit {hi}")
+    w = design._w.copy()
+    # Rows outside a domain keep their zero weight (R would hand them a share
+    # of the trimmed excess when the design is calibrated; ramlab does not).
+    idx = np.flatnonzero(w > 0)
+    pw = w[idx]
+    for _ in range(10000):
+        outside = (pw < lo) | (pw > hi)
+        if not outside.any():
+            break
+        new = np.clip(pw, lo, hi)
+        trimmings = pw - new
+        k = int((~outside).sum())
+        if k == 0:
+            raise BoundsError(f"every weight is outside the limits [{lo}, {hi}]")
+        new[~outside] += trimmings.sum() / k
+        # R stores 1/w and reads 1/(1/w) back
+        pw = 1.0 / (1.0 / new)
+        if not strict:
+            break
+    else:
+        raise BoundsError(f"trimming to [{lo}, {hi}] does not converge")
+    w[idx] = pw
+    return design._derive(weights=w)

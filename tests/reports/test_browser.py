@@ -1,0 +1,367 @@
+"""The reports open cleanly in a real browser (issue 5, point 6).
+
+Each built report is opened from disk in headless Chromium, driven over the DevTools
+protocol (see ``tests/browser.py``), and must:
+
+- log no console error and throw no exception;
+- make no request but its own file and ``data:`` URIs (a partner reads it offline);
+- have a table of contents whose every link lands on its section;
+- give a screenshot that is a real picture, not a blank page.
+
+The first tests prove the checks themselves on tiny pages written for the purpose: a page
+that must pass, and pages with one defect each that must be caught.
+
+Without a browser the tests are skipped, except under ``CI=true``, where they fail.
+Set ``$RAMLAB_CHROMIUM`` to use another Chromium build than the one on PATH.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+import zlib
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+from PIL import Image
+
+from browser import Chromium, DevToolsError, find_chromium, living_processes, png_size
+from ramlab.reports import factory
+from ramlab.errors import BuildError, RamlabError
+
+ROOT = Path(__file__).resolve().parents[2]
+VIEWPORT = (1280, 900)
+#: A blank or single-colour capture has one or two colours; text and a chart have hundreds.
+MIN_COLOURS = 16
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def _executable() -> str:
+    """The browser; skip without one, but fail under CI, which must have installed it."""
+    executable = find_chromium()
+    if executable is None:
+        message = "headless Chromium not found: apt-get install chromium, or set $RAMLAB_CHROMIUM"
+        if _in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return executable
+
+
+@pytest.fixture(scope="session")
+def chromium(request):
+    """One headless Chromium for the session; killed with its process group at the end."""
+    browser = Chromium(_executable(), timeout=30)
+    request.addfinalizer(browser.close)
+    return browser
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory):
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def _solid_png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A PNG of one colour (RGB, 8 bits), built by hand: PNG spec, ISO/IEC 15948."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+DATA_IMAGE = "data:image/png;base64," + base64.b64encode(_solid_png(300, 120, (31, 119, 180))).decode()
+
+
+def _page(tmp_path: Path, body: str, *, head: str = "", name: str = "page.html") -> Path:
+    """A French page with a TOC of three sections (the last one short), plus `body` and `head`."""
+    sections = "".join(
+        f'<section><h2 id="partie-{i}">Partie {i}</h2>' + "<p>Texte du rapport.</p>" * n + "</section>"
+        for i, n in ((1, 40), (2, 40), (3, 3))
+    )
+    toc = "".join(f'<li><a href="#partie-{i}">Partie {i}</a></li>' for i in (1, 2, 3))
+    path = tmp_path / name
+    path.write_text(
+        f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Essai</title>{head}</head>'
+        f'<body><h1>Rapport d’essai</h1><nav id="toc"><ul>{toc}</ul></nav>'
+        f'<img src="{DATA_IMAGE}" alt="graphique">{body}{sections}</body></html>',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _colours(png: Path) -> int:
+    with Image.open(png) as image:
+        found = image.convert("RGB").getcolors(maxcolors=1 << 16)
+    return (1 << 16) if found is None else len(found)
+
+
+def _assert_screenshot(png: Path) -> None:
+    data = png.read_bytes()
+    assert png_size(data) == VIEWPORT, f"{png}: {png_size(data)} pixels, viewport {VIEWPORT}"
+    colours = _colours(png)
+    assert colours >= MIN_COLOURS, f"{png}: {colours} colours, the page looks blank"
+
+
+# ---------------------------------------------------------------------------
+# The checks themselves, on pages written for the purpose
+
+
+@pytest.mark.parametrize(
+    "head",
+    ["", "<style>html {scroll-behavior: smooth}</style>",
+     "<style>h2 {scroll-margin-top: 48px} body {margin-top: 48px}</style>"],
+    ids=["plain", "smooth-scrolling", "scroll-margin"],
+)
+def test_clean_page_passes(chromium, tmp_path, head):
+    path = _page(tmp_path, "<p>Rien à signaler.</p>", head=head)
+    check = chromium.check_page(path, screenshot=tmp_path / "page.png", viewport=VIEWPORT)
+    assert check.console_errors == []
+    assert check.foreign_requests == []
+    assert check.requests == [path.as_uri(), DATA_IMAGE]
+    assert [link.target for link in check.toc] == ["partie-1", "partie-2", "partie-3"]
+    assert check.toc_problems == []
+    # The last section cannot reach the top of the viewport; it is accepted as visible.
+    assert check.toc[-1].at_end and 0 <= check.toc[-1].top < VIEWPORT[1]
+    _assert_screenshot(check.screenshot)
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "expected"),
+    [
+        ("", "<script>console.error('échec du graphique')</script>", "console.error: échec du graphique"),
+        ("", "<script>console.assert(1 === 2, 'base nulle')</script>", "console.assert"),
+        ("", "<script>undefinedFunction()</script>", "ReferenceError: undefinedFunction is not defined"),
+        ("", "<script>Promise.reject(new Error('rejetée'))</script>", "Error: rejetée"),
+        # A Content-Security-Policy violation is reported by the Log domain only.
+        ('<meta http-equiv="Content-Security-Policy" content="img-src \'none\'">', "", "security error"),
+        ("", "<script>alert('Attention')</script>", "alert dialog: Attention"),
+    ],
+    ids=["console-error", "console-assert", "exception", "unhandled-rejection", "log-entry", "alert"],
+)
+def test_console_errors_are_caught(chromium, tmp_path, head, body, expected):
+    check = chromium.check_page(_page(tmp_path, body, head=head))
+    assert any(expected in error for error in check.console_errors), check.console_errors
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "url"),
+    [
+        ('<script src="https://cdn.jsdelivr.net/npm/requirejs@2/require.min.js"></script>', "",
+         "https://cdn.jsdelivr.net/npm/requirejs@2/require.min.js"),
+        ('<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Lato">', "",
+         "https://fonts.googleapis.com/css?family=Lato"),
+        ("", '<img src="http://example.org/logo.png">', "http://example.org/logo.png"),
+        ("", '<iframe src="https://example.org/carte"></iframe>', "https://example.org/carte"),
+        ("", "<script>fetch('https://example.org/api').catch(() => {})</script>", "https://example.org/api"),
+        ("", "<script>new WebSocket('wss://example.org/direct')</script>", "wss://example.org/direct"),
+        ("", "<script>setTimeout(() => { new Image().src = 'https://example.org/late.gif' }, 200)</script>",
+         "https://example.org/late.gif"),
+        ("", '<img src="logo.png">', "logo.png"),  # a sibling file: not self-contained either
+    ],
+    ids=["cdn-script", "stylesheet", "image", "iframe", "fetch", "websocket", "after-load", "sibling-file"],
+)
+def test_foreign_requests_are_caught(chromium, tmp_path, head, body, url):
+    if url == "logo.png":
+        url = (tmp_path / "logo.png").as_uri()
+    check = chromium.check_page(_page(tmp_path, body, head=head))
+    assert url in check.foreign_requests, check.requests
+
+
+def test_worker_requests_are_caught(chromium, tmp_path):
+    body = ("<script>new Worker(URL.createObjectURL(new Blob("
+            "[\"fetch('https://example.org/from-worker').catch(() => {})\"])))</script>")
+    check = chromium.check_page(_page(tmp_path, body))
+    assert "https://example.org/from-worker" in check.foreign_requests, check.requests
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ('<nav><a href="#manquante">Manquante</a></nav>', "no element with id 'manquante'"),
+        ('<nav><a href="#partie-1">Doublon</a></nav><h2 id="partie-1">Encore</h2>', "2 elements share id"),
+        ('<nav><a href="#cachee">Cachée</a></nav><h2 id="cachee" style="display:none">C</h2>',
+         "not rendered"),
+        ('<nav><a href="#">Haut</a></nav>', "empty fragment"),
+        # The link is there and so is the section, but a script stops the jump.
+        ('<script>document.addEventListener("click", e => e.preventDefault())</script>',
+         "location.hash is ''"),
+        # The page is scrolled by a script elsewhere after the jump.
+        ("<script>addEventListener('hashchange', () => setTimeout(() => scrollTo(0, 0), 30))</script>",
+         "target top at"),
+    ],
+    ids=["missing-target", "duplicate-id", "hidden-target", "empty-fragment", "click-prevented",
+         "scrolled-away"],
+)
+def test_broken_toc_links_are_caught(chromium, tmp_path, body, problem):
+    check = chromium.check_page(_page(tmp_path, body))
+    assert any(problem in found for found in check.toc_problems), check.toc_problems
+
+
+def test_toc_fragments_resolve_as_html_does(chromium, tmp_path):
+    """Raw fragment first, then percent-decoded (HTML Standard, "find a potential indicated
+    element"); nbconvert writes percent-encoded ids such as ``id="R%C3%A9sultats"``."""
+    filler = "<p>Texte.</p>" * 40
+    body = (
+        '<nav><a href="#R%C3%A9sultats">encodé vers encodé</a> <a href="#Méthode">brut vers brut</a> '
+        '<a href="#Synth%C3%A8se">encodé vers brut</a> <a href="#L\'enquête">apostrophe</a></nav>'
+        f'<h2 id="R%C3%A9sultats">Résultats</h2>{filler}<h2 id="Méthode">Méthode</h2>{filler}'
+        f'<h2 id="Synthèse">Synthèse</h2>{filler}<h2 id="L\'enquête">L’enquête</h2>{filler}'
+    )
+    check = chromium.check_page(_page(tmp_path, body))
+    assert check.toc_problems == []
+    assert [link.target for link in check.toc[3:]] == ["R%C3%A9sultats", "Méthode", "Synthèse", "L'enquête"]
+
+
+def test_toc_inside_a_scrolling_container(chromium, tmp_path):
+    """Reports may scroll a main column rather than the window; the check follows it."""
+    head = "<style>html, body {height: 100%; margin: 0} main {height: 100%; overflow-y: auto}</style>"
+    path = tmp_path / "scroller.html"
+    sections = "".join(f'<h2 id="s{i}">S{i}</h2>' + "<p>Texte.</p>" * 60 for i in (1, 2))
+    path.write_text(f'<!doctype html><html lang="fr"><head><meta charset="utf-8">{head}</head><body><main>'
+                    f'<div id="toc"><a href="#s1">S1</a> <a href="#s2">S2</a></div>{sections}</main></body></html>')
+    check = chromium.check_page(path)
+    assert check.toc_problems == []
+    assert check.toc[0].top == pytest.approx(0, abs=2)
+
+
+def test_blank_screenshot_is_rejected(tmp_path):
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(_solid_png(*VIEWPORT, (255, 255, 255)))
+    with pytest.raises(AssertionError, match="looks blank"):
+        _assert_screenshot(blank)
+    with pytest.raises(ValueError):
+        png_size(b"GIF89a" + bytes(30))
+
+
+def test_missing_file_is_an_error(chromium, tmp_path):
+    with pytest.raises(DevToolsError, match="cannot open|did not finish"):
+        chromium.check_page(tmp_path / "absent.html")
+
+
+def test_close_kills_the_whole_browser():
+    browser = Chromium(_executable(), timeout=30)
+    group = browser.pid
+    assert len(living_processes(group)) > 1  # the browser and its helpers share a group
+    browser.close()
+    browser.close()  # idempotent
+    assert living_processes(group) == []
+
+
+# ---------------------------------------------------------------------------
+# ramlab's HTML template, on a notebook written here (no data or kernel needed)
+
+
+def test_template_renders_an_offline_page(chromium, tmp_path):
+    """A notebook with a figure, a table and script outputs renders to a page that works offline."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from ramlab.reports.build import clean_notebook, render_html
+
+    figure, axes = plt.subplots(figsize=(4, 3))
+    axes.bar(["Oui", "Non"], [57, 43])
+    png = tmp_path / "figure.png"
+    figure.savefig(png)
+    plt.close(figure)
+    picture = base64.b64encode(png.read_bytes()).decode()
+    cells = [new_markdown_cell("# Rapport d’essai\n\nIntroduction.")]
+    for i in (1, 2):
+        cells.append(new_markdown_cell(f"## Partie {i}\n\n" + "Texte du rapport. " * 200))
+        cells.append(new_code_cell("figure", outputs=[
+            new_output("display_data", data={"image/png": picture, "text/plain": "<Figure>"}),
+            new_output("display_data", data={"text/html": "<table><tr><th>Oui</th><td>57 %</td></tr></table>",
+                                             "text/plain": "table"}),
+            new_output("display_data", data={"application/javascript": "console.error('script')",
+                                             "text/plain": "js"}),
+            new_output("stream", name="stderr", text="FutureWarning: ...\n"),
+        ]))
+    path = tmp_path / "rapport.html"
+    path.write_text(render_html(clean_notebook(new_notebook(cells=cells)), title="Essai"), encoding="utf-8")
+    check = chromium.check_page(path, screenshot=tmp_path / "rapport.png", viewport=VIEWPORT)
+    assert check.console_errors == [], "\n".join(check.console_errors)
+    assert check.foreign_requests == [], "\n".join(check.foreign_requests)
+    assert check.toc_problems == [], "\n".join(check.toc_problems)
+    _assert_screenshot(check.screenshot)
+
+
+# ---------------------------------------------------------------------------
+# The built reports
+
+
+def _expected_reports() -> list[str]:
+    """The reports a full build writes, relative to ``reports/`` (``associations/2021.html``).
+
+    Read from the project's files by :func:`ramlab.reports.factory.plan` (cheap, no notebook runs).
+    """
+    reports_dir = ROOT / "reports"
+    try:
+        jobs = factory.plan(ROOT, reports_dir=reports_dir)
+    except BuildError:
+        return []
+    return [job.output.relative_to(reports_dir).as_posix() for job in jobs]
+
+
+EXPECTED = _expected_reports()
+
+
+@pytest.fixture(scope="session")
+def built_reports(tmp_path_factory) -> Path:
+    """Every default report, trends and ``index.html``, built by ``ramlab build``'s own code.
+
+    :func:`ramlab.reports.factory.build_all` on the real project, forced, with its ``reports/`` and
+    ``build/`` in a temporary directory, so the checked-in reports are neither used nor
+    touched. Returns that ``reports/`` directory.
+    """
+    where = tmp_path_factory.mktemp("build")
+    try:
+        summary = factory.build_all(
+            ROOT, reports_dir=where / "reports", build_dir=where / "build", force=True, progress=False,
+        )
+    except RamlabError as exc:  # nothing was built: say why once, without a traceback
+        pytest.fail(f"the build failed: {exc}", pytrace=False)
+    failed = [result.message for result in summary.failed]
+    if failed:
+        pytest.fail("the build failed:\n" + "\n".join(failed), pytrace=False)
+    return where / "reports"
+
+
+def _check_report(chromium, reports: Path, report: str, screenshots: Path):
+    """Open ``reports/<report>`` and assert every check; screenshot to ``<survey>_<year>.png``."""
+    path = reports / report
+    assert path.is_file(), f"{path} was not built"
+    shot = screenshots / (report.removesuffix(".html").replace("/", "_") + ".png")
+    check = chromium.check_page(path, screenshot=shot, viewport=VIEWPORT)
+    assert check.console_errors == [], "\n".join(check.console_errors)
+    assert check.foreign_requests == [], "\n".join(check.foreign_requests)
+    assert check.toc_problems == [], "\n".join(check.toc_problems)
+    _assert_screenshot(check.screenshot)
+    return check
+
+
+@pytest.mark.parametrize("report", EXPECTED or [pytest.param(None, id="no-report-found")])
+def test_report_opens_cleanly(request, chromium, screenshots, report):
+    assert report is not None, (
+        f"nothing to check: no survey-year in {ROOT} has data/raw/<survey>_<year>.sav and a spec"
+    )
+    check = _check_report(chromium, request.getfixturevalue("built_reports"), report, screenshots)
+    assert check.toc, "the report has no table of contents (#toc or nav with links to its sections)"
+
+
+def test_index_opens_cleanly_and_links_every_report(chromium, built_reports, screenshots):
+    check = _check_report(chromium, built_reports, "index.html", screenshots)
+    linked = {urldefrag(url).url for url in check.links if url.startswith("file:")}
+    broken = sorted(url for url in linked if not Path(unquote(urlparse(url).path)).is_file())
+    assert not broken, f"index.html links to missing files: {broken}"
+    expected = {(built_reports / report).as_uri() for report in EXPECTED}
+    assert expected <= linked, f"reports not linked from index.html: {sorted(expected - linked)}"
