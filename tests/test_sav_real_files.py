@@ -372,3 +372,16 @@ def test_spec_question_on_a_mostly_unlabelled_column_is_named(tmp_path):
     with pytest.raises(SpecError, match="'note'.*read as numbers") as info:
         spec.check_data(read_sav(spec.data_file))
     assert info.value.key == "questions.note.type"
+
+
+def test_ordinary_dates_read_as_pyreadstat_reads_them(tmp_path):
+    seconds_2020 = (dt.datetime(2020, 1, 1) - dt.datetime(1582, 10, 14)).total_seconds()
+    df = pd.DataFrame({"jour": [seconds_2020, np.nan, seconds_2020 + 86400],
+                       "heure": [3600.0, 7200.0, np.nan]})
+    path = _write(tmp_path / "d.sav", df, variable_format={"jour": "DATE11", "heure": "TIME8"},
+                  missing_ranges={"jour": [0]})
+    out = read_sav(path)
+    ref, _ = pyreadstat.read_sav(str(path))
+    for var in ("jour", "heure"):
+        assert out[var].dtype == ref[var].dtype
+        assert _as_list(out[var]) == _as_list(ref[var])

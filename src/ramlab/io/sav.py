@@ -87,8 +87,10 @@ def _ranges(declared) -> list[tuple]:
         lo, hi = rng["lo"], rng["hi"]
         if isinstance(lo, str) or isinstance(hi, str):
             out.append((str(lo).rstrip(), str(hi).rstrip()))
-        else:
+        elif isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
             out.append((_code_key(float(lo)), _code_key(float(hi))))
+        else:  # a date variable's range, as pyreadstat converts it
+            out.append((lo, hi))
     return out
 
 
@@ -347,6 +349,7 @@ def read_sav(path, *, encoding=None) -> pd.DataFrame:
     value_labels_all = meta.variable_value_labels or {}
     missing_declared = meta.missing_ranges or {}
     measures = meta.variable_measure or {}
+    storage = meta.readstat_variable_types or {}
 
     columns = {}
     value_labels: dict[str, dict] = {}
@@ -364,10 +367,10 @@ def read_sav(path, *, encoding=None) -> pd.DataFrame:
             continue
         if series.dtype.kind == "f":
             out = _numeric(path, var, series.to_numpy(), labels, ranges, measures.get(var))
-        elif series.dtype.kind in "OUT" or pd.api.types.is_string_dtype(series):
+        elif storage.get(var) == "string":
             out = _text(path, var, series, labels, ranges, measures.get(var))
-        else:  # dates and times converted by pyreadstat
-            out = (series, {}, [], {})
+        else:  # dates and times converted by pyreadstat: kept as it gives them
+            out = (series, dict(labels or {}), [], {})
         columns[var], var_labels, var_missing, var_codes = out
         if labels:
             value_labels[var] = var_labels
@@ -506,7 +509,7 @@ def _text(path, var, series, labels, ranges, measure):
     blank_is_value = "" in code_to_label or _in_ranges("", ranges)
     for key in present_keys:
         if key or blank_is_value:
-            code_to_label.setdefault(key, key)
+            code_to_label.setdefault(key, normalize_label(key))
     codes = sorted(code_to_label)
     cat_labels = [code_to_label[c] for c in codes]
     _check_unique_labels(path, var, cat_labels)
