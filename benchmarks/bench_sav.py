@@ -40,7 +40,7 @@ N_LABELLED = 80
 _CHILD = r"""
 import json, resource, sys
 import pyreadstat
-import ramlab.sav
+import ramlab.io.sav
 
 def peak():
     try:
@@ -57,7 +57,7 @@ before = peak()
 if which == "pyreadstat":
     df, meta = pyreadstat.read_sav(path, user_missing=True)
 else:
-    df = ramlab.sav.read_sav(path)
+    df = ramlab.io.sav.read_sav(path)
 after = peak()
 print(json.dumps({"peak_kib": after - before, "shape": list(df.shape)}))
 """

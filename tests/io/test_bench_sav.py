@@ -6,7 +6,7 @@ import importlib.util
 import math
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sav.py"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_sav.py"
 
 
 def test_benchmark_runs_small(capsys):

@@ -18,7 +18,7 @@ from ramlab.io.sav import read_sav
 from ramlab.io.spec import load_margin, load_spec
 from ramlab.io.synth import load_config
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 SPEC = "associations_2021.yaml"
 
 
