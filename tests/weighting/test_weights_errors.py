@@ -84,3 +84,30 @@ def test_labelled_breakdown_category_without_respondents_is_left_out_with_a_note
     assert table.frame.loc[("q1", "", "Oui"), ("taille", "Petite")] == pytest.approx(
         unweighted[("Petite", "Oui")]
     )
+
+
+def test_breakdown_group_without_respondents_in_a_question_base_leaves_its_column_empty(tmp_path):
+    rng = np.random.default_rng(5)
+    n = 300
+    data = pd.DataFrame({
+        "q1": pd.Categorical(rng.choice(["Oui", "Non"], n), categories=["Oui", "Non"]),
+        "q2": pd.Categorical(rng.choice(["Oui", "Non"], n), categories=["Oui", "Non"]),
+        "taille": pd.Categorical(rng.choice(["Petite", "Moyenne", "Grande"], n),
+                                 categories=["Petite", "Moyenne", "Grande"]),
+    })
+    base = (data["taille"] != "Grande").to_numpy()  # no "Grande" in this base
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = banner(Design(data), ["q1", "q2"], "taille", base=base, base_label="Sans les grandes")
+        without = banner(Design(data.assign(taille=data["taille"].cat.remove_categories("Grande"))),
+                         ["q1", "q2"], "taille", base=base, base_label="Sans les grandes")
+    assert np.isnan(table.frame.loc[("q1", "", "Oui"), ("taille", "Grande")])
+    assert table.frame.loc[("q1", "", "Base brute (effectif)"), ("taille", "Grande")] == 0
+    assert any("« Grande »" in line for line in table.notes("q1"))
+    assert "Grande" in table.to_html()
+    assert table.display_frame().loc[("q1", "", "Oui"), ("taille", "Grande")] in ("", "–", "-")
+    table.to_excel(tmp_path / "t.xlsx")
+    # The other columns are what a table without that group gives.
+    for col in [("Total", "Ensemble"), ("taille", "Petite"), ("taille", "Moyenne")]:
+        np.testing.assert_allclose(table.frame[col].to_numpy(), without.frame[col].to_numpy())
+        np.testing.assert_allclose(table.se[col].to_numpy(), without.se[col].to_numpy())

@@ -275,6 +275,7 @@ class Table:
             lines.append("Plusieurs réponses possibles : total supérieur à 100 %.".replace(" %", NNBSP + "%"))
         if info.get("missing_note"):
             lines.append(info["missing_note"])
+        lines.extend(info.get("empty_notes") or ())
         for variable, group in self.options.get("empty_columns", ()):
             lines.append(f"{variable} : aucun répondant dans « {group} », colonne non affichée.")
         if info.get("note"):
@@ -1047,15 +1048,11 @@ def _compute_block(design, block, columns, w, opts, column_masks, plan=None):
     n_unw = np.vstack([by_column((answered[:, g] & in_base).astype(float))
                        for g in range(B.shape[1])])  # (groups, C)
     w_base = (T @ B).T
-    empty = [(columns[c].variable, columns[c].label) for c in range(C) if n_unw[:, c].max() == 0]
+    empty = [c for c in range(C) if n_unw[:, c].max() == 0]
     if empty:
-        var, lab = empty[0]
-        if var == TOTAL:
+        if columns[empty[0]].variable == TOTAL:
             raise TableError(f"question {block.id!r} has no respondents in its base")
-        raise TableError(
-            f"question {block.id!r}: group {lab!r} of banner column {var!r} has no "
-            "respondents in the base"
-        )
+        raise _EmptyGroups(empty)
 
     cells = opts["cells"]
     E = len(block.estimates)
@@ -1560,13 +1557,35 @@ def banner(
             data, spec, row, show_missing=show_missing, base=base, base_label=base_label, n=n
         )
         block.columns_used = _columns_used(data, spec, row)
-        est, se, n_unw, w_base, grads, V, T = _compute_block(design, block, columns, w, opts,
-                                                          column_masks, vcov_plan)
-        marks, records = _significance(block, columns, est, grads, n_unw, opts)
+        try:
+            est, se, n_unw, w_base, grads, V, T = _compute_block(design, block, columns, w, opts,
+                                                              column_masks, vcov_plan)
+            keep = None
+        except _EmptyGroups as groups:
+            # A banner group with respondents in the file but none in this
+            # question's base: the question is computed without it, and its
+            # column stays empty for this question, with a note.
+            keep = [c for c in range(len(columns)) if c not in set(groups.columns)]
+            sub = [columns[c] for c in keep]
+            sub_masks = column_masks[:, keep]
+            est, se, n_unw, w_base, grads, V, T = _compute_block(
+                design, block, sub, w, opts, sub_masks, design.domain_plan(sub_masks))
+            marks, records = _significance(block, sub, est, grads, n_unw, opts)
+            if chisq and len(sub) > 1:
+                chis.extend(_chisq_records(design, block, sub, w, opts, T=T, V=V))
+            est, se, marks, n_unw, w_base = _widen(keep, len(columns), est, se, marks, n_unw, w_base)
+            empty_notes = [
+                f"{columns[c].variable_label or columns[c].variable} : aucun répondant "
+                f"dans « {columns[c].label} » pour cette question, colonne vide."
+                for c in groups.columns
+            ]
+        else:
+            marks, records = _significance(block, columns, est, grads, n_unw, opts)
+            if chisq and len(columns) > 1:
+                chis.extend(_chisq_records(design, block, columns, w, opts, T=T, V=V))
+            empty_notes = []
         if records is not None:
             tests.append(pd.DataFrame(records))
-        if chisq and len(columns) > 1:
-            chis.extend(_chisq_records(design, block, columns, w, opts, T=T, V=V))
         small_col = n_unw < min_base  # (groups, C)
         row_pos = {}
         row_keys = []  # stable keys (data columns rather than labels), for trends
@@ -1620,8 +1639,9 @@ def banner(
             "missing_note": missing_note,
             "title": getattr(q, "title", None) if q is not None else None,
             "note": getattr(q, "note", None) if q is not None else None,
+            "empty_notes": empty_notes,
         }
-        vcovs[block.id] = {"V": V, "rows": row_pos, "grad": _grad_getter(grads)}
+        vcovs[block.id] = {"V": V, "rows": row_pos, "grad": _grad_getter(grads, keep)}
 
     col_index = pd.MultiIndex.from_tuples(
         [(c.variable, c.label) for c in columns], names=["variable", "column"]
@@ -1652,10 +1672,38 @@ def banner(
     )
 
 
-def _grad_getter(grads):
+def _grad_getter(grads, keep=None):
+    """Gradient of estimate ``e`` in table column ``col_pos`` (``keep``: the
+    table columns the question was computed on, when some were empty)."""
+    position = None if keep is None else {c: i for i, c in enumerate(keep)}
+
     def grad(e, col_pos):
+        if position is not None:
+            if col_pos not in position:
+                raise TableError("contrast(): this column has no respondents for the question")
+            col_pos = position[col_pos]
         return grads[e][0][col_pos]
     return grad
+
+
+class _EmptyGroups(Exception):
+    """Banner columns (positions) without respondents in a question's base."""
+
+    def __init__(self, columns):
+        super().__init__(columns)
+        self.columns = list(columns)
+
+
+def _widen(keep, C, est, se, marks, n_unw, w_base):
+    """Results computed on the columns ``keep``, placed in all ``C`` table columns:
+    estimates NaN, bases 0 and no marks in the others."""
+    def widen(a, fill, dtype=float):
+        out = np.full((a.shape[0], C), fill, dtype=dtype)
+        out[:, keep] = a
+        return out
+
+    return (widen(est, np.nan), widen(se, np.nan), widen(marks, "", object),
+            widen(n_unw, 0.0), widen(w_base, 0.0))
 
 
 def _columns_used(data, spec, row):
