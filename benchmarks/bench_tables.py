@@ -39,16 +39,27 @@ BANNER = {
 }
 SCALE = ["Oui, tout à fait", "Oui, plutôt", "Non, plutôt pas", "Non, pas du tout", "Ne sait pas"]
 GRID = ["Oui", "Non, mais je pense le faire dans les 6 mois", "Non, je n'en ai pas l'intention"]
+# two more breakdowns for the banner of 20 questions x 5 breakdowns (issue 14)
+BANNER5 = {
+    **BANNER,
+    "anciennete": ["Moins de 5 ans", "5 à 19 ans", "20 à 49 ans", "50 ans et plus"],
+    "budget": ["Moins de 50 k€", "50 à 199 k€", "200 k€ à 1 M€", "Plus de 1 M€"],
+}
 
 
-def make_book(n, *, seed=2021, n_single=20, n_scale=20, n_multi=10, n_grid=6, n_numeric=4):
-    """Synthetic respondents, a raked design and a spec of 60 questions."""
+def make_book(n, *, seed=2021, n_single=20, n_scale=20, n_multi=10, n_grid=6, n_numeric=4,
+              breakdowns=BANNER):
+    """Synthetic respondents, a raked design and a spec of 60 questions.
+
+    The design is raked on taille, secteur and region; ``breakdowns`` are the
+    banner variables generated (BANNER, or BANNER5 with two more).
+    """
     from ramlab.design import Design
     from ramlab.io.spec import Base, Question
 
     rng = np.random.default_rng(seed)
     cols = {}
-    for var, levels in BANNER.items():
+    for var, levels in breakdowns.items():
         p = np.linspace(2.0, 1.0, len(levels))
         cols[var] = pd.Categorical.from_codes(rng.choice(len(levels), n, p=p / p.sum()), levels)
     questions = []
@@ -116,6 +127,45 @@ def run(n, *, repeat=3, chisq=True, calibrated=True):
     return best, table
 
 
+def bincount_floor(design, rows, cols):
+    """The cell totals any tabulation must compute: one weighted ``np.bincount``
+    per question x breakdown, over the combined codes of the two columns."""
+    data = design.data
+    w = np.asarray(design.weights, dtype=float)
+    qcodes = [data[q].cat.codes.to_numpy().astype(np.int64) for q in rows]
+    bcodes = [(data[b].cat.codes.to_numpy(), len(data[b].cat.categories)) for b in cols]
+
+    def floor():
+        return [np.bincount(q * K + b, weights=w) for q in qcodes for b, K in bcodes]
+
+    return floor
+
+
+def run_against_floor(n, *, repeat=3):
+    """The raked banner of 20 single-choice questions x 5 breakdowns (letters and
+    Rao-Scott tests) and its bincount floor, timed in alternating rounds.
+
+    Returns (banner seconds, floor seconds, median of the paired ratios), best times.
+    """
+    from ramlab.tables import banner
+
+    design, spec = make_book(n, n_single=20, n_scale=0, n_multi=0, n_grid=0, n_numeric=0,
+                             breakdowns=BANNER5)
+    rows, cols = list(spec.questions), list(BANNER5)
+    floor = bincount_floor(design, rows, cols)
+    t_banner, t_floor, paired = np.inf, np.inf, []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        floor()
+        tf = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        banner(design, rows, cols, spec=spec, letters=True, chisq=True)
+        tb = time.perf_counter() - t0
+        t_banner, t_floor = min(t_banner, tb), min(t_floor, tf)
+        paired.append(tb / tf)
+    return t_banner, t_floor, float(np.median(paired))
+
+
 def export_for_r(n, path):
     """Write the benchmark data (single-choice form) to CSV for bench_tables.R.
 
@@ -136,8 +186,12 @@ def main(argv=None):
     parser.add_argument("--uncalibrated", action="store_true",
                         help="equal weights, no raking (the design bench_tables.R times)")
     parser.add_argument("--export", metavar="CSV", help="write the data for bench_tables.R and exit")
+    parser.add_argument("--floor-n", type=int, action="append",
+                        help="sample size of the 20 x 5 banner timed against its bincount floor "
+                             "(repeatable; default 100,000 when no --n is given)")
     args = parser.parse_args(argv)
     sizes = args.n or [2_000, 1_000_000]
+    floor_sizes = args.floor_n or ([] if args.n else [100_000])
     if args.export:
         export_for_r(sizes[0], args.export)
         return
@@ -152,6 +206,14 @@ def main(argv=None):
             f"design={'equal weights' if args.uncalibrated else 'raked'}  "
             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'default')}  "
             f"seconds={seconds:.3f}"
+        )
+    for n in floor_sizes:
+        t_banner, t_floor, paired = run_against_floor(n, repeat=args.repeat or 5)
+        print(
+            f"n={n:>9,d}  banner of 20 questions x 5 breakdowns (raked, letters, Rao-Scott): "
+            f"{t_banner:.3f} s, floor (100 weighted bincounts over combined codes) "
+            f"{t_floor * 1e3:.2f} ms: {t_banner / t_floor:.1f} x floor "
+            f"(median of paired ratios {paired:.1f})"
         )
 
 

@@ -681,9 +681,10 @@ def test_benchmark_script_runs_small(capsys):
     spec = importlib.util.spec_from_file_location("bench_tables", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    bench.main(["--n", "400", "--repeat", "1"])
+    bench.main(["--n", "400", "--repeat", "1", "--floor-n", "400"])
     out = capsys.readouterr().out
     assert re.search(r"n=\s+400\s+questions=60\s+banner columns=15\s+letters=yes .*seconds=\d", out)
+    assert re.search(r"n=\s+400\s+banner of 20 questions x 5 breakdowns .* x floor", out), out
 
 
 @pytest.mark.parametrize("dname", ["dstrat", "dclus1"])
