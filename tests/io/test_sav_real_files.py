@@ -385,3 +385,25 @@ def test_ordinary_dates_read_as_pyreadstat_reads_them(tmp_path):
     for var in ("jour", "heure"):
         assert out[var].dtype == ref[var].dtype
         assert _as_list(out[var]) == _as_list(ref[var])
+
+
+def test_codes_of_every_shape_match_pyreadstat(tmp_path):
+    # Negative, non-integral, widely spread (beyond a lookup table) and all-missing codes.
+    df = pd.DataFrame({
+        "neg": [-2.0, -1.0, 0.0, np.nan, -2.0],
+        "half": [0.5, 1.5, 0.5, np.nan, 1.5],
+        "wide": [1.0, 5e7, 1.0, 5e7, np.nan],
+        "empty": [np.nan] * 5,
+    })
+    path = _write(tmp_path / "shapes.sav", df, variable_value_labels={
+        "neg": {-2: "Moins deux", -1: "Moins un", 0: "Zéro"},
+        "half": {0.5: "Demi", 1.5: "Un et demi"},
+        "wide": {1: "Un", 5e7: "Cinquante millions"},
+        "empty": {1: "Un", 2: "Deux"},
+    })
+    out = read_sav(path)
+    for var in df.columns:
+        assert isinstance(out[var].dtype, pd.CategoricalDtype), var
+        assert _as_list(out[var]) == _labelled_as_pyreadstat(path, var), var
+    assert list(out["empty"].cat.categories) == ["Un", "Deux"]
+    assert list(out["neg"].cat.categories) == ["Moins deux", "Moins un", "Zéro"]

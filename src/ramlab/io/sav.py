@@ -405,32 +405,27 @@ def read_sav(path, *, encoding=None) -> pd.DataFrame:
     return df
 
 
-def _distinct_numbers(valid: np.ndarray):
-    """Distinct values of a float array without NaN, and a way to code them.
+def _small_integer_codes(values: np.ndarray):
+    """Small integral codes as table indices, the usual case of a labelled variable.
 
-    Returns (present, lookup): ``present`` the sorted distinct values; ``lookup``
-    maps an array of category positions (one per value of ``present``) to the
-    positions of ``valid``'s values. Small integer codes, the usual case, are
-    coded through a table indexed by value (linear time, no sort).
+    Returns (present, slots, size) or None when the values are not all integers within a
+    range of a million: ``present`` the sorted distinct values (floats), ``slots``
+    an intp array, 0 for NaN and ``value - min + 1`` otherwise, and ``size``
+    the length of a lookup table indexed by slot (linear time, no sort, no
+    masked copies).
     """
-    if valid.size == 0:
-        return valid, lambda positions: np.empty(0, dtype=np.int64)
-    lo, hi = valid.min(), valid.max()
-    if -(2**31) <= lo and hi < 2**31 and hi - lo <= 1_000_000:
-        ints = valid.astype(np.int64)
-        if np.array_equal(ints, valid):
-            ints -= int(lo)
-            seen = np.bincount(ints)
-            present = np.flatnonzero(seen) + lo
-
-            def lookup(positions):
-                table = np.full(seen.size, -1, dtype=np.int64)
-                table[(present - lo).astype(np.int64)] = positions
-                return table[ints]
-
-            return present.astype(float), lookup
-    present, inverse = np.unique(valid, return_inverse=True)
-    return present, lambda positions: np.asarray(positions)[inverse]
+    with np.errstate(invalid="ignore"):
+        lo, hi = np.nanmin(values), np.nanmax(values)
+    if not (-(2**31) <= lo and hi < 2**31 and hi - lo <= 1_000_000):
+        return None
+    shifted = values - (lo - 1.0)
+    np.copyto(shifted, 0.0, where=np.isnan(shifted))
+    slots = shifted.astype(np.intp)
+    if not np.array_equal(slots, shifted):
+        return None
+    seen = np.bincount(slots)
+    present = np.flatnonzero(seen[1:]) + lo
+    return present.astype(float), slots, seen.size
 
 
 def _mostly_labelled(present_keys, label_keys) -> bool:
@@ -444,10 +439,12 @@ def _numeric(path, var, values, labels, ranges, measure):
     if not labels:
         return _measure(values, {}, ranges)
     code_to_label = {_code_key(float(c)): normalize_label(str(lab)) for c, lab in labels.items()}
-    finite = ~np.isnan(values)
-    all_finite = bool(finite.all())
-    valid = values if all_finite else values[finite]
-    present, lookup = _distinct_numbers(valid)
+    coded = _small_integer_codes(values) if values.size and not np.isnan(values).all() else None
+    if coded is not None:
+        present, slots, size = coded
+    else:
+        finite = ~np.isnan(values)
+        present, inverse = np.unique(values[finite], return_inverse=True)
     present_keys = [_code_key(float(v)) for v in present]
     if not _mostly_labelled(present_keys, code_to_label):
         return _measure(values, code_to_label, ranges)
@@ -458,12 +455,15 @@ def _numeric(path, var, values, labels, ranges, measure):
     _check_unique_labels(path, var, cat_labels)
     position = {c: i for i, c in enumerate(codes)}
     dtype = _smallest_codes(len(codes))
-    valid_codes = lookup(np.array([position[k] for k in present_keys], dtype=np.int64))
-    if all_finite:
-        int_codes = valid_codes.astype(dtype, copy=False)
+    of_present = np.array([position[k] for k in present_keys], dtype=dtype)
+    if coded is not None:
+        # The slot of a value v is v - min + 1 (present[0] is the minimum); slot 0 is NaN.
+        table = np.full(size, -1, dtype=dtype)
+        table[(present - present[0]).astype(np.intp) + 1] = of_present
+        int_codes = table[slots]
     else:
         int_codes = np.full(values.size, -1, dtype=dtype)
-        int_codes[finite] = valid_codes
+        int_codes[finite] = of_present[inverse]
     column = pd.Categorical.from_codes(
         int_codes,
         dtype=pd.CategoricalDtype(cat_labels, ordered=measure == "ordinal"),
