@@ -1,13 +1,14 @@
-"""Atomic file replacement: a reader sees the previous file or the new one, whole."""
+"""Files: atomic replacement (a reader sees the previous file or the new one, whole) and content hashes."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["replacing"]
+__all__ = ["replacing", "write_atomic", "file_sha256"]
 
 
 @contextlib.contextmanager
@@ -32,3 +33,31 @@ def replacing(path, *, mode=0o644):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def write_atomic(path, text: str) -> Path:
+    """Write `text` (UTF-8) to `path` through :func:`replacing`, flushed to disk first.
+
+    A reader sees the old file or the new one, never a partial one; on
+    failure the temporary file is removed and `path` is untouched.
+    """
+    path = Path(path)
+    with replacing(path) as temporary:
+        with open(temporary, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+    return path
+
+
+def file_sha256(path) -> str:
+    """Hex sha256 of a file's content, read in 1 MiB blocks.
+
+    Raises OSError (FileNotFoundError, ...) as ``open`` does: callers decide
+    what a missing file means.
+    """
+    hasher = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()

@@ -112,7 +112,7 @@ def _synth(args) -> int:
     if args.data_dir is not None:
         data_dir = args.data_dir
     else:
-        from ramlab.reports.build import Layout
+        from ramlab.reports.layout import Layout
 
         data_dir = Layout.discover().data
     written = synth.generate(args.survey, args.year, data_dir=data_dir)

@@ -1,4 +1,4 @@
-"""French number formatting for report readers.
+"""French formatting for report readers: numbers, durations and dates.
 
 Reports follow French survey conventions: a narrow no-break space (U+202F)
 between thousands and before "%", a decimal comma, and halves rounded up
@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import math
 
-__all__ = ["NNBSP", "round_half_up", "fmt_number", "fmt_int", "fmt_pct"]
+__all__ = ["NNBSP", "round_half_up", "fmt_number", "fmt_int", "fmt_pct", "fmt_seconds", "fmt_date"]
 
 NNBSP = "\u202f"
 
@@ -53,3 +53,35 @@ def fmt_pct(proportion, digits=0):
     if proportion is None or (isinstance(proportion, float) and math.isnan(proportion)):
         return ""
     return fmt_number(100 * proportion, digits) + NNBSP + "%"
+
+
+def fmt_seconds(seconds):
+    """Format a duration in seconds, one decimal: 12.34 -> "12,3 s" (no-break space)."""
+    return fmt_number(seconds, 1) + "\u00a0s"
+
+
+_MONTHS = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)
+
+
+def fmt_date(value, *, long=False):
+    """Format a date in French: "30/11/2026", or with ``long=True`` "30 novembre 2026".
+
+    `value` is a date or datetime, or an ISO 8601 string (read with
+    ``datetime.fromisoformat``). An empty value, or a string that is not an
+    ISO date, formats as an empty string.
+    """
+    if isinstance(value, str):
+        import datetime as dt
+
+        try:
+            value = dt.datetime.fromisoformat(value) if value else None
+        except ValueError:
+            value = None
+    if value is None:
+        return ""
+    if long:
+        return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+    return f"{value:%d/%m/%Y}"

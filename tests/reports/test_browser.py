@@ -29,6 +29,7 @@ from PIL import Image
 
 from browser import Chromium, DevToolsError, find_chromium, living_processes, png_size
 from ramlab.reports import factory
+from ramlab.reports.jobs import plan
 from ramlab.errors import BuildError, RamlabError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -267,7 +268,7 @@ def test_template_renders_an_offline_page(chromium, tmp_path):
     import matplotlib.pyplot as plt
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-    from ramlab.reports.build import clean_notebook, render_html
+    from ramlab.reports.render import clean_notebook, render_html
 
     figure, axes = plt.subplots(figsize=(4, 3))
     axes.bar(["Oui", "Non"], [57, 43])
@@ -302,11 +303,11 @@ def test_template_renders_an_offline_page(chromium, tmp_path):
 def _expected_reports() -> list[str]:
     """The reports a full build writes, relative to ``reports/`` (``associations/2021.html``).
 
-    Read from the project's files by :func:`ramlab.reports.factory.plan` (cheap, no notebook runs).
+    Read from the project's files by :func:`ramlab.reports.jobs.plan` (cheap, no notebook runs).
     """
     reports_dir = ROOT / "reports"
     try:
-        jobs = factory.plan(ROOT, reports_dir=reports_dir)
+        jobs = plan(ROOT, reports_dir=reports_dir)
     except BuildError:
         return []
     return [job.output.relative_to(reports_dir).as_posix() for job in jobs]

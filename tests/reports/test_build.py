@@ -24,7 +24,10 @@ from nbformat.v4 import (
     new_output,
 )
 
-from ramlab.reports import build, factory
+from ramlab._files import write_atomic
+from ramlab.reports import build, execute, factory, layout, render
+from ramlab.reports.parameters import check_parameters, notebook_parameters, validate_parameters
+from ramlab.reports.jobs import plan
 from ramlab.cli import main
 from ramlab.errors import BuildError, ParameterError
 
@@ -151,7 +154,7 @@ def _executed_notebook():
 def test_clean_notebook_keeps_only_what_a_reader_sees():
     nb = _executed_notebook()
     before = nbformat.writes(nb)
-    cleaned = build.clean_notebook(nb)
+    cleaned = render.clean_notebook(nb)
 
     assert nbformat.writes(nb) == before, "the input notebook must not change"
     kinds = [(cell.cell_type, cell.source.splitlines()[0]) for cell in cleaned.cells]
@@ -169,7 +172,7 @@ def test_clean_notebook_keeps_only_what_a_reader_sees():
 
 
 def test_render_html_is_french_self_contained_and_free_of_code():
-    html = build.render_html(build.clean_notebook(_executed_notebook()))
+    html = render.render_html(render.clean_notebook(_executed_notebook()))
     text = visible_text(html)
 
     _assert_self_contained(html)
@@ -190,14 +193,14 @@ def test_table_of_contents_links_every_section_with_unique_anchors():
         "<h3>Détail</h3><h3>Détail</h3><h2>L'enquête</h2><p id=\"l-enquete\">déjà pris</p>"
         "</main></body></html>"
     )
-    html = build.add_table_of_contents(page)
+    html = render.add_table_of_contents(page)
     ids = re.findall(r'\bid="([^"]*)"', html)
     assert len(ids) == len(set(ids))
     nav = html[html.index("<nav"): html.index("</nav>")]
     assert re.findall(r'href="#([^"]*)"', nav) == ["resultats", "detail", "detail-2", "l-enquete-2"]
     assert nav.index("<ol><li><a href=\"#detail\"") > nav.index("#resultats"), "h3 nested under h2"
     assert html.index("<nav") > html.index("</h1>")
-    assert build.add_table_of_contents("<main><p>rien</p></main>") == "<main><p>rien</p></main>"
+    assert render.add_table_of_contents("<main><p>rien</p></main>") == "<main><p>rien</p></main>"
 
 
 # ---------------------------------------------------------------------------
@@ -213,7 +216,7 @@ DECLARED = {
 
 
 def test_validate_parameters_accepts_the_declared_types():
-    build.validate_parameters(
+    validate_parameters(
         DECLARED, {"survey": "maires", "year": 2016, "ratio": 1, "flag": True, "anything": [1]}
     )
 
@@ -232,27 +235,27 @@ def test_validate_parameters_accepts_the_declared_types():
 )
 def test_validate_parameters_names_the_bad_parameter(parameters, named):
     with pytest.raises(ParameterError, match=named):
-        build.validate_parameters(DECLARED, parameters)
+        validate_parameters(DECLARED, parameters)
 
 
 def test_check_parameters_reads_the_typed_parameters_cell(tmp_path):
     path = tmp_path / "report.ipynb"
     nbformat.write(_notebook(_parameters_cell(), new_code_cell("x = 1")), path)
-    build.check_parameters(path, {"survey": "small", "year": 2020, "data_dir": "d", "ratio": 2})
+    check_parameters(path, {"survey": "small", "year": 2020, "data_dir": "d", "ratio": 2})
     with pytest.raises(ParameterError, match="'year'.*must be int"):
-        build.check_parameters(path, {"year": "2020"})
+        check_parameters(path, {"year": "2020"})
     with pytest.raises(ParameterError, match="unknown parameter 'audiance'"):
-        build.check_parameters(path, {"audiance": "partner"})  # misspelt
+        check_parameters(path, {"audiance": "partner"})  # misspelt
 
 
 def test_source_cell_position_skips_the_injected_cell():
     cells = [new_markdown_cell("# T"), _parameters_cell(), new_code_cell("a"), new_code_cell("b")]
     # executed: [md, parameters, injected, a, b]
-    assert [build.source_cell_position(cells, i, injected=True) for i in (0, 1, 3, 4)] == [1, 2, 3, 4]
-    assert build.source_cell_position(cells, 3, injected=False) == 4
+    assert [execute.source_cell_position(cells, i, injected=True) for i in (0, 1, 3, 4)] == [1, 2, 3, 4]
+    assert execute.source_cell_position(cells, 3, injected=False) == 4
     no_parameters = [new_markdown_cell("# T"), new_code_cell("a")]
     # executed: [injected, md, a]
-    assert build.source_cell_position(no_parameters, 2, injected=True) == 2
+    assert execute.source_cell_position(no_parameters, 2, injected=True) == 2
 
 
 # ---------------------------------------------------------------------------
@@ -266,7 +269,7 @@ def _project(tmp_path, *cells, survey="small"):
     nbformat.write(_notebook(*cells), tmp_path / "notebooks" / f"impact_{survey}.ipynb")
     (tmp_path / "data" / "raw" / f"{survey}_2021.sav").write_bytes(b"")
     (tmp_path / "data" / "specs" / f"{survey}_2021.yaml").write_text("")
-    return build.Layout(tmp_path)
+    return layout.Layout(tmp_path)
 
 
 def test_plan_needs_both_a_spec_and_a_data_file(tmp_path):
@@ -278,27 +281,27 @@ def test_plan_needs_both_a_spec_and_a_data_file(tmp_path):
     (tmp_path / "data" / "specs" / "maires_2020.yaml").write_text("")  # no data
     (tmp_path / "data" / "raw" / "notes.sav").write_bytes(b"")  # not <survey>_<year>
 
-    jobs = factory.plan(layout.root)  # no trends notebook in this project: reports only
+    jobs = plan(layout.root)  # no trends notebook in this project: reports only
     assert [(job.survey, job.year) for job in jobs] == [("small", 2015), ("small", 2021)]
     job = jobs[1]
     assert job.output == tmp_path / "reports" / "small" / "2021.html"
     assert job.executed == tmp_path / "build" / "executed" / "small_2021.ipynb"
     assert job.parameters == {"survey": "small", "year": 2021, "data_dir": "../data", "audience": "partner"}
-    assert [j.year for j in factory.plan(layout.root, years=2015)] == [2015]
+    assert [j.year for j in plan(layout.root, years=2015)] == [2015]
     with pytest.raises(BuildError, match="maires_2020.sav"):
-        factory.plan(layout.root, surveys="maires", years=2020)
+        plan(layout.root, surveys="maires", years=2020)
     with pytest.raises(BuildError, match="small_2019.yaml"):
-        factory.plan(layout.root, surveys="small", years=2019)
+        plan(layout.root, surveys="small", years=2019)
     with pytest.raises(BuildError, match="nothing to build"):
-        factory.plan(layout.root, surveys="entreprises")
+        plan(layout.root, surveys="entreprises")
 
 
 def test_excel_flag_passes_the_workbook_path_relative_to_the_notebooks(tmp_path):
     layout = _project(tmp_path, _parameters_cell())
-    (job,) = factory.plan(layout.root, excel=True)
+    (job,) = plan(layout.root, excel=True)
     assert job.excel and job.workbook == tmp_path / "reports" / "small" / "2021.xlsx"
     assert job.parameters["excel_path"] == "../reports/small/2021.xlsx"
-    (internal,) = factory.plan(layout.root, audience="internal")
+    (internal,) = plan(layout.root, audience="internal")
     assert internal.parameters["audience"] == "internal"
     assert internal.output == tmp_path / "build" / "internal" / "reports" / "small" / "2021.html"
 
@@ -314,19 +317,19 @@ def test_a_survey_without_its_own_notebook_uses_the_generic_one(tmp_path):
 
 def test_write_atomic_replaces_whole_or_not_at_all(tmp_path):
     report = tmp_path / "reports" / "small" / "2021.html"
-    build.write_atomic(report, "<p>ancien</p>")
+    write_atomic(report, "<p>ancien</p>")
     old = report.read_bytes()
     with pytest.raises(UnicodeEncodeError):
-        build.write_atomic(report, "<p>nouveau \ud800</p>")  # fails half-way through writing
+        write_atomic(report, "<p>nouveau \ud800</p>")  # fails half-way through writing
     assert report.read_bytes() == old
     assert sorted(p.name for p in report.parent.iterdir()) == ["2021.html"]
-    build.write_atomic(report, "<p>nouveau</p>")
+    write_atomic(report, "<p>nouveau</p>")
     assert report.read_text(encoding="utf-8") == "<p>nouveau</p>"
 
 
 def test_build_checks_every_parameter_before_running_anything(tmp_path):
     layout = _project(tmp_path, _parameters_cell("survey: str = 'small'\nyear: int = 2021"))
-    (job,) = factory.plan(layout.root)  # passes data_dir, which this notebook does not declare
+    (job,) = plan(layout.root)  # passes data_dir, which this notebook does not declare
     with pytest.raises(ParameterError, match="'data_dir'"):
         factory.build_all(layout.root, jobs_n=1, progress=False)
     assert not (tmp_path / "build" / "executed").exists() and not job.output.exists()
@@ -370,7 +373,7 @@ def test_report_notebook_is_committed_without_outputs_and_typed_parameters():
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
-    declared = build.notebook_parameters(NOTEBOOK)
+    declared = notebook_parameters(NOTEBOOK)
     assert {name: p["inferred_type_name"] for name, p in declared.items()} == {
         "survey": "str", "year": "int", "data_dir": "str", "audience": "str", "excel_path": "str",
     }
@@ -379,9 +382,9 @@ def test_report_notebook_is_committed_without_outputs_and_typed_parameters():
 
 def test_one_generic_report_notebook_for_every_survey():
     """impact_associations.ipynb is the generic notebook (a symlink), free of survey specifics."""
-    generic = ROOT / "notebooks" / build.GENERIC_NOTEBOOK
+    generic = ROOT / "notebooks" / layout.GENERIC_NOTEBOOK
     assert NOTEBOOK.is_symlink() and NOTEBOOK.resolve() == generic.resolve()
-    assert build.Layout(ROOT).notebook_for("maires") == generic
+    assert layout.Layout(ROOT).notebook_for("maires") == generic
     nb = nbformat.read(generic, as_version=4)
     specific = re.compile(r"\bq\d+\b|innovation|taille|secteur|region|associations|entreprises|maires", re.I)
     for position, cell in enumerate(nb.cells, start=1):
@@ -411,7 +414,7 @@ def report_2021(tmp_path_factory):
     from dataclasses import replace
 
     work = tmp_path_factory.mktemp("report")
-    (job,) = factory.plan(ROOT, surveys="associations", years=2021, excel=True)
+    (job,) = plan(ROOT, surveys="associations", years=2021, excel=True)
     excel_path = work / "reports" / "2021.xlsx"
     job = replace(
         job, output=work / "reports" / "2021.html", executed=work / "build" / "executed" / "a.ipynb",

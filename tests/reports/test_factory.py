@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from ramlab.reports import factory, keyfigures
+from ramlab.reports import factory, fingerprints, index, keyfigures, pool
+from ramlab.reports.jobs import longest_first, plan
 from ramlab.reports._worker import failing_cell
 from ramlab.errors import BuildError, ParameterError
 
@@ -142,7 +143,7 @@ def broken_build(job):
 def papermill_build(job):
     """Execute with papermill as ramlab does (its kernel manager and environment), then
     write the report only when it succeeded."""
-    from ramlab.reports.build import execute_notebook
+    from ramlab.reports.execute import execute_notebook
 
     execute_notebook(job)
     job.output.parent.mkdir(parents=True, exist_ok=True)
@@ -176,7 +177,7 @@ def test_plan_lists_survey_years_with_spec_and_data_and_trends(tmp_path):
     (root / "data" / "raw" / "entreprises_2021.sav").write_bytes(b"no spec")
     (root / "data" / "specs" / "communes_2020.yaml").write_text("survey: communes\n")  # no data
     (root / "data" / "raw" / "notes.txt").write_text("not a survey file")
-    jobs = factory.plan(root)
+    jobs = plan(root)
     assert [job.key for job in jobs] == [
         "associations/2015", "associations/2021", "associations/trends", "maires/2020",
     ]
@@ -199,7 +200,7 @@ def test_plan_prefers_a_year_spec_to_the_survey_spec(tmp_path):
     root = make_project(tmp_path)
     year_spec = root / "data" / "specs" / "associations_2021.yaml"
     year_spec.write_text("survey: associations\nyear: 2021\n")
-    specs = {job.key: job.specs for job in factory.plan(root)}
+    specs = {job.key: job.specs for job in plan(root)}
     assert specs["associations/2021"] == (year_spec,)
     assert specs["associations/2015"] == (root / "data" / "specs" / "associations.yaml",)
     assert specs["associations/trends"] == (root / "data" / "specs" / "associations.yaml", year_spec)
@@ -207,29 +208,29 @@ def test_plan_prefers_a_year_spec_to_the_survey_spec(tmp_path):
 
 def test_plan_picks_part_of_the_grid(tmp_path):
     root = make_project(tmp_path)
-    keys = lambda **kw: [job.key for job in factory.plan(root, **kw)]  # noqa: E731
+    keys = lambda **kw: [job.key for job in plan(root, **kw)]  # noqa: E731
     assert keys(surveys="maires") == ["maires/2020"]
     assert keys(surveys=["associations"], years=[2021]) == ["associations/2021"]  # one year: no trend
     assert keys(years=2020) == ["maires/2020"]
     assert keys(surveys="associations", years=[2015, 2021])[-1] == "associations/trends"
     with pytest.raises(BuildError, match="entreprises"):
-        factory.plan(root, surveys="entreprises")
+        plan(root, surveys="entreprises")
     with pytest.raises(BuildError, match="nothing to build"):
-        factory.plan(root, years=1999)
+        plan(root, years=1999)
 
 
 def test_plan_without_trends_notebook_has_no_trends(tmp_path):
     root = make_project(tmp_path, trends=False)
-    assert "associations/trends" not in [job.key for job in factory.plan(root)]
+    assert "associations/trends" not in [job.key for job in plan(root)]
 
 
 def test_internal_audience_builds_outside_the_shared_reports(tmp_path):
     root = make_project(tmp_path)
-    job = factory.plan(root, audience="internal")[0]
+    job = plan(root, audience="internal")[0]
     assert job.output == root / "build" / "internal" / "reports" / "associations" / "2015.html"
     assert (root / "reports") not in job.output.parents
     with pytest.raises(BuildError, match="audience"):
-        factory.plan(root, audience="public")
+        plan(root, audience="public")
 
 
 # ---------------------------------------------------------------------------
@@ -237,11 +238,11 @@ def test_internal_audience_builds_outside_the_shared_reports(tmp_path):
 
 
 def _jobs(root, **kw):
-    return {job.key: job for job in factory.plan(root, **kw)}
+    return {job.key: job for job in plan(root, **kw)}
 
 
 def _hashes(root, **kw):
-    return {key: factory.inputs_hash(job) for key, job in _jobs(root, **kw).items()}
+    return {key: fingerprints.inputs_hash(job) for key, job in _jobs(root, **kw).items()}
 
 
 @pytest.fixture(autouse=True)
@@ -255,7 +256,7 @@ def package_copy(tmp_path, monkeypatch):
     (package / "templates" / "ramlab").mkdir(parents=True)
     (package / "tables.py").write_text("X = 1\n")
     (package / "templates" / "ramlab" / "index.html.j2").write_text("{{ body }}\n")
-    monkeypatch.setattr(factory, "_package_dir", lambda: package)
+    monkeypatch.setattr(fingerprints, "package_dir", lambda: package)
     return package
 
 
@@ -309,12 +310,12 @@ def test_hash_changes_with_each_input(tmp_path, package_copy, edit):
 def test_hash_changes_with_parameters_and_flags(tmp_path, package_copy):
     root = make_project(tmp_path / "project")
     job = _jobs(root)["associations/2021"]
-    reference = factory.inputs_hash(job)
+    reference = fingerprints.inputs_hash(job)
     other = dataclasses.replace(job, parameters={**job.parameters, "year": 2020})
-    assert factory.inputs_hash(other) != reference
-    assert factory.inputs_hash(dataclasses.replace(job, excel=True)) != reference
+    assert fingerprints.inputs_hash(other) != reference
+    assert fingerprints.inputs_hash(dataclasses.replace(job, excel=True)) != reference
     internal = _jobs(root, audience="internal")["associations/2021"]
-    assert factory.inputs_hash(internal) != reference
+    assert fingerprints.inputs_hash(internal) != reference
 
 
 def test_trends_hash_changes_with_every_year(tmp_path, package_copy):
@@ -343,8 +344,8 @@ def test_hash_ignores_what_is_not_an_input(tmp_path, package_copy):
 
 def test_ramlab_source_is_the_installed_package(monkeypatch):
     monkeypatch.undo()
-    assert factory._package_dir() == Path(factory.__file__).parents[1]
-    assert (factory._package_dir() / "reports" / "templates").is_dir()
+    assert fingerprints.package_dir() == Path(factory.__file__).parents[1]
+    assert (fingerprints.package_dir() / "reports" / "templates").is_dir()
 
 
 def test_population_files_are_those_the_spec_names_else_all(tmp_path):
@@ -354,11 +355,11 @@ def test_population_files_are_those_the_spec_names_else_all(tmp_path):
         (population / name).write_text(name)
     spec = tmp_path / "a.yaml"
     spec.write_text("weighting:\n  margins:\n    - file: a_taille.yaml\n    - file: population/a_region.csv\n")
-    assert [p.name for p in factory.population_files([spec], population)] == ["a_region.csv", "a_taille.yaml"]
+    assert [p.name for p in fingerprints.population_files([spec], population)] == ["a_region.csv", "a_taille.yaml"]
     spec.write_text("weighting: {margins: standard}\n")  # names none: every file counts
-    assert len(factory.population_files([spec], population)) == 3
+    assert len(fingerprints.population_files([spec], population)) == 3
     spec.write_text("weighting: [unclosed\n")  # unreadable: every file counts
-    assert len(factory.population_files([spec], population)) == 3
+    assert len(fingerprints.population_files([spec], population)) == 3
 
 
 # ---------------------------------------------------------------------------
@@ -392,8 +393,8 @@ def test_unchanged_rebuild_imports_nothing_heavy(tmp_path, package_copy):
     code = (
         "import io, sys, test_factory\n"
         "from pathlib import Path\n"
-        "from ramlab.reports import factory\n"
-        f"factory._package_dir = lambda: Path({str(package_copy)!r})\n"
+        "from ramlab.reports import factory, fingerprints\n"
+        f"fingerprints.package_dir = lambda: Path({str(package_copy)!r})\n"
         f"s = factory.build_all({str(root)!r}, build_one=test_factory.fake_build, check=None,"
         " stream=io.StringIO())\n"
         "assert s.results == [] and len(s.skipped) == 4, s\n"
@@ -533,7 +534,7 @@ def test_a_missing_notebook_fails_its_own_jobs_only(tmp_path):
     root = make_project(tmp_path)
     (root / "notebooks" / "impact_maires.ipynb").unlink()
     # ramlab.build's check raises a BuildError for the missing notebook: not a parameter error
-    summary = build(root, build_one=checked_fake_build, check="ramlab.reports.build:check_parameters")
+    summary = build(root, build_one=checked_fake_build, check="ramlab.reports.parameters:check_parameters")
     assert [result.job.key for result in summary.failed] == ["maires/2020"]
     assert "notebook not found" in summary.failed[0].message and summary.exit_code == 1
     assert sorted(built(root)) == ["associations/2015", "associations/2021", "associations/trends"]
@@ -556,15 +557,15 @@ class Terminal(io.StringIO):
 
 
 def test_progress_on_a_terminal_shows_the_running_jobs(tmp_path):
-    from ramlab.reports._worker import Progress
+    from ramlab.reports.progress import Progress
 
-    jobs = factory.plan(make_project(tmp_path))
+    jobs = plan(make_project(tmp_path))
     out = Terminal()
     display = Progress(out, len(jobs))
     display.tick(jobs[:2])
     assert out.getvalue().startswith("\r\x1b[K0/4 terminés ; en cours : associations 2015 (0 s), ")
     assert out.getvalue().endswith("; 2 en attente")
-    display.finished(factory.JobResult(job=jobs[0], ok=False, seconds=2.25, message="associations 2015 : raté"))
+    display.finished(pool.JobResult(job=jobs[0], ok=False, seconds=2.25, message="associations 2015 : raté"))
     display.tick(jobs[1:2])
     display.close()
     lines = out.getvalue().split("\r\x1b[K")
@@ -576,12 +577,12 @@ def test_progress_on_a_terminal_shows_the_running_jobs(tmp_path):
 def test_longest_jobs_start_first(tmp_path):
     root = make_project(tmp_path)
     (root / "data" / "raw" / "maires_2020.sav").write_bytes(b"x" * 1000)
-    jobs = factory.plan(root)
-    order = [job.key for job in factory._longest_first(jobs, {})]
+    jobs = plan(root)
+    order = [job.key for job in longest_first(jobs, {})]
     assert order == ["associations/trends", "maires/2020", "associations/2015", "associations/2021"]
     records = {"maires/2020": {"seconds": 3.0}, "associations/2015": {"seconds": 9.0},
                "associations/2021": {"seconds": 1.0}, "associations/trends": {"seconds": 5.0}}
-    order = [job.key for job in factory._longest_first(jobs, records)]
+    order = [job.key for job in longest_first(jobs, records)]
     assert order == ["associations/2015", "associations/trends", "maires/2020", "associations/2021"]
 
 
@@ -633,7 +634,7 @@ def test_index_links_every_report_with_escaped_figures(tmp_path):
         {"survey": "maires", "kind": "report", "years": [2020],
          "output": reports / "maires" / "2020.html", "title": "Maires \"2020\"", "key_figures": {}},
     ]
-    path = factory.write_index(reports, entries)
+    path = index.write_index(reports, entries)
     page = path.read_text(encoding="utf-8")
     assert path == reports / "index.html"
     assert page.startswith("<!DOCTYPE html>") and '<html lang="fr">' in page
@@ -650,7 +651,7 @@ def test_index_links_every_report_with_escaped_figures(tmp_path):
     assert [p.name for p in reports.iterdir()] == ["index.html"]  # no temporary file left
     stamp = path.stat().st_mtime_ns
     time.sleep(0.01)
-    factory.write_index(reports, entries)
+    index.write_index(reports, entries)
     assert path.stat().st_mtime_ns == stamp  # unchanged content is not rewritten
 
 
@@ -666,7 +667,7 @@ def test_build_writes_the_index_of_every_built_report(tmp_path):
 
 
 def test_empty_index(tmp_path):
-    page = factory.write_index(tmp_path, []).read_text(encoding="utf-8")
+    page = index.write_index(tmp_path, []).read_text(encoding="utf-8")
     assert "Aucun rapport" in page and '<html lang="fr">' in page
 
 
@@ -677,7 +678,7 @@ def test_empty_index(tmp_path):
 def test_importing_the_factory_imports_nothing_heavy():
     code = (
         "import sys\n"
-        "import ramlab.reports.factory, ramlab.reports.keyfigures, ramlab.reports._worker\n"
+        "import ramlab.reports.factory, ramlab.reports.keyfigures, ramlab.reports._worker, ramlab.reports.pool\n"
         "heavy = ('pandas', 'numpy', 'matplotlib', 'scipy', 'papermill', 'nbformat',"
         " 'nbconvert', 'IPython', 'jupyter_client', 'yaml')\n"
         "print([m for m in heavy if m in sys.modules])\n"
@@ -708,8 +709,8 @@ def test_index_flags_reports_built_on_synthetic_data(tmp_path):
         {"survey": "maires", "kind": "report", "years": [2020],
          "output": reports / "maires" / "2020.html"},
     ]
-    page = factory.write_index(reports, entries).read_text(encoding="utf-8")
+    page = index.write_index(reports, entries).read_text(encoding="utf-8")
     assert '<div class="ramlab-synthetic" role="note"><strong>Données synthétiques</strong>' in page
     assert page.count('class="synthetic-badge"') == 1
-    real = factory.write_index(reports, entries[1:]).read_text(encoding="utf-8")
+    real = index.write_index(reports, entries[1:]).read_text(encoding="utf-8")
     assert "Données synthétiques" not in real

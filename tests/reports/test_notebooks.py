@@ -124,11 +124,11 @@ def test_notebooks_call_ramlab_and_define_nothing(path):
 
 
 def test_build_checks_the_trends_parameters_it_passes():
-    from ramlab.reports.build import check_parameters
+    from ramlab.reports.parameters import check_parameters
     from ramlab.errors import ParameterError
 
     notebook = NOTEBOOK_DIR / "trends.ipynb"
-    # what ramlab.reports.factory.plan passes to a trends job
+    # what ramlab.reports.jobs.plan passes to a trends job
     check_parameters(notebook, {"survey": "associations", "years": [2015, 2021], "data_dir": "../data"})
     with pytest.raises(ParameterError, match="years"):
         check_parameters(notebook, {"years": 2021})

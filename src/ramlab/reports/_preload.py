@@ -1,7 +1,7 @@
 """Warm-up of the factory's fork server. Import it nowhere else.
 
 ``ramlab build`` runs each job in a fresh process forked from a fork server
-(:func:`ramlab.reports.factory.run`). The server imports this module once, before
+(:func:`ramlab.reports.pool.run`). The server imports this module once, before
 its first fork, so that every job starts with what all jobs need already
 loaded, instead of paying it again in each job:
 
@@ -10,8 +10,8 @@ loaded, instead of paying it again in each job:
   the kernelspecs);
 - nbconvert's first HTML export (template lookup and compilation, filters)
   and BeautifulSoup: an empty notebook rendered once with ramlab's template
-  (:func:`ramlab.reports.build.render_html`). The exporter made for it is kept
-  (``ramlab.reports.build._html_exporter``), so each job reuses its compiled
+  (:func:`ramlab.reports.render.render_html`). The exporter made for it is kept
+  (by :mod:`ramlab.reports.render`), so each job reuses its compiled
   templates instead of compiling them again (about half a second per report).
 
 One optional import is refused: ``rfc3987_syntax``, which jsonschema (under
@@ -36,7 +36,7 @@ import papermill  # noqa: F401
 
 try:
     # ramlab's own template (on top of lab), and BeautifulSoup for the table of contents
-    from ramlab.reports.build import render_html
+    from ramlab.reports.render import render_html
 
     render_html(nbformat.v4.new_notebook())
 except Exception:  # noqa: BLE001 - a warm-up only: the fork server must start regardless

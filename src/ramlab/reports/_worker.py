@@ -1,8 +1,8 @@
-"""Process side of the report factory: one job in a worker, and the progress display.
+"""One job in a worker process of the pool: build it, and say what became of it.
 
-Private to :mod:`ramlab.reports.factory`. Standard library only at import time: the
-fork server imports papermill and nbconvert for the workers, the parent never
-does.
+Private to :mod:`ramlab.reports.pool`, whose workers run :func:`work` (and
+:func:`check_all`). Standard library only at import time: the fork server
+imports papermill and nbconvert for the workers, the parent never does.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import time
 import traceback
 from pathlib import Path
 
 from ramlab.reports import keyfigures
-from ramlab.reports.build import private_ipython_dir
+from ramlab.reports.execute import private_ipython_dir
+from ramlab.reports.render import report_title
 
-__all__ = ["resolve", "work", "check_all", "to_result", "failing_cell", "Progress"]
+__all__ = ["resolve", "work", "check_all", "failing_cell"]
 
 #: Cells papermill adds to the executed notebook; they are not in the source.
 _ADDED_CELL_TAGS = frozenset({"injected-parameters", "papermill-error-cell-tag"})
@@ -111,23 +111,6 @@ def _cells_seconds(notebook: dict) -> float:
     return total
 
 
-def _title(notebook: dict) -> str:
-    """The report's title: notebook metadata, else its first level-1 Markdown heading."""
-    title = notebook.get("metadata", {}).get("title")
-    if title:
-        return str(title)
-    for cell in notebook.get("cells", []):
-        texts = [cell.get("source", "")] if cell.get("cell_type") == "markdown" else []
-        for output in cell.get("outputs", []) or []:
-            texts.append((output.get("data") or {}).get("text/markdown", ""))
-        for text in texts:
-            text = "".join(text) if isinstance(text, list) else str(text)
-            for line in text.splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    return ""
-
-
 #: The class of the "Données synthétiques" notice of a report (ramlab.reports.blocks.synthetic_notice).
 SYNTHETIC_CLASS = 'class="ramlab-synthetic"'
 
@@ -206,7 +189,7 @@ def work(job, build_one) -> dict:
 
     Returns
     -------
-    dict of :class:`ramlab.reports.factory.JobResult` fields (picklable, unlike
+    dict of :class:`ramlab.reports.pool.JobResult` fields (picklable, unlike
     papermill's exceptions).
     """
     start = time.perf_counter()
@@ -232,7 +215,7 @@ def work(job, build_one) -> dict:
             "message": _relative(job.output, job.root),
             "key_figures": keyfigures.read(executed),
             "cells_seconds": _cells_seconds(executed),
-            "title": _title(executed),
+            "title": report_title(executed),
             "synthetic": _synthetic(executed),
             "attempts": attempts,
         }
@@ -258,93 +241,3 @@ def check_all(jobs, check) -> list[str]:
         except Exception:  # noqa: BLE001 - reported by the job's own run
             pass
     return errors
-
-
-def to_result(job, future):
-    """The JobResult of a finished future (a crashed worker is a failed job)."""
-    from ramlab.reports.factory import JobResult
-
-    try:
-        fields = future.result()
-    except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool: the worker died
-        return JobResult(
-            job=job, ok=False, seconds=0.0,
-            message=f"{job.label} : le processus du build s'est arrêté ({type(exc).__name__} : {exc})",
-            ename=type(exc).__name__, evalue=str(exc),
-        )
-    return JobResult(job=job, **fields)
-
-
-def _seconds(value: float) -> str:
-    from ramlab.format import fmt_number
-
-    return fmt_number(value, 1) + "\u00a0s"
-
-
-class Progress:
-    """One line per finished job, with its time and the counts.
-
-    On a terminal, a status line below them shows the running jobs and is
-    rewritten in place; otherwise (a log, a pipe) the output is plain lines.
-    """
-
-    def __init__(self, stream, total: int, *, enabled: bool = True):
-        self.stream = stream
-        self.total = total
-        self.enabled = enabled
-        isatty = getattr(stream, "isatty", None)
-        self.live = enabled and bool(isatty and isatty())
-        self.done = 0
-        self.failed = 0
-        self.started: dict[str, float] = {}
-        self._status = False
-
-    def _write(self, text: str) -> None:
-        self.stream.write(text)
-        self.stream.flush()
-
-    def _clear(self) -> None:
-        if self._status:
-            self._write("\r\x1b[K")
-            self._status = False
-
-    def finished(self, result) -> None:
-        self.done += 1
-        self.failed += not result.ok
-        self.started.pop(result.job.key, None)
-        if not self.enabled:
-            return
-        self._clear()
-        state = "construit" if result.ok else "ÉCHEC"
-        line = f"[{self.done}/{self.total}] {result.job.label} : {state} en {_seconds(result.seconds)}"
-        if result.attempts > 1:
-            line += " (noyau relancé une fois)"
-        if not result.ok:
-            line += f"\n    {result.message}"
-        self._write(line + "\n")
-
-    def tick(self, running=()) -> None:
-        """Refresh the status line with the jobs now running (terminal only)."""
-        now = time.perf_counter()
-        for job in running:
-            self.started.setdefault(job.key, now)
-        if not self.live:
-            return
-        labels = [
-            f"{job.label} ({int(now - self.started[job.key])} s)"
-            for job in running
-        ]
-        waiting = self.total - self.done - len(labels)
-        status = (
-            f"{self.done}/{self.total} terminés"
-            + (f", {self.failed} en échec" if self.failed else "")
-            + (f" ; en cours : {', '.join(labels)}" if labels else "")
-            + (f" ; {waiting} en attente" if waiting > 0 else "")
-        )
-        width = shutil.get_terminal_size((100, 20)).columns - 1
-        self._write("\r\x1b[K" + status[:width])
-        self._status = True
-
-    def close(self) -> None:
-        if self.live:
-            self._clear()

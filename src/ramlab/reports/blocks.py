@@ -30,6 +30,8 @@ import warnings
 from pathlib import Path
 
 from ramlab._files import replacing
+from ramlab.format import fmt_date
+from ramlab.reports.layout import AUDIENCES
 
 __all__ = [
     "AUDIENCES",
@@ -45,9 +47,6 @@ __all__ = [
     "write_workbook",
 ]
 
-#: Who a report is for: "partner" (shared: small bases hidden) or "internal"
-#: (small bases shown and flagged, unweighted tables added).
-AUDIENCES = ("partner", "internal")
 
 _SYNTHETIC_NOTICE = (
     '<div class="ramlab-synthetic" role="note"><strong>Données synthétiques</strong> : '
@@ -138,8 +137,9 @@ def synthetic_notice(what: str = "ce rapport est") -> str:
     return _SYNTHETIC_NOTICE.format(what=html.escape(what[:1].upper() + what[1:]))
 
 
-def _french_date(value) -> str:
-    return f"{value:%d/%m/%Y}" if hasattr(value, "strftime") else html.escape(str(value))
+def _fieldwork_date(value) -> str:
+    """A fieldwork date of the spec: "15/03/2021", or the spec's text (escaped) when it is not a date."""
+    return fmt_date(value) if hasattr(value, "strftime") else html.escape(str(value))
 
 
 def methodology(loaded, notes=()) -> str:
@@ -177,8 +177,8 @@ def methodology(loaded, notes=()) -> str:
                        f"{esc(study.get('unit', ''))})"),
         ("Échantillon", f"{fmt_int(loaded.n)} répondants"),
         ("Mode de recueil", esc(study["mode"])),
-        ("Terrain", f"du {_french_date(study['fieldwork_start'])} au "
-                    f"{_french_date(study['fieldwork_end'])}"),
+        ("Terrain", f"du {_fieldwork_date(study['fieldwork_start'])} au "
+                    f"{_fieldwork_date(study['fieldwork_end'])}"),
         ("Institut", esc(study.get("institute", ""))),
         ("Redressement", f"{esc(method)}, sur les marges :<ul>{''.join(margins)}</ul>"
          if weighting.margins else esc(method)),

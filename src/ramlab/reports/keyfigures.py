@@ -5,7 +5,7 @@ French text the report shows ("73 %", "1,6", "148 429"). The call displays a
 JSON output of MIME type :data:`MIME`; the HTML renderer drops that output
 (it is not for readers), and ``ramlab build`` reads it back from the executed
 notebook with :func:`read` to tell which figures changed since the last
-build, and to list them on ``reports/index.html``.
+build (:func:`change_lines`), and to list them on ``reports/index.html``.
 
 Figures are compared as displayed text: what matters is whether an edition
 already sent to partners would read differently, not a change in the fifth
@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["MIME", "publish", "from_tables", "read", "read_file", "diff"]
+__all__ = ["MIME", "publish", "from_tables", "read", "read_file", "diff", "change_lines"]
 
 #: MIME type of the key-figure output of a notebook.
 MIME = "application/vnd.ramlab.keyfigures+json"
@@ -184,3 +184,30 @@ def diff(before: dict[str, str], after: dict[str, str]) -> list[tuple[str, str |
     ]
     changes += [(label, text, None) for label, text in before.items() if label not in after]
     return changes
+
+
+def change_lines(label: str, before: dict | None, after: dict) -> list[str]:
+    """French lines naming each key figure whose displayed text changed.
+
+    Parameters
+    ----------
+    label : str
+        The job's label, e.g. ``"associations 2021"``.
+    before : dict or None
+        Key figures of the previous build (None: first build, nothing to compare).
+    after : dict
+        Key figures of this build.
+
+    Returns
+    -------
+    list of str
+        e.g. ``"associations 2021 : Q7 Au niveau local 73 % -> 74 %"``;
+        a figure new or gone shows ``(nouveau)`` / ``(retiré)``.
+    """
+    if before is None:
+        return []
+    return [
+        f"{label} : {name} {old if old is not None else '(nouveau)'} -> "
+        f"{new if new is not None else '(retiré)'}"
+        for name, old, new in diff(before, after)
+    ]

@@ -1,0 +1,268 @@
+"""Execute a job's notebook with papermill, in an environment of its own.
+
+The kernel is ``python3`` of the running environment (its share/jupyter
+first on ``JUPYTER_PATH``), with a private ``IPYTHONDIR`` and Jupyter runtime
+directory (:func:`private_ipython_dir`), talking over Unix sockets on POSIX.
+A failing cell becomes a :class:`~ramlab.errors.BuildError` naming its
+position in the source notebook (:func:`source_cell_position`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ramlab.errors import BuildError
+from ramlab.reports.jobs import Job
+
+__all__ = ["KERNEL_NAME", "private_ipython_dir", "source_cell_position", "execute_notebook"]
+
+KERNEL_NAME = "python3"
+
+
+#: Environment variable naming the private IPython directory of the current build job.
+_PRIVATE_IPYTHONDIR = "RAMLAB_PRIVATE_IPYTHONDIR"
+
+
+@contextlib.contextmanager
+def private_ipython_dir():
+    """A private ``IPYTHONDIR`` (history off) and Jupyter runtime dir for one job's kernel.
+
+    Concurrent kernels would otherwise share IPython's history database (and
+    lock it) and the runtime directory of their connection files. Reentrant:
+    inside another ``private_ipython_dir()``, the enclosing one is used.
+    The directory is removed on exit.
+    """
+    current = os.environ.get(_PRIVATE_IPYTHONDIR)
+    if current and os.environ.get("IPYTHONDIR") == current and Path(current).is_dir():
+        yield Path(current)
+        return
+    directory = Path(tempfile.mkdtemp(prefix="ramlab-ipython-"))
+    profile = directory / "profile_default"
+    profile.mkdir()
+    for name in ("ipython_config.py", "ipython_kernel_config.py"):
+        (profile / name).write_text("c.HistoryManager.enabled = False\n", encoding="utf-8")
+    (directory / "runtime").mkdir()
+    changes = {
+        "IPYTHONDIR": str(directory),
+        "JUPYTER_RUNTIME_DIR": str(directory / "runtime"),
+        _PRIVATE_IPYTHONDIR: str(directory),
+    }
+    with _environment(changes):
+        try:
+            yield directory
+        finally:
+            import shutil
+
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _environment(changes: dict):
+    """Set environment variables for the duration of a block, then restore them."""
+    saved = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _kernel_environment():
+    """Environment of one run: this environment's kernels first, a private IPython dir.
+
+    ``JUPYTER_PATH`` puts ``<sys.prefix>/share/jupyter`` first, so that kernel
+    ``python3`` is the project's even when a user-level kernelspec of that
+    name exists; :func:`private_ipython_dir` keeps concurrent kernels apart.
+    """
+    jupyter_path = os.pathsep.join(
+        part
+        for part in (str(Path(sys.prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH"))
+        if part
+    )
+    changes = {
+        "JUPYTER_PATH": jupyter_path,
+        # charts display inline even when the caller's environment sets another backend
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }
+    with _environment(changes), private_ipython_dir():
+        yield
+
+
+def _kernel_manager_class():
+    """papermill's kernel manager: IPC sockets on POSIX, else TCP with CurveZMQ where available.
+
+    Concurrent kernel starts over TCP can collide: each manager picks free
+    ports, which another kernel may bind before this one does ("Address
+    already in use", then a kernel that never answers). On POSIX the kernel
+    talks over Unix sockets instead, named after a fresh id in the job's
+    private runtime directory (:func:`private_ipython_dir`), so two kernels
+    never share an address. Elsewhere, TCP with CurveZMQ encryption when the
+    kernelspec supports it (ipykernel warns on stderr about plain TCP).
+    """
+    import uuid
+
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class KernelManager(AsyncKernelManager):
+        @default("client_factory")
+        def _default_client_factory(self):
+            return _kernel_client_class()
+
+        @default("transport")
+        def _default_transport(self):
+            return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _default_ip(self):
+            if self.transport != "ipc":
+                return "127.0.0.1"
+            from jupyter_core.paths import jupyter_runtime_dir
+
+            return os.path.join(jupyter_runtime_dir(), f"kernel-{uuid.uuid4().hex[:12]}-ipc")
+
+        @default("transport_encryption")
+        def _default_transport_encryption(self):
+            return "auto" if self.transport == "tcp" and zmq.has("curve") else "disabled"
+
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:
+            # jupyter_client polls a killed kernel every 0.1 s until it is gone, so
+            # each report waited about 0.1 s more for its kernel to end: poll more often
+            await super()._async_wait(pollinterval=min(pollinterval, 0.005))
+
+    return KernelManager
+
+
+#: Seconds of silence on IOPub that end a kernel's start (jupyter_client waits 0.2 s).
+_IOPUB_FLUSH_SECONDS = 0.02
+
+
+def _kernel_client_class():
+    """jupyter_client's async kernel client, ending its wait for a new kernel sooner.
+
+    ``wait_for_ready`` (jupyter_client 8) gets the kernel's ``kernel_info_reply``
+    and a message on IOPub, then drains IOPub until it stays silent for 0.2 s:
+    a fixed 0.2 s added to every report. The kernel's start-up messages (its
+    "busy"/"idle" status of that request) arrive within milliseconds, and the
+    cells' outputs are matched to their requests by nbclient anyway, so this
+    client waits :data:`_IOPUB_FLUSH_SECONDS` instead. The rest is the same.
+    """
+    import asyncio
+    import time
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.manager import KernelManager
+    from jupyter_core.utils import ensure_async
+
+    class KernelClient(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            if timeout is None:
+                timeout = float("inf")
+            abs_timeout = time.time() + timeout
+            if not isinstance(self.parent, KernelManager):
+                while not await self._async_is_alive():
+                    if time.time() > abs_timeout:
+                        raise RuntimeError(
+                            "Kernel didn't respond to heartbeats in %d seconds and timed out" % timeout
+                        )
+                    await asyncio.sleep(0.2)
+            while True:
+                self.kernel_info()
+                try:
+                    msg = await ensure_async(self.shell_channel.get_msg(timeout=1))
+                except Empty:
+                    pass
+                else:
+                    if msg["msg_type"] == "kernel_info_reply":
+                        try:  # IOPub connected? If not, start over
+                            await ensure_async(self.iopub_channel.get_msg(timeout=0.2))
+                        except Empty:
+                            pass
+                        else:
+                            self._handle_kernel_info_reply(msg)
+                            break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.time() > abs_timeout:
+                    raise RuntimeError("Kernel didn't respond in %d seconds" % timeout)
+            while True:  # flush IOPub
+                try:
+                    await ensure_async(self.iopub_channel.get_msg(timeout=_IOPUB_FLUSH_SECONDS))
+                except Empty:
+                    break
+
+    return KernelClient
+
+
+def source_cell_position(source_cells: list, executed_index: int, *, injected: bool) -> int:
+    """1-based position, in the source notebook, of the executed notebook's cell `executed_index`.
+
+    papermill inserts its injected-parameters cell right after the cell tagged
+    ``parameters`` (at the top when there is none), or replaces an existing
+    injected cell; the cells after it shift by one.
+    """
+    tags = [cell.get("metadata", {}).get("tags", []) for cell in source_cells]
+    if not injected or any("injected-parameters" in t for t in tags):
+        return executed_index + 1
+    parameters_index = next((i for i, t in enumerate(tags) if "parameters" in t), -1)
+    injected_index = parameters_index + 1
+    return executed_index + 1 if executed_index < injected_index else executed_index
+
+
+def execute_notebook(job: Job, *, kernel_name: str = KERNEL_NAME, timeout: float | None = None) -> Path:
+    """Execute the job's notebook with papermill into ``job.executed``.
+
+    The kernel runs with the notebook's directory as working directory. The
+    executed notebook is written even when a cell fails, for inspection.
+
+    Raises
+    ------
+    BuildError
+        When a cell fails: names the cell's position in the source notebook,
+        its first line, the error, and where the executed notebook is.
+    """
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    job.executed.parent.mkdir(parents=True, exist_ok=True)
+    with _kernel_environment():
+        try:
+            papermill.execute_notebook(
+                str(job.notebook),
+                str(job.executed),
+                parameters=dict(job.parameters),
+                kernel_name=kernel_name,
+                language="python",
+                cwd=str(job.notebook.parent),
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=timeout,
+                kernel_manager_class=_kernel_manager_class(),
+                # no graceful shutdown request: the executed notebook is already written
+                shutdown_kernel="immediate",
+            )
+        except PapermillExecutionError as exc:
+            source = nbformat.read(str(job.notebook), as_version=4)
+            position = source_cell_position(
+                source.cells, exc.cell_index, injected=bool(job.parameters)
+            )
+            first_line = next((line for line in exc.source.splitlines() if line.strip()), "")
+            raise BuildError(
+                f"{job.name}: cell {position} of {job.notebook} failed "
+                f"({first_line.strip()[:60]!r}): {exc.ename}: {exc.evalue}\n"
+                f"  executed notebook kept in {job.executed}"
+            ) from exc
+    return job.executed

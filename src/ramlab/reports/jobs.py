@@ -1,0 +1,256 @@
+"""The jobs of a build: what ``ramlab build`` will run, and in which order.
+
+A :class:`Job` is one notebook run (a survey-year report, or a survey's
+trends) and its products; :func:`plan` lists the jobs of a build from the
+project's :class:`~ramlab.reports.layout.Layout`; :func:`longest_first`
+orders them for the worker pool. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ramlab.errors import BuildError
+from ramlab.reports.layout import TRENDS_NOTEBOOK, Layout, audience_dirs
+
+__all__ = ["Job", "plan", "longest_first"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook run of a build (a survey-year report or a survey's trends), and its products.
+
+    :func:`plan` makes the jobs of a build; :func:`ramlab.reports.build.build_report`
+    builds one.
+
+    Attributes
+    ----------
+    kind : {"report", "trends"}
+    survey : str
+    years : tuple of int
+        The survey-year of a report; every year compared by a trends job.
+    notebook, output, executed : Path
+        Source notebook, HTML report, executed notebook (kept outside reports/).
+    data, specs : tuple of Path
+        The data file and spec of each year.
+    root : Path
+        The project directory.
+    parameters : dict
+        Injected into the notebook's ``parameters`` cell.
+    audience : {"partner", "internal"}
+    excel : bool
+        Also write the report's tables to ``excel`` (a workbook beside the report).
+    """
+
+    kind: str
+    survey: str
+    years: tuple
+    notebook: Path
+    output: Path
+    executed: Path
+    data: tuple
+    specs: tuple
+    root: Path
+    parameters: dict = field(default_factory=dict, hash=False)
+    audience: str = "partner"
+    excel: bool = False
+
+    @property
+    def year(self) -> int | None:
+        """The survey-year of a report job; None for a trends job."""
+        return self.years[0] if self.kind == "report" else None
+
+    @property
+    def name(self) -> str:
+        """File-safe name: ``associations_2021``, ``associations_trends``."""
+        return f"{self.survey}_{self.year if self.kind == 'report' else 'trends'}"
+
+    @property
+    def key(self) -> str:
+        """Manifest key: ``associations/2021``, ``associations/trends``."""
+        return f"{self.survey}/{self.year if self.kind == 'report' else 'trends'}"
+
+    @property
+    def label(self) -> str:
+        """French label for messages: ``associations 2021``, ``associations évolution 2015-2021``."""
+        if self.kind == "report":
+            return f"{self.survey} {self.year}"
+        return f"{self.survey} évolution {self.years[0]}-{self.years[-1]}"
+
+    @property
+    def workbook(self) -> Path:
+        """The Excel workbook of a report built with ``--excel``: ``<output>.xlsx``."""
+        return self.output.with_suffix(".xlsx")
+
+
+def _as_set(values, convert):
+    if values is None:
+        return None
+    if isinstance(values, (str, int)):
+        values = [values]
+    return {convert(value) for value in values}
+
+
+def plan(
+    root,
+    *,
+    surveys=None,
+    years=None,
+    audience: str = "partner",
+    excel: bool = False,
+    reports_dir=None,
+    build_dir=None,
+) -> list[Job]:
+    """List the jobs of a build.
+
+    A report job is a survey-year with both a data file
+    (``data/raw/<survey>_<year>.sav``) and a spec (:meth:`ramlab.reports.layout.Layout.spec_for`); its notebook is
+    ``notebooks/impact_<survey>.ipynb`` (:class:`ramlab.reports.layout.Layout`). When
+    ``notebooks/trends.ipynb`` exists, a survey with two such years or more
+    also gets a trends job, which compares every one of its years.
+
+    Parameters
+    ----------
+    root : path
+        The project directory.
+    surveys, years : str/int or iterable, optional
+        Keep these surveys / survey-years only. A trends job is kept when its
+        survey is and `years` is None or holds two of its years or more (it
+        still compares all of them: a partial trend would overwrite the full one).
+    audience, excel :
+        Build flags, carried by every job.
+    reports_dir, build_dir : path, optional
+        Override :func:`audience_dirs` (the benchmark builds into a temporary
+        directory).
+
+    Returns
+    -------
+    list of Job
+        Reports by survey then year, each survey's trends after its reports.
+
+    Raises
+    ------
+    BuildError
+        When `surveys` or `years` name nothing that can be built.
+    """
+    layout = Layout(Path(root).resolve())
+    default_reports, default_build = audience_dirs(layout.root, audience)
+    reports_dir = Path(reports_dir) if reports_dir is not None else default_reports
+    build_dir = Path(build_dir) if build_dir is not None else default_build
+    wanted_surveys = _as_set(surveys, str)
+    wanted_years = _as_set(years, int)
+
+    available = layout.survey_years()
+    if wanted_surveys is not None and wanted_surveys - set(available):
+        missing = ", ".join(sorted(wanted_surveys - set(available)))
+        known = ", ".join(sorted(available)) or "none"
+        raise BuildError(
+            f"nothing to build for survey {missing}: a survey needs a data file "
+            f"{layout.raw}/<survey>_<year>.sav and a spec in {layout.specs} (available: {known})"
+            + _missing_files(layout, wanted_surveys - set(available), wanted_years)
+        )
+
+    data_dir = os.path.relpath(layout.data, layout.notebooks)
+    trends_notebook = layout.notebooks / TRENDS_NOTEBOOK
+    common = dict(root=layout.root, audience=audience, excel=bool(excel))
+    jobs = []
+    for survey in sorted(available):
+        if wanted_surveys is not None and survey not in wanted_surveys:
+            continue
+        files = available[survey]
+        for year in sorted(files):
+            if wanted_years is not None and year not in wanted_years:
+                continue
+            data, spec = files[year]
+            jobs.append(
+                Job(
+                    kind="report",
+                    survey=survey,
+                    years=(year,),
+                    notebook=layout.notebook_for(survey),
+                    output=reports_dir / survey / f"{year}.html",
+                    executed=build_dir / "executed" / f"{survey}_{year}.ipynb",
+                    data=(data,),
+                    specs=(spec,),
+                    parameters=_report_parameters(
+                        layout, survey, year, data_dir=data_dir, audience=audience,
+                        workbook=reports_dir / survey / f"{year}.xlsx" if excel else None,
+                    ),
+                    **common,
+                )
+            )
+        all_years = sorted(files)
+        picked = all_years if wanted_years is None else [y for y in all_years if y in wanted_years]
+        if len(all_years) >= 2 and len(picked) >= 2 and trends_notebook.is_file():
+            jobs.append(
+                Job(
+                    kind="trends",
+                    survey=survey,
+                    years=tuple(all_years),
+                    notebook=trends_notebook,
+                    output=reports_dir / survey / "trends.html",
+                    executed=build_dir / "executed" / f"{survey}_trends.ipynb",
+                    data=tuple(files[y][0] for y in all_years),
+                    specs=tuple(files[y][1] for y in all_years),
+                    parameters={"survey": survey, "years": all_years, "data_dir": data_dir},
+                    **common,
+                )
+            )
+    if not jobs:
+        wanted = ", ".join(
+            part for part in (
+                wanted_surveys and "survey " + " ".join(sorted(wanted_surveys)),
+                wanted_years and "year " + " ".join(map(str, sorted(wanted_years))),
+            ) if part
+        )
+        raise BuildError(
+            "nothing to build" + (f" for {wanted}" if wanted else "")
+            + f": no survey-year has both a data file in {layout.raw} and a spec in {layout.specs}"
+            + _missing_files(layout, wanted_surveys or (), wanted_years)
+        )
+    return jobs
+
+
+def _missing_files(layout, surveys, years) -> str:
+    """For survey-years asked for by name (survey and year), the files they lack."""
+    missing = []
+    for survey in sorted(surveys):
+        for year in sorted(years or ()):
+            data = layout.data_file_for(survey, year)
+            if not data.is_file():
+                missing.append(f"{data} does not exist")
+            if layout.spec_for(survey, year) is None:
+                missing.append(f"{layout.specs / f'{survey}_{year}.yaml'} does not exist")
+    return "; " + "; ".join(missing) if missing else ""
+
+
+def _report_parameters(layout, survey, year, *, data_dir, audience, workbook) -> dict:
+    """The parameters of a report notebook: survey, year, data_dir, audience[, excel_path].
+
+    Paths are relative to ``notebooks/`` (the kernel's working directory), so
+    that the parameters, and the fingerprints, do not depend on where the
+    project is checked out.
+    """
+    parameters = {"survey": survey, "year": int(year), "data_dir": data_dir, "audience": audience}
+    if workbook is not None:
+        parameters["excel_path"] = os.path.relpath(workbook, layout.notebooks)
+    return parameters
+
+
+def longest_first(jobs: list, records: dict) -> list:
+    """Jobs in the order to start them: the longest first, so that no long job starts last.
+
+    A job's length is its last build time from the manifest. Jobs never built
+    come first (they may be long): trends (several years of data), then by
+    size of their data files.
+    """
+    def expected(job):
+        seconds = (records.get(job.key) or {}).get("seconds")
+        if seconds:
+            return (1, -float(seconds))
+        size = sum(path.stat().st_size for path in job.data if path.is_file())
+        return (0, job.kind != "trends", -size)
+
+    return sorted(jobs, key=expected)
