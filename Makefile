@@ -26,13 +26,14 @@ export JUPYTER_PATH := $(CURDIR)/$(VENV)/share/jupyter
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help reports test lab install lock clean distclean
+.PHONY: help reports test lab install lock clean distclean mutation
 
 help:
 	@echo "make reports   set up .venv and build every report into reports/"
 	@echo "make test      set up .venv and run the tests"
 	@echo "make lab       open JupyterLab on notebooks/"
 	@echo "make lock      rewrite requirements.lock from .venv"
+	@echo "make mutation  mutation testing of the statistics core (slow; tests/MUTATION.md)"
 	@echo "make clean     remove build products (build/, reports/*/)"
 	@echo "make distclean clean, and remove .venv"
 
@@ -54,6 +55,18 @@ reports: $(STAMP) $(SYNTHETIC)
 
 test: $(STAMP) $(SYNTHETIC)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Mutation testing of the statistics core with mutmut (slow, on demand, not in CI):
+# variance, weighting, the design's estimators, p-value adjustment and the
+# significance letters. Configuration: [tool.mutmut] in pyproject.toml; results
+# and the survivors examined: tests/MUTATION.md. MUTANTS selects mutants by name
+# (globs), e.g. make mutation MUTANTS='ramlab.variance*'; CI=true selects the
+# derandomised hypothesis profile, so that a mutant's verdict is reproducible.
+MUTANTS ?= ramlab.variance* ramlab.weighting* ramlab.design* ramlab.*significance.* ramlab.tables*x__significance__mutmut_*
+MUTMUT_CHILDREN ?= 2
+mutation: $(STAMP) $(SYNTHETIC)
+	CI=true $(BIN)/mutmut run --max-children $(MUTMUT_CHILDREN) $(foreach m,$(MUTANTS),'$(m)') || true
+	$(BIN)/mutmut results
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ROOT) $(LAB_ARGS)

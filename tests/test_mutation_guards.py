@@ -158,13 +158,19 @@ def test_likelihood_interval_profiles_on_n_minus_one_df(case_id):
 
 
 def _kalton():
-    from test_weighting import KALTON, _kalton_design
-
-    data = KALTON["data"]
+    """The 4 x 3 example of Kalton & Flores-Cervantes (2003), kalton.json (kalton.R)."""
+    kalton = R.load_json("kalton.json")
+    data = kalton["data"]
+    rows = []
+    for a, b, k in zip(data["cells_a"], data["cells_b"], data["sample_counts"]):
+        rows += [(a, b)] * k
+    df = pd.DataFrame(rows, columns=["a", "b"])
+    df["a"] = pd.Categorical(df["a"], categories=[1, 2, 3, 4])
+    df["b"] = pd.Categorical(df["b"], categories=[1, 2, 3])
     margins = {"a": {i + 1: v for i, v in enumerate(data["population_a"])},
                "b": {i + 1: v for i, v in enumerate(data["population_b"])}}
-    case = next(c for c in KALTON["cases"] if c["id"] == "rake")
-    return _kalton_design(), margins, case["result"]
+    case = next(c for c in kalton["cases"] if c["id"] == "rake")
+    return Design(df), margins, case["result"]
 
 
 def test_raking_by_ipf_alone_reproduces_kalton_within_20_sweeps():
@@ -202,9 +208,9 @@ def test_raked_totals_hold_to_rakings_relative_tolerance_on_api():
 
 
 def test_unclustered_raked_banner_takes_the_factored_path_and_matches_r():
-    from test_tables import _strat_raked
-
-    d = _strat_raked()
+    # R: calibrate(dstrat, ~sch.wide + awards, calfun = "raking") in tables.R
+    margins = {"sch.wide": {"No": 1072, "Yes": 5122}, "awards": {"No": 2027, "Yes": 4167}}
+    d = _api_design("dstrat").rake(margins, tol=1e-12, max_iter=1000)
     masks = np.column_stack([(d.data["stype"] == s).to_numpy() for s in ("E", "H", "M")])
     assert d.domain_plan(masks)._fact is not None  # the fast path, not the dense one
     case = next(c for c in R.load_json("tables.json")["cases"]
@@ -217,3 +223,32 @@ def test_unclustered_raked_banner_takes_the_factored_path_and_matches_r():
         a, b = c["label"].split(" - ")
         hit = tests[(tests["column"] == a) & (tests["versus"] == b)]
         R.assert_close(hit["se"], [c["se"]], 1e-6, what=c["label"])
+
+
+# --------------------------------------------------------------------------
+# Survivors of `make mutation` (tests/MUTATION.md), killed here
+# --------------------------------------------------------------------------
+
+
+def test_adjusting_a_single_p_value_keeps_it():
+    # R: p.adjust(0.03, "holm") == p.adjust(0.03, "bonferroni") == p.adjust(0.03, "BH") == 0.03
+    from ramlab._significance import adjust_pvalues
+
+    for method in ("holm", "bonferroni", "bh"):
+        np.testing.assert_array_equal(adjust_pvalues([0.03], method), [0.03])
+
+
+def test_adjustment_leaves_missing_p_values_nan_and_uncounted():
+    # R: p.adjust(c(0.01, NA, 0.04), "bonferroni") == c(0.02, NA, 0.08) (n = 2, not 3)
+    from ramlab._significance import adjust_pvalues
+
+    out = adjust_pvalues([0.01, np.nan, 0.04], "bonferroni")
+    assert out.dtype == float and np.isnan(out[1])
+    np.testing.assert_allclose(out[[0, 2]], [0.02, 0.08], rtol=1e-15)
+
+
+def test_unknown_adjustment_is_named():
+    from ramlab._significance import adjust_pvalues
+
+    with pytest.raises(ValueError, match=r"adjust must be one of .*'sidak'"):
+        adjust_pvalues([0.01, 0.02], "sidak")
