@@ -252,3 +252,58 @@ def test_unknown_adjustment_is_named():
 
     with pytest.raises(ValueError, match=r"adjust must be one of .*'sidak'"):
         adjust_pvalues([0.01, 0.02], "sidak")
+
+
+def test_a_counted_second_stage_keeps_banners_off_the_one_row_per_psu_path():
+    # One row per first-stage PSU, but the second stage has a population size
+    # too, so R counts its variance (here under lonely_psu="adjust"): the
+    # factored banner path, which assumes the first stage is all there is,
+    # must not be taken, and the domain covariance must equal the dense one.
+    df = R.load_data("apistrat")
+    df["row"] = np.arange(len(df))
+    df["N2"] = 3.0
+    d = Design(df, ids=["row", "snum"], strata="stype", fpc=["fpc", "N2"], weights="pw",
+               lonely_psu="adjust")
+    masks = np.column_stack([(df["stype"] == s).to_numpy(float) for s in ("E", "H", "M")])
+    assert d.domain_plan(masks)._fact is None
+    u = np.random.default_rng(1).normal(size=(d.n, 2))
+    crossed = np.concatenate([u * m[:, None] for m in masks.T], axis=1)
+    dense = d.total_vcov(crossed)
+    np.testing.assert_allclose(d.total_vcov(u, domains=masks), dense, rtol=1e-10)
+    # the second stage adds variance: one stage only would give less
+    first_only = Design(df, strata="stype", fpc="fpc", weights="pw")
+    assert d.mean("api00")["se"].iloc[0] > first_only.mean("api00")["se"].iloc[0] * 1.001
+
+
+def _factored_equals_dense(d, column, levels):
+    masks = np.column_stack([(d.data[column] == s).to_numpy(float) for s in levels])
+    u = np.random.default_rng(3).normal(size=(d.n, 2))
+    crossed = np.concatenate([u * m[:, None] for m in masks.T], axis=1)
+    dense = d.total_vcov(crossed)
+    np.testing.assert_allclose(d.total_vcov(u, domains=masks), dense, rtol=1e-9,
+                               atol=1e-12 * np.abs(dense).max())
+    return d.domain_plan(masks)._fact is not None
+
+
+@pytest.mark.parametrize("lonely_psu", ["adjust", "certainty", "average", "remove"])
+def test_banner_covariance_with_a_single_psu_stratum(lonely_psu):
+    # a stratum with one PSU is handled by the lonely-PSU rule of the dense path
+    # (checked against R in test_design.py): the factored path must not take it
+    df = R.load_data("apistrat")
+    df["st2"] = df["stype"].astype(str)
+    df.loc[0, "st2"] = "lone"
+    d = Design(df, strata="st2", weights="pw", lonely_psu=lonely_psu)
+    assert not _factored_equals_dense(d, "sch.wide", ["No", "Yes"])
+
+
+def test_banner_covariance_with_an_infinite_population_stratum():
+    # fpc = Inf in one stratum (sampling with replacement there, f = 1)
+    df = R.load_data("apistrat")
+    df["fpc2"] = df["fpc"].where(df["stype"] != "H", np.inf)
+    d = Design(df, strata="stype", weights="pw", fpc="fpc2")
+    assert _factored_equals_dense(d, "sch.wide", ["No", "Yes"])
+    # and the H stratum's share of the variance is that of a design without fpc
+    nofpc = Design(df, strata="stype", weights="pw")
+    h = (df["stype"] == "H").to_numpy(float)
+    u = np.where(h > 0, df["api00"].to_numpy(float), 0.0)
+    np.testing.assert_allclose(d.total_vcov(u), nofpc.total_vcov(u), rtol=1e-12)
