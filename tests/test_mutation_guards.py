@@ -232,7 +232,7 @@ def test_unclustered_raked_banner_takes_the_factored_path_and_matches_r():
 
 def test_adjusting_a_single_p_value_keeps_it():
     # R: p.adjust(0.03, "holm") == p.adjust(0.03, "bonferroni") == p.adjust(0.03, "BH") == 0.03
-    from ramlab._significance import adjust_pvalues
+    from ramlab.tables.significance import adjust_pvalues
 
     for method in ("holm", "bonferroni", "bh"):
         np.testing.assert_array_equal(adjust_pvalues([0.03], method), [0.03])
@@ -240,7 +240,7 @@ def test_adjusting_a_single_p_value_keeps_it():
 
 def test_adjustment_leaves_missing_p_values_nan_and_uncounted():
     # R: p.adjust(c(0.01, NA, 0.04), "bonferroni") == c(0.02, NA, 0.08) (n = 2, not 3)
-    from ramlab._significance import adjust_pvalues
+    from ramlab.tables.significance import adjust_pvalues
 
     out = adjust_pvalues([0.01, np.nan, 0.04], "bonferroni")
     assert out.dtype == float and np.isnan(out[1])
@@ -248,7 +248,7 @@ def test_adjustment_leaves_missing_p_values_nan_and_uncounted():
 
 
 def test_unknown_adjustment_is_named():
-    from ramlab._significance import adjust_pvalues
+    from ramlab.tables.significance import adjust_pvalues
 
     with pytest.raises(ValueError, match=r"adjust must be one of .*'sidak'"):
         adjust_pvalues([0.01, 0.02], "sidak")
