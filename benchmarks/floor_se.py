@@ -96,13 +96,14 @@ def se_factor_proportions(f, codes, K):
     W0 = np.bincount(joint, weights=f.w_old, minlength=size).reshape(f.ncell, K)
     N = W.sum()
     p = W.sum(axis=0) / N
-    # residual of the indicator of category k, in (cell c, category m), per unit weight:
-    # a[c, m, k] = (delta_mk - p_k) - fit[c, k]  (in units of 1 / N)
+    # Residual of the indicator of category k in (cell c, category m), per unit of weight
+    # and in units of 1 / N: a[c, m] = e_m - q_c with q_c = p + fit_c, fit_c the w_old
+    # least-squares fit on the raking indicators of cell c. The sums over the rows,
+    # sum W2[c, m] a a' and sum W[c, m] a, expand without forming a[c, m].
     cs = W0 - W0.sum(axis=1, keepdims=True) * p  # (ncell, K): sum of w_old (delta - p) per cell
-    fit = f.ind @ (f.ginv @ (f.ind.T @ cs))
-    a = np.eye(K)[None, :, :] - p[None, None, :] - fit[:, None, :]  # (ncell, K, K)
-    a = a.reshape(size, K)
-    S = a.T @ (a * W2.reshape(size)[:, None])
-    E = W.reshape(size) @ a
+    q = p + f.ind @ (f.ginv @ (f.ind.T @ cs))  # (ncell, K)
+    M = W2.T @ q  # (K, K): sum over cells of W2[c, m] q_c
+    S = np.diag(W2.sum(axis=0)) - M - M.T + q.T @ (q * W2.sum(axis=1)[:, None])
+    E = W.sum(axis=0) - W.sum(axis=1) @ q
     V = (S - np.outer(E, E) / n) * n / (n - 1) / (N * N)
     return p, np.sqrt(np.diag(V))
