@@ -106,6 +106,37 @@ def make_small_project(root: Path, *, years=(2015, 2018, 2021), work: float = 0.
     return root
 
 
+# What every report notebook's kernel would import anyway: ramlab's dependencies.
+FLOOR_IMPORTS = (
+    "%matplotlib inline\n"
+    "import matplotlib.pyplot\nimport numpy\nimport pandas\nimport scipy.stats\n"
+    "import seaborn\nimport statsmodels.api\nimport pyreadstat\nimport yaml"
+)
+
+
+def make_floor_project(source: Path, root: Path) -> Path:
+    """The imports-only floor of a project (issue 14, target 3).
+
+    Same data (linked), and every notebook replaced by one that keeps its own
+    parameters cell and then only imports ramlab's dependencies: building it runs
+    papermill with the same kernel and renders with ramlab's template, so its time
+    is what any report would cost before ramlab does anything.
+    """
+    (root / "notebooks").mkdir(parents=True)
+    (root / "data").symlink_to((source / "data").resolve(), target_is_directory=True)
+    for path in sorted((source / "notebooks").glob("*.ipynb")):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        parameters = [c for c in notebook["cells"]
+                      if "parameters" in c.get("metadata", {}).get("tags", [])]
+        source_of = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                     for c in parameters]
+        cells = [("markdown", "# Plancher : imports seuls", None)]
+        cells += [("code", text, ["parameters"]) for text in source_of]
+        cells += [("code", FLOOR_IMPORTS, None)]
+        (root / "notebooks" / path.name).write_text(_notebook(cells), encoding="utf-8")
+    return root
+
+
 def _build(options: dict) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(options)], capture_output=True, text=True
@@ -135,6 +166,12 @@ def main(argv=None) -> int:
     parser.add_argument("--build-one", default=None, help="builder, module:function (default: ramlab's)")
     parser.add_argument("--survey", action="append", default=None,
                         help="only this survey (repeatable; default: every survey)")
+    parser.add_argument("--year", action="append", type=int, default=None,
+                        help="with --floor: only this year (repeatable)")
+    parser.add_argument("--floor", action="store_true",
+                        help="measure ramlab's own part: build time minus the imports-only floor F, "
+                             "per report (paired rounds) and for the whole grid (issue 14)")
+    parser.add_argument("--rounds", type=int, default=3, help="with --floor: paired rounds (default 3)")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="ramlab-bench-", dir=args.workdir))
@@ -145,6 +182,8 @@ def main(argv=None) -> int:
             base["build_one"] = args.build_one
         if args.survey:
             base["surveys"] = args.survey
+        if args.floor:
+            return _against_floor(root, workdir, base, years=args.year, rounds=args.rounds)
 
         runs = {}
         for jobs in (1, 2):
@@ -191,6 +230,41 @@ def main(argv=None) -> int:
         return 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _against_floor(root: Path, workdir: Path, base: dict, *, years, rounds: int) -> int:
+    """Print each report's build time against its imports-only floor F, then the grid's."""
+    floor_root = make_floor_project(root, workdir / "floor")
+
+    def build(project: Path, name: str, jobs: int, *, grid: bool = False, **extra) -> dict:
+        options = {k: v for k, v in base.items() if not (grid and k == "surveys")}
+        return _build({**options, **extra, "root": str(project), "jobs_n": jobs, "force": True,
+                       "reports_dir": str(workdir / name / "reports"),
+                       "build_dir": str(workdir / name / "build")})
+
+    picked = {"years": years} if years else {}
+    own, real_s, floor_s = {}, {}, {}
+    for _ in range(rounds):  # alternate, so that machine load hits both alike
+        real = build(root, "real", 1, **picked)
+        floor = build(floor_root, "floor", 1, **picked)
+        for r, f in zip(real["results"], floor["results"]):
+            own.setdefault(r["key"], []).append(r["seconds"] - f["seconds"])
+            real_s.setdefault(r["key"], []).append(r["seconds"])
+            floor_s.setdefault(r["key"], []).append(f["seconds"])
+    print(f"projet : {root} ; plancher F : le même build, chaque notebook réduit à ses paramètres "
+          f"et aux imports des dépendances ({rounds} tours appariés, --jobs 1, médianes)")
+    for key in own:
+        f = statistics.median(floor_s[key])
+        print(f"  {key} : build {_seconds(statistics.median(real_s[key]))}, F {_seconds(f)}, "
+              f"part propre de ramlab (build - F, apparié) {_seconds(statistics.median(own[key]))} "
+              f"(objectif : moins de 1 s) ; build / F {_ratio(statistics.median(real_s[key]) / f)}")
+    grid = build(root, "grid", 2, grid=True)  # every survey-year, trends included
+    grid_floor_1 = build(floor_root, "grid-floor-1", 1, grid=True)
+    total_f = sum(r["seconds"] for r in grid_floor_1["results"])
+    print(f"grille complète ({len(grid['results'])} rapports, --jobs 2, depuis zéro) : "
+          f"{_seconds(grid['wall'])} ; somme des planchers F (--jobs 1) {_seconds(total_f)} : "
+          f"rapport {_ratio(grid['wall'] / total_f)}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -699,6 +700,20 @@ def test_benchmark_runs_on_a_small_project(tmp_path):
     for figure in ("--jobs 1", "--jobs 2", "rapport --jobs 2 / --jobs 1",
                    "hors cellules par rapport", "rebuild inchangé"):
         assert figure in out, out
+
+
+def test_benchmark_measures_a_small_project_against_its_imports_only_floor(tmp_path):
+    script = REPO / "benchmarks" / "bench_build.py"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run(
+        [sys.executable, str(script), "--small", "--floor", "--rounds", "1", "--year", "2021",
+         "--workdir", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert re.search(r"demo/2021 : build .* F .* part propre de ramlab \(build - F, apparié\)", out), out
+    assert re.search(r"grille complète \(4 rapports, --jobs 2, depuis zéro\) .* somme des planchers F", out), out
 
 
 def test_index_flags_reports_built_on_synthetic_data(tmp_path):
