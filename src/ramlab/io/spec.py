@@ -19,10 +19,23 @@ Spec layout (keys in brackets are optional)::
       <id>: {text, type, [title], [column] | items: {column: label},
              categories: [labels in code order], [nets: {label: [categories]}],
              [missing: [categories]], [show_missing: false], [selected: label],
-             [count_label], [base: ensemble], [note], [changes]}
+             [count_label], [base: ensemble], [note], [changes],
+             [message: "[q7_1 Cité] des associations ..."], [published: false],
+             [concept: id shared across surveys], [comparable: false], [concept_note]}
     breakdowns: [taille, secteur, region]
     weighting: {mode: rake | rake_from_delivered | delivered, [weight_variable],
                 tolerance, margins: [{variable, file, [groups: {label: [categories]}]}]}
+    [report: {[message], [adjust: holm | bonferroni | bh | none], [main_breakdowns: [taille]],
+              [hide_below: 30], [low_base_below: 75], [max_findings: 5],
+              [ungroup_in_tables: [region]]}]
+
+A ``message`` holds placeholders ``[target row]`` filled from the tables
+(:mod:`ramlab.io.message`); an unknown placeholder is a SpecError at load.
+The ``report`` options: the correction applied to the significance letters
+and the computed findings alike, the breakdowns of the report's body (the
+others go to its appendix), the unweighted base under which a group is hidden
+and under which it is marked "base faible", the number of computed findings,
+and the margins whose weighting groups are not applied in the tables.
 
 A base filter ``<condition>`` is one of ``{column: c, in: [labels]}``,
 ``{question: q, any_in: [labels]}``, ``{question: q, all_in: [labels]}``,
@@ -62,13 +75,18 @@ __all__ = [
     "default_data_dir",
     "QUESTION_TYPES",
     "WEIGHTING_MODES",
+    "REPORT_DEFAULTS",
 ]
 
 QUESTION_TYPES = ("single", "multi", "grid", "scale", "numeric")
 WEIGHTING_MODES = ("rake", "rake_from_delivered", "delivered")
 POPULATION_STATUSES = ("published", "inference", "assumption")
+#: Relative gap between a margin's total and the population size due to float rounding only.
+_FLOAT_GAP = 1e-9
 
-_TOP_KEYS = {"survey", "year", "data_file", "study", "bases", "questions", "breakdowns", "weighting"}
+_TOP_KEYS = {
+    "survey", "year", "data_file", "study", "bases", "questions", "breakdowns", "weighting", "report",
+}
 _STUDY_KEYS = {
     "title", "population", "population_size", "unit", "mode", "fieldwork_start",
     "fieldwork_end", "sample_size", "institute", "source",
@@ -77,6 +95,23 @@ _STUDY_OPTIONAL = {"report", "note"}
 _QUESTION_KEYS = {
     "text", "type", "title", "column", "items", "categories", "nets", "missing",
     "show_missing", "selected", "count_label", "base", "note", "changes",
+    "message", "published", "concept", "comparable", "concept_note",
+}
+_REPORT_KEYS = {
+    "message", "adjust", "main_breakdowns", "hide_below", "low_base_below", "max_findings",
+    "ungroup_in_tables",
+}
+#: Multiple-comparison corrections a report may name (R ``p.adjust``; "bh": Benjamini-Hochberg).
+REPORT_ADJUST = ("holm", "bonferroni", "bh", "none")
+#: Report options of a spec when it does not set them (see :class:`Spec`).
+REPORT_DEFAULTS = {
+    "message": None,
+    "adjust": "holm",
+    "main_breakdowns": None,  # None: the first breakdown
+    "hide_below": 30,
+    "low_base_below": 75,
+    "max_findings": 5,
+    "ungroup_in_tables": [],
 }
 _BASE_KEYS = {"label", "short_label", "filter"}
 _WEIGHTING_KEYS = {"mode", "weight_variable", "tolerance", "margins"}
@@ -127,6 +162,22 @@ class Question:
     changes : str or None
         French note on what changed since earlier years (wording, base), for
         trends; a question keeps its id across years.
+    message : str or None
+        The finding in one French sentence, with placeholders filled from the
+        table (grammar: :mod:`ramlab.io.message`); the section title when set.
+    published : bool
+        The question's results are published by the Observatoire; only those
+        are presented as key figures of a survey (default false).
+    concept : str or None
+        Id shared by the questions of different surveys that measure the same
+        thing (the programme report puts them side by side).
+    comparable : bool
+        Same wording and base as the previous edition and as the other
+        surveys' questions of its concept: only then is a change or a
+        difference between surveys tested (default false: "non comparable").
+    concept_note : str or None
+        French note on how the wording differs from the other surveys of the
+        concept (shown in the programme report).
     """
 
     id: str
@@ -144,6 +195,11 @@ class Question:
     count_label: str | None = None
     note: str | None = None
     changes: str | None = None
+    message: str | None = None
+    published: bool = False
+    concept: str | None = None
+    comparable: bool = False
+    concept_note: str | None = None
 
     @property
     def valid_categories(self) -> list:
@@ -282,6 +338,19 @@ class Spec:
     bases: dict
     breakdowns: list
     weighting: Weighting
+    report: dict = field(default_factory=lambda: dict(REPORT_DEFAULTS))
+
+    @property
+    def main_breakdowns(self) -> list:
+        """Breakdowns shown in the body of the report (the others go to the appendix)."""
+        main = self.report.get("main_breakdowns")
+        return list(self.breakdowns[:1] if main is None else main)
+
+    @property
+    def adjust(self):
+        """The report's multiple-comparison correction, as ``banner(adjust=)`` takes it."""
+        method = self.report.get("adjust", "holm")
+        return None if method == "none" else method
 
     def required_columns(self) -> list:
         """Every data column the spec needs, in a stable order."""
@@ -668,6 +737,8 @@ def _build_spec(raw, path, data_dir, year):
     for qid, q in questions_raw.items():
         questions[str(qid)] = _build_question(path, str(qid), q)
     _check_unique_columns(path, questions)
+    for q in questions.values():
+        _check_message(path, f"questions.{q.id}.message", q.message, questions)
 
     bases_raw = raw.get("bases") or {}
     if not isinstance(bases_raw, dict):
@@ -687,11 +758,12 @@ def _build_spec(raw, path, data_dir, year):
         breakdowns = _str_list(path, "breakdowns", breakdowns)
 
     weighting = _build_weighting(path, data_dir, raw["weighting"], study["population_size"])
+    report = _build_report(path, raw.get("report"), questions, breakdowns, weighting)
 
     spec = Spec(
         path=Path(path), data_dir=Path(data_dir), survey=survey, year=spec_year,
         data_file=data_file, study=study, questions=questions, bases={},
-        breakdowns=breakdowns, weighting=weighting,
+        breakdowns=breakdowns, weighting=weighting, report=report,
     )
     for bid, b in bases_list:
         if b.get("filter") is not None:
@@ -777,7 +849,63 @@ def _build_question(path, qid, q):
         count_label=_str(path, f"{where}.count_label", q.get("count_label"), optional=True),
         note=_str(path, f"{where}.note", q.get("note"), optional=True),
         changes=_str(path, f"{where}.changes", q.get("changes"), optional=True),
+        message=_str(path, f"{where}.message", q.get("message"), optional=True),
+        published=_bool(path, f"{where}.published", q.get("published", False)),
+        concept=_str(path, f"{where}.concept", q.get("concept"), optional=True),
+        comparable=_bool(path, f"{where}.comparable", q.get("comparable", False)),
+        concept_note=_str(path, f"{where}.concept_note", q.get("concept_note"), optional=True),
     )
+
+
+def _bool(path, key, value):
+    if not isinstance(value, bool):
+        raise _err(path, key, f"expected true or false, got {value!r}")
+    return value
+
+
+def _check_message(path, key, message, questions):
+    """SpecError naming `key` and the placeholder when `message` does not resolve."""
+    if message is None:
+        return
+    from ramlab.io.message import check
+
+    try:
+        check(message, questions)
+    except ValueError as exc:
+        raise _err(path, key, str(exc)) from None
+
+
+def _build_report(path, raw, questions, breakdowns, weighting):
+    """The ``report`` options of a spec, checked, with :data:`REPORT_DEFAULTS` filled in."""
+    report = dict(REPORT_DEFAULTS)
+    if raw is None:
+        return report
+    _check_keys(path, "report", raw, _REPORT_KEYS)
+    report.update(raw)
+    _check_message(path, "report.message", _str(path, "report.message", report["message"], optional=True),
+                   questions)
+    _choice(path, "report.adjust", report["adjust"], REPORT_ADJUST, "multiple-comparison correction")
+    if report["main_breakdowns"] is not None:
+        main = report["main_breakdowns"]
+        if not isinstance(main, list) or not all(isinstance(b, str) for b in main):
+            raise _err(path, "report.main_breakdowns", f"expected a list of breakdowns, got {main!r}")
+        for b in main:
+            if b not in breakdowns:
+                raise _err(path, "report.main_breakdowns",
+                           f"{b!r} is not a breakdown (breakdowns: {', '.join(breakdowns)})")
+    hide = _int(path, "report.hide_below", report["hide_below"], minimum=0)
+    low = _int(path, "report.low_base_below", report["low_base_below"], minimum=0)
+    if low < hide:
+        raise _err(path, "report.low_base_below", f"{low} is under report.hide_below ({hide})")
+    _int(path, "report.max_findings", report["max_findings"], minimum=0)
+    keep = report["ungroup_in_tables"] or []
+    grouped = {m.variable for m in weighting.margins if m.groups}
+    if not isinstance(keep, list) or any(v not in grouped for v in keep):
+        raise _err(path, "report.ungroup_in_tables",
+                   f"expected a list of margins with groups ({', '.join(sorted(grouped)) or 'none'}), "
+                   f"got {keep!r}")
+    report["ungroup_in_tables"] = list(keep)
+    return report
 
 
 def _check_unique_columns(path, questions):
@@ -1013,7 +1141,9 @@ def load_margin(path, *, population_size, tolerance, groups=None, expected_varia
             f"total {file_total:,.1f} differs from the population size {population_size:,} "
             f"by {gap:.2%}, more than the tolerance {tolerance:.2%}",
         )
-    if file_total != population_size:
+    # Percentages that add up to 100 only up to float rounding (e.g. 99.99999999999999)
+    # are no rescaling to report: the margin is exact, only its sum is not.
+    if gap > _FLOAT_GAP:
         shown = f"{sum(values.values()):g}%" if unit == "percent" else f"{file_total:,.1f}"
         warnings.warn(
             f"{path}: margin {variable!r} totals {shown} ({file_total:,.1f}) instead of "
@@ -1024,6 +1154,8 @@ def load_margin(path, *, population_size, tolerance, groups=None, expected_varia
         )
         counts = {cat: v * population_size / file_total for cat, v in counts.items()}
         rescaled = True
+    elif file_total != population_size:
+        counts = {cat: v * population_size / file_total for cat, v in counts.items()}
 
     group_map = {}
     if groups:

@@ -13,7 +13,11 @@ without a survey-specific line of code:
   :func:`weighting_diagnostics` render the French blocks of the page, every
   label HTML-escaped;
 - :func:`write_workbook` writes the tables of a report to an Excel workbook,
-  atomically.
+  atomically;
+- :func:`table_html` renders a table for an audience: no question code for
+  partners, groups under the spec's ``low_base_below`` marked "base faible",
+  the coding of every mean row, wide tables turned (groups as rows);
+- :func:`section_title` is a question's message (filled) or its title.
 
 Margin of error: for a proportion of 50 % on the whole sample, the 95 %
 half-width with the Kish design effect of the weights is
@@ -45,6 +49,14 @@ __all__ = [
     "profile_table",
     "weighting_diagnostics",
     "write_workbook",
+    "table_html",
+    "turned_html",
+    "mean_coding",
+    "section_title",
+    "details",
+    "paragraph",
+    "table_breakdowns",
+    "breakdown_label",
 ]
 
 
@@ -99,8 +111,14 @@ def load(survey: str, year: int, *, data_dir):
     return loaded, notes
 
 
-def table_options(audience: str) -> dict:
+def table_options(audience: str, spec=None) -> dict:
     """Options of :func:`ramlab.tables.crosstab` for an audience.
+
+    A partner edition hides the groups under the spec's ``report.hide_below``
+    (30 respondents by default), an internal one flags them. The letters use
+    the spec's multiple-comparison correction (``report.adjust``, Holm by
+    default): the computed findings of :mod:`ramlab.reports.findings` read the
+    same tests, so a letter and a sentence never disagree.
 
     Raises
     ------
@@ -109,7 +127,10 @@ def table_options(audience: str) -> dict:
     """
     if audience not in AUDIENCES:
         raise ValueError(f"unknown audience {audience!r}: expected one of {', '.join(AUDIENCES)}")
-    return {"hide_small": audience == "partner"}
+    options = {"hide_small": audience == "partner", "adjust": "holm"}
+    if spec is not None:
+        options.update(adjust=spec.adjust, min_base=int(spec.report["hide_below"]))
+    return options
 
 
 def margin_of_error(deff: float, n: int) -> float:
@@ -119,6 +140,38 @@ def margin_of_error(deff: float, n: int) -> float:
     sampling variance ``p(1 - p)/n`` at p = 0.5, times the design effect).
     """
     return 100 * 1.96 * math.sqrt(0.25 * float(deff) / int(n))
+
+
+def paragraph(text: str, css_class: str = "") -> str:
+    """An HTML paragraph of a spec text, escaped."""
+    attr = f' class="{html.escape(css_class)}"' if css_class else ""
+    return f"<p{attr}>{html.escape(str(text))}</p>"
+
+
+def table_breakdowns(loaded) -> dict:
+    """``{breakdown: data column}`` for the tables of a survey-year.
+
+    A breakdown whose categories are grouped for weighting (e.g. Corse with
+    Provence-Alpes-Côte d'Azur) is tabulated on the grouped column, unless the
+    spec lists it in ``report.ungroup_in_tables``: a group too small to weight
+    is too small to show. The grouped column gets the variable's label.
+    """
+    keep = set(loaded.spec.report.get("ungroup_in_tables") or ())
+    grouped = {m.variable: m.column for m in loaded.spec.weighting.margins if m.groups}
+    labels = loaded.data.attrs.setdefault("variable_labels", {})
+    out = {}
+    for breakdown in loaded.spec.breakdowns:
+        column = grouped.get(breakdown, breakdown) if breakdown not in keep else breakdown
+        if column != breakdown:
+            labels[column] = labels.get(breakdown, breakdown)
+        out[breakdown] = column
+    return out
+
+
+def breakdown_label(loaded, breakdown: str) -> str:
+    """The label of a breakdown variable, lower-cased for "Résultats par …"."""
+    label = loaded.data.attrs.get("variable_labels", {}).get(breakdown, breakdown)
+    return label[:1].lower() + label[1:]
 
 
 def heading(text: str, level: int = 2) -> str:
@@ -142,13 +195,21 @@ def _fieldwork_date(value) -> str:
     return fmt_date(value) if hasattr(value, "strftime") else html.escape(str(value))
 
 
-def methodology(loaded, notes=()) -> str:
+_STATUS = {"published": "source publiée", "inference": "estimation", "assumption": "hypothèse"}
+
+
+def methodology(loaded, notes=(), *, audience: str = "internal") -> str:
     """The methodology box (HTML, French, every label escaped).
 
     Population and its size, sample size, mode, fieldwork dates, institute,
     weighting (method, margins with their source, groupings of small
     categories, rescaled margins), the Kish design effect of the weights and
     the margin of error at 50 % with it.
+
+    A partner edition names each margin's status (published source,
+    estimation, hypothesis) and the published source only: the working notes
+    of the spec and of the margin files (how a figure was inferred, what was
+    not found) go to the internal edition.
     """
     from ramlab.format import fmt_int, fmt_number
     from ramlab.weighting import weight_summary
@@ -166,7 +227,10 @@ def methodology(loaded, notes=()) -> str:
     }.get(weighting.mode, weighting.mode)
     margins = []
     for margin in weighting.margins:
-        text = f"{esc(margin.label)} (source : {esc(margin.source.rstrip('. '))})"
+        if audience == "partner" and margin.status != "published":
+            text = f"{esc(margin.label)} ({esc(_STATUS.get(margin.status, margin.status))})"
+        else:
+            text = f"{esc(margin.label)} (source : {esc(margin.source.rstrip('. '))})"
         for group, members in margin.groups.items():
             text += (
                 f" ; regroupement : {esc(', '.join(map(str, members)))} → {esc(str(group))}"
@@ -193,7 +257,7 @@ def methodology(loaded, notes=()) -> str:
     for label, value in rows:
         parts.append(f"<dt>{esc(label)}</dt><dd>{value}</dd>")
     parts.append("</dl>")
-    extra = [study.get("note") or "", *notes]
+    extra = [(study.get("note") or "") if audience != "partner" else "", *notes]
     for line in extra:
         if line:
             parts.append(f'<p class="ramlab-methodology-note">{esc(line)}</p>')
@@ -217,11 +281,18 @@ def profile_table(loaded) -> str:
         last = variable
         parts.append(
             f"<tr><th>{label}</th><th>{esc(str(category))}</th><td>{fmt_int(row['n'])}</td>"
-            f"<td>{fmt_pct(row['sample'])}</td><td>{fmt_pct(row['weighted'])}</td>"
-            f"<td>{fmt_pct(row['population'])}</td></tr>"
+            f"<td>{_share(row['sample'])}</td><td>{_share(row['weighted'])}</td>"
+            f"<td>{_share(row['population'])}</td></tr>"
         )
     parts.append("</tbody></table>")
     return "\n".join(parts)
+
+
+def _share(value) -> str:
+    """A profile share: one decimal under 1 % (a 0,2 % stratum must not read "0 %")."""
+    from ramlab.format import fmt_pct
+
+    return fmt_pct(value, 1 if 0 < value < 0.0095 else 0)
 
 
 def weighting_diagnostics(loaded) -> str:
@@ -252,3 +323,132 @@ def write_workbook(table, path) -> Path:
     with replacing(path) as temporary:
         table.to_excel(temporary)
     return path
+
+
+def mean_coding(question, data) -> str:
+    """How the mean of a scale is coded, in French: "1 = Oui, tout à fait … 4 = Non, pas du tout".
+
+    The scores are those of the table's mean (SPSS codes of the answers when
+    the file labels every valid answer, else 1..K in spec order).
+    """
+    from ramlab.format import fmt_number
+
+    valid = [c for c in question.categories if c not in question.missing]
+    if question.type != "scale" or not valid:
+        return ""
+    labels = (data.attrs.get("value_labels") or {}).get(question.columns[0]) or {}
+    inverse = {str(v): k for k, v in labels.items()}
+    try:
+        scores = [float(inverse[c]) for c in valid]
+    except (KeyError, TypeError, ValueError):
+        scores = [float(j + 1) for j in range(len(valid))]
+    first, last = (fmt_number(scores[0], 0), valid[0]), (fmt_number(scores[-1], 0), valid[-1])
+    return f"de {first[0]} = « {first[1]} » à {last[0]} = « {last[1]} »"
+
+
+def section_title(question, tables, spec, *, synthetic: bool) -> str:
+    """A question's section title: its message with the figures filled, else its title.
+
+    On synthetic data the message of a question whose results are not
+    published is not used: its figures would read as the survey's findings.
+    """
+    if question.message and (question.published or not synthetic):
+        from ramlab.reports.findings import fill
+
+        return fill(question.message, tables, spec)[0]
+    return question.title or question.text
+
+
+def _low_columns(table, qid, low):
+    """Labels of the columns whose smallest unweighted base of the question is under `low`."""
+    n = table.frame[table.kinds == "n"].xs(qid, level="question").min()
+    return [c for c, count in zip(table.columns[1:], n.iloc[1:]) if count < low]
+
+
+def table_html(table, spec, *, audience: str, max_columns: int = 7, data=None) -> str:
+    """A report table as HTML for an audience (every label escaped).
+
+    - Partner: no question code in the caption.
+    - Every audience: the mean row of a scale says how it is coded; groups
+      whose unweighted base is under ``report.low_base_below`` (75) and at
+      least ``report.hide_below`` (30) carry "(base faible)" and a note;
+      a table with more than `max_columns` groups is turned (:func:`turned_html`).
+    """
+    import re
+
+    esc = html.escape
+    low = int(spec.report["low_base_below"])
+    hide = int(spec.report["hide_below"])
+    if len(table.columns) > max_columns + 1:
+        return turned_html(table, spec, audience=audience, data=data)
+    out = table.to_html()
+    for qid in table.questions:
+        question = spec.questions.get(qid)
+        if audience == "partner":
+            out = out.replace(f'<span class="ramlab-qid">{esc(qid)}</span> ', "")
+        if question is not None and data is not None and question.type == "scale":
+            coding = mean_coding(question, data)
+            out = out.replace('<tr class="ramlab-mean"><th>Moyenne</th>',
+                              f'<tr class="ramlab-mean"><th>Moyenne ({esc(coding)})</th>')
+        lows = _low_columns(table, qid, low)
+        for column in lows:
+            header = f"{column.label} ({column.letter})" if column.letter else column.label
+            out = out.replace(f"<th>{esc(header)}</th>",
+                              f'<th>{esc(header)} <span class="ramlab-low">base faible</span></th>')
+        if lows:
+            note = (f"Base faible : groupe de {hide} à {low - 1} répondants "
+                    f"({', '.join(c.label for c in lows)}), résultat à lire avec prudence.")
+            out = re.sub(r'(<div class="ramlab-notes">)', rf"\1<p>{esc(note)}</p>", out, count=1)
+    return out
+
+
+def turned_html(table, spec, *, audience: str, data=None) -> str:
+    """A wide table turned: groups as rows, the question's answers as columns (HTML).
+
+    For a grid, each item is a column holding its first answer (e.g. "Oui");
+    the caption says which. Significance letters stay with their cells; the
+    notes are the table's own.
+    """
+    esc = html.escape
+    shown = table.display_frame()
+    low = int(spec.report["low_base_below"])
+    parts = ['<div class="ramlab-tables ramlab-turned">']
+    for qid, info in table.questions.items():
+        question = spec.questions.get(qid)
+        sub = shown.xs(qid, level="question")
+        kinds = table.kinds.xs(qid, level="question")
+        caption = info["text"] if audience == "partner" else f"{qid} {info['text']}"
+        if info["type"] == "grid":
+            first = question.valid_categories[0] if question is not None else sub.index[0][1]
+            keys = [k for k in sub.index if k[1] == first]
+            heads = [k[0] for k in keys]
+            caption += f" (réponse « {first} »)"
+        else:
+            keys = [k for k in sub.index if kinds[k] in ("category", "net", "mean", "answers")]
+            heads = [k[1] for k in keys]
+            if question is not None and question.type == "scale" and data is not None:
+                heads = [f"Moyenne ({mean_coding(question, data)})" if kinds[k] == "mean" else h
+                         for k, h in zip(keys, heads)]
+        n_key = next(k for k in sub.index if kinds[k] == "n")
+        parts.append('<table class="ramlab-table">')
+        parts.append(f"<caption>{esc(caption)}</caption>")
+        parts.append("<thead><tr><th></th>" + "".join(f"<th>{esc(h)}</th>" for h in heads)
+                     + "<th>Base brute (effectif)</th></tr></thead><tbody>")
+        n_row = table.frame.loc[(qid, *n_key)]
+        for j, column in enumerate(table.columns):
+            label = f"{column.label} ({column.letter})" if column.letter else column.label
+            if 0 < j and n_row.iloc[j] < low and not table.small.iloc[:, j].any():
+                label += " – base faible"
+            cells = "".join(f"<td>{esc(str(sub.loc[k].iloc[j]))}</td>" for k in keys)
+            parts.append(f"<tr><th>{esc(label)}</th>{cells}<td>{esc(str(sub.loc[n_key].iloc[j]))}</td></tr>")
+        parts.append("</tbody></table>")
+        lines = table.notes(qid)
+        parts.append('<div class="ramlab-notes">' + "".join(f"<p>{esc(x)}</p>" for x in lines) + "</div>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def details(summary: str, body_html: str) -> str:
+    """A collapsible section (HTML ``<details>``): the appendix of detailed tables."""
+    return (f'<details class="ramlab-appendix"><summary>{html.escape(summary)}</summary>\n'
+            f"{body_html}\n</details>")

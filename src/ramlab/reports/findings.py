@@ -1,0 +1,376 @@
+"""Findings in words: the sentences of "L'essentiel" and the study card.
+
+Two sources of quotable sentences, each with its figure and its base:
+
+- **authored messages** of the spec (``message`` of a question or of the
+  report), whose placeholders (:mod:`ramlab.io.message`) are filled here from
+  the total column of the computed tables, as displayed;
+- **computed findings**: differences between two groups of a breakdown that
+  are significant on the design-based t test of the banner table *after* its
+  multiple-comparison correction (``Table.tests["p_adjusted"]``, the very
+  tests behind the significance letters), written from French templates,
+  ranked by the size of the difference and capped.
+
+A computed finding is only ever made from a row of ``Table.tests`` whose
+adjusted p-value is under the table's lower threshold (5 %): no sentence
+without a significant test. The figures it quotes are the table's cells,
+formatted as the table formats them.
+
+A figure of a question that the spec does not mark ``published`` is never
+offered as a key figure: :func:`authored` leaves such messages out when the
+data are synthetic (the figure would be the generator's, not the survey's).
+On synthetic data every sentence carries ``synthetic=True`` and is marked.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import asdict, dataclass
+
+__all__ = [
+    "Sentence",
+    "MIME",
+    "fill",
+    "authored",
+    "computed",
+    "select",
+    "essentiel_html",
+    "study_card",
+    "study_card_html",
+    "publish",
+    "read",
+    "ADJUST_NAMES",
+]
+
+#: MIME type of the output that carries a report's study card and sentences to the build.
+MIME = "application/vnd.ramlab.essentiel+json"
+
+#: French names of the multiple-comparison corrections.
+ADJUST_NAMES = {None: "sans correction", "holm": "correction de Holm",
+                "bonferroni": "correction de Bonferroni", "bh": "correction de Benjamini-Hochberg"}
+
+_TOTAL = ("Total", "Ensemble")
+_MARKS = re.compile(r"\s+[A-Za-z+\-−]+$")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One quotable sentence.
+
+    Attributes
+    ----------
+    text : str
+        The French sentence, figures included (plain text, not HTML).
+    figure : str
+        The call-out figure, as displayed ("73 %").
+    base : str
+        The base of the figure, in words with its weighted count.
+    kind : str
+        "message" (authored) or "difference" (computed finding).
+    question : str
+        The question id it comes from (never shown to partners).
+    synthetic : bool
+        Computed on a synthetic respondent file.
+    size : float
+        Absolute difference (proportion) for a computed finding, else 0.
+    cells : tuple
+        ``((question, item, row), (variable, column))`` of every table cell
+        quoted, in order of appearance (for checks).
+    """
+
+    text: str
+    figure: str
+    base: str
+    kind: str
+    question: str
+    synthetic: bool = False
+    size: float = 0.0
+    cells: tuple = ()
+
+
+def _shown(value: str) -> str:
+    """A displayed cell without its significance marks or small-base star."""
+    return _MARKS.sub("", str(value)).rstrip("*").strip()
+
+
+def _row_of(table, question, item, row):
+    """The table index of a placeholder (question id, item column or "", row label or MEAN)."""
+    from ramlab.io.message import MEAN
+
+    index = [key for key in table.frame.index if key[0] == question]
+    kinds = table.kinds
+    info = table.questions[question]
+    if row == MEAN:
+        wanted = "answers" if info["type"] == "multi" else "mean"
+        return next(key for key in index if kinds[key] == wanted)
+    labels = info.get("item_labels") or {}
+    if info["type"] == "multi":
+        label = labels.get(item, item)
+        return next(key for key in index if key[2] == label and kinds[key] == "category")
+    item_label = labels.get(item, item) if item else ""
+    return next(key for key in index if key[1] == item_label and key[2] == row)
+
+
+def _base_of(table, key):
+    """Base in words of a row: the weighted base the row is computed on, and the unit."""
+    from ramlab.format import fmt_int
+
+    info = table.questions[key[0]]
+    base = table.frame.loc[(key[0], key[1], "Base pondérée"), _TOTAL]
+    return f"Base : {info['base_label']} ({fmt_int(base)} {info['unit']})"
+
+
+def fill(message: str, tables: dict, spec):
+    """Fill a message's placeholders from the tables' total column.
+
+    Parameters
+    ----------
+    message : str
+        An authored message (grammar: :mod:`ramlab.io.message`).
+    tables : dict
+        ``{question id: Table}`` holding (at least) the total column of every
+        question the message cites.
+    spec : ramlab.io.spec.Spec
+        The spec the message belongs to (to resolve items).
+
+    Returns
+    -------
+    (str, list of (key, str))
+        The sentence, and for each placeholder the table row it read and the
+        text it wrote (the table's displayed cell, marks removed).
+    """
+    from ramlab.io.message import parse, resolve
+
+    out, cited = [], []
+    for part in parse(message):
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        ph = resolve(part[0], part[1], spec.questions, text=part[2])
+        table = tables[ph.question]
+        if "item_labels" not in table.questions[ph.question]:
+            table.questions[ph.question]["item_labels"] = dict(spec.questions[ph.question].item_labels)
+        key = _row_of(table, ph.question, ph.item, ph.row)
+        text = _shown(table.display_frame().loc[key, _TOTAL])
+        out.append(text)
+        cited.append((key, text))
+    return "".join(out), cited
+
+
+def authored(spec, tables: dict, *, synthetic: bool) -> list:
+    """The sentences of the spec's messages (report, then questions in order).
+
+    A message citing a question that the spec does not mark ``published`` is
+    left out on synthetic data: it would present the generator's figure as a
+    key figure of the survey.
+    """
+    from ramlab.io.message import check
+
+    messages = []
+    if spec.report.get("message"):
+        messages.append(spec.report["message"])
+    messages += [q.message for q in spec.questions.values() if q.message]
+    sentences = []
+    for message in messages:
+        cited_questions = {ph.question for ph in check(message, spec.questions)}
+        if not cited_questions:
+            continue
+        if synthetic and not all(spec.questions[q].published for q in cited_questions):
+            continue
+        text, cited = fill(message, tables, spec)
+        first = cited[0][0]
+        sentences.append(Sentence(
+            text=text, figure=cited[0][1], base=_base_of(tables[first[0]], first),
+            kind="message", question=first[0], synthetic=synthetic,
+            cells=tuple((key, _TOTAL) for key, _ in cited),
+        ))
+    return sentences
+
+
+def _headline_rows(table, question, qspec):
+    """Rows of a question that a finding may quote: the answer a reader looks for."""
+    kinds = table.kinds.xs(question, level="question")
+    keys = list(kinds.index)
+    if qspec is None:
+        return {k for k in keys if kinds[k] in ("category", "net")}
+    if qspec.type == "multi":
+        return {k for k in keys if kinds[k] == "category"}
+    if qspec.type == "grid":
+        first = qspec.valid_categories[:1] + list(qspec.nets)[:1]
+        return {k for k in keys if k[1] in first}
+    if qspec.type in ("scale", "single") and qspec.nets:
+        return {k for k in keys if k[1] == next(iter(qspec.nets))}
+    return {k for k in keys if kinds[k] == "category"}
+
+
+def _difference_text(qspec, info, item, row, unit, hi, lo):
+    """French sentence of one difference: (group, figure) of the higher and lower group."""
+    title = (qspec.title if qspec is not None and qspec.title else info["text"]).rstrip(" ?…")
+    if info["type"] == "multi":
+        selected = (qspec.selected if qspec is not None else "cité").lower()
+        return (f"« {row} » : {selected} par {hi[1]} des {unit} « {hi[0]} », "
+                f"contre {lo[1]} des {unit} « {lo[0]} ».")
+    subject = f"« {item} »" if item else title
+    return (f"{subject} : « {row} » pour {hi[1]} des {unit} « {hi[0]} », "
+            f"contre {lo[1]} des {unit} « {lo[0]} ».")
+
+
+def computed(tables, spec=None, *, synthetic: bool = False) -> list:
+    """Every eligible computed finding of banner tables, largest difference first.
+
+    A difference between two groups of one breakdown is eligible exactly when
+    its test in ``table.tests`` has an adjusted p-value under the table's
+    lower threshold (``alpha[0]``, 5 %), on a headline row (the selected
+    answer of a multi-response item, the first answer and first net of a grid
+    item, the first net of a scale, the answers of a single choice).
+
+    Parameters
+    ----------
+    tables : Table or iterable of Table
+        Banner tables (``crosstab``/``banner`` with a breakdown).
+    spec : Spec, optional
+        Their spec (titles, answers, nets).
+
+    Returns
+    -------
+    list of Sentence
+        Sorted by absolute difference, largest first (ties: table order).
+    """
+    if hasattr(tables, "tests"):
+        tables = [tables]
+    sentences = [s for table in tables for s in _computed(table, spec, synthetic)]
+    sentences.sort(key=lambda s: -s.size)  # stable: table order among ties
+    return sentences
+
+
+def _computed(table, spec, synthetic):
+    from ramlab.format import fmt_int, fmt_number
+
+    tests = table.tests
+    if tests.empty:
+        return []
+    lo_alpha = table.options["alpha"][0]
+    adjust = ADJUST_NAMES[table.options.get("adjust")]
+    labels = {c.variable: c.variable_label for c in table.columns}
+    sentences = []
+    for question, info in table.questions.items():
+        qspec = spec.questions.get(question) if spec is not None else None
+        headline = _headline_rows(table, question, qspec)
+        sig = tests[(tests["question"] == question) & (tests["p_adjusted"] < lo_alpha)
+                    & (tests["versus"] != "complement")]
+        shown = table.display_frame()
+        for pos, test in sig.iterrows():
+            if (test["item"], test["row"]) not in headline:
+                continue
+            key = (question, test["item"], test["row"])
+            a, b = (test["variable"], test["column"]), (test["variable"], test["versus"])
+            hi, lo = (a, b) if test["estimate"] > 0 else (b, a)
+            n = table.frame.loc[(question, test["item"], "Base brute (effectif)")]
+            text = _difference_text(qspec, info, test["item"], test["row"], info["unit"],
+                                    (hi[1], _shown(shown.loc[key, hi])),
+                                    (lo[1], _shown(shown.loc[key, lo])))
+            points = fmt_number(100 * abs(test["estimate"]), 0)
+            label = labels[test["variable"]]
+            base = (f"Base : {info['base_label']}, selon {label[:1].lower()}{label[1:]} "
+                    f"({hi[1]} : {fmt_int(n[hi])} répondants ; {lo[1]} : {fmt_int(n[lo])}). "
+                    f"Écart de {points} points, significatif à 5 % ({adjust}).")
+            sentences.append(Sentence(
+                text=text, figure=_shown(shown.loc[key, hi]), base=base.replace(" %", "\u202f%"),
+                kind="difference", question=question, synthetic=synthetic,
+                size=abs(float(test["estimate"])), cells=((key, hi), (key, lo)),
+            ))
+    return sentences
+
+
+def select(findings, *, cap: int) -> list:
+    """The `cap` largest findings, at most one per item (or answer) and breakdown.
+
+    `findings` come sorted largest first (:func:`computed`); a finding is
+    skipped when a larger one already speaks of the same grid item, or the
+    same answer of another question, in the same breakdown (another pair of
+    groups, or the item's net, says the same thing less strongly).
+    """
+    kept, seen = [], set()
+    for finding in findings:
+        key, hi = finding.cells[0]
+        topic = (key[0], key[1] or key[2], hi[0])  # a grid item, or a single row; one breakdown
+        if topic in seen:
+            continue
+        seen.add(topic)
+        kept.append(finding)
+        if len(kept) >= cap:
+            break
+    return kept
+
+
+def study_card(loaded) -> dict:
+    """Who was asked, how many, when, how and by whom: French texts of a survey-year."""
+    from ramlab.format import fmt_int
+
+    study = loaded.spec.study
+
+    def day(value):
+        return f"{value:%d/%m/%Y}" if hasattr(value, "strftime") else str(value)
+
+    return {
+        "Enquête": study["title"],
+        "Population": f"{study['population']} ({fmt_int(study['population_size'])} {study['unit']})",
+        "Répondants": f"{fmt_int(loaded.n)} répondants",
+        "Terrain": f"du {day(study['fieldwork_start'])} au {day(study['fieldwork_end'])}",
+        "Mode de recueil": study["mode"],
+        "Institut": study["institute"],
+    }
+
+
+def study_card_html(card: dict) -> str:
+    """The study card as an HTML definition list (every text escaped)."""
+    esc = html.escape
+    rows = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in card.items()
+                   if k != "Enquête")
+    return f'<dl class="ramlab-card">{rows}</dl>'
+
+
+def essentiel_html(card: dict, sentences, *, adjust=None) -> str:
+    """"L'essentiel": the study card, then the sentences with figure, base and marks (HTML)."""
+    esc = html.escape
+    parts = ['<section class="ramlab-essentiel" aria-labelledby="essentiel">',
+             '<h2 id="essentiel">L\'essentiel</h2>', study_card_html(card), '<ul class="ramlab-findings">']
+    for s in sentences:
+        mark = ('<span class="ramlab-synthetic-mark">Données synthétiques</span>'
+                if s.synthetic else "")
+        parts.append(
+            f'<li class="ramlab-finding ramlab-finding-{esc(s.kind)}">'
+            f'<span class="ramlab-callout">{esc(s.figure)}</span>'
+            f'<p class="ramlab-sentence">{esc(s.text)}</p>'
+            f'<p class="ramlab-base">{esc(s.base)}{" " if mark else ""}{mark}</p></li>'
+        )
+    parts.append("</ul>")
+    if any(s.kind == "difference" for s in sentences):
+        parts.append(
+            '<p class="ramlab-findings-note">Les écarts entre groupes cités sont significatifs au '
+            f"seuil de 5\u202f% après {esc(ADJUST_NAMES[adjust])} des comparaisons multiples "
+            "(test t sur le plan de sondage, comme les lettres des tableaux).</p>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def publish(card: dict, sentences) -> None:
+    """Hand the study card and the sentences to ``ramlab build`` (a JSON output, not shown)."""
+    from IPython.display import display
+
+    payload = {"card": dict(card), "sentences": [
+        {k: v for k, v in asdict(s).items() if k != "cells"} for s in sentences]}
+    display({MIME: payload}, raw=True)
+
+
+def read(notebook: dict) -> dict:
+    """The study card and sentences published in an executed notebook (empty when none)."""
+    import json
+
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            payload = (output.get("data") or {}).get(MIME)
+            if payload is not None:
+                return json.loads(payload) if isinstance(payload, str) else payload
+    return {}

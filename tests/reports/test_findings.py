@@ -1,0 +1,170 @@
+"""Findings in words: authored messages and computed findings against the tables' own tests."""
+
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+from ramlab import tables
+from ramlab.format import NNBSP
+from ramlab.io.survey import load_survey
+from ramlab.reports import blocks, findings
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+TOTAL = ("Total", "Ensemble")
+
+
+@pytest.fixture(scope="module")
+def survey():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return load_survey("associations", 2021, data_dir=DATA)
+
+
+@pytest.fixture(scope="module")
+def options(survey):
+    return blocks.table_options("partner", survey.spec)
+
+
+@pytest.fixture(scope="module")
+def totals(survey, options):
+    return {q: tables.crosstab(survey, q, **options) for q in survey.spec.questions}
+
+
+@pytest.fixture(scope="module")
+def by_size(survey, options):
+    return tables.banner(survey, list(survey.spec.questions), ["taille"], **options)
+
+
+def _number(text):
+    return re.sub(r"\s+[A-Za-z]+$", "", text).rstrip("*")
+
+
+def test_reports_use_holm_for_letters_and_findings_alike(options, by_size):
+    assert options["adjust"] == "holm"
+    assert by_size.options["adjust"] == "holm"
+    tested = by_size.tests
+    assert (tested["p_adjusted"] >= tested["p_value"] - 1e-15).all()
+    assert (tested["p_adjusted"] > tested["p_value"]).any()
+
+
+def test_a_message_quotes_the_cells_of_the_table(survey, totals):
+    text, cited = findings.fill("[q7_1 Cité] local, [q7 moyenne] échelon, [innovation Total Oui]",
+                                totals, survey.spec)
+    # the published figures (seed deck): 73 %, 1,6 levels, 90 %
+    assert text == f"73{NNBSP}% local, 1,6 échelon, 90{NNBSP}%"
+    for key, shown in cited:
+        assert _number(totals[key[0]].display_frame().loc[key, TOTAL]) == shown
+
+
+def test_unpublished_questions_give_no_key_figure_on_synthetic_data(survey, totals):
+    sentences = findings.authored(survey.spec, totals, synthetic=True)
+    quoted = {s.question for s in sentences}
+    assert quoted == {q.id for q in survey.spec.questions.values() if q.message and q.published}
+    assert "q2" not in quoted and not survey.spec.questions["q2"].published
+    assert all(s.synthetic for s in sentences)
+    # on real data the spec's messages are all used
+    assert "q2" in {s.question for s in findings.authored(survey.spec, totals, synthetic=False)}
+
+
+def test_a_difference_is_eligible_exactly_when_its_corrected_test_is_significant(survey, by_size):
+    found = findings.computed(by_size, survey.spec)
+    assert found, "associations 2021 by size has significant differences"
+    cells = {(s.cells[0][0], s.cells[0][1][1], s.cells[1][1][1]) for s in found}
+    tests = by_size.tests
+    headline = {("q6", "Oui"), ("q6", "Oui ou dans les 6 mois"), ("q8", "Oui"),
+                ("q8", "Oui ou dans les 6 mois"), ("q2", "Oui, tout à fait"), ("q2", "Total Oui"),
+                ("q7", None), ("innovation", "Total Oui")}
+    for _, t in tests.iterrows():
+        is_headline = (t["question"], t["row"]) in headline or (
+            t["question"] == "q7" and t["row"] != "Échelon en moyenne")
+        if not is_headline:
+            continue
+        key = (t["question"], t["item"], t["row"])
+        hi, lo = (t["column"], t["versus"]) if t["estimate"] > 0 else (t["versus"], t["column"])
+        assert ((key, hi, lo) in cells) == bool(t["p_adjusted"] < 0.05), (key, hi, lo)
+    # the largest first, each quoting the cells of the table, each with a letter behind it
+    assert [s.size for s in found] == sorted((s.size for s in found), reverse=True)
+    shown = by_size.display_frame()
+    letters = {c.label: c.letter for c in by_size.columns}
+    for s in found:
+        (key, hi), (_, lo) = s.cells
+        figures = re.findall(rf"\d+{NNBSP}%", s.text)
+        assert figures == [_number(shown.loc[key, hi]), _number(shown.loc[key, lo])]
+        assert letters[lo[1]] in shown.loc[key, hi].split()[-1].upper()
+        assert "Holm" in s.base
+
+
+def test_the_cap_keeps_the_largest_one_per_item_and_breakdown(survey, by_size):
+    found = findings.computed(by_size, survey.spec)
+    kept = findings.select(found, cap=3)
+    assert len(kept) == 3
+    topics = [(s.cells[0][0][0], s.cells[0][0][1] or s.cells[0][0][2]) for s in kept]
+    assert len(set(topics)) == 3
+    smallest = min(s.size for s in kept)
+    for s in found:
+        topic = (s.cells[0][0][0], s.cells[0][0][1] or s.cells[0][0][2])
+        if s.size > smallest:
+            assert s in kept or topic in topics
+
+
+def test_no_finding_without_a_significant_test(survey, options):
+    # maires 2016: 304 respondents; whatever is said is backed by a test under 5 % after Holm
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        maires = load_survey("maires", 2016, data_dir=DATA)
+    table = tables.banner(maires, list(maires.spec.questions), ["region"],
+                          **blocks.table_options("partner", maires.spec))
+    for s in findings.computed(table, maires.spec):
+        (key, hi), (_, lo) = s.cells
+        t = table.tests
+        hit = t[(t["question"] == key[0]) & (t["item"] == key[1]) & (t["row"] == key[2])
+                & (t["column"].isin([hi[1], lo[1]])) & (t["versus"].isin([hi[1], lo[1]]))]
+        assert len(hit) == 1 and hit["p_adjusted"].iloc[0] < 0.05
+
+
+def test_partner_tables_carry_no_question_code_and_explain_the_mean(survey, totals):
+    partner = blocks.table_html(totals["innovation"], survey.spec, audience="partner", data=survey.data)
+    internal = blocks.table_html(totals["innovation"], survey.spec, audience="internal", data=survey.data)
+    assert 'class="ramlab-qid"' not in partner and 'class="ramlab-qid"' in internal
+    assert "Moyenne (de 1 = « Oui, tout à fait » à 4 = « Non, pas du tout »)" in partner
+
+
+def test_groups_under_75_are_marked_base_faible(survey, options):
+    table = tables.crosstab(survey, "innovation", "region_redressement", **options)
+    html = blocks.table_html(table, survey.spec, audience="partner", data=survey.data, max_columns=20)
+    n = table.frame.loc[("innovation", "", "Base brute (effectif)")]
+    low = [c.label for c, v in zip(table.columns[1:], n.iloc[1:]) if 30 <= v < 75]
+    assert low, "some regions have 30-74 respondents"
+    for label in low:
+        assert re.search(rf"{re.escape(label)} \([A-Z]+\) <span class=\"ramlab-low\">base faible", html)
+    assert "Base faible : groupe de 30 à 74 répondants" in html
+
+
+def test_corse_is_grouped_in_the_tables_as_in_the_weighting(survey):
+    columns = blocks.table_breakdowns(survey)
+    assert columns["region"] == "region_redressement"
+    table = tables.crosstab(survey, "innovation", columns["region"])
+    labels = [c.label for c in table.columns]
+    assert "Corse" not in labels and "Provence-Alpes-Côte d'Azur et Corse" in labels
+
+
+def test_wide_tables_are_turned(survey, options):
+    table = tables.crosstab(survey, "q8", "region_redressement", **options)
+    html = blocks.table_html(table, survey.spec, audience="partner", data=survey.data)
+    assert 'class="ramlab-tables ramlab-turned"' in html
+    body = html.split("<tbody>")[1]
+    assert body.count("<tr>") == len(table.columns)  # one row per group, Ensemble first
+    assert "(réponse « Oui »)" in html
+
+
+def test_markup_in_spec_texts_is_escaped_everywhere(survey, totals):
+    card = dict(findings.study_card(survey), Population="<script>alert(1)</script>")
+    sentence = findings.Sentence(text="<b>73 %</b>", figure="<i>73</i>", base="<u>Base</u>",
+                                 kind="message", question="q7", synthetic=True)
+    out = findings.essentiel_html(card, [sentence], adjust="holm")
+    assert "<script>" not in out and "<b>" not in out and "<i>" not in out and "<u>" not in out
+    assert "&lt;script&gt;" in out and "&lt;b&gt;73 %&lt;/b&gt;" in out
+    assert blocks.paragraph("<img src=x>") == "<p>&lt;img src=x&gt;</p>"
+    assert "<em>" not in blocks.details("<em>x</em>", "")
