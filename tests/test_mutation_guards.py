@@ -212,7 +212,7 @@ def test_unclustered_raked_banner_takes_the_factored_path_and_matches_r():
     margins = {"sch.wide": {"No": 1072, "Yes": 5122}, "awards": {"No": 2027, "Yes": 4167}}
     d = _api_design("dstrat").rake(margins, tol=1e-12, max_iter=1000)
     masks = np.column_stack([(d.data["stype"] == s).to_numpy() for s in ("E", "H", "M")])
-    assert d.domain_plan(masks)._fact is not None  # the fast path, not the dense one
+    assert d.domain_plan(masks).factored  # the fast path, not the dense one
     case = next(c for c in R.load_json("tables.json")["cases"]
                 if c["id"] == "dstrat_calraked_by_stype_api00_pairwise")
     t = crosstab(d, "api00", "stype", min_base=0, chisq=False)

@@ -647,24 +647,42 @@ def _check_level(level):
 # ---------------------------------------------------------------------------
 # Predictive margins (Graubard & Korn 1999; R svypredmeans)
 # ---------------------------------------------------------------------------
+def _margin_model(fit, group, at):
+    """The fit itself when it has ``group``, else the fit with ``group`` added."""
+    design = fit._parts["design"]
+    data = design.data
+    if not isinstance(group, str) or group not in data.columns:
+        raise ModelError(f"the variable {group!r} is not in the data", term=str(group))
+    if group in fit._parts["variables"]:
+        return fit
+    term = group if group.isidentifier() else f"Q({group!r})"
+    # The group enters as a pandas categorical (patsy reads it fast, no C()),
+    # or as it is for a numeric group predicted at given values.
+    linear = at is not None and pd.api.types.is_numeric_dtype(data[group])
+    convert = () if linear or isinstance(data[group].dtype, pd.CategoricalDtype) else (group,)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the user saw the fit's warnings already
+        return _fit(design, f"{fit.formula} + {term}", fit.family, categorical=convert,
+                    start=fit.params)
+
+
+def _margin_groups(used, group, at):
+    """The values of ``group`` to predict at: ``at``, or those the model's rows have."""
+    if at is not None:
+        groups = list(at)
+        if not groups:
+            raise ModelError(f"at= gives no value of {group} to predict at", term=group)
+        return groups
+    if isinstance(used.dtype, pd.CategoricalDtype):
+        return list(used.cat.remove_unused_categories().cat.categories)
+    return sorted(pd.unique(used))
+
+
 def _predictive_margins(fit, group, at):
     parts = fit._parts
     design = parts["design"]
     data = design.data
-    if not isinstance(group, str) or group not in data.columns:
-        raise ModelError(f"the variable {group!r} is not in the data", term=str(group))
-    if group in parts["variables"]:
-        model = fit
-    else:
-        term = group if group.isidentifier() else f"Q({group!r})"
-        # The group enters as a pandas categorical (patsy reads it fast, no C()),
-        # or as it is for a numeric group predicted at given values.
-        linear = at is not None and pd.api.types.is_numeric_dtype(data[group])
-        convert = () if linear or isinstance(data[group].dtype, pd.CategoricalDtype) else (group,)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the user saw the fit's warnings already
-            model = _fit(design, f"{fit.formula} + {term}", fit.family, categorical=convert,
-                         start=fit.params)
+    model = _margin_model(fit, group, at)
     mparts = model._parts
     info = mparts["info"]
     group_terms = [t for t in info.terms
@@ -678,15 +696,7 @@ def _predictive_margins(fit, group, at):
         ref = mparts["frame"][name]
         if isinstance(ref.dtype, pd.CategoricalDtype):
             frame[name] = pd.Categorical(frame[name], dtype=ref.dtype)
-    used = mparts["frame"][group].iloc[mparts["local"]]
-    if at is not None:
-        groups = list(at)
-        if not groups:
-            raise ModelError(f"at= gives no value of {group} to predict at", term=group)
-    elif isinstance(used.dtype, pd.CategoricalDtype):
-        groups = list(used.cat.remove_unused_categories().cat.categories)
-    else:
-        groups = sorted(pd.unique(used))
+    groups = _margin_groups(mparts["frame"][group].iloc[mparts["local"]], group, at)
 
     def build(design_info, rows_frame, value):
         rows_frame = rows_frame.copy()

@@ -50,7 +50,7 @@ def test_ciprop_against_r(case):
     d = _build(case)
     out = d.ciprop(_indicator(d.data, case["indicator"]), method=case["method"], level=case["level"])
     # Every method, "likelihood" included, agrees with R to ~1e-11: ramlab
-    # reproduces the IRLS state R's svyglm stops in (see design._intercept_var).
+    # reproduces the IRLS state R's svyglm stops in (see ramlab.design._rcompat.intercept_var).
     rtol_ci = 1e-8
     R.assert_close(out["estimate"], res["estimate"], 1e-8, what="estimate")
     R.assert_close(out["se"], res["se"], 1e-6, what="se")

@@ -8,6 +8,7 @@ import pytest
 
 import _rref as R
 from ramlab.design import Design
+from ramlab.design._estimates import variable_matrix
 from ramlab.errors import LonelyPSUError, WeightError
 
 EST = R.load_json("estimation.json")
@@ -79,7 +80,7 @@ def test_estimation_against_r(case):
     if case["by"] is None and "levels" in r:
         assert [str(x) for x in out.index] == [str(x) for x in r["levels"]]
     if case["by"] is None and "vcov" in r:
-        Y, *_ = d._variable(case["variable"])
+        Y, *_ = variable_matrix(d, case["variable"])
         # the full covariance (not only the SEs) comes from total_vcov
         w = d.weights.to_numpy()
         if case["estimator"] == "mean":

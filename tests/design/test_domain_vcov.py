@@ -53,7 +53,7 @@ def test_factored_domain_covariance_equals_dense(name):
         + [(data["sch.wide"] == "Yes").to_numpy(float)]
     )
     # the factored branch is really taken, except for the clustered design
-    assert (design.domain_plan(masks)._fact is None) == ("fallback" in name)
+    assert (not design.domain_plan(masks).factored) == ("fallback" in name)
     factored = design.total_vcov(u, domains=masks)
     dense = _dense(design, u, masks)
     assert factored.shape == dense.shape == (15, 15)

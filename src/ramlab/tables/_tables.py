@@ -1031,7 +1031,7 @@ def _compute_block(design, block, columns, w, opts, column_masks, plan=None):
     # the (C, K) weighted totals of the atoms from the same sums. The atoms
     # are 0 outside the base (_Block); rows of zero weight are set to 0 too.
     Xb = X if positive.all() else X * in_base[:, None]
-    if plan.design is not design:
+    if plan.engine is not design.variance_engine:
         raise ValueError("the domain plan was made for another design")
     V, T = plan.total_vcov(Xb, totals=True)
     V = np.asarray(V, dtype=float)
@@ -1541,8 +1541,8 @@ def banner(
     )
     if chisq and design.is_calibrated:
         # the domain designs of the tests keep every row: R's nrow(mm) and nu
-        opts["chisq_rows"] = design._n_rows_r()
-        opts["chisq_df"] = design._design_df_r()
+        opts["chisq_rows"] = design.n_held_rows
+        opts["chisq_df"] = design.held_degf
     study = dict(getattr(spec, "study", None) or {}) if spec is not None else {}
     unit = study.get("unit") or "répondants"
     if source is None:

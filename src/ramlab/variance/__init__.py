@@ -1,5 +1,39 @@
-"""Linearisation variance: the multistage estimator (R ``svyrecvar``)."""
+"""The variance engine: linearisation of design-based estimators in one place.
 
+Where to look:
+
+- ``_engine.py``: :class:`VarianceEstimator`, the interface every design class's
+  engine implements (the seam between R's ``survey.design2`` and
+  ``svyrep.design`` methods), and :class:`Linearisation`, R ``svyrecvar``;
+- ``_multistage.py``: :func:`multistage_vcov`, the stratified multistage
+  formula with finite population corrections and the lonely-PSU options
+  (R ``multistage``, ``onestage``, ``onestrat``);
+- ``_calibration.py``: :class:`Calibration` (the record weighting returns) and
+  :func:`residualise`, the calibration step (R ``svyrecvar`` with
+  ``greg_calibration``, Deville & Sarndal 1992);
+- ``_domains.py``: :class:`DomainPlan`, the covariance of totals crossed with
+  many domains (banner columns) without the wide matrix;
+- ``_linalg.py``: shared pure helpers (:func:`pinv_sym`, :func:`rowsum`, ...).
+
+Tests: ``tests/design/`` (``test_design.py`` against R svymean/svytotal on the
+lonely-PSU, fpc and multistage designs; ``test_domain_vcov.py`` for the domain
+plan); ``tests/weighting/`` for the calibration step.
+"""
+
+from ramlab.variance._calibration import (
+    Calibration,
+    CalibrationModel,
+    CellIndicators,
+    cells_from_codes,
+    residualise,
+)
+from ramlab.variance._domains import DomainPlan
+from ramlab.variance._engine import Linearisation, VarianceEstimator
+from ramlab.variance._linalg import dense_codes, group_rows, pinv_sym, rowsum
 from ramlab.variance._multistage import LONELY_PSU_OPTIONS, Stage, multistage_vcov, row_psu_scale
 
-__all__ = ["LONELY_PSU_OPTIONS", "Stage", "multistage_vcov", "row_psu_scale"]
+__all__ = [
+    "LONELY_PSU_OPTIONS", "Calibration", "CalibrationModel", "CellIndicators", "DomainPlan",
+    "Linearisation", "Stage", "VarianceEstimator", "cells_from_codes", "dense_codes",
+    "group_rows", "multistage_vcov", "pinv_sym", "residualise", "row_psu_scale", "rowsum",
+]

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ramlab.errors import LonelyPSUError
+from ramlab.variance._linalg import dense_codes, rowsum, wcrossprod, wcrossprod_sym
 
 __all__ = ["Stage", "multistage_vcov", "row_psu_scale", "LONELY_PSU_OPTIONS"]
 
@@ -66,32 +67,6 @@ class Stage:
     strata_labels: np.ndarray
 
 
-def _wcrossprod(A, w, B):
-    """A^T diag(w) B; elementwise (no BLAS threads) for a few columns."""
-    if A.shape[1] * B.shape[1] <= 64:
-        return np.einsum("pi,p,pj->ij", A, w, B, optimize=False)
-    return (A * w[:, None]).T @ B
-
-
-def _wcrossprod_sym(A, w):
-    """A^T diag(w) A for w >= 0, scaling a copy of A by sqrt(w) once."""
-    if A.shape[1] <= 8:
-        return _wcrossprod(A, w, A)
-    B = A * np.sqrt(w)[:, None]
-    return B.T @ B
-
-
-def _rowsum(x, codes, size):
-    """Column sums of ``x`` (n, k) grouped by ``codes`` (0..size-1)."""
-    k = x.shape[1]
-    if size == 1:
-        return x.sum(axis=0, keepdims=True)
-    out = np.empty((size, k))
-    for j in range(k):
-        out[:, j] = np.bincount(codes, weights=x[:, j], minlength=size)
-    return out
-
-
 def _psu_totals(x, psu_codes, npsu_present):
     """PSU totals of ``x``; no copy when every row is its own PSU, in order."""
     m = x.shape[0]
@@ -101,7 +76,7 @@ def _psu_totals(x, psu_codes, npsu_present):
         T = np.empty_like(x)
         T[psu_codes] = x
         return T
-    return _rowsum(x, psu_codes, npsu_present)
+    return rowsum(x, psu_codes, npsu_present)
 
 
 def row_psu_scale(stages):
@@ -125,12 +100,7 @@ def row_psu_scale(stages):
     if len(stages) > 1 and st.popsize is not None and stages[1].popsize is not None:
         return None
     n_h = np.asarray(st.npsu, dtype=float)
-    if st.popsize is None:
-        f = np.ones(n)
-    else:
-        N = np.asarray(st.popsize, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(np.isinf(N), 1.0, (N - n_h) / N)
+    f = _fpc_factor(n_h, None if st.popsize is None else np.asarray(st.popsize))
     census = f < 1e-7
     if np.any((n_h <= 1) & ~census):
         return None
@@ -167,24 +137,16 @@ def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=N
     def take(a):
         return a if rows is None else a[rows]
 
-    cl = take(stage.cluster)
-    st = take(stage.strata)
     # PSUs and strata present among these rows.
-    psu_codes, psu_first = _factorize_first(cl)
-    npsu_present = psu_first.shape[0]
-    T = _psu_totals(x, psu_codes, npsu_present)
-    psu_stratum_raw = st[psu_first]
-    h_codes, h_first_psu = _factorize_first(psu_stratum_raw)
+    psu_codes, psu_first = dense_codes(take(stage.cluster))
+    T = _psu_totals(x, psu_codes, psu_first.shape[0])
+    psu_stratum_raw = take(stage.strata)[psu_first]
+    h_codes, h_first_psu = dense_codes(psu_stratum_raw)
     H = h_first_psu.shape[0]
     h_row = psu_first[h_first_psu]  # a representative row per stratum
     n_h = take(stage.npsu)[h_row].astype(float)
     nsub_h = np.bincount(h_codes, minlength=H).astype(float)
-    if stage.popsize is None:
-        f_h = np.ones(H)
-    else:
-        N_h = take(stage.popsize)[h_row].astype(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f_h = np.where(np.isinf(N_h), 1.0, (N_h - n_h) / N_h)
+    f_h = _fpc_factor(n_h, None if stage.popsize is None else take(stage.popsize)[h_row])
     with np.errstate(divide="ignore", invalid="ignore"):
         scale_h = np.where(n_h > 1, f_h * n_h / (n_h - 1), f_h)
     census = f_h < 1e-7
@@ -194,16 +156,10 @@ def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=N
 
     if lonely.any() and lonely_psu == "fail":
         h = int(np.flatnonzero(lonely)[0])
-        label = stage.strata_labels[psu_stratum_raw[h_first_psu[h]]]
-        raise LonelyPSUError(
-            f"Stratum ({label}) has only one PSU at stage {stage_number}; "
-            f"choose lonely_psu among {', '.join(LONELY_PSU_OPTIONS[1:])}",
-            stratum=label,
-            stage=stage_number,
-        )
+        _refuse_lonely(stage.strata_labels[psu_stratum_raw[h_first_psu[h]]], stage_number)
 
     # Stratum means over the n_h PSUs of the full design (absent PSUs are 0).
-    sums = _rowsum(T, h_codes, H)
+    sums = rowsum(T, h_codes, H)
     with np.errstate(divide="ignore", invalid="ignore"):
         means = sums / n_h[:, None]
     centre = means[h_codes]
@@ -217,54 +173,58 @@ def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=N
     if mult_h is not None:
         weight_h = weight_h * mult_h
     w_p = weight_h[h_codes]
-    V = _wcrossprod_sym(Tc, w_p)
+    V = wcrossprod_sym(Tc, w_p)
     # PSUs of the full design absent from these rows: zero totals, centred.
     pad = np.clip(n_h - nsub_h, 0.0, None)
     if lonely_psu == "adjust":
         pad = np.where(lonely, 0.0, pad)
     if np.any(pad > 0):
         wpad = pad * weight_h
-        V = V + _wcrossprod(means, wpad, means)
+        V = V + wcrossprod(means, wpad, means)
     if lonely_psu == "average" and np.any(na_h):
         if group_h is None:
             nstrat = H
             nok = H - int(na_h.sum())
             V = V * (nstrat / nok if nok > 0 else np.nan)
         else:
-            # One R call per group: rescale each group's own contribution.
-            V = np.zeros((k, k))
-            for g in np.unique(group_h):
-                sel_h = group_h == g
-                nstrat = int(sel_h.sum())
-                nok = nstrat - int(na_h[sel_h].sum())
-                sel_p = sel_h[h_codes]
-                Vg = _wcrossprod(Tc[sel_p], w_p[sel_p], Tc[sel_p])
-                if np.any(pad[sel_h] > 0):
-                    wpad = (pad * weight_h)[sel_h]
-                    Vg = Vg + _wcrossprod(means[sel_h], wpad, means[sel_h])
-                V = V + Vg * (nstrat / nok if nok > 0 else np.nan)
+            V = _average_per_group(Tc, w_p, means, pad, weight_h, h_codes, na_h, group_h)
     return V
 
 
-def _factorize_first(codes):
-    """Dense codes 0..m-1 for ``codes`` (ints >= 0) and one row index per code.
+def _fpc_factor(n_h, N_h):
+    """(N_h - n_h) / N_h per stratum (1 without an fpc or for an infinite population)."""
+    if N_h is None:
+        return np.ones(n_h.shape[0])
+    N_h = N_h.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.isinf(N_h), 1.0, (N_h - n_h) / N_h)
 
-    Linear time (bincount and a lookup table) when the codes are not too
-    sparse; sorted order of the original codes is kept.
-    """
-    n = codes.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    K = int(codes.max()) + 1
-    if K <= 4 * n + 16:
-        present = np.bincount(codes, minlength=K) > 0
-        lut = np.cumsum(present) - 1
-        dense = lut[codes]
-        rep = np.empty(int(present.sum()), dtype=np.int64)
-        rep[dense] = np.arange(n)  # any row of each code will do
-        return dense, rep
-    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    return inverse.ravel().astype(np.int64), first
+
+def _refuse_lonely(label, stage_number):
+    raise LonelyPSUError(
+        f"Stratum ({label}) has only one PSU at stage {stage_number}; "
+        f"choose lonely_psu among {', '.join(LONELY_PSU_OPTIONS[1:])}",
+        stratum=label,
+        stage=stage_number,
+    )
+
+
+def _average_per_group(Tc, w_p, means, pad, weight_h, h_codes, na_h, group_h):
+    """Lonely-PSU "average" at a later stage: one R ``onestage`` call per group,
+    each group's contribution rescaled by its own strata count."""
+    k = Tc.shape[1]
+    V = np.zeros((k, k))
+    for g in np.unique(group_h):
+        sel_h = group_h == g
+        nstrat = int(sel_h.sum())
+        nok = nstrat - int(na_h[sel_h].sum())
+        sel_p = sel_h[h_codes]
+        Vg = wcrossprod(Tc[sel_p], w_p[sel_p], Tc[sel_p])
+        if np.any(pad[sel_h] > 0):
+            wpad = (pad * weight_h)[sel_h]
+            Vg = Vg + wcrossprod(means[sel_h], wpad, means[sel_h])
+        V = V + Vg * (nstrat / nok if nok > 0 else np.nan)
+    return V
 
 
 def multistage_vcov(x, stages, *, lonely_psu="fail", rows=None):

@@ -1,10 +1,12 @@
 """Weighting: raking, calibration, post-stratification, trimming.
 
-Each function takes a :class:`ramlab.design.Design` and returns a *new*
-design whose weights are adjusted and which remembers the adjustment as a
-:class:`Calibration` record, so that :meth:`Design.total_vcov` residualises
-influence values as R ``survey`` does (``svyrecvar`` with a
-``greg_calibration`` record: Deville & Sarndal 1992 linearisation).
+Each function takes a :class:`ramlab.design.Design` (read through its
+public ``data``, ``n`` and ``weight_values``) and returns what it computed,
+a :class:`Reweighting`: the new weights and a
+:class:`ramlab.variance.Calibration` record. :meth:`Design.apply_weighting`
+makes the new design, which remembers the record, so that its standard
+errors residualise influence values as R ``survey`` does (``svyrecvar``
+with a ``greg_calibration`` record: Deville & Sarndal 1992 linearisation).
 
 References
 ----------
@@ -19,21 +21,47 @@ Official Statistics 19, 81-97.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ramlab.categories import factor, missing_as_level
 from ramlab.errors import BoundsError, ConvergenceError, MarginError, WeightError
+from ramlab.variance import (
+    Calibration,
+    CalibrationModel,
+    CellIndicators,
+    cells_from_codes,
+    pinv_sym,
+)
 
 __all__ = [
-    "Calibration",
-    "rake",
-    "calibrate",
-    "poststratify",
-    "trim",
+    "Reweighting",
+    "calibrate_weights",
+    "poststratify_weights",
+    "rake_weights",
+    "trim_weights",
     "weight_summary",
 ]
+
+
+@dataclass(frozen=True, eq=False)
+class Reweighting:
+    """What a weighting step computed, for :meth:`Design.apply_weighting`.
+
+    Attributes
+    ----------
+    weights : ndarray (n,)
+        The new weights.
+    calibration : Calibration or None
+        The record the variance needs (:class:`ramlab.variance.Calibration`);
+        None for a step that leaves the calibrations as they are (trimming,
+        as R's ``trimWeights``).
+    """
+
+    weights: np.ndarray
+    calibration: Calibration | None
 
 
 # --------------------------------------------------------------------------
@@ -87,291 +115,72 @@ def weight_summary(weights):
 
 
 # --------------------------------------------------------------------------
-# calibration model: categorical terms (through cells) + numeric columns
-# --------------------------------------------------------------------------
-
-
-def _pinv_sym(G, tol=1e-10):
-    """Symmetric generalised inverse of a positive semi-definite matrix.
-
-    Gauss-Jordan sweeps on the diagonal, in column order, of the matrix
-    scaled to unit diagonal; a column whose remaining pivot is below ``tol``
-    is collinear with earlier ones and left out (as R's pivoting QR moves it
-    to the end). G G^- G = G, which is all a projection (residuals, Newton
-    steps in the column space) needs. Written with elementwise numpy only:
-    multithreaded BLAS/LAPACK calls on tiny matrices are very slow on a
-    loaded machine.
-    """
-    G = np.asarray(G, dtype=float)
-    p = G.shape[0]
-    if p == 0:
-        return G.copy()
-    d = np.sqrt(np.clip(np.diag(G), 0, None))
-    ok = d > 0
-    dd = np.where(ok, d, 1.0)
-    A = G / dd[:, None] / dd[None, :]
-    swept = np.zeros(p, dtype=bool)
-    for k in range(p):
-        piv = A[k, k]
-        if not ok[k] or piv <= tol:
-            continue
-        col = A[:, k].copy()
-        row = A[k, :].copy()
-        A -= np.multiply.outer(col, row) / piv
-        A[:, k] = col / piv
-        A[k, :] = row / piv
-        A[k, k] = -1.0 / piv
-        swept[k] = True
-    inv = np.where(np.logical_and.outer(swept, swept), -A, 0.0)
-    return inv / dd[:, None] / dd[None, :]
-
-
-def _rowsum(x, cell, size):
-    if x.ndim == 1:
-        return np.bincount(cell, weights=x, minlength=size)
-    out = np.empty((size, x.shape[1]))
-    for j in range(x.shape[1]):
-        out[:, j] = np.bincount(cell, weights=x[:, j], minlength=size)
-    return out
-
-
-@dataclass(frozen=True, eq=False)
-class _Cells:
-    """Indicator columns of categorical terms, one row per cell.
-
-    ``cols[c, t]`` is the column (0..kc-1) that the category of term ``t``
-    takes in cell ``c``, or ``kc`` when that category has no column. All
-    products are bincounts: no dense indicator matrix, no BLAS call.
-    """
-
-    cols: np.ndarray
-    kc: int
-
-    @property
-    def ncell(self):
-        return self.cols.shape[0]
-
-    def take(self, use):
-        return _Cells(self.cols[use], self.kc)
-
-    def matvec(self, beta):
-        ext = np.append(np.asarray(beta, dtype=float), 0.0)
-        return ext[self.cols].sum(axis=1)
-
-    def rmatvec(self, v):
-        kc1 = self.kc + 1
-        if v.ndim == 1:
-            out = np.zeros(kc1)
-            for t in range(self.cols.shape[1]):
-                out += np.bincount(self.cols[:, t], weights=v, minlength=kc1)
-            return out[: self.kc]
-        out = np.zeros((kc1, v.shape[1]))
-        for j in range(v.shape[1]):
-            for t in range(self.cols.shape[1]):
-                out[:, j] += np.bincount(self.cols[:, t], weights=v[:, j], minlength=kc1)
-        return out[: self.kc]
-
-    def gram(self, d):
-        kc1 = self.kc + 1
-        G = np.zeros(kc1 * kc1)
-        T = self.cols.shape[1]
-        for a in range(T):
-            for b in range(T):
-                G += np.bincount(self.cols[:, a] * kc1 + self.cols[:, b], weights=d,
-                                 minlength=kc1 * kc1)
-        return G.reshape(kc1, kc1)[: self.kc, : self.kc]
-
-
-def _cells_from_codes(cell_codes, Ks, keep=None):
-    """_Cells of full indicator sets (``keep[t][k]`` False: no column)."""
-    C = cell_codes[0].shape[0]
-    cols = np.empty((C, len(Ks)), dtype=np.int64)
-    colmap = []
-    kc = 0
-    for t, K in enumerate(Ks):
-        m = np.full(K, -1, dtype=np.int64)
-        for k in range(K):
-            if keep is None or keep[t][k]:
-                m[k] = kc
-                kc += 1
-        colmap.append(m)
-    for t, (cc, m) in enumerate(zip(cell_codes, colmap)):
-        cols[:, t] = m[cc]
-    cols[cols < 0] = kc
-    return _Cells(cols, kc)
-
-
-@dataclass(frozen=True, eq=False)
-class _Model:
-    """Calibration model matrix X = [indicators of categories | Z].
-
-    The categorical part depends on a row only through its cell of the
-    cross-classification of the categorical variables: ``cell`` (n,) gives
-    each row's cell and ``cells`` the indicator columns of each cell.
-    ``Z`` holds the numeric columns as a tuple of 1-D arrays (views of the
-    data when possible: no n x q copy), or None.
-    """
-
-    cell: np.ndarray | None
-    cells: _Cells | None
-    Z: tuple | None
-    names: tuple = field(default=())
-
-    @property
-    def ncell(self):
-        return 0 if self.cells is None else self.cells.ncell
-
-    @property
-    def kc(self):
-        return 0 if self.cells is None else self.cells.kc
-
-    @property
-    def q(self):
-        return 0 if self.Z is None else len(self.Z)
-
-    @property
-    def p(self):
-        return self.kc + self.q
-
-    def rmatvec(self, v):
-        """X^T v for v (n,) or (n, k)."""
-        parts = []
-        if self.cells is not None:
-            parts.append(self.cells.rmatvec(_rowsum(v, self.cell, self.ncell)))
-        if self.Z is not None:
-            # einsum's own loop: one pass, no BLAS call per column
-            sub = "i,i->" if v.ndim == 1 else "i,ij->j"
-            parts.append(np.array([np.einsum(sub, z, v) for z in self.Z]))
-        return np.concatenate(parts, axis=0)
-
-    def matvec(self, beta):
-        """X beta (n,) for beta (p,), or (n, k) for beta (p, k)."""
-        beta = np.asarray(beta, dtype=float)
-        kc = self.kc
-        if beta.ndim == 2:
-            return np.column_stack([self.matvec(beta[:, j]) for j in range(beta.shape[1])])
-        out = None
-        if self.cells is not None:
-            out = np.take(self.cells.matvec(beta[:kc]), self.cell)
-        if self.Z is not None:
-            for j, z in enumerate(self.Z):
-                if out is None:
-                    out = z * beta[kc + j]
-                else:
-                    out += z * beta[kc + j]
-        return out
-
-    def gram(self, d):
-        """X^T diag(d) X."""
-        if self.cells is not None:
-            cd = np.bincount(self.cell, weights=d, minlength=self.ncell)
-            cc = self.cells.gram(cd)
-            if self.Z is None:
-                return cc
-        Z = self.Z
-        q = len(Z)
-        n = Z[0].shape[0]
-        nn = np.zeros((q, q))
-        # by blocks of rows copied into a small column-major buffer: no
-        # n x q matrix, cache-sized syrk calls (d >= 0: weights times F')
-        sd = np.sqrt(d)
-        step = 1 << 16
-        buf = np.empty((step, q), order="F")
-        for a in range(0, n, step):
-            m = min(step, n - a)
-            B = buf[:m]
-            for j, z in enumerate(Z):
-                np.multiply(z[a:a + m], sd[a:a + m], out=B[:, j])
-            nn += B.T @ B
-        if self.cells is None:
-            return nn
-        zcell = np.empty((self.ncell, q))
-        for j, z in enumerate(Z):
-            zcell[:, j] = np.bincount(self.cell, weights=z * d, minlength=self.ncell)
-        cn = self.cells.rmatvec(zcell)
-        return np.block([[cc, cn], [cn.T, nn]])
-
-
-@dataclass(frozen=True, eq=False)
-class Calibration:
-    """Record of one weighting step, for variance estimation.
-
-    Attributes
-    ----------
-    method : str
-        "rake", "linear", "raking", "logit", "poststratify".
-    model : _Model
-        The calibration model matrix X (categorical cells + numeric columns).
-    w_old, w_new : ndarray
-        Weights before and after the step.
-    gram : ndarray
-        X^T diag(w_old) X (its pseudo-inverse is taken when residualising;
-        X may be rank-deficient, e.g. several margins' full indicator sets).
-
-    Notes
-    -----
-    :meth:`residualise` is R's ``qr.resid(qr(mm * sqrt(w_old)), x / w) * w``
-    with ``w = g * sqrt(w_old)`` (``svyrecvar``, greg_calibration at stage
-    0): the influence values are replaced by the residuals of their
-    regression on X, weighted by the pre-calibration weights, times the new
-    weights.
-    """
-
-    method: str
-    model: _Model
-    w_old: np.ndarray
-    w_new: np.ndarray
-    gram: np.ndarray
-
-    def residualise(self, x):
-        """Residualise weighted influence values ``x`` (n, k)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(self.w_new > 0, self.w_old / self.w_new, 0.0)
-        r = x * ratio[:, None]
-        beta = _pinv_sym(self.gram) @ self.model.rmatvec(r)
-        fitted = self.model.matvec(beta)
-        if fitted.ndim == 1:
-            fitted = fitted[:, None]
-        return x - self.w_new[:, None] * fitted
-
-
-# --------------------------------------------------------------------------
 # categorical terms
 # --------------------------------------------------------------------------
 
 
-def _codes_labels(series):
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return series.cat.codes.to_numpy(), series.cat.categories
-    codes, uniques = pd.factorize(series, sort=True)
-    return codes, pd.Index(uniques)
+def _coded(var, series, w, role):
+    """Codes and labels of a weighting variable (:func:`ramlab.categories.factor`).
 
-
-def _category_targets(var, series, margin, scale):
-    """Target vector aligned on the column's codes, with validation.
-
-    Returns codes (small int, -1 missing), K, targets (K,), labels.
+    Missing values are refused among weighted rows; rows outside a domain
+    (zero weight) with a missing value get an extra, untargeted level.
     """
-    codes, labels = _codes_labels(series)
+    codes, labels = factor(series)
+    miss = codes < 0
+    if miss.any():
+        bad = int((miss & (w > 0)).sum())
+        if bad:
+            raise MarginError(f"{role} {var!r} has {bad} missing values among weighted rows",
+                              variable=var)
+    return missing_as_level(codes, labels)
+
+
+def _category_targets(var, labels, margin, scale):
+    """Targets (K,) aligned on the labels (NaN: no target), with validation."""
     items = list(margin.items())
-    K = len(labels)
     idx = labels.get_indexer([k for k, _ in items])
     missing_cats = [k for (k, _), i in zip(items, idx) if i < 0]
     if missing_cats:
         raise MarginError(
             f"margin of {var!r}: category {missing_cats[0]!r} does not exist in the data "
-            f"(categories: {list(labels)})",
+            f"(categories: {[c for c in labels if c is not None]})",
             variable=var,
             category=missing_cats[0],
         )
-    targets = np.full(K, np.nan)
+    targets = np.full(len(labels), np.nan)
     vals = np.array([float(v) for _, v in items])
     if np.any(~np.isfinite(vals)) or np.any(vals < 0):
         bad = items[int(np.flatnonzero(~np.isfinite(vals) | (vals < 0))[0])][0]
         raise MarginError(f"margin of {var!r}: target of {bad!r} is negative or not finite",
                           variable=var, category=bad)
     targets[idx] = vals * scale
-    return codes, K, targets, labels
+    return targets
+
+
+def _check_support(var, labels, targets, sums, *, what, noun, zero_target_ok):
+    """Each category's weighted sample against its target.
+
+    Refused: respondents without a target, a positive target without
+    respondents and, unless ``zero_target_ok``, respondents with a target
+    of 0.
+    """
+    for k, tk in enumerate(targets):
+        if np.isnan(tk):
+            if sums[k] > 0:
+                raise MarginError(
+                    f"{what} of {var!r}: category {labels[k]!r} has respondents but no {noun}",
+                    variable=var, category=labels[k],
+                )
+        elif tk > 0 and sums[k] <= 0:
+            raise MarginError(
+                f"{what} of {var!r}: category {labels[k]!r} has no respondents ({noun} {tk!r})",
+                variable=var, category=labels[k],
+            )
+        elif tk == 0 and sums[k] > 0 and not zero_target_ok:
+            raise MarginError(
+                f"{what} of {var!r}: category {labels[k]!r} has respondents but a {noun} of 0",
+                variable=var, category=labels[k],
+            )
 
 
 # --------------------------------------------------------------------------
@@ -405,27 +214,14 @@ def _normalise_margins(margins, population):
 def _rake_setup(design, margins, population, w, tol):
     """Validate margins and build the cell index of their cross-classification."""
     data = design.data
-    n = design.n
     scale = 1.0 if population is None else float(population)
     terms = []
     for var, m in margins.items():
         if var not in data.columns:
             raise MarginError(f"margin variable {var!r} is not in the data", variable=var)
-        codes, K, targets, labels = _category_targets(var, data[var], m, scale)
-        if n and codes.min() < 0:
-            miss = codes < 0
-            if (miss & (w > 0)).any():
-                raise MarginError(
-                    f"margin variable {var!r} has {int((miss & (w > 0)).sum())} missing values "
-                    "among weighted rows",
-                    variable=var,
-                )
-            # zero-weight rows with a missing value: an extra, untargeted level
-            codes = np.where(miss, K, codes)
-            K = K + 1
-            targets = np.append(targets, np.nan)
-            labels = labels.append(pd.Index([None]))
-        terms.append((var, codes, K, targets, labels))
+        codes, labels = _coded(var, data[var], w, "margin variable")
+        targets = _category_targets(var, labels, m, scale)
+        terms.append((var, codes, len(labels), targets, labels))
     # totals must agree
     sums = [(var, np.nansum(t)) for var, _, _, t, _ in terms]
     ref_var, ref = sums[0]
@@ -436,7 +232,7 @@ def _rake_setup(design, margins, population, w, tol):
                 variable=var,
             )
     Ks = [t[2] for t in terms]
-    cell, ncell, cell_codes = _cell_index([t[1] for t in terms], Ks, n)
+    cell, ncell, cell_codes = _cell_index([t[1] for t in terms], Ks, design.n)
     return terms, cell, ncell, cell_codes
 
 
@@ -471,10 +267,10 @@ def _ipf_cells(cw, cell_codes, Ks, targets, tol, max_iter):
                 cur *= f[cc]
         else:
             # Newton step on the raking equations (same solution as IPF)
-            X = _cells_from_codes(cell_codes, Ks)
+            X = cells_from_codes(cell_codes, Ks)
             t_all = np.concatenate(tgt)
             s_all = X.rmatvec(cur)
-            delta = _pinv_sym(X.gram(cur)) @ (t_all - s_all)
+            delta = pinv_sym(X.gram(cur)) @ (t_all - s_all)
             xd = X.matvec(delta)
             step = 1.0
             for _ in range(30):
@@ -490,8 +286,8 @@ def _ipf_cells(cw, cell_codes, Ks, targets, tol, max_iter):
     return g, it, err
 
 
-def rake(design, margins, *, tol=1e-10, max_iter=100, cap=None, population=None):
-    """Rake the weights of a design to population margins.
+def rake_weights(design, margins, *, tol=1e-10, max_iter=100, cap=None, population=None):
+    """Rake the weights of a design to population margins (:meth:`Design.rake`).
 
     Parameters
     ----------
@@ -518,8 +314,9 @@ def rake(design, margins, *, tol=1e-10, max_iter=100, cap=None, population=None)
 
     Returns
     -------
-    Design
-        New design with raked weights; its standard errors are those of R's
+    Reweighting
+        The raked weights and their calibration record; the design that
+        :meth:`Design.apply_weighting` makes of it has the standard errors of R's
         ``calibrate(calfun = "raking")`` on the same margins (residuals of
         the regression on the margins' indicators weighted by the seed
         weights, times the final weights).
@@ -545,12 +342,14 @@ def rake(design, margins, *, tol=1e-10, max_iter=100, cap=None, population=None)
     solution as R ``rake()`` / ``calibrate(calfun = "raking")``.
     """
     margins = _normalise_margins(margins, population)
-    w0 = design._w
+    w0 = design.weight_values
     terms, cell, ncell, cell_codes = _rake_setup(design, margins, population, w0, tol)
     Ks = [t[2] for t in terms]
     targets = [t[3] for t in terms]
     cw = np.bincount(cell, weights=w0, minlength=ncell)
-    _check_cell_support(terms, cell_codes, Ks, cw)
+    for (var, _, K, t, labels), cc in zip(terms, cell_codes):
+        _check_support(var, labels, t, np.bincount(cc, weights=cw, minlength=K),
+                       what="margin", noun="target", zero_target_ok=False)
     g, it, err = _ipf_cells(cw, cell_codes, Ks, targets, tol, max_iter)
     if err > tol:
         raise ConvergenceError(
@@ -563,35 +362,10 @@ def rake(design, margins, *, tol=1e-10, max_iter=100, cap=None, population=None)
     np.multiply(w_new, w0, out=w_new)
     if cap is not None:
         w_new = _capped(w0, w_new, cell, ncell, cell_codes, Ks, targets, tol, max_iter, cap)
-    cells = _cells_from_codes(cell_codes, Ks)
-    model = _Model(cell=cell, cells=cells, Z=None, names=tuple(t[0] for t in terms))
+    cells = cells_from_codes(cell_codes, Ks)
+    model = CalibrationModel(cell=cell, cells=cells, Z=None, names=tuple(t[0] for t in terms))
     G = cells.gram(cw)
-    record = Calibration("rake", model, w0, w_new, G)
-    return design._derive(weights=w_new, calibrations=design.calibrations + (record,))
-
-
-def _check_cell_support(terms, cell_codes, Ks, cw):
-    for (var, _, K, t, labels), cc in zip(terms, cell_codes):
-        s = np.bincount(cc, weights=cw, minlength=K)
-        for k in range(K):
-            tk = t[k]
-            if np.isnan(tk):
-                if s[k] > 0:
-                    raise MarginError(
-                        f"margin of {var!r}: category {labels[k]!r} has respondents but no target",
-                        variable=var, category=labels[k],
-                    )
-            elif tk > 0 and s[k] <= 0:
-                raise MarginError(
-                    f"margin of {var!r}: category {labels[k]!r} has no respondents "
-                    f"(target {tk!r})",
-                    variable=var, category=labels[k],
-                )
-            elif tk == 0 and s[k] > 0:
-                raise MarginError(
-                    f"margin of {var!r}: category {labels[k]!r} has respondents but a target of 0",
-                    variable=var, category=labels[k],
-                )
+    return Reweighting(w_new, Calibration("rake", model, w0, w_new, G))
 
 
 def _capped(w0, w, cell, ncell, cell_codes, Ks, targets, tol, max_iter, cap):
@@ -685,21 +459,42 @@ def _cell_index(codes_list, Ks, n):
 class _Spec:
     """Calibration model with its targets and R-parametrisation details."""
 
-    model: _Model
+    model: CalibrationModel
     targets: np.ndarray
     names: tuple
     r_scale_pairs: tuple  # (target, sample total) per column of R's model matrix
 
 
-def _build_model(design, totals, population):
-    data = design.data
-    n = design.n
-    w = design._w
-    pos = w > 0
+def _numeric_total(var, s, spec, pos):
+    """Values (a view when possible) and total of a numeric calibration variable."""
+    try:
+        total = float(spec)
+    except (TypeError, ValueError):
+        raise MarginError(f"total of {var!r} must be a number or a mapping", variable=var)
+    if not np.isfinite(total):
+        raise MarginError(f"total of {var!r} is not finite", variable=var)
+    if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+        raise MarginError(
+            f"{var!r} is categorical: give its totals as {{category: count}}", variable=var
+        )
+    v = s.to_numpy(dtype=float, na_value=np.nan)
+    if not np.isfinite(v.sum()):
+        bad = ~np.isfinite(v) & pos
+        if bad.any():
+            raise MarginError(
+                f"calibration variable {var!r} has {int(bad.sum())} missing or infinite "
+                "values among weighted rows",
+                variable=var,
+            )
+    return v, total
+
+
+def _calibration_terms(data, w, totals):
+    """Categorical terms (var, codes, K, targets, labels) and numeric ones (var, values, total)."""
     if not isinstance(totals, dict) or not totals:
         raise MarginError("totals must be a non-empty dict {column: {category: count} or total}")
-    cat = []  # (var, codes, K, targets, labels)
-    num = []  # (var, values, total)
+    pos = w > 0
+    cat, num = [], []
     for var, spec in totals.items():
         if var not in data.columns:
             raise MarginError(f"calibration variable {var!r} is not in the data", variable=var)
@@ -709,109 +504,66 @@ def _build_model(design, totals, population):
         if isinstance(spec, dict):
             if not spec:
                 raise MarginError(f"totals of {var!r} are empty", variable=var)
-            codes, K, targets, labels = _category_targets(var, s, spec, 1.0)
-            miss = codes < 0
-            if miss.any():
-                if (miss & pos).any():
-                    raise MarginError(
-                        f"calibration variable {var!r} has {int((miss & pos).sum())} missing "
-                        "values among weighted rows",
-                        variable=var,
-                    )
-                codes = np.where(miss, K, codes)
-                K += 1
-                targets = np.append(targets, np.nan)
-                labels = labels.append(pd.Index([None]))
-            cat.append((var, codes, K, targets, labels))
+            codes, labels = _coded(var, s, w, "calibration variable")
+            cat.append((var, codes, len(labels), _category_targets(var, labels, spec, 1.0), labels))
         else:
-            try:
-                total = float(spec)
-            except (TypeError, ValueError):
-                raise MarginError(f"total of {var!r} must be a number or a mapping", variable=var)
-            if not np.isfinite(total):
-                raise MarginError(f"total of {var!r} is not finite", variable=var)
-            if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s.dtype):
-                raise MarginError(
-                    f"{var!r} is categorical: give its totals as {{category: count}}", variable=var
-                )
-            v = s.to_numpy(dtype=float, na_value=np.nan)  # a view when possible
-            if not np.isfinite(v.sum()):
-                bad = ~np.isfinite(v) & pos
-                if bad.any():
-                    raise MarginError(
-                        f"calibration variable {var!r} has {int(bad.sum())} missing or infinite "
-                        "values among weighted rows",
-                        variable=var,
-                    )
-            num.append((var, v, total))
+            num.append((var, *_numeric_total(var, s, spec, pos)))
+    return cat, num
+
+
+def _categorical_columns(cat, w, n, population):
+    """Cells, kept indicator columns, names, targets and R's scale pairs of the categorical terms."""
+    names, targets, pairs = [], [], []
+    Ks = [c[2] for c in cat]
+    cell, ncell, cell_codes = _cell_index([c[1] for c in cat], Ks, n)
+    cw = np.bincount(cell, weights=w, minlength=ncell)
+    keep = []
+    sums = []
+    for (var, codes, K, t, labels), cc in zip(cat, cell_codes):
+        s_k = np.bincount(cc, weights=cw, minlength=K)
+        _check_support(var, labels, t, s_k, what="totals", noun="total", zero_target_ok=True)
+        # R drops all-zero columns with a zero total
+        kt = ~np.isnan(t) & (s_k > 0)
+        keep.append(kt)
+        for j, k in enumerate(np.flatnonzero(kt)):
+            names.append(f"{var}={labels[k]}")
+            targets.append(t[k])
+            if j:  # R: treatment contrasts drop the first level
+                pairs.append((t[k], s_k[k]))
+        sums.append((var, float(np.nansum(t))))
+    ref_var, ref = sums[0]
+    for var, sm in sums[1:] + ([("population", float(population))] if population is not None else []):
+        if abs(sm - ref) > 1e-9 * max(abs(ref), 1.0):
+            raise MarginError(
+                f"totals disagree: {ref_var!r} totals {ref!r} but {var!r} totals {sm!r}",
+                variable=var,
+            )
+    pairs.insert(0, (ref, float(w.sum())))  # R's intercept
+    return cell, cells_from_codes(cell_codes, Ks, keep), names, targets, pairs
+
+
+def _build_model(design, totals, population):
+    n = design.n
+    w = design.weight_values
+    cat, num = _calibration_terms(design.data, w, totals)
     if population is not None and not cat:
         # intercept column; with categorical terms it is already in their span
         num.insert(0, ("(Intercept)", np.ones(n), float(population)))
-    # categorical part
-    names = []
-    targets = []
-    pairs = []
-    model_cat = None
+    names, targets, pairs = [], [], []
+    cell = cells = None
     if cat:
-        Ks = [c[2] for c in cat]
-        cell, ncell, cell_codes = _cell_index([c[1] for c in cat], Ks, n)
-        cw = np.bincount(cell, weights=w, minlength=ncell)
-        keep = []
-        sums = []
-        for (var, codes, K, t, labels), cc in zip(cat, cell_codes):
-            s_k = np.bincount(cc, weights=cw, minlength=K)
-            first = True
-            kt = np.zeros(K, dtype=bool)
-            keep.append(kt)
-            for k in range(K):
-                tk = t[k]
-                if np.isnan(tk):
-                    if s_k[k] > 0:
-                        raise MarginError(
-                            f"totals of {var!r}: category {labels[k]!r} has respondents but no total",
-                            variable=var, category=labels[k],
-                        )
-                    continue
-                if s_k[k] <= 0:
-                    if tk > 0:
-                        raise MarginError(
-                            f"totals of {var!r}: category {labels[k]!r} has no respondents "
-                            f"(total {tk!r})",
-                            variable=var, category=labels[k],
-                        )
-                    continue  # R drops all-zero columns with a zero total
-                kt[k] = True
-                names.append(f"{var}={labels[k]}")
-                targets.append(tk)
-                if first:
-                    first = False  # R: treatment contrasts drop the first level
-                else:
-                    pairs.append((tk, s_k[k]))
-            sums.append((var, float(np.nansum(t))))
-        ref_var, ref = sums[0]
-        for var, sm in sums[1:] + ([("population", float(population))] if population is not None else []):
-            if abs(sm - ref) > 1e-9 * max(abs(ref), 1.0):
-                raise MarginError(
-                    f"totals disagree: {ref_var!r} totals {ref!r} but {var!r} totals {sm!r}",
-                    variable=var,
-                )
-        model_cat = (cell, _cells_from_codes(cell_codes, Ks, keep))
-        pairs.insert(0, (ref, float(w.sum())))  # R's intercept
+        cell, cells, names, targets, pairs = _categorical_columns(cat, w, n, population)
     Z = None
     if num:
         # the data's own columns (no copy) unless a zero-weight row holds a
         # missing value, which must not reach the products
+        pos = w > 0
         Z = tuple(v if np.isfinite(v.sum()) else np.where(pos, v, 0.0) for _, v, _ in num)
         for z, (_, _, total) in zip(Z, num):
             pairs.append((total, float(np.einsum("i,i->", w, z))))
         names.extend(var for var, _, _ in num)
         targets.extend(t for _, _, t in num)
-    model = _Model(
-        cell=None if model_cat is None else model_cat[0],
-        cells=None if model_cat is None else model_cat[1],
-        Z=Z,
-        names=tuple(names),
-    )
+    model = CalibrationModel(cell=cell, cells=cells, Z=Z, names=tuple(names))
     return _Spec(model, np.asarray(targets, dtype=float), tuple(names), tuple(pairs))
 
 
@@ -869,8 +621,9 @@ def _calfun(method, bounds):
     return FdF
 
 
-def calibrate(design, totals, *, method="linear", bounds=None, population=None, tol=1e-12, max_iter=100):
-    """Calibrate the weights to population totals (R ``calibrate``).
+def calibrate_weights(design, totals, *, method="linear", bounds=None, population=None, tol=1e-12,
+                      max_iter=100):
+    """Calibrate the weights to population totals (R ``calibrate``, :meth:`Design.calibrate`).
 
     Parameters
     ----------
@@ -895,8 +648,8 @@ def calibrate(design, totals, *, method="linear", bounds=None, population=None, 
 
     Returns
     -------
-    Design
-        New design; SEs use the residuals of the regression on the
+    Reweighting
+        The new weights and their record; SEs use the residuals of the regression on the
         calibration variables weighted by the design weights, times the new
         weights (R greg_calibration).
 
@@ -924,11 +677,11 @@ def calibrate(design, totals, *, method="linear", bounds=None, population=None, 
     FdF = _calfun(method, (L, U))
     spec = _build_model(design, totals, population)
     model, t = spec.model, spec.targets
-    w = design._w
+    w = design.weight_values
     G0 = model.gram(w)
     s0 = model.rmatvec(w)
     if method == "linear" and not (np.isfinite(L) or np.isfinite(U)):
-        g = 1.0 + model.matvec(_pinv_sym(G0) @ (t - s0))
+        g = 1.0 + model.matvec(pinv_sym(G0) @ (t - s0))
         w_new = w * g
         misfit = t - model.rmatvec(w_new)
         if np.any(np.abs(misfit) / (1 + np.abs(t)) > max(tol, 1e-9)):
@@ -939,8 +692,22 @@ def calibrate(design, totals, *, method="linear", bounds=None, population=None, 
     w_new = np.where(w > 0, w_new, 0.0)
     if np.any(~np.isfinite(w_new)):
         raise ConvergenceError("calibration produced non-finite weights")
-    record = Calibration(method, model, w, w_new, G0)
-    return design._derive(weights=w_new, calibrations=design.calibrations + (record,))
+    return Reweighting(w_new, Calibration(method, model, w, w_new, G0))
+
+
+def _not_converged(method, bounds, achieved, max_iter):
+    L, U = bounds
+    if np.isfinite(L) or np.isfinite(U):
+        raise BoundsError(
+            f"calibration ({method}) cannot meet the totals within bounds ({L}, {U}): "
+            f"largest relative misfit {achieved:.3g} after {max_iter} iterations"
+        )
+    raise ConvergenceError(
+        f"calibration ({method}) did not converge: largest relative misfit "
+        f"{achieved:.3g} after {max_iter} iterations",
+        max_error=achieved,
+        iterations=max_iter,
+    )
 
 
 def _grake(model, w, t, s0, FdF, bounds, pairs, tol, max_iter, method, G0=None):
@@ -985,7 +752,7 @@ def _grake(model, w, t, s0, FdF, bounds, pairs, tol, max_iter, method, G0=None):
         elif not chord or T is None:
             T = gram(wv * deriv)
         first = False
-        deta = _pinv_sym(T) @ misfit if np.any(T) else np.zeros(p)
+        deta = pinv_sym(T) @ misfit if np.any(T) else np.zeros(p)
         eta = eta + deta
         u = xeta(eta)
         Fu, deriv = FdF(u)
@@ -1005,17 +772,7 @@ def _grake(model, w, t, s0, FdF, bounds, pairs, tol, max_iter, method, G0=None):
         chord = achieved < 1e-6 and achieved < previous / 100
         it += 1
         if it > max_iter:
-            if np.isfinite(L) or np.isfinite(U):
-                raise BoundsError(
-                    f"calibration ({method}) cannot meet the totals within bounds ({L}, {U}): "
-                    f"largest relative misfit {achieved:.3g} after {max_iter} iterations"
-                )
-            raise ConvergenceError(
-                f"calibration ({method}) did not converge: largest relative misfit "
-                f"{achieved:.3g} after {max_iter} iterations",
-                max_error=achieved,
-                iterations=max_iter,
-            )
+            _not_converged(method, bounds, achieved, max_iter)
     if model.Z is None:
         g_cell = np.ones(model.ncell)
         g_cell[use] = 1 + Fu
@@ -1057,58 +814,19 @@ def _poststrata_targets(columns, totals):
     return out
 
 
-def poststratify(design, columns, totals):
-    """Post-stratify the weights (R ``postStratify``).
-
-    Parameters
-    ----------
-    design : Design
-    columns : str or list of str
-        Post-stratification variables; the post-strata are their
-        cross-classification.
-    totals : dict or DataFrame
-        Population count per post-stratum: ``{category: count}`` for one
-        column, ``{(cat1, cat2, ...): count}`` for several, or a DataFrame
-        with the columns and one count column (as R's ``population``).
-
-    Returns
-    -------
-    Design
-        Weights multiplied by population count / weighted sample count in
-        each post-stratum; SEs residualise on the post-stratum indicators
-        (R ``svyrecvar`` with postStrata).
-
-    Raises
-    ------
-    MarginError
-        A post-stratum of the sample missing from the totals, a populated
-        post-stratum with no (weighted) sample, missing values.
-    """
-    columns = [columns] if isinstance(columns, str) else list(columns)
+def _poststrata_cells(design, columns, targets):
+    """Cells of the post-strata, their labels and each cell's population total (NaN: none)."""
     data = design.data
-    n = design.n
-    w = design._w
-    pos = w > 0
-    targets = _poststrata_targets(columns, totals)
+    w = design.weight_values
     codes_list, Ks, labels_list = [], [], []
     for var in columns:
         if var not in data.columns:
             raise MarginError(f"post-stratification variable {var!r} is not in the data", variable=var)
-        codes, labels = _codes_labels(data[var])
-        miss = codes < 0
-        if (miss & pos).any():
-            raise MarginError(
-                f"post-stratification variable {var!r} has {int((miss & pos).sum())} missing values",
-                variable=var,
-            )
-        if miss.any():
-            codes = np.where(miss, len(labels), codes)
-            labels = labels.append(pd.Index([None]))
+        codes, labels = _coded(var, data[var], w, "post-stratification variable")
         codes_list.append(codes)
         Ks.append(len(labels))
         labels_list.append(labels)
-    cell, ncell, cell_codes = _cell_index(codes_list, Ks, n)
-    cw = np.bincount(cell, weights=w, minlength=ncell)
+    cell, ncell, cell_codes = _cell_index(codes_list, Ks, design.n)
     tcell = np.full(ncell, np.nan)
     for key, v in targets.items():
         idx = []
@@ -1129,19 +847,50 @@ def poststratify(design, columns, totals):
                                   variable=columns[0], category=key)
             continue
         tcell[where[0]] = v
+    return cell, ncell, cell_codes, labels_list, tcell
+
+
+def poststratify_weights(design, columns, totals):
+    """Post-stratify the weights (R ``postStratify``, :meth:`Design.poststratify`).
+
+    Parameters
+    ----------
+    design : Design
+    columns : str or list of str
+        Post-stratification variables; the post-strata are their
+        cross-classification.
+    totals : dict or DataFrame
+        Population count per post-stratum: ``{category: count}`` for one
+        column, ``{(cat1, cat2, ...): count}`` for several, or a DataFrame
+        with the columns and one count column (as R's ``population``).
+
+    Returns
+    -------
+    Reweighting
+        Weights multiplied by population count / weighted sample count in
+        each post-stratum; SEs residualise on the post-stratum indicators
+        (R ``svyrecvar`` with postStrata).
+
+    Raises
+    ------
+    MarginError
+        A post-stratum of the sample missing from the totals, a populated
+        post-stratum with no (weighted) sample, missing values.
+    """
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    w = design.weight_values
+    targets = _poststrata_targets(columns, totals)
+    cell, ncell, cell_codes, labels_list, tcell = _poststrata_cells(design, columns, targets)
+    cw = np.bincount(cell, weights=w, minlength=ncell)
     has_sample = cw > 0
-    no_target = has_sample & np.isnan(tcell)
-    if no_target.any():
-        c = int(np.flatnonzero(no_target)[0])
-        key = tuple(lab[cc[c]] for lab, cc in zip(labels_list, cell_codes))
-        raise MarginError(f"post-stratum {key!r} has respondents but no population total",
-                          variable=columns[0], category=key)
-    empty = ~has_sample & (np.nan_to_num(tcell) > 0)
-    if empty.any():
-        c = int(np.flatnonzero(empty)[0])
-        key = tuple(lab[cc[c]] for lab, cc in zip(labels_list, cell_codes))
-        raise MarginError(f"post-stratum {key!r} has no respondents (total {tcell[c]!r})",
-                          variable=columns[0], category=key)
+    for bad, what in ((has_sample & np.isnan(tcell), "has respondents but no population total"),
+                      (~has_sample & (np.nan_to_num(tcell) > 0), "has no respondents")):
+        if bad.any():
+            c = int(np.flatnonzero(bad)[0])
+            key = tuple(lab[cc[c]] for lab, cc in zip(labels_list, cell_codes))
+            total = "" if np.isnan(tcell[c]) else f" (total {tcell[c]!r})"
+            raise MarginError(f"post-stratum {key!r} {what}{total}",
+                              variable=columns[0], category=key)
     with np.errstate(divide="ignore", invalid="ignore"):
         g_cell = np.where(has_sample, tcell / cw, 1.0)
     w_new = w * g_cell[cell]
@@ -1149,11 +898,9 @@ def poststratify(design, columns, totals):
     # indicator model on the populated cells (empty cells: no column)
     lut = np.full(ncell, keep.size, dtype=np.int64)
     lut[keep] = np.arange(keep.size)
-    cells = _Cells(lut[:, None], int(keep.size))
-    model = _Model(cell=cell, cells=cells, Z=None, names=tuple(columns))
-    G = np.diag(cw[keep])
-    record = Calibration("poststratify", model, w, w_new, G)
-    return design._derive(weights=w_new, calibrations=design.calibrations + (record,))
+    cells = CellIndicators(lut[:, None], int(keep.size))
+    model = CalibrationModel(cell=cell, cells=cells, Z=None, names=tuple(columns))
+    return Reweighting(w_new, Calibration("poststratify", model, w, w_new, np.diag(cw[keep])))
 
 
 # --------------------------------------------------------------------------
@@ -1161,8 +908,8 @@ def poststratify(design, columns, totals):
 # --------------------------------------------------------------------------
 
 
-def trim(design, *, lower=None, upper=None, strict=False):
-    """Trim the weights to [lower, upper] (R ``trimWeights``).
+def trim_weights(design, *, lower=None, upper=None, strict=False):
+    """Trim the weights to [lower, upper] (R ``trimWeights``, :meth:`Design.trim`).
 
     Weights outside the limits are set to the limit; the total trimmed
     amount is spread *equally* (additively) over the untrimmed rows, so the
@@ -1177,6 +924,11 @@ def trim(design, *, lower=None, upper=None, strict=False):
         Limits on the weights (not on g).
     strict : bool
 
+    Returns
+    -------
+    Reweighting
+        The trimmed weights, with no new calibration record.
+
     Notes
     -----
     Only rows with a positive weight take part: on a domain design R's
@@ -1188,7 +940,7 @@ def trim(design, *, lower=None, upper=None, strict=False):
     hi = np.inf if upper is None else float(upper)
     if lo > hi:
         raise BoundsError(f"lower limit {lo} is above upper limit {hi}")
-    w = design._w.copy()
+    w = design.weight_values.copy()
     # Rows outside a domain keep their zero weight (R would hand them a share
     # of the trimmed excess when the design is calibrated; ramlab does not).
     idx = np.flatnonzero(w > 0)
@@ -1210,4 +962,4 @@ def trim(design, *, lower=None, upper=None, strict=False):
     else:
         raise BoundsError(f"trimming to [{lo}, {hi}] does not converge")
     w[idx] = pw
-    return design._derive(weights=w)
+    return Reweighting(w, None)

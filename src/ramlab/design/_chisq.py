@@ -1,0 +1,233 @@
+"""Tests of independence in a two-way table (R ``svychisq``).
+
+:func:`chisq` (:meth:`Design.chisq`) estimates the cell totals and their
+covariance; :func:`chisq_from_totals` holds the formulas (Rao-Scott
+corrections, design-based Wald tests), shared with the banner tables'
+significance tests. Tests: ``tests/design/test_chisq.py`` against R.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ramlab.design._columns import column, factor_codes
+
+__all__ = ["CHISQ_STATISTICS", "ChisqResult", "chisq", "chisq_from_totals"]
+
+
+@dataclass(frozen=True)
+class ChisqResult:
+    """Result of :meth:`Design.chisq` (R ``svychisq``).
+
+    Attributes
+    ----------
+    statistic : float
+        F statistic ("F", "Wald", "adjWald") or Pearson X^2 ("Chisq").
+    df : float or tuple of float
+        (ndf, ddf) for F statistics; the chi-squared df for "Chisq".
+    p_value : float
+    method : str
+    """
+
+    statistic: float
+    df: object
+    p_value: float
+    method: str
+
+
+CHISQ_STATISTICS = ("F", "Chisq", "Wald", "adjWald")
+
+
+def _present_codes(codes):
+    """np.unique of integer codes, in linear time for codes >= 0."""
+    if codes.size and codes.min() >= 0:
+        return np.flatnonzero(np.bincount(codes))
+    return np.unique(codes)
+
+
+def _chisq_not_computable(row, col, statistic):
+    """Blank result: a variable has fewer than two categories with a positive weight."""
+    nan = float("nan")
+    df = nan if statistic == "Chisq" else (nan, nan)
+    return ChisqResult(nan, df, nan, f"not computable: {row!r} or {col!r} has fewer "
+                                    "than two categories with a positive weight")
+
+
+def chisq(design, row, col, *, statistic):
+    """:meth:`Design.chisq` (R ``svychisq``): see its docstring."""
+    if statistic not in CHISQ_STATISTICS:
+        raise ValueError(f"statistic must be one of {CHISQ_STATISTICS}, not {statistic!r}")
+    rc, _ = factor_codes(column(design.data, row, "row"))
+    cc, _ = factor_codes(column(design.data, col, "col"))
+    miss = (rc < 0) | (cc < 0)
+    d = design.subset(~miss) if (miss & (design.weight_values > 0)).any() else design
+    w = d.weight_values
+    pos = w > 0
+    # levels with a positive weight, in factor order
+    rl = _present_codes(rc[pos])
+    cl = _present_codes(cc[pos])
+    nr, ncol = rl.size, cl.size
+    if nr < 2 or ncol < 2:
+        # no association to test (R fails here); a banner wants a blank cell
+        return _chisq_not_computable(row, col, statistic)
+    rmap = np.full(int(rc.max()) + 2, -1)
+    rmap[rl] = np.arange(nr)
+    cmap = np.full(int(cc.max()) + 2, -1)
+    cmap[cl] = np.arange(ncol)
+    ri = np.where(pos, rmap[rc], -1)
+    ci = np.where(pos, cmap[cc], -1)
+    ok = pos & (ri >= 0) & (ci >= 0)
+    cell = ri + nr * ci  # rows vary fastest (R interaction order)
+    K = nr * ncol
+    t = np.bincount(cell[ok], weights=w[ok], minlength=K)
+    # covariance of the K cell totals: the indicators take K + 1 distinct
+    # rows (a cell, none): factored form, no n x K matrix
+    code = np.where(ok, cell, K)
+    Vt = d.total_vcov(np.ones((design.n, 1)), domains=(code, np.vstack([np.eye(K), np.zeros(K)])))
+    return chisq_from_totals(t.reshape(ncol, nr).T, Vt, n_rows=design.n_held_rows,
+                             nu=design.held_degf, statistic=statistic, names=(row, col))
+
+
+def chisq_from_totals(t, V, *, n_rows, nu, statistic="F", names=("row", "col")):
+    """Tests of independence from the estimated cell totals and their covariance.
+
+    The formulas of :meth:`Design.chisq` (R ``svychisq``), given what they
+    use of the design: the weighted totals of the cells of the two-way table
+    and their linearisation covariance (``Design.total_vcov`` of the cell
+    indicators on the domain design of the test).
+
+    Parameters
+    ----------
+    t : ndarray (r, c)
+        Estimated totals of the cells (row levels x column levels, in factor
+        order). Levels whose margin is 0 (no row with a positive weight) are
+        dropped, as R drops them.
+    V : ndarray (r*c, r*c)
+        Covariance of the totals, cell ``(i, j)`` at index ``i + r * j``
+        (rows vary fastest: R interaction order).
+    n_rows : int
+        R's ``nrow(mm)``: rows of the design object (X^2 is computed on the
+        table scaled to this total, R ``svytable(Ntotal)``).
+    nu : int
+        Design degrees of freedom (PSUs minus strata of the design's rows).
+    statistic : {"F", "Chisq", "Wald", "adjWald"}
+        See :meth:`Design.chisq`.
+    names : (str, str)
+        Names of the two variables (for the message of a blank result).
+
+    Returns
+    -------
+    ChisqResult
+
+    References
+    ----------
+    R survey ``svychisq.survey.design``; Rao & Scott (1984), Ann. Stat.
+    12, 46-60; Koch, Freeman & Freeman (1975).
+    """
+    if statistic not in CHISQ_STATISTICS:
+        raise ValueError(f"statistic must be one of {CHISQ_STATISTICS}, not {statistic!r}")
+    t = np.asarray(t, dtype=float)
+    V = np.asarray(V, dtype=float)
+    r0, c0 = t.shape
+    keep_r = t.sum(axis=1) > 0
+    keep_c = t.sum(axis=0) > 0
+    nr, ncol = int(keep_r.sum()), int(keep_c.sum())
+    if nr < 2 or ncol < 2:
+        return _chisq_not_computable(names[0], names[1], statistic)
+    if nr < r0 or ncol < c0:
+        sel = (np.arange(r0)[keep_r][:, None] + r0 * np.arange(c0)[keep_c][None, :]).T.ravel()
+        t = t[np.ix_(keep_r, keep_c)]
+        V = V[np.ix_(sel, sel)]
+    tv = t.T.ravel()  # cell totals, rows fastest
+    # Pearson X^2 on the weighted table scaled to n_rows (R svytable Ntotal)
+    tab = t * n_rows / t.sum()
+    E = np.outer(tab.sum(1), tab.sum(0)) / tab.sum()
+    X2 = float(((tab - E) ** 2 / E).sum())
+    if statistic in ("Wald", "adjWald"):
+        return _wald(t, V, tv, nr, ncol, nu, statistic)
+    return _rao_scott(X2, V, tv, nr, ncol, n_rows, nu, statistic)
+
+
+def _wald(t, V, tv, nr, ncol, nu, statistic):
+    """Design-based Wald test of the interaction (Koch, Freeman & Freeman 1975)."""
+    from scipy import stats
+
+    K = nr * ncol
+    rows_ = np.tile(np.arange(nr), ncol)
+    cols_ = np.repeat(np.arange(ncol), nr)
+    rt = t.sum(axis=1)
+    ct = t.sum(axis=0)
+    Nt = tv.sum()
+    # totals of (cells, row margins, column margins, all) are linear in the cells
+    B = np.vstack([
+        np.eye(K),
+        (rows_[None, :] == np.arange(nr)[:, None]).astype(float),
+        (cols_[None, :] == np.arange(ncol)[:, None]).astype(float),
+        np.ones((1, K)),
+    ])
+    Vt = B @ V @ B.T
+    J = np.hstack([
+        np.eye(K),
+        -(rows_[:, None] == np.arange(nr)[None, :]).astype(float) * ct[cols_][:, None] / Nt,
+        -(cols_[:, None] == np.arange(ncol)[None, :]).astype(float) * rt[rows_][:, None] / Nt,
+        (rt[rows_] * ct[cols_] / Nt**2)[:, None],
+    ])
+    Y = tv - rt[rows_] * ct[cols_] / Nt
+    Vw = J @ Vt @ J.T
+    use = np.array([r + nr * c for c in range(1, ncol) for r in range(1, nr)])
+    wald = float(Y[use] @ np.linalg.solve(Vw[np.ix_(use, use)], Y[use]))
+    ndf = (nr - 1) * (ncol - 1)
+    if statistic == "Wald":
+        stat, ddf = wald / ndf, nu
+    else:
+        ddf = nu - ndf + 1
+        stat = wald * ddf / (ndf * nu)
+    pval = float(stats.f.sf(stat, ndf, ddf))
+    return ChisqResult(stat, (float(ndf), float(ddf)), pval, "Design-based Wald test of association")
+
+
+def _rao_scott(X2, V, tv, nr, ncol, n_rows, nu, statistic):
+    """Rao & Scott (1984) first- ("Chisq") and second-order ("F") corrections of Pearson's X^2."""
+    from scipy import stats
+
+    K = nr * ncol
+    psum = tv.sum()
+    rows_ = np.tile(np.arange(nr), ncol)
+    cols_ = np.repeat(np.arange(ncol), nr)
+    # Rao-Scott: covariance of the cell proportions p = t / sum(t), linearised
+    p = tv / psum
+    A = (np.eye(K) - p[:, None]) / psum
+    Vp = A @ V @ A.T
+    # contrasts: interaction columns residualised on the main-effects design
+    X1 = np.column_stack(
+        [np.ones(K)]
+        + [(rows_ == r).astype(float) for r in range(1, nr)]
+        + [(cols_ == c).astype(float) for c in range(1, ncol)]
+    )
+    X12 = np.column_stack(
+        [((rows_ == r) & (cols_ == c)).astype(float) for c in range(1, ncol) for r in range(1, nr)]
+    )
+    beta, *_ = np.linalg.lstsq(X1, X12, rcond=None)
+    Cmat = X12 - X1 @ beta
+    with np.errstate(divide="ignore"):
+        ip = np.where(p == 0, 0.0, 1.0 / p)
+    iD = np.diag(ip)
+    denom = Cmat.T @ (iD / n_rows) @ Cmat
+    numr = Cmat.T @ iD @ Vp @ iD @ Cmat
+    Delta = np.linalg.solve(denom, numr)
+    # numpy scalars: with no sampling variance (a census) Delta is 0 and, as in
+    # R, the F statistic is Inf and its df and p-value NaN rather than an error
+    tr = np.float64(np.trace(Delta))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d0 = tr**2 / np.trace(Delta @ Delta)
+    if statistic == "F":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = float(X2 / tr)
+        pval = float(stats.f.sf(stat, d0, d0 * nu))
+        return ChisqResult(stat, (float(d0), float(d0 * nu)), pval, "Pearson's X^2: Rao & Scott adjustment")
+    dfc = Delta.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pval = float(stats.chi2.sf(X2 / np.mean(np.diag(Delta)), dfc))
+    return ChisqResult(X2, float(dfc), pval, "Pearson's X^2: Rao & Scott adjustment")
