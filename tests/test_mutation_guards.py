@@ -265,7 +265,7 @@ def test_a_counted_second_stage_keeps_banners_off_the_one_row_per_psu_path():
     d = Design(df, ids=["row", "snum"], strata="stype", fpc=["fpc", "N2"], weights="pw",
                lonely_psu="adjust")
     masks = np.column_stack([(df["stype"] == s).to_numpy(float) for s in ("E", "H", "M")])
-    assert d.domain_plan(masks)._fact is None
+    assert not d.domain_plan(masks).factored
     u = np.random.default_rng(1).normal(size=(d.n, 2))
     crossed = np.concatenate([u * m[:, None] for m in masks.T], axis=1)
     dense = d.total_vcov(crossed)
@@ -282,7 +282,7 @@ def _factored_equals_dense(d, column, levels):
     dense = d.total_vcov(crossed)
     np.testing.assert_allclose(d.total_vcov(u, domains=masks), dense, rtol=1e-9,
                                atol=1e-12 * np.abs(dense).max())
-    return d.domain_plan(masks)._fact is not None
+    return d.domain_plan(masks).factored
 
 
 @pytest.mark.parametrize("lonely_psu", ["adjust", "certainty", "average", "remove"])
