@@ -47,6 +47,9 @@ def _edition(entry) -> str:
     years = [int(year) for year in entry.get("years") or ()]
     if entry.get("kind") == "trends" and years:
         return f"Évolution {years[0]}–{years[-1]}"
+    if entry.get("kind") == "programme" and years:
+        period = f"{years[0]}–{years[-1]}" if years[0] != years[-1] else str(years[0])
+        return f"Les trois enquêtes côte à côte, {period}"
     if years:
         return f"Édition {years[0]}"
     return str(entry.get("title") or entry.get("label") or Path(entry["output"]).stem)

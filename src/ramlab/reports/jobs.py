@@ -1,7 +1,7 @@
 """The jobs of a build: what ``ramlab build`` will run, and in which order.
 
-A :class:`Job` is one notebook run (a survey-year report, or a survey's
-trends) and its products; :func:`plan` lists the jobs of a build from the
+A :class:`Job` is one notebook run (a survey-year report, a survey's
+trends, or the programme report across surveys) and its products; :func:`plan` lists the jobs of a build from the
 project's :class:`~ramlab.reports.layout.Layout`; :func:`longest_first`
 orders them for the worker pool. Standard library only.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ramlab.errors import BuildError
-from ramlab.reports.layout import TRENDS_NOTEBOOK, Layout, audience_dirs
+from ramlab.reports.layout import PROGRAMME_NOTEBOOK, TRENDS_NOTEBOOK, Layout, audience_dirs
 
 __all__ = ["Job", "plan", "longest_first"]
 
@@ -27,10 +27,12 @@ class Job:
 
     Attributes
     ----------
-    kind : {"report", "trends"}
+    kind : {"report", "trends", "programme"}
     survey : str
+        The survey ("programme" for the programme report).
     years : tuple of int
-        The survey-year of a report; every year compared by a trends job.
+        The survey-year of a report; every year compared by a trends job;
+        the years of the editions compared by the programme report.
     notebook, output, executed : Path
         Source notebook, HTML report, executed notebook (kept outside reports/).
     data, specs : tuple of Path
@@ -63,20 +65,36 @@ class Job:
         return self.years[0] if self.kind == "report" else None
 
     @property
+    def _part(self) -> str:
+        if self.kind == "report":
+            return str(self.year)
+        if self.kind == "programme":
+            return self.period
+        return "trends"
+
+    @property
+    def period(self) -> str:
+        """``2020-2021``: the first and last year of the job (one year: that year)."""
+        first, last = min(self.years), max(self.years)
+        return str(first) if first == last else f"{first}-{last}"
+
+    @property
     def name(self) -> str:
-        """File-safe name: ``associations_2021``, ``associations_trends``."""
-        return f"{self.survey}_{self.year if self.kind == 'report' else 'trends'}"
+        """File-safe name: ``associations_2021``, ``associations_trends``, ``programme_2020-2021``."""
+        return f"{self.survey}_{self._part}"
 
     @property
     def key(self) -> str:
-        """Manifest key: ``associations/2021``, ``associations/trends``."""
-        return f"{self.survey}/{self.year if self.kind == 'report' else 'trends'}"
+        """Manifest key: ``associations/2021``, ``associations/trends``, ``programme/2020-2021``."""
+        return f"{self.survey}/{self._part}"
 
     @property
     def label(self) -> str:
         """French label for messages: ``associations 2021``, ``associations évolution 2015-2021``."""
         if self.kind == "report":
             return f"{self.survey} {self.year}"
+        if self.kind == "programme":
+            return f"programme {self.period}"
         return f"{self.survey} évolution {self.years[0]}-{self.years[-1]}"
 
     @property
@@ -128,7 +146,8 @@ def plan(
     Returns
     -------
     list of Job
-        Reports by survey then year, each survey's trends after its reports.
+        Reports by survey then year, each survey's trends after its reports, then
+        the programme report (when every survey is built).
 
     Raises
     ------
@@ -198,6 +217,11 @@ def plan(
                     **common,
                 )
             )
+    programme = _programme_job(layout, available, wanted_surveys, wanted_years,
+                               reports_dir=reports_dir, build_dir=build_dir, data_dir=data_dir,
+                               common=common)
+    if programme is not None:
+        jobs.append(programme)
     if not jobs:
         wanted = ", ".join(
             part for part in (
@@ -226,6 +250,37 @@ def _missing_files(layout, surveys, years) -> str:
     return "; " + "; ".join(missing) if missing else ""
 
 
+def _programme_job(layout, available, wanted_surveys, wanted_years, *, reports_dir, build_dir,
+                   data_dir, common):
+    """The programme report's job: the latest edition of every survey, side by side.
+
+    Planned when ``notebooks/programme.ipynb`` exists, two surveys or more
+    can be built, and the build is not limited to some surveys or years (a
+    partial build would overwrite the programme with a partial comparison).
+    """
+    notebook = layout.notebooks / PROGRAMME_NOTEBOOK
+    if wanted_surveys is not None or wanted_years is not None or len(available) < 2:
+        return None
+    if not notebook.is_file():
+        return None
+    editions = {survey: max(files) for survey, files in sorted(available.items())}
+    years = tuple(sorted(set(editions.values())))
+    period = str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
+    return Job(
+        kind="programme",
+        survey="programme",
+        years=years,
+        notebook=notebook,
+        output=reports_dir / "programme" / f"{period}.html",
+        executed=build_dir / "executed" / f"programme_{period}.ipynb",
+        data=tuple(available[s][y][0] for s, y in editions.items()),
+        specs=tuple(available[s][y][1] for s, y in editions.items()),
+        parameters={"period": period, "editions": editions, "data_dir": data_dir,
+                    "audience": common["audience"]},
+        **common,
+    )
+
+
 def _report_parameters(layout, survey, year, *, data_dir, audience, workbook) -> dict:
     """The parameters of a report notebook: survey, year, data_dir, audience[, excel_path].
 
@@ -251,6 +306,6 @@ def longest_first(jobs: list, records: dict) -> list:
         if seconds:
             return (1, -float(seconds))
         size = sum(path.stat().st_size for path in job.data if path.is_file())
-        return (0, job.kind != "trends", -size)
+        return (0, job.kind not in ("trends", "programme"), -size)
 
     return sorted(jobs, key=expected)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ramlab.errors import BuildError
 
-__all__ = ["AUDIENCES", "GENERIC_NOTEBOOK", "TRENDS_NOTEBOOK", "Layout", "audience_dirs"]
+__all__ = ["AUDIENCES", "GENERIC_NOTEBOOK", "TRENDS_NOTEBOOK", "PROGRAMME_NOTEBOOK", "Layout", "audience_dirs"]
 
 #: Who a build is for: partner reports go to ``reports/``; internal ones (which
 #: may show unweighted tables and small bases) to ``build/internal/reports/``,
@@ -24,6 +24,8 @@ AUDIENCES = ("partner", "internal")
 GENERIC_NOTEBOOK = "report.ipynb"
 #: The trends notebook, run for every survey with two years or more.
 TRENDS_NOTEBOOK = "trends.ipynb"
+#: The programme notebook: the latest edition of every survey, side by side.
+PROGRAMME_NOTEBOOK = "programme.ipynb"
 
 _DATA_FILE = re.compile(r"^(?P<survey>[a-z][a-z0-9-]*)_(?P<year>\d{4})\.sav$")
 @dataclass(frozen=True)

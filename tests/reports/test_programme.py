@@ -1,0 +1,118 @@
+"""The programme report: populations side by side, differences tested as independent samples."""
+
+import math
+import re
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from ramlab import tables
+from ramlab.io.survey import load_survey
+from ramlab.reports import build, jobs, programme
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data"
+EDITIONS = {"associations": 2021, "entreprises": 2021, "maires": 2020}
+
+
+@pytest.fixture(scope="module")
+def surveys():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return {s: load_survey(s, y, data_dir=DATA) for s, y in EDITIONS.items()}
+
+
+def test_concepts_shared_by_two_surveys_or_more(surveys):
+    found = programme.concepts({s: v.spec for s, v in surveys.items()})
+    assert set(found["innovation"]) == {"associations", "entreprises", "maires"}
+    assert set(found["territorialite"]) == set(found["modes_partenariat"]) == {"associations", "entreprises"}
+    assert set(found["co_construction"]) == {"associations", "maires"}
+    # q2 is worded differently for the mayors: the spec says so
+    assert any(q.concept_note for q in found["co_construction"].values())
+
+
+def test_differences_have_the_sum_of_the_two_variances(surveys):
+    pairs = {programme.SURVEY_LABELS[s]: (tables.crosstab(v, "innovation", letters=False), "innovation")
+             for s, v in surveys.items()}
+    comparison = programme.compare(pairs)
+    row = ("", "Total Oui")
+    tested = comparison.tests[(comparison.tests["item"] == "") & (comparison.tests["row"] == "Total Oui")]
+    assert len(tested) == 3
+    p_values = []
+    for _, t in tested.iterrows():
+        ta, tb = pairs[t["column"]][0], pairs[t["versus"]][0]
+        key = ("innovation", "", "Total Oui")
+        ea, eb = ta.frame.loc[key, ("Total", "Ensemble")], tb.frame.loc[key, ("Total", "Ensemble")]
+        va, vb = ta.se.loc[key, ("Total", "Ensemble")] ** 2, tb.se.loc[key, ("Total", "Ensemble")] ** 2
+        dfa, dfb = ta.options["df"], tb.options["df"]
+        df = (va + vb) ** 2 / (va**2 / dfa + vb**2 / dfb)  # Welch-Satterthwaite
+        t_stat = (ea - eb) / math.sqrt(va + vb)
+        assert t["estimate"] == pytest.approx(ea - eb, rel=1e-12)
+        assert t["se"] == pytest.approx(math.sqrt(va + vb), rel=1e-12)
+        assert t["p_value"] == pytest.approx(2 * stats.t.sf(abs(t_stat), df), rel=1e-9)
+        p_values.append(t["p_value"])
+    # Holm over the three pairs of the row (R p.adjust(method = "holm"))
+    order = sorted(range(3), key=lambda i: p_values[i])
+    holm, running = [0.0] * 3, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (3 - rank) * p_values[i]))
+        holm[i] = running
+    assert list(tested["p_adjusted"]) == pytest.approx(holm, rel=1e-12)
+    # a letter exactly where the corrected test is under 5 %
+    for (_, t), q in zip(tested.iterrows(), holm):
+        assert bool(t["mark"]) == (q < 0.05)
+    assert comparison.shown.loc[row].str.contains(r"\d+\s?%").all()
+
+
+def test_a_concept_worded_differently_is_shown_but_not_tested(surveys):
+    pairs = {programme.SURVEY_LABELS[s]: (tables.crosstab(surveys[s], "q2", letters=False), "q2")
+             for s in ("associations", "maires")}
+    comparison = programme.compare(pairs, testable=False)
+    assert comparison.tests.empty
+    assert not comparison.shown.apply(lambda col: col.str.contains(r"[A-Za-z]$")).any().any()
+    found = programme.concepts({s: v.spec for s, v in surveys.items()})
+    text = programme.wordings_html(found["co_construction"], {"associations": "Associations", "maires": "Maires"})
+    assert "Formulations différentes" in text and "ne sont pas testés" in text
+
+
+def test_markup_is_escaped(surveys):
+    question = replace(surveys["maires"].spec.questions["q2"], text="<b>Utile</b> ?", concept_note="<i>x</i>")
+    text = programme.wordings_html({"maires": question}, {"maires": "<Maires>"})
+    assert "<b>" not in text and "<i>" not in text and "&lt;Maires&gt;" in text
+    cards = programme.studies_html({"<A>": {"Enquête": "<script>"}})
+    assert "<script>" not in cards and "&lt;A&gt;" in cards
+
+
+def test_the_build_plans_the_programme_after_the_reports():
+    planned = jobs.plan(ROOT)
+    last = planned[-1]
+    assert last.kind == "programme" and last.key == "programme/2020-2021"
+    assert last.output == ROOT / "reports" / "programme" / "2020-2021.html"
+    assert last.parameters["editions"] == EDITIONS
+    assert len(last.data) == 3 and len(last.specs) == 3
+    # a build limited to some surveys or years does not overwrite the programme
+    assert all(j.kind != "programme" for j in jobs.plan(ROOT, surveys="maires"))
+    assert all(j.kind != "programme" for j in jobs.plan(ROOT, years=2021))
+
+
+@pytest.fixture(scope="module")
+def programme_html(tmp_path_factory):
+    work = tmp_path_factory.mktemp("programme")
+    job = next(j for j in jobs.plan(ROOT) if j.kind == "programme")
+    job = replace(job, output=work / "programme.html", executed=work / "programme.ipynb")
+    assert build.build_report(job) == job.output
+    return job.output.read_text(encoding="utf-8")
+
+
+def test_programme_report_shows_the_populations_with_their_bases(programme_html):
+    text = re.sub(r"<[^>]+>", " ", programme_html)
+    text = re.sub(r"\s+", " ", text)
+    for population in ("Associations (A)", "Entreprises (B)", "Maires (C)"):
+        assert population in text
+    assert "Une source d'innovation" in text and "Formulations différentes" in text
+    assert "la variance de l'écart entre deux populations est la somme des variances" in text
+    assert "Base : Ont mis en place au moins un partenariat" in text or "base : Ont mis en place" in text
+    assert "Données synthétiques" in text
