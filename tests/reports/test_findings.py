@@ -43,7 +43,7 @@ def _number(text):
 
 def test_reports_use_holm_for_letters_and_findings_alike(options, by_size):
     assert options["adjust"] == "holm"
-    assert by_size.options["adjust"] == "holm"
+    assert findings.field(by_size.options, "adjust") == "holm"
     tested = by_size.tests
     assert (tested["p_adjusted"] >= tested["p_value"] - 1e-15).all()
     assert (tested["p_adjusted"] > tested["p_value"]).any()

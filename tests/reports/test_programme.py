@@ -12,6 +12,7 @@ from scipy import stats
 from ramlab import tables
 from ramlab.io.survey import load_survey
 from ramlab.reports import build, jobs, programme
+from ramlab.reports.findings import field as findings_field
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data"
@@ -47,7 +48,7 @@ def test_differences_have_the_sum_of_the_two_variances(surveys):
         key = ("innovation", "", "Total Oui")
         ea, eb = ta.frame.loc[key, ("Total", "Ensemble")], tb.frame.loc[key, ("Total", "Ensemble")]
         va, vb = ta.se.loc[key, ("Total", "Ensemble")] ** 2, tb.se.loc[key, ("Total", "Ensemble")] ** 2
-        dfa, dfb = ta.options["df"], tb.options["df"]
+        dfa, dfb = findings_field(ta.options, "df"), findings_field(tb.options, "df")
         df = (va + vb) ** 2 / (va**2 / dfa + vb**2 / dfb)  # Welch-Satterthwaite
         t_stat = (ea - eb) / math.sqrt(va + vb)
         assert t["estimate"] == pytest.approx(ea - eb, rel=1e-12)

@@ -409,6 +409,8 @@ def turned_html(table, spec, *, audience: str, data=None) -> str:
     the caption says which. Significance letters stay with their cells; the
     notes are the table's own.
     """
+    from ramlab.reports.findings import field
+
     esc = html.escape
     shown = table.display_frame()
     low = int(spec.report["low_base_below"])
@@ -417,8 +419,8 @@ def turned_html(table, spec, *, audience: str, data=None) -> str:
         question = spec.questions.get(qid)
         sub = shown.xs(qid, level="question")
         kinds = table.kinds.xs(qid, level="question")
-        caption = info["text"] if audience == "partner" else f"{qid} {info['text']}"
-        if info["type"] == "grid":
+        caption = field(info, "text") if audience == "partner" else f"{qid} {field(info, 'text')}"
+        if field(info, "type") == "grid":
             first = question.valid_categories[0] if question is not None else sub.index[0][1]
             keys = [k for k in sub.index if k[1] == first]
             heads = [k[0] for k in keys]

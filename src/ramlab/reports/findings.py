@@ -41,6 +41,7 @@ __all__ = [
     "publish",
     "read",
     "ADJUST_NAMES",
+    "field",
 ]
 
 #: MIME type of the output that carries a report's study card and sentences to the build.
@@ -94,7 +95,14 @@ def _shown(value: str) -> str:
     return _MARKS.sub("", str(value)).rstrip("*").strip()
 
 
-def _row_of(table, question, item, row):
+def field(record, name, default=None):
+    """A field of a table's record (``Table.questions[id]``, ``Table.options``): mapping or dataclass."""
+    if isinstance(record, dict):
+        return record.get(name, default)
+    return getattr(record, name, default)
+
+
+def _row_of(table, question, item, row, labels):
     """The table index of a placeholder (question id, item column or "", row label or MEAN)."""
     from ramlab.io.message import MEAN
 
@@ -102,10 +110,9 @@ def _row_of(table, question, item, row):
     kinds = table.kinds
     info = table.questions[question]
     if row == MEAN:
-        wanted = "answers" if info["type"] == "multi" else "mean"
+        wanted = "answers" if field(info, "type") == "multi" else "mean"
         return next(key for key in index if kinds[key] == wanted)
-    labels = info.get("item_labels") or {}
-    if info["type"] == "multi":
+    if field(info, "type") == "multi":
         label = labels.get(item, item)
         return next(key for key in index if key[2] == label and kinds[key] == "category")
     item_label = labels.get(item, item) if item else ""
@@ -118,7 +125,7 @@ def _base_of(table, key):
 
     info = table.questions[key[0]]
     base = table.frame.loc[(key[0], key[1], "Base pondérée"), _TOTAL]
-    return f"Base : {info['base_label']} ({fmt_int(base)} {info['unit']})"
+    return f"Base : {field(info, 'base_label')} ({fmt_int(base)} {field(info, 'unit')})"
 
 
 def fill(message: str, tables: dict, spec):
@@ -149,9 +156,7 @@ def fill(message: str, tables: dict, spec):
             continue
         ph = resolve(part[0], part[1], spec.questions, text=part[2])
         table = tables[ph.question]
-        if "item_labels" not in table.questions[ph.question]:
-            table.questions[ph.question]["item_labels"] = dict(spec.questions[ph.question].item_labels)
-        key = _row_of(table, ph.question, ph.item, ph.row)
+        key = _row_of(table, ph.question, ph.item, ph.row, spec.questions[ph.question].item_labels)
         text = _shown(table.display_frame().loc[key, _TOTAL])
         out.append(text)
         cited.append((key, text))
@@ -206,8 +211,8 @@ def _headline_rows(table, question, qspec):
 
 def _difference_text(qspec, info, item, row, unit, hi, lo):
     """French sentence of one difference: (group, figure) of the higher and lower group."""
-    title = (qspec.title if qspec is not None and qspec.title else info["text"]).rstrip(" ?…")
-    if info["type"] == "multi":
+    title = (qspec.title if qspec is not None and qspec.title else field(info, "text")).rstrip(" ?…")
+    if field(info, "type") == "multi":
         selected = (qspec.selected if qspec is not None else "cité").lower()
         return (f"« {row} » : {selected} par {hi[1]} des {unit} « {hi[0]} », "
                 f"contre {lo[1]} des {unit} « {lo[0]} ».")
@@ -250,8 +255,8 @@ def _computed(table, spec, synthetic):
     tests = table.tests
     if tests.empty:
         return []
-    lo_alpha = table.options["alpha"][0]
-    adjust = ADJUST_NAMES[table.options.get("adjust")]
+    lo_alpha = field(table.options, "alpha")[0]
+    adjust = ADJUST_NAMES[field(table.options, "adjust")]
     labels = {c.variable: c.variable_label for c in table.columns}
     sentences = []
     for question, info in table.questions.items():
@@ -267,12 +272,12 @@ def _computed(table, spec, synthetic):
             a, b = (test["variable"], test["column"]), (test["variable"], test["versus"])
             hi, lo = (a, b) if test["estimate"] > 0 else (b, a)
             n = table.frame.loc[(question, test["item"], "Base brute (effectif)")]
-            text = _difference_text(qspec, info, test["item"], test["row"], info["unit"],
+            text = _difference_text(qspec, info, test["item"], test["row"], field(info, "unit"),
                                     (hi[1], _shown(shown.loc[key, hi])),
                                     (lo[1], _shown(shown.loc[key, lo])))
             points = fmt_number(100 * abs(test["estimate"]), 0)
             label = labels[test["variable"]]
-            base = (f"Base : {info['base_label']}, selon {label[:1].lower()}{label[1:]} "
+            base = (f"Base : {field(info, 'base_label')}, selon {label[:1].lower()}{label[1:]} "
                     f"({hi[1]} : {fmt_int(n[hi])} répondants ; {lo[1]} : {fmt_int(n[lo])}). "
                     f"Écart de {points} points, significatif à 5 % ({adjust}).")
             sentences.append(Sentence(

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ramlab.reports.findings import field as _field
+
 __all__ = ["concepts", "compare", "Comparison", "comparison_html", "wordings_html", "studies_html",
            "notes_html", "SURVEY_LABELS"]
 
@@ -86,7 +88,7 @@ class Comparison:
 
 def _located(table, qid):
     """``{stable row key: frame index}`` of a question's rows (data columns, not labels)."""
-    keys = table.questions[qid]["row_keys"]
+    keys = _field(table.questions[qid], "row_keys")
     return dict(zip(keys, [k for k in table.frame.index if k[0] == qid]))
 
 
@@ -127,7 +129,7 @@ def compare(tables: dict, *, testable: bool = True, adjust="holm", alpha=(0.05, 
         est[lab] = [float(table.frame.loc[located[lab][k], _TOTAL]) for k in keys]
         se[lab] = [float(table.se.loc[located[lab][k], _TOTAL]) for k in keys]
     kinds = pd.Series([first_table.kinds[located[labels[0]][k]] for k in keys], index=index)
-    dfs = {lab: float(t.options["df"]) for lab, (t, _) in tables.items()}
+    dfs = {lab: float(_field(t.options, "df")) for lab, (t, _) in tables.items()}
     letters = dict(zip(labels, column_letters(len(labels))))
     records = []
     marks = pd.DataFrame("", index=index, columns=labels, dtype=object)
@@ -168,7 +170,7 @@ def compare(tables: dict, *, testable: bool = True, adjust="holm", alpha=(0.05, 
         info = table.questions[qid]
         n = table.frame[table.kinds == "n"].xs(qid, level="question")[_TOTAL].min()
         base = table.frame[table.kinds == "base"].xs(qid, level="question")[_TOTAL].min()
-        bases[lab] = (n, base, info["unit"], info["base_label"])
+        bases[lab] = (n, base, _field(info, "unit"), _field(info, "base_label"))
     tests = pd.DataFrame(records, columns=["item", "row", "column", "versus", "estimate", "se", "t",
                                            "df", "p_value", "p_adjusted", "mark"])
     return Comparison(est, se, shown, kinds, bases, tests, testable, letters)
