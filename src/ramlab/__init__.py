@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "Design": "ramlab.design",
+    "ReplicateDesign": "ramlab.design",
     "weight_summary": "ramlab.weighting",
     "read_sav": "ramlab.io.sav",
     "load_spec": "ramlab.io.spec",

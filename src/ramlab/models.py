@@ -403,7 +403,7 @@ def _fit(design, formula, family, *, categorical=(), start=None):
     a_inv = np.linalg.inv(info_matrix)
     influence = np.zeros((len(weights), x.shape[1]))
     influence[rows] = (x * score[:, None]) @ a_inv
-    cov = np.asarray(vdesign.total_vcov(influence), dtype=float)
+    cov = np.asarray(vdesign.statistic_vcov(_refit(y, x, rows, sm_family, beta), influence), dtype=float)
 
     # R summary.svyglm: dispersion = svyvar(Pearson residuals).
     pearson = (y - mu) / np.sqrt(var)
@@ -420,6 +420,27 @@ def _fit(design, formula, family, *, categorical=(), start=None):
                "rows": rows, "info": info, "variables": variables,
                "response": response, "sm_family": sm_family},
     )
+
+
+def _refit(y, x, rows, sm_family, beta):
+    """The coefficients refitted with each column of weights (R ``svyglm.svyrep.design``).
+
+    Each replicate's weights, scaled to sum 1, start from the full-sample
+    coefficients ``beta``. Linearised designs never call it.
+    """
+
+    def fit(W):
+        out = np.empty((W.shape[1], x.shape[1]))
+        for j in range(W.shape[1]):
+            wj = W[rows, j]
+            with warnings.catch_warnings(), np.errstate(over="ignore"):
+                warnings.simplefilter("ignore")
+                res = sm.GLM(y, x, family=sm_family, var_weights=wj / wj.sum()).fit(
+                    start_params=beta, **_FIT_OPTIONS)
+            out[j] = res.params
+        return out
+
+    return fit
 
 
 def _formula_variables(formula, data):

@@ -2,9 +2,14 @@
 
 Where to look (R function: module; test):
 
-- ``svydesign``: ``_design.py`` (:class:`Design`: data, weights, domains,
-  weighting methods) and ``_structure.py`` (strata, clusters, fpc);
+- the estimators, once for every design class: ``_base.py``
+  (:class:`SurveyDesign`; R's generics);
+- ``svydesign``: ``_design.py`` (:class:`Design`: linearised; domains,
+  ``replicate()``) and ``_structure.py`` (strata, clusters, fpc);
   ``tests/design/test_design.py``;
+- ``svrepdesign``, ``as.svrepdesign``: ``_replicate.py``
+  (:class:`ReplicateDesign`) and ``_conversion.py`` (JK1, JKn, BRR, Fay,
+  bootstrap replicates of a design); ``tests/design/test_replicate.py``;
 - ``svymean``, ``svytotal``, ``svyby``, ``deff``: ``_estimates.py``;
   ``tests/design/test_design.py``, ``tests/design/test_extra_statscore.py``;
 - ``svyciprop``: ``_ciprop.py``, with R's glm/profile/spline numerics in
@@ -23,7 +28,12 @@ that made them: ``tests/fixtures/r/``.
 
 from ramlab.design._chisq import CHISQ_STATISTICS, ChisqResult, chisq_from_totals
 from ramlab.design._ciprop import CIPROP_METHODS
+from ramlab.design._base import SurveyDesign
 from ramlab.design._design import Design
+from ramlab.design._replicate import ReplicateDesign
 from ramlab.variance import DomainPlan
 
-__all__ = ["CHISQ_STATISTICS", "CIPROP_METHODS", "ChisqResult", "Design", "DomainPlan", "chisq_from_totals"]
+__all__ = [
+    "CHISQ_STATISTICS", "CIPROP_METHODS", "ChisqResult", "Design", "DomainPlan", "ReplicateDesign",
+    "SurveyDesign", "chisq_from_totals",
+]

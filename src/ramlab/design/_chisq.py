@@ -85,12 +85,20 @@ def chisq(design, row, col, *, statistic):
     # covariance of the K cell totals: the indicators take K + 1 distinct
     # rows (a cell, none): factored form, no n x K matrix
     code = np.where(ok, cell, K)
-    Vt = d.total_vcov(np.ones((design.n, 1)), domains=(code, np.vstack([np.eye(K), np.zeros(K)])))
+    table = np.vstack([np.eye(K), np.zeros(K)])
+    Vt = d.total_vcov(np.ones((design.n, 1)), domains=(code, table))
+    Vp = None
+    if not d.variance_engine.linearised:
+        # R svychisq.svyrep.design: the replicates' covariance of the cell proportions
+        M = table[code]
+        p = t / t.sum()
+        Vp = d.statistic_vcov(lambda W: (W.T @ M) / W.sum(axis=0)[:, None],
+                              np.where(ok[:, None], M - p, 0.0) / t.sum())
     return chisq_from_totals(t.reshape(ncol, nr).T, Vt, n_rows=design.n_held_rows,
-                             nu=design.held_degf, statistic=statistic, names=(row, col))
+                             nu=design.held_degf, statistic=statistic, names=(row, col), Vp=Vp)
 
 
-def chisq_from_totals(t, V, *, n_rows, nu, statistic="F", names=("row", "col")):
+def chisq_from_totals(t, V, *, n_rows, nu, statistic="F", names=("row", "col"), Vp=None):
     """Tests of independence from the estimated cell totals and their covariance.
 
     The formulas of :meth:`Design.chisq` (R ``svychisq``), given what they
@@ -116,6 +124,10 @@ def chisq_from_totals(t, V, *, n_rows, nu, statistic="F", names=("row", "col")):
         See :meth:`Design.chisq`.
     names : (str, str)
         Names of the two variables (for the message of a blank result).
+    Vp : ndarray (r*c, r*c), optional
+        Covariance of the cell proportions t / sum(t), same order as ``V``.
+        By default linearised from ``V``; a replicate design gives its
+        replicates' own (R ``svychisq.svyrep.design``).
 
     Returns
     -------
@@ -140,6 +152,7 @@ def chisq_from_totals(t, V, *, n_rows, nu, statistic="F", names=("row", "col")):
         sel = (np.arange(r0)[keep_r][:, None] + r0 * np.arange(c0)[keep_c][None, :]).T.ravel()
         t = t[np.ix_(keep_r, keep_c)]
         V = V[np.ix_(sel, sel)]
+        Vp = None if Vp is None else np.asarray(Vp, dtype=float)[np.ix_(sel, sel)]
     tv = t.T.ravel()  # cell totals, rows fastest
     # Pearson X^2 on the weighted table scaled to n_rows (R svytable Ntotal)
     tab = t * n_rows / t.sum()
@@ -147,7 +160,7 @@ def chisq_from_totals(t, V, *, n_rows, nu, statistic="F", names=("row", "col")):
     X2 = float(((tab - E) ** 2 / E).sum())
     if statistic in ("Wald", "adjWald"):
         return _wald(t, V, tv, nr, ncol, nu, statistic)
-    return _rao_scott(X2, V, tv, nr, ncol, n_rows, nu, statistic)
+    return _rao_scott(X2, V, tv, nr, ncol, n_rows, nu, statistic, Vp)
 
 
 def _wald(t, V, tv, nr, ncol, nu, statistic):
@@ -188,7 +201,7 @@ def _wald(t, V, tv, nr, ncol, nu, statistic):
     return ChisqResult(stat, (float(ndf), float(ddf)), pval, "Design-based Wald test of association")
 
 
-def _rao_scott(X2, V, tv, nr, ncol, n_rows, nu, statistic):
+def _rao_scott(X2, V, tv, nr, ncol, n_rows, nu, statistic, Vp=None):
     """Rao & Scott (1984) first- ("Chisq") and second-order ("F") corrections of Pearson's X^2."""
     from scipy import stats
 
@@ -198,8 +211,9 @@ def _rao_scott(X2, V, tv, nr, ncol, n_rows, nu, statistic):
     cols_ = np.repeat(np.arange(ncol), nr)
     # Rao-Scott: covariance of the cell proportions p = t / sum(t), linearised
     p = tv / psum
-    A = (np.eye(K) - p[:, None]) / psum
-    Vp = A @ V @ A.T
+    if Vp is None:
+        A = (np.eye(K) - p[:, None]) / psum
+        Vp = A @ V @ A.T
     # contrasts: interaction columns residualised on the main-effects design
     X1 = np.column_stack(
         [np.ones(K)]

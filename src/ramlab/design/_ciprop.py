@@ -96,7 +96,7 @@ def ciprop(design, x, *, method, level):
     N = w.sum()
     p = float(w @ y0 / N)
     u = np.where(pos, (y0 - p) / N, 0.0)
-    var = float(d.total_vcov(u)[0, 0])
+    var = float(d.statistic_vcov(lambda W: ((W.T @ y0) / W.sum(axis=0))[:, None], u[:, None])[0, 0])
     df = d.degf()
     lo, hi, p = _interval(method, d, y0, p, var, df, level)
     return pd.Series(

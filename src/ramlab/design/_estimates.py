@@ -115,10 +115,11 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm):
     if kind == "mean":
         U = np.where(pos[:, None], (Y - ybar) / psum, 0.0)
         est = ybar
+        V = d.statistic_vcov(lambda W: (W.T @ Y) / W.sum(axis=0)[:, None], U)
     else:
         U = np.where(pos[:, None], Y, 0.0)
         est = totals
-    V = d.total_vcov(U)
+        V = d.total_vcov(U)
     se = np.sqrt(np.diag(V))
     res = {"estimate": est, "se": se}
     if deff:

@@ -40,13 +40,16 @@ def expit(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def glm_intercept(y, W, epsilon=1e-8, maxit=25, *, info=False):
+def glm_intercept(y, W, epsilon=1e-8, maxit=25, *, info=False, start=None):
     """Intercept of R's ``glm.fit`` for a quasi-binomial model ``y ~ 1``.
 
     Reproduces R's IRLS (binomial initialisation, convergence when the
     relative change of deviance is below ``epsilon``), so that the estimate
     of ``svyciprop(method = "logit" | "likelihood")`` -- expit of the fitted
     intercept -- agrees with R to the digit, not only to R's tolerance.
+
+    ``start``: R's ``glm.fit(start = )``, as ``svyglm`` refits each
+    replicate of a replicate design from the full-sample coefficient.
 
     With ``info=True`` also returns the sum of the working weights of the
     last IRLS iteration. R's ``glm.fit`` keeps the QR of that last weighted
@@ -57,8 +60,11 @@ def glm_intercept(y, W, epsilon=1e-8, maxit=25, *, info=False):
     """
     good0 = W > 0
     y = np.where(good0, y, 0.0)
-    mustart = (W * y + 0.5) / (W + 1)
-    eta = np.log(mustart / (1 - mustart))
+    if start is None:
+        mustart = (W * y + 0.5) / (W + 1)
+        eta = np.log(mustart / (1 - mustart))
+    else:  # R glm.fit(start = ): eta from the starting coefficient
+        eta = np.full_like(y, float(start))
     mu = logit_linkinv(eta)
     devold = binomial_deviance(y, mu, W)
     coef = float(eta[good0][0]) if good0.any() else 0.0
@@ -152,10 +158,22 @@ def intercept_var(d, y, mu):
     at its default tolerance, so mu is not exactly the weighted proportion;
     taking the variance at the proportion moves the logit interval by up to
     6e-8 and the likelihood interval (through its profile step) by more.
+
+    On a replicate design, R (``svyglm.svyrep.design``) refits the model
+    with each replicate's weights (scaled to sum 1), starting from the
+    full-sample coefficient, and takes the replicates' variance.
     """
     w = d.weight_values
     u = np.where(w > 0, (y - mu) / w.sum(), 0.0)
-    return float(d.total_vcov(u)[0, 0]) / (mu * (1 - mu)) ** 2
+    if d.variance_engine.linearised:
+        return float(d.total_vcov(u)[0, 0]) / (mu * (1 - mu)) ** 2
+    beta = float(np.log(mu / (1 - mu)))
+
+    def refit(W):
+        return np.array([[glm_intercept(y, W[:, j] / W[:, j].sum(), start=beta)]
+                         for j in range(W.shape[1])])
+
+    return float(d.statistic_vcov(refit, (u / (mu * (1 - mu)))[:, None])[0, 0])
 
 
 def likelihood_ci(d, y, df, level):

@@ -13,6 +13,9 @@ Where to look:
   ``greg_calibration``, Deville & Sarndal 1992);
 - ``_domains.py``: :class:`DomainPlan`, the covariance of totals crossed with
   many domains (banner columns) without the wide matrix;
+- ``_replicates.py``: :class:`ReplicateVariance`, the replicate-weight engine
+  (R ``svrVar``), and the replicate weights R makes (``jk1weights``,
+  ``jknweights``, ``brrweights``); tests in ``tests/design/test_replicate.py``;
 - ``_linalg.py``: shared pure helpers (:func:`pinv_sym`, :func:`rowsum`, ...).
 
 Tests: ``tests/design/`` (``test_design.py`` against R svymean/svytotal on the
@@ -29,11 +32,22 @@ from ramlab.variance._calibration import (
 )
 from ramlab.variance._domains import DomainPlan
 from ramlab.variance._engine import Linearisation, VarianceEstimator
-from ramlab.variance._linalg import dense_codes, group_rows, pinv_sym, rowsum
+from ramlab.variance._linalg import dense_codes, gram_rank, group_rows, pinv_sym, rowsum
 from ramlab.variance._multistage import LONELY_PSU_OPTIONS, Stage, multistage_vcov, row_psu_scale
+from ramlab.variance._replicates import (
+    REPLICATE_TYPES,
+    ReplicateVariance,
+    brr_factors,
+    jk1_weights,
+    jkn_weights,
+    replicate_scales,
+    replicate_vcov,
+)
 
 __all__ = [
-    "LONELY_PSU_OPTIONS", "Calibration", "CalibrationModel", "CellIndicators", "DomainPlan",
-    "Linearisation", "Stage", "VarianceEstimator", "cells_from_codes", "dense_codes",
-    "group_rows", "multistage_vcov", "pinv_sym", "residualise", "row_psu_scale", "rowsum",
+    "LONELY_PSU_OPTIONS", "REPLICATE_TYPES", "Calibration", "CalibrationModel", "CellIndicators",
+    "DomainPlan", "Linearisation", "ReplicateVariance", "Stage", "VarianceEstimator",
+    "brr_factors", "cells_from_codes", "dense_codes", "gram_rank", "group_rows", "jk1_weights",
+    "jkn_weights", "multistage_vcov", "pinv_sym", "replicate_scales", "replicate_vcov",
+    "residualise", "row_psu_scale", "rowsum",
 ]

@@ -41,6 +41,8 @@ class VarianceEstimator(abc.ABC):
 
     n: int
     weights: np.ndarray
+    #: True when ``statistic_vcov(s, u)`` is ``total_vcov(u)`` (a linear engine)
+    linearised: bool = True
 
     @abc.abstractmethod
     def total_vcov(self, u):

@@ -9,24 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["dense_codes", "group_rows", "pinv_sym", "rowsum", "wcrossprod", "wcrossprod_sym"]
+__all__ = ["dense_codes", "gram_rank", "group_rows", "pinv_sym", "rowsum", "wcrossprod", "wcrossprod_sym"]
 
 
-def pinv_sym(G, tol=1e-10):
-    """Symmetric generalised inverse of a positive semi-definite matrix.
-
-    Gauss-Jordan sweeps on the diagonal, in column order, of the matrix
-    scaled to unit diagonal; a column whose remaining pivot is below ``tol``
-    is collinear with earlier ones and left out (as R's pivoting QR moves it
-    to the end). G G^- G = G, which is all a projection (residuals, Newton
-    steps in the column space) needs. Written with elementwise numpy only:
-    multithreaded BLAS/LAPACK calls on tiny matrices are very slow on a
-    loaded machine.
-    """
+def _sweep(G, tol):
+    """Gauss-Jordan sweeps of G scaled to unit diagonal: (swept matrix, swept columns, scale)."""
     G = np.asarray(G, dtype=float)
     p = G.shape[0]
-    if p == 0:
-        return G.copy()
     d = np.sqrt(np.clip(np.diag(G), 0, None))
     ok = d > 0
     dd = np.where(ok, d, 1.0)
@@ -43,8 +32,39 @@ def pinv_sym(G, tol=1e-10):
         A[k, :] = row / piv
         A[k, k] = -1.0 / piv
         swept[k] = True
+    return A, swept, dd
+
+
+def pinv_sym(G, tol=1e-10):
+    """Symmetric generalised inverse of a positive semi-definite matrix.
+
+    Gauss-Jordan sweeps on the diagonal, in column order, of the matrix
+    scaled to unit diagonal; a column whose remaining pivot is below ``tol``
+    is collinear with earlier ones and left out (as R's pivoting QR moves it
+    to the end). G G^- G = G, which is all a projection (residuals, Newton
+    steps in the column space) needs. Written with elementwise numpy only:
+    multithreaded BLAS/LAPACK calls on tiny matrices are very slow on a
+    loaded machine.
+    """
+    G = np.asarray(G, dtype=float)
+    if G.shape[0] == 0:
+        return G.copy()
+    A, swept, dd = _sweep(G, tol)
     inv = np.where(np.logical_and.outer(swept, swept), -A, 0.0)
     return inv / dd[:, None] / dd[None, :]
+
+
+def gram_rank(G, tol=1e-10):
+    """Rank of a matrix X from its Gram matrix G = X'X, as R's ``qr(X, tol)``.
+
+    A column counts when the part of it not explained by the earlier
+    columns keeps more than ``sqrt(tol)`` of its norm (R's LINPACK
+    ``dqrdc2`` test with ``tol = 1e-5``).
+    """
+    G = np.asarray(G, dtype=float)
+    if G.shape[0] == 0:
+        return 0
+    return int(_sweep(G, tol)[1].sum())
 
 
 def rowsum(x, codes, size):

@@ -58,10 +58,14 @@ class Reweighting:
         The record the variance needs (:class:`ramlab.variance.Calibration`);
         None for a step that leaves the calibrations as they are (trimming,
         as R's ``trimWeights``).
+    replicates : ndarray (n, R) or None
+        The replicate weights of a replicate design, each reweighted the
+        same way (R's ``rake`` & co. on a ``svyrep.design``).
     """
 
     weights: np.ndarray
     calibration: Calibration | None
+    replicates: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------

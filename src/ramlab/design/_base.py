@@ -1,0 +1,376 @@
+"""The survey design base class: what every design class shares (R's generics).
+
+:class:`SurveyDesign` holds the data and the weights and defines every
+estimator once (mean, total, ``by=``, ciprop, chisq, glm) and the weighting
+methods; a design class (:class:`ramlab.design.Design`, linearised, R
+``survey.design2``; :class:`ramlab.design.ReplicateDesign`, R
+``svyrep.design``) supplies its variance engine
+(:class:`ramlab.variance.VarianceEstimator`), its domains and its degrees of
+freedom. The estimators only call :meth:`SurveyDesign.total_vcov` and
+:meth:`SurveyDesign.statistic_vcov`, so a new design class changes none of
+them.
+"""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+import pandas as pd
+
+from ramlab.design._chisq import chisq
+from ramlab.design._ciprop import ciprop
+from ramlab.design._estimates import estimate
+from ramlab.variance import DomainPlan
+
+__all__ = ["SurveyDesign"]
+
+
+class SurveyDesign(abc.ABC):
+    """A survey design: data, weights and every estimator (see the subclasses)."""
+
+    # shared state of every design class, set by the subclass's constructor
+    def _init_base(self, data, w, *, calibrations, weight_name, steps, base_weights):
+        # designs are immutable: a read-only view guards the weights (and a
+        # weight column of the caller's DataFrame) against writes through
+        # ``d.weights``
+        w = np.asarray(w, dtype=np.float64).view()
+        w.flags.writeable = False
+        self._data = data
+        self._w = w
+        self._calibrations = tuple(calibrations)
+        self._weight_name = weight_name
+        self._steps = tuple(steps)
+        self._base_w = w if base_weights is None else base_weights
+        self._engine = None
+
+    @property
+    def steps(self):
+        """Domains and weighting steps that made this design from its constructor's, in order.
+
+        Each is ("subset", mask) or (method name, options), or None for a
+        :meth:`apply_weighting` of weights computed elsewhere.
+        """
+        return self._steps
+
+    @property
+    def replicate_weight_values(self):
+        """Replicate weights (n, R), or None for a design without replicates."""
+        return None
+
+    @property
+    def base_weights(self):
+        """The weights the design was constructed with, before domains and weighting."""
+        return self._base_w
+
+    # --------------------------------------------------- what each class defines
+    @property
+    @abc.abstractmethod
+    def variance_engine(self):
+        """The :class:`ramlab.variance.VarianceEstimator` every estimator uses."""
+
+    @abc.abstractmethod
+    def degf(self):
+        """Design degrees of freedom (R ``degf``)."""
+
+    @abc.abstractmethod
+    def subset(self, mask):
+        """Domain design: weight 0 outside ``mask`` (R ``subset``)."""
+
+    @abc.abstractmethod
+    def _derive(self, *, weights=None, present=..., calibrations=None, step=None):
+        """A design of the same class with these weights and calibrations, one step on."""
+
+    @property
+    @abc.abstractmethod
+    def held_rows(self):
+        """Indices of the rows R's design object would hold (None = all)."""
+
+    @property
+    @abc.abstractmethod
+    def n_held_rows(self):
+        """Number of rows R's design object would hold (R ``nrow(design)``)."""
+
+    @property
+    @abc.abstractmethod
+    def held_degf(self):
+        """R's ``nu`` of ``svychisq``: the degrees of freedom of the rows R's object holds."""
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def data(self):
+        """The DataFrame (not a copy)."""
+        return self._data
+
+    @property
+    def weights(self):
+        """Weights as a float64 Series named "weight" (0 outside a domain)."""
+        return pd.Series(self._w, index=self._data.index, name="weight", copy=False)
+
+    @property
+    def weight_values(self):
+        """Weights as a read-only float64 ndarray (0 outside a domain)."""
+        return self._w
+
+    @property
+    def n(self):
+        """Number of rows."""
+        return len(self._data)
+
+    @property
+    def calibrations(self):
+        """Calibration records, oldest first (used by :meth:`total_vcov`)."""
+        return self._calibrations
+
+    @property
+    def is_calibrated(self):
+        """True once the design remembers a calibration (R ``is.calibrated``)."""
+        return len(self._calibrations) > 0
+
+    def _mask(self, mask):
+        if isinstance(mask, str):
+            mask = self._data[mask]
+        if isinstance(mask, pd.Series):
+            if not mask.index.equals(self._data.index):
+                mask = mask.reindex(self._data.index)
+            mask = mask.fillna(False).to_numpy(dtype=bool)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (self.n,):
+            raise ValueError(f"mask must have {self.n} values, not {mask.shape}")
+        return mask
+
+    # ---------------------------------------------------------------- variance
+    def domain_plan(self, domains):
+        """Prepare :meth:`total_vcov` for influence values crossed with domains.
+
+        Parameters
+        ----------
+        domains : ndarray (n, C) of bool/0-1, or tuple (codes, table)
+            Domain indicators of each row (e.g. the columns of a banner), or
+            the same in factored form: ``codes`` (n,) int in 0..G-1 and
+            ``table`` (G, C) float, the row of ``table`` each row takes.
+
+        Returns
+        -------
+        DomainPlan
+            Reusable for every ``u`` on this design:
+            ``total_vcov(u, domains=plan)`` is the covariance of the C*K
+            totals ``sum_i w_i table[codes_i, c] u[i, j]`` (index c*K + j).
+        """
+        return DomainPlan(self.variance_engine, domains)
+
+    def total_vcov(self, u, *, domains=None):
+        """Covariance of the totals sum_i w_i u[i, j], from the design's variance engine.
+
+        Parameters
+        ----------
+        u : ndarray (n, k) or (n,)
+            Per-row influence values; rows outside the domain must be 0.
+        domains : ndarray (n, C), tuple (codes, table) or DomainPlan, optional
+            Cross ``u`` with domains (see :meth:`domain_plan`): the result
+            is then the (C*k, C*k) covariance of the totals of
+            ``u[:, j] * domain_c`` (index c*k + j), the same as passing that
+            (n, C*k) matrix, computed without forming it when the design
+            allows (one PSU per row at the first stage, no single-PSU
+            stratum, categorical calibrations): rows are grouped by their
+            cell (stratum x domain pattern x calibration cells) and only
+            k x k cross-products per cell are accumulated.
+
+        Returns
+        -------
+        ndarray (k, k)
+
+        Notes
+        -----
+        Linearised design: residualises the weighted influence values for
+        each calibration the design remembers (oldest first), then applies
+        the stratified multistage formula (R ``svyrecvar``). Replicate
+        design: the spread of the replicate totals (R ``svrVar``).
+        """
+        if domains is not None:
+            plan = domains if isinstance(domains, DomainPlan) else self.domain_plan(domains)
+            if plan.engine is not self.variance_engine:
+                raise ValueError("the domain plan was made for another design")
+            return plan.total_vcov(u)
+        return self.variance_engine.total_vcov(u)
+
+    def statistic_vcov(self, statistic, influence):
+        """Covariance of a statistic of the weights (the seam between design classes).
+
+        Parameters
+        ----------
+        statistic : callable
+            ``statistic(W)``: the (m, k) estimates computed with each column
+            of the weights ``W`` (n, m). A replicate design evaluates it on
+            its replicates (R's ``svymean.svyrep.design`` & co.).
+        influence : ndarray (n, k)
+            Influence values of the statistic: a linearised design returns
+            :meth:`total_vcov` of them (R ``svyrecvar``).
+        """
+        return self.variance_engine.statistic_vcov(statistic, influence)
+
+    # -------------------------------------------------------------- estimators
+    def mean(self, var, *, by=None, deff=False, na_rm=False):
+        """Weighted mean (proportions for a categorical variable) and its SE.
+
+        Parameters
+        ----------
+        var : str
+            Column. Categorical, string or boolean columns give one row per
+            category (proportions).
+        by : str or list of str, optional
+            Domain estimation per group (R ``svyby``); several columns give
+            their cross-classification (groups in R's order: the first
+            column varies slowest here, rows of a MultiIndex).
+        deff : bool
+            Add the design effect (R ``deff=TRUE``: design variance over the
+            variance under simple random sampling without replacement,
+            ``svyvar * (N - n) / (N n)``).
+        na_rm : bool
+            Drop rows where ``var`` is missing (as a domain); otherwise a
+            missing value makes the estimate NaN, as in R.
+
+        Returns
+        -------
+        pandas.DataFrame with columns estimate, se (, deff).
+
+        Notes
+        -----
+        Influence values u_i = (y_i - ybar) / N_hat in the domain.
+        Reference: R survey ``svymean.survey.design2``, ``svyby``.
+        """
+        return estimate(self, var, kind="mean", by=by, deff=deff, na_rm=na_rm)
+
+    def total(self, var, *, by=None, deff=False, na_rm=False):
+        """Weighted total (counts for a categorical variable) and its SE.
+
+        Same parameters as :meth:`mean`. Reference: R survey
+        ``svytotal.survey.design2``.
+        """
+        return estimate(self, var, kind="total", by=by, deff=deff, na_rm=na_rm)
+
+    # ---------------------------------------------------------------- ciprop
+    def ciprop(self, x, *, method="logit", level=0.95):
+        """Confidence interval of a proportion (R ``svyciprop``).
+
+        Parameters
+        ----------
+        x : str or boolean Series / array
+            A column (boolean or 0/1) or a boolean Series aligned on the
+            data. Missing values are left out (as a domain).
+        method : {"logit", "likelihood", "beta", "xlogit", "mean", "asin", "wilson"}
+            R ``svyciprop`` methods, plus "wilson":
+
+            - "logit": Wald interval for the intercept of a quasi-binomial
+              ``svyglm``, back-transformed (equal to "xlogit");
+            - "likelihood": profile (Rao-Scott scaled) likelihood interval of
+              that model. R approximates the profile by a spline on a grid;
+              ramlab solves for the bounds exactly (agreement ~1e-3);
+            - "beta": Korn & Graubard (1998), effective n = p(1-p)/var
+              times (qt(alpha/2, nrow - 1) / qt(alpha/2, df))^2, with nrow the
+              rows R's design holds;
+            - "xlogit", "asin": t interval on the logit / arcsine-square-root
+              scale (delta method), back-transformed; "mean": Wald t interval;
+            - "wilson": Wilson score interval with the effective sample size
+              n_eff = p(1-p)/var and the t(df) quantile (Kott & Carr 1997).
+        level : float
+
+        Returns
+        -------
+        pandas.Series with estimate, se, ci_low, ci_high, df.
+
+        Notes
+        -----
+        Degrees of freedom: :meth:`degf` of the design or the domain, as R.
+        """
+        return ciprop(self, x, method=method, level=level)
+
+    # ----------------------------------------------------------------- chisq
+    def chisq(self, row, col, *, statistic="F"):
+        """Test of independence of two categorical variables (R ``svychisq``).
+
+        Parameters
+        ----------
+        row, col : str
+            Columns. Rows with a missing value in either are left out.
+        statistic : {"F", "Chisq", "Wald", "adjWald"}
+            "F": Rao-Scott second-order correction, Pearson X^2 / tr(Delta)
+            on F(d0, d0 * nu) with d0 = tr(Delta)^2 / tr(Delta^2);
+            "Chisq": Pearson X^2 with the first-order correction, p-value of
+            X^2 / mean(eigenvalues) on chi^2((r-1)(c-1)); "Wald": design-based
+            Wald statistic / ((r-1)(c-1)) on F((r-1)(c-1), nu); "adjWald":
+            the same scaled by (nu - ndf + 1) / nu on F(ndf, nu - ndf + 1).
+            nu = number of PSUs minus number of strata of the design.
+
+        Returns
+        -------
+        ChisqResult with statistic, df ((ndf, ddf), or the chi^2 df for
+        "Chisq"), p_value and method. All NaN when either variable has fewer
+        than two categories with a positive weight (nothing to test).
+
+        References
+        ----------
+        R survey ``svychisq.survey.design``; Rao & Scott (1984), Ann. Stat.
+        12, 46-60; Koch, Freeman & Freeman (1975).
+        """
+        return chisq(self, row, col, statistic=statistic)
+
+    # ------------------------------------------------------------- weighting
+    def apply_weighting(self, result):
+        """The design with the weights of a weighting step (R: what ``rake`` & co. return).
+
+        Parameters
+        ----------
+        result : ramlab.weighting.Reweighting
+            New weights and, unless None, the calibration record to remember
+            (its standard errors then account for it).
+
+        Returns
+        -------
+        Design
+        """
+        return self._apply(result, None)
+
+    def _apply(self, result, step):
+        calibrations = self._calibrations
+        if result.calibration is not None:
+            calibrations = calibrations + (result.calibration,)
+        return self._derive(weights=result.weights, calibrations=calibrations, step=step)
+
+    def _weighting_step(self, name, function, **options):
+        """Apply ``function(self, **options)``, remembering the step (for :meth:`Design.replicate`)."""
+        return self._apply(function(self, **options), (name, options))
+
+    def rake(self, margins, *, tol=1e-10, max_iter=100, cap=None, population=None):
+        """Rake the weights to population margins; see :func:`ramlab.weighting.rake_weights`."""
+        from ramlab.weighting import rake_weights
+
+        return self._weighting_step("rake", rake_weights, margins=margins, tol=tol, max_iter=max_iter,
+                                    cap=cap, population=population)
+
+    def calibrate(self, totals, *, method="linear", bounds=None, population=None, tol=1e-12, max_iter=100):
+        """Calibrate the weights; see :func:`ramlab.weighting.calibrate_weights`."""
+        from ramlab.weighting import calibrate_weights
+
+        return self._weighting_step("calibrate", calibrate_weights, totals=totals, method=method,
+                                    bounds=bounds, population=population, tol=tol, max_iter=max_iter)
+
+    def poststratify(self, columns, totals):
+        """Post-stratify the weights; see :func:`ramlab.weighting.poststratify_weights`."""
+        from ramlab.weighting import poststratify_weights
+
+        return self._weighting_step("poststratify", poststratify_weights, columns=columns,
+                                    totals=totals)
+
+    def trim(self, lower=None, upper=None, strict=False):
+        """Trim the weights (R ``trimWeights``); see :func:`ramlab.weighting.trim_weights`."""
+        from ramlab.weighting import trim_weights
+
+        return self._weighting_step("trim", trim_weights, lower=lower, upper=upper, strict=strict)
+
+    # ---------------------------------------------------------------- models
+    def glm(self, formula, *, family="gaussian"):
+        """Design-based generalised linear model (R ``svyglm``)."""
+        from ramlab.models import glm
+
+        return glm(self, formula, family=family)

@@ -1,0 +1,257 @@
+"""Replicate-weight variance (R ``svrVar``) and the replicate weights R makes.
+
+A replicate design carries, besides the full-sample weights ``w`` (n,), a
+matrix of replicate weights ``A`` (n, R). The estimate is recomputed with
+each column of ``A``; the variance is the scaled spread of the replicates:
+
+    V = scale * sum_r rscales_r (theta_r - c)(theta_r - c)'
+
+with ``c`` the mean of the replicates (those with ``rscales > 0``) or, with
+``mse=True``, the full-sample estimate (R ``svrVar``).
+
+Weight constructors follow R ``jk1weights``, ``jknweights`` and the
+``type`` defaults of ``svrepdesign``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ramlab.variance._engine import VarianceEstimator
+from ramlab.variance._linalg import gram_rank
+
+__all__ = [
+    "REPLICATE_TYPES", "ReplicateVariance", "brr_factors", "jk1_weights", "jkn_weights",
+    "replicate_scales", "replicate_vcov",
+]
+
+REPLICATE_TYPES = ("JK1", "JKn", "BRR", "Fay", "bootstrap", "other")
+
+# columns of replicate weights handled at once: bounds the temporary memory
+# of a statistic evaluated on a block of replicates to CHUNK x n floats
+CHUNK = 16
+
+
+def replicate_vcov(thetas, *, scale, rscales, mse, coef):
+    """R ``svrVar``: covariance from replicate estimates ``thetas`` (R, k).
+
+    Parameters
+    ----------
+    thetas : ndarray (R, k)
+    scale : float
+    rscales : ndarray (R,)
+    mse : bool
+        Centre on ``coef`` (the full-sample estimate) instead of the mean of
+        the replicates.
+    coef : ndarray (k,)
+    """
+    thetas = np.asarray(thetas, dtype=float)
+    rscales = np.asarray(rscales, dtype=float)
+    centre = np.asarray(coef, dtype=float) if mse else thetas[rscales > 0].mean(axis=0)
+    dev = (thetas - centre) * np.sqrt(rscales)[:, None]
+    return dev.T @ dev * scale
+
+
+def replicate_scales(type, n_replicates, *, scale=None, rscales=None, rho=None):
+    """(scale, rscales) of a replicate type, as R ``svrepdesign`` sets them."""
+    R = n_replicates
+    if type == "BRR":
+        scale = 1.0 / R
+    elif type == "Fay":
+        if rho is None:
+            raise ValueError("type='Fay' needs rho")
+        scale = 1.0 / (R * (1 - rho) ** 2)
+    elif type == "bootstrap":
+        scale = 1.0 / (R - 1) if scale is None else scale
+    elif type == "JK1":
+        scale = (R - 1) / R if scale is None else scale
+    elif type == "JKn":
+        if rscales is None:
+            raise ValueError("type='JKn' needs rscales ((n_h - 1) / n_h of each replicate's stratum)")
+    elif type != "other":
+        raise ValueError(f"type must be one of {REPLICATE_TYPES}, not {type!r}")
+    scale = 1.0 if scale is None else float(scale)
+    rs = np.ones(R) if rscales is None else np.broadcast_to(np.asarray(rscales, dtype=float), (R,)).copy()
+    return scale, rs
+
+
+def jk1_weights(psu, *, fpc=None):
+    """R ``jk1weights``: delete-one-PSU factors (n_psu columns) and scale.
+
+    Parameters
+    ----------
+    psu : ndarray (n,) of int
+        PSU codes.
+    fpc : float, optional
+        Finite population correction factor (N - n) / N of the design.
+
+    Returns
+    -------
+    factors : ndarray (n, n_psu), scale : float
+    """
+    unq, index = np.unique(psu, return_inverse=True)
+    n = unq.size
+    f = 1.0 if fpc is None else float(fpc)
+    factors = np.full((n, n), n / (n - 1))
+    np.fill_diagonal(factors, 0.0)
+    return factors[index.ravel()], f * (n - 1) / n
+
+
+def jkn_weights(strata, psu, *, fpc=None, lonely_psu="fail"):
+    """R ``jknweights``: one delete-one-PSU replicate per PSU, stratum by stratum.
+
+    Replicates follow the order of the strata and, within a stratum, of the
+    PSUs, as R (first appearance in the data). ``fpc`` (per row, the factor
+    (N_h - n_h) / N_h) scales the ``rscales``.
+
+    Returns
+    -------
+    factors : ndarray (n, R), scale : float, rscales : ndarray (R,)
+    """
+    from ramlab.errors import LonelyPSUError
+
+    _, sfirst = np.unique(strata, return_index=True)
+    sorder = strata[np.sort(sfirst)]
+    n = strata.shape[0]
+    _, pfirst = np.unique(psu, return_index=True)
+    npsu = pfirst.size
+    cols, rscales = [], []
+    for s in sorder:
+        in_s = strata == s
+        psus = psu[in_s]
+        _, first = np.unique(psus, return_index=True)
+        units = psus[np.sort(first)]
+        nh = units.size
+        f = 1.0 if fpc is None else float(fpc[np.flatnonzero(in_s)[0]])
+        if nh == 1 and f != 0:
+            if lonely_psu == "fail":
+                raise LonelyPSUError(f"Stratum ({s}) has only one PSU", stratum=s, stage=1)
+            if lonely_psu == "adjust":
+                nstrat = sorder.size
+                col = np.where(in_s, 0.0, nstrat / (nstrat - 1))
+                cols.append(col)
+                rscales.append((nstrat - 1) / nstrat)
+            continue
+        for u in units:
+            col = np.ones(n)
+            col[in_s] = nh / (nh - 1)
+            col[psu == u] = 0.0
+            cols.append(col)
+            rscales.append(f * (nh - 1) / nh)
+    if not cols:
+        raise ValueError("every stratum was sampled exhaustively: there is no sampling variance")
+    scale = 1.0
+    if len(cols) < npsu and lonely_psu == "average":
+        scale = npsu / len(cols)
+    return np.column_stack(cols), scale, np.array(rscales)
+
+
+def _sylvester(size):
+    """Hadamard matrix of order ``size`` (a power of 2) in 0/1 form: parity of popcount(i & j)."""
+    i = np.arange(size)
+    x = i[:, None] & i[None, :]
+    parity = np.zeros_like(x)
+    while x.any():
+        parity ^= x & 1
+        x >>= 1
+    return parity
+
+
+def brr_factors(strata, psu, *, rho=0.0):
+    """Balanced half-sample factors of a design with two PSUs per stratum.
+
+    As R ``brrweights`` (with ``fay.rho``): in replicate r, the stratum h
+    whose Hadamard entry H[h + 1, r] is 0 keeps its second PSU (factor
+    2 - rho) and its first PSU gets rho; 1 swaps them. PSUs are ordered by
+    first appearance. The Hadamard matrix is Sylvester's, of the smallest
+    order 2^k above the number of strata: R picks from its own list of
+    matrices, so the replicates may differ from R's, but any full
+    orthogonal balance gives the same variance of a total.
+    """
+    _, first = np.unique(strata, return_index=True)
+    order = strata[np.sort(first)]
+    size = 1
+    while size < order.size + 1:
+        size *= 2
+    H = _sylvester(size)
+    factors = np.ones((strata.shape[0], size))
+    for h, s in enumerate(order):
+        rows = strata == s
+        psus = psu[rows]
+        _, pf = np.unique(psus, return_index=True)
+        units = psus[np.sort(pf)]
+        if units.size != 2:
+            raise ValueError(f"BRR needs two PSUs in every stratum; stratum {s!r} has {units.size}")
+        first_factor = np.where(H[h + 1] == 0, rho, 2 - rho)
+        is_first = rows & (psu == units[0])
+        factors[is_first] = first_factor
+        factors[rows & ~is_first] = 2 - first_factor
+    return factors
+
+
+class ReplicateVariance(VarianceEstimator):
+    """Replicate-weight variance of a design (R ``svyrep.design`` methods).
+
+    Parameters
+    ----------
+    weights : ndarray (n,)
+        Full-sample weights, 0 outside a domain.
+    replicates : ndarray (n, R)
+        Replicate weights (full weights, not factors), over all rows.
+    domain : ndarray (n,) of bool or None
+        Rows of the domain; replicate weights are 0 outside it.
+    scale, rscales, mse
+        See :func:`replicate_vcov`.
+    """
+
+    def __init__(self, weights, replicates, domain, *, scale, rscales, mse):
+        self.weights = weights
+        self.replicates = replicates
+        self.domain = domain
+        self.scale = scale
+        self.rscales = rscales
+        self.mse = mse
+        self.n = weights.shape[0]
+
+    linearised = False
+    row_psu_scale = None  # no factored domain plan: DomainPlan takes its dense path
+    calibrations = ()
+
+    def replicate_blocks(self):
+        """Blocks of replicate weight columns (n, <= CHUNK), zero outside the domain."""
+        A = self.replicates
+        for a in range(0, A.shape[1], CHUNK):
+            block = A[:, a:a + CHUNK]
+            yield block if self.domain is None else block * self.domain[:, None]
+
+    def vcov_of(self, thetas, coef):
+        return replicate_vcov(thetas, scale=self.scale, rscales=self.rscales, mse=self.mse, coef=coef)
+
+    def total_vcov(self, u):
+        """Replicate covariance of the totals ``sum_i w_i u[i, j]`` (R ``svytotal``)."""
+        u = np.asarray(u, dtype=float)
+        if u.ndim == 1:
+            u = u[:, None]
+        if u.shape[0] != self.n:
+            raise ValueError(f"u must have {self.n} rows, not {u.shape[0]}")
+        w = self.weights
+        u = np.where((w > 0)[:, None], u, 0.0)
+        # u is 0 outside the domain: no masking of the replicate weights
+        thetas = self.replicates.T @ u
+        return self.vcov_of(thetas, w @ u)
+
+    def statistic_vcov(self, statistic, influence):
+        """Replicate covariance of ``statistic(weights)``, recomputed per replicate."""
+        coef = np.asarray(statistic(self.weights[:, None]), dtype=float)[0]
+        thetas = np.vstack([np.asarray(statistic(W), dtype=float) for W in self.replicate_blocks()])
+        return self.vcov_of(thetas, coef)
+
+    def degf(self):
+        """R ``degf.svyrep.design``: rank of the domain's replicate weights minus 1.
+
+        The rank is R's ``qr(tol = 1e-5)`` test, taken on the Gram matrix.
+        """
+        A = self.replicates if self.domain is None else self.replicates[self.domain]
+        if A.shape[0] == 0:
+            return -1
+        return gram_rank(A.T @ A, tol=1e-10) - 1

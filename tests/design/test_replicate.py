@@ -1,0 +1,147 @@
+"""Replicate-weight designs against R ``svrepdesign`` / ``as.svrepdesign``.
+
+Reference values: tests/fixtures/r/replicate.json, made by replicate.R (JK1
+on apiclus1, JKn on apistrat, BRR and Fay on R's scd, a seeded bootstrap on
+apistrat whose replicate weights R exported, JK1 with mse = TRUE).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import _rref as R
+from ramlab import ReplicateDesign
+from ramlab.errors import WeightError
+
+REP = R.load_json("replicate.json")
+CASES = REP["cases"]
+
+
+@lru_cache(maxsize=None)
+def _design(name):
+    spec = REP["designs"][name]
+    if "base" in spec:
+        base = R.design_from_spec(REP["designs"][spec["base"]])
+        return base.replicate(**spec["replicate"])
+    data = R.load_data(spec["data"])
+    if "repweights_file" in spec:
+        reps = pd.read_csv(R.FIXTURES / "data" / spec["repweights_file"])
+        assert (reps["cds"].to_numpy() == data["cds"].to_numpy()).all()
+        data = pd.concat([data, reps.drop(columns="cds")], axis=1)
+    kwargs = {}
+    if spec["type"] == "bootstrap":
+        kwargs["scale"] = spec["scale"]  # R's bootstrap scale from the PSUs per stratum
+    return ReplicateDesign(data, repweights=spec["repweights"], type=spec["type"],
+                           weights=spec.get("weights"), rho=spec.get("rho"),
+                           combined_weights=spec["combined_weights"], **kwargs)
+
+
+@pytest.mark.parametrize("name", list(REP["designs"])[:-2])
+def test_replicate_design_scale_and_degf(name):
+    d = _design(name)
+    spec = REP["designs"][name]
+    assert d.n_replicates == spec["n_replicates"]
+    R.assert_close(d.scale, spec["scale"], 1e-12, what="scale")
+    R.assert_close(d.rscales, spec["rscales"], 1e-12, what="rscales")
+    assert d.degf() == spec["degf"]
+    R.assert_close(d.weights.sum(), spec["sum_weights"], 1e-10, what="sum of weights")
+
+
+def _cases(*estimators):
+    return [c for c in CASES if c["estimator"] in estimators]
+
+
+@pytest.mark.parametrize("case", _cases("mean", "total"), ids=lambda c: c["id"])
+def test_mean_total_against_r(case):
+    d = _design(case["design"])
+    out = getattr(d, case["estimator"])(case["variable"], by=case.get("by"))
+    r = case["result"]
+    R.assert_close(out["estimate"].to_numpy(), np.ravel(r["estimate"]), 1e-8, what="estimate")
+    R.assert_close(out["se"].to_numpy(), np.ravel(r["se"]), 1e-6, what="se")
+    if case.get("by"):
+        assert [str(g) for g in out.index] == [str(g) for g in r["groups"][case["by"]]]
+
+
+@pytest.mark.parametrize("case", _cases("ciprop"), ids=lambda c: c["id"])
+def test_ciprop_against_r(case):
+    d = _design(case["design"])
+    out = d.ciprop(d.data[case["variable"]] == case["level"], method=case["method"])
+    r = case["result"]
+    R.assert_close(out["estimate"], r["estimate"], 1e-8, what="estimate")
+    R.assert_close(out["se"], r["se"], 1e-6, what="se")
+    R.assert_close([out["ci_low"], out["ci_high"]], r["ci"], 1e-6, what="interval")
+
+
+@pytest.mark.parametrize("case", _cases("chisq"), ids=lambda c: c["id"])
+def test_chisq_against_r(case):
+    d = _design(case["design"])
+    out = d.chisq(case["row"], case["col"], statistic=case["statistic"])
+    r = case["result"]
+    R.assert_close(out.statistic, r["statistic"], 1e-6, what="statistic")
+    R.assert_close(out.p_value, r["p_value"], 1e-6, what="p-value")
+    par = r["parameter"]
+    expected = [par["ndf"], par["ddf"]] if "ndf" in par else par["df"]
+    R.assert_close(out.df, expected, 1e-6, what="df")
+
+
+@pytest.mark.parametrize("case", _cases("glm"), ids=lambda c: c["id"])
+def test_glm_against_r(case):
+    d = _design(case["design"])
+    formula = case["formula"].replace('"', "'").replace("sch.wide", "Q('sch.wide')")
+    family = {"gaussian": "gaussian", "quasibinomial": "binomial"}[case["family"]]
+    fit = d.glm(formula, family=family)
+    r = case["result"]
+    R.assert_close(fit.params.to_numpy(), r["coef"], 1e-8, what="coefficients")
+    R.assert_close(fit.bse.to_numpy(), r["se"], 1e-6, what="standard errors")
+    assert fit.df_resid == r["df_residual"]
+
+
+def test_replicate_columns_by_name_or_pattern_agree():
+    spec = REP["designs"]["scd_brr"]
+    data = R.load_data(spec["data"])
+    by_name = ReplicateDesign(data, repweights=[f"brr{i}" for i in range(1, 5)], type="BRR",
+                              combined_weights=False)
+    by_pattern = _design("scd_brr")
+    pd.testing.assert_frame_equal(by_name.mean("arrests"), by_pattern.mean("arrests"))
+
+
+def test_missing_replicate_weight_is_named():
+    data = R.load_data("scd")
+    data.loc[2, "brr3"] = np.nan
+    with pytest.raises(WeightError, match="brr3"):
+        ReplicateDesign(data, repweights="^brr", type="BRR", combined_weights=False)
+
+
+def test_jkn_without_rscales_is_refused():
+    data = R.load_data("scd")
+    with pytest.raises(ValueError, match="rscales"):
+        ReplicateDesign(data, repweights="^brr", type="JKn")
+
+
+def test_seeded_bootstrap_gives_the_same_replicates_on_every_run():
+    base = R.design_from_spec(REP["designs"]["dclus1"])
+    a = base.replicate("bootstrap", seed=3).replicate_weights
+    b = base.replicate("bootstrap", seed=3).replicate_weights
+    c = base.replicate("bootstrap", seed=4).replicate_weights
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.array_equal(a.to_numpy(), c.to_numpy())
+    assert a.shape == (base.n, 50)
+
+
+def test_bootstrap_replicates_resample_whole_psus():
+    """R bootweights: a PSU's rows share their replicate factor; a stratum keeps n_h draws."""
+    base = R.design_from_spec(REP["designs"]["dclus1"])
+    rep = base.replicate("subbootstrap", seed=1, replicates=20)
+    factors = rep.replicate_weights.to_numpy() / base.weights.to_numpy()[:, None]
+    for _, rows in base.data.groupby("dnum").groups.items():
+        f = factors[base.data.index.get_indexer(rows)]
+        assert np.allclose(f, f[0])
+    n_psu = base.data["dnum"].nunique()
+    per_psu = base.data.assign(**{f"r{j}": factors[:, j] for j in range(20)}).groupby("dnum").first()
+    # subbootstrap: n - 1 draws, each counted n / (n - 1)
+    np.testing.assert_allclose(per_psu[[f"r{j}" for j in range(20)]].sum(), n_psu, rtol=1e-12)
+    assert rep.scale == pytest.approx(1 / 19)
