@@ -92,3 +92,14 @@ def test_lock_pins_exact_versions_only():
     for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[A-Za-z0-9_.+!\-]+", line.strip()), line
+
+
+def test_the_report_build_stack_is_capped_below_its_next_major_version():
+    # the build relies on these libraries' behaviour (kernel start, template
+    # blocks, preprocessors): a new major version must be tested before use
+    requirements = _pyproject_requirements()
+    for name in ("papermill", "nbconvert", "nbclient", "jupyter-client"):
+        caps = [spec for spec in requirements[name] if spec.operator == "<"]
+        assert caps, f"{name} has no upper bound in pyproject.toml"
+        lock = _lock()[name]
+        assert lock in requirements[name], (name, lock)

@@ -187,20 +187,29 @@ def test_render_html_is_french_self_contained_and_free_of_code():
 
 
 def test_table_of_contents_links_every_section_with_unique_anchors():
-    page = (
-        '<html><body><main><div class="jp-Cell"><h1 id="T">Titre</h1></div>'
-        '<h2 id="R%C3%A9sultats">Résultats<a class="anchor-link" href="#x">¶</a></h2>'
-        "<h3>Détail</h3><h3>Détail</h3><h2>L'enquête</h2><p id=\"l-enquete\">déjà pris</p>"
-        "</main></body></html>"
-    )
-    html = render.add_table_of_contents(page)
+    # headings from Markdown cells, HTML outputs and Markdown outputs; an id already taken
+    nb = nbformat.v4.new_notebook()
+    html_output = lambda text: nbformat.v4.new_output("display_data", data={"text/html": text})  # noqa: E731
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Titre"),
+        nbformat.v4.new_markdown_cell("## Résultats"),
+        nbformat.v4.new_code_cell("", outputs=[html_output("<h3>Détail</h3><p>a</p><h3>Détail</h3>")]),
+        nbformat.v4.new_code_cell("", outputs=[
+            nbformat.v4.new_output("display_data", data={"text/markdown": "## L'enquête"}),
+            html_output('<p id="l-enquete">déjà pris</p>'),
+        ]),
+    ]
+    html = render.render_html(nb)
     ids = re.findall(r'\bid="([^"]*)"', html)
     assert len(ids) == len(set(ids))
     nav = html[html.index("<nav"): html.index("</nav>")]
-    assert re.findall(r'href="#([^"]*)"', nav) == ["resultats", "detail", "detail-2", "l-enquete-2"]
-    assert nav.index("<ol><li><a href=\"#detail\"") > nav.index("#resultats"), "h3 nested under h2"
+    targets = re.findall(r'href="#([^"]*)"', nav)
+    assert targets == ["resultats", "detail", "detail-2", "l-enquete-2"]
+    for target in targets:  # each entry leads to its heading, which links to itself
+        assert re.search(rf'<h[23] id="{target}">[^<]*<a class="anchor-link" href="#{target}">', html)
+    assert nav.index('<ol><li><a href="#detail"') > nav.index("#resultats"), "h3 nested under h2"
     assert html.index("<nav") > html.index("</h1>")
-    assert render.add_table_of_contents("<main><p>rien</p></main>") == "<main><p>rien</p></main>"
+    assert "<nav" not in render.render_html(nbformat.v4.new_notebook())
 
 
 # ---------------------------------------------------------------------------

@@ -116,10 +116,6 @@ def _kernel_manager_class():
     from traitlets import default
 
     class KernelManager(AsyncKernelManager):
-        @default("client_factory")
-        def _default_client_factory(self):
-            return _kernel_client_class()
-
         @default("transport")
         def _default_transport(self):
             return "ipc" if os.name == "posix" else "tcp"
@@ -136,74 +132,7 @@ def _kernel_manager_class():
         def _default_transport_encryption(self):
             return "auto" if self.transport == "tcp" and zmq.has("curve") else "disabled"
 
-        async def _async_wait(self, pollinterval: float = 0.1) -> None:
-            # jupyter_client polls a killed kernel every 0.1 s until it is gone, so
-            # each report waited about 0.1 s more for its kernel to end: poll more often
-            await super()._async_wait(pollinterval=min(pollinterval, 0.005))
-
     return KernelManager
-
-
-#: Seconds of silence on IOPub that end a kernel's start (jupyter_client waits 0.2 s).
-_IOPUB_FLUSH_SECONDS = 0.02
-
-
-def _kernel_client_class():
-    """jupyter_client's async kernel client, ending its wait for a new kernel sooner.
-
-    ``wait_for_ready`` (jupyter_client 8) gets the kernel's ``kernel_info_reply``
-    and a message on IOPub, then drains IOPub until it stays silent for 0.2 s:
-    a fixed 0.2 s added to every report. The kernel's start-up messages (its
-    "busy"/"idle" status of that request) arrive within milliseconds, and the
-    cells' outputs are matched to their requests by nbclient anyway, so this
-    client waits :data:`_IOPUB_FLUSH_SECONDS` instead. The rest is the same.
-    """
-    import asyncio
-    import time
-    from queue import Empty
-
-    from jupyter_client.asynchronous import AsyncKernelClient
-    from jupyter_client.manager import KernelManager
-    from jupyter_core.utils import ensure_async
-
-    class KernelClient(AsyncKernelClient):
-        async def wait_for_ready(self, timeout: float | None = None) -> None:
-            if timeout is None:
-                timeout = float("inf")
-            abs_timeout = time.time() + timeout
-            if not isinstance(self.parent, KernelManager):
-                while not await self._async_is_alive():
-                    if time.time() > abs_timeout:
-                        raise RuntimeError(
-                            "Kernel didn't respond to heartbeats in %d seconds and timed out" % timeout
-                        )
-                    await asyncio.sleep(0.2)
-            while True:
-                self.kernel_info()
-                try:
-                    msg = await ensure_async(self.shell_channel.get_msg(timeout=1))
-                except Empty:
-                    pass
-                else:
-                    if msg["msg_type"] == "kernel_info_reply":
-                        try:  # IOPub connected? If not, start over
-                            await ensure_async(self.iopub_channel.get_msg(timeout=0.2))
-                        except Empty:
-                            pass
-                        else:
-                            self._handle_kernel_info_reply(msg)
-                            break
-                if not await self._async_is_alive():
-                    raise RuntimeError("Kernel died before replying to kernel_info")
-                if time.time() > abs_timeout:
-                    raise RuntimeError("Kernel didn't respond in %d seconds" % timeout)
-            while True:  # flush IOPub
-                try:
-                    await ensure_async(self.iopub_channel.get_msg(timeout=_IOPUB_FLUSH_SECONDS))
-                except Empty:
-                    break
-
-    return KernelClient
 
 
 def source_cell_position(source_cells: list, executed_index: int, *, injected: bool) -> int:
