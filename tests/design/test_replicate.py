@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import _rref as R
-from ramlab import ReplicateDesign
-from ramlab.errors import WeightError
+from ramlab import Design, ReplicateDesign
+from ramlab.errors import MarginError, WeightError
 
 REP = R.load_json("replicate.json")
 CASES = REP["cases"]
@@ -26,7 +26,7 @@ def _design(name):
     spec = REP["designs"][name]
     if "base" in spec:
         base = R.design_from_spec(REP["designs"][spec["base"]])
-        return base.replicate(**spec["replicate"])
+        return _weighted(base.replicate(**spec["replicate"]), spec.get("step"))
     data = R.load_data(spec["data"])
     if "repweights_file" in spec:
         reps = pd.read_csv(R.FIXTURES / "data" / spec["repweights_file"])
@@ -40,7 +40,18 @@ def _design(name):
                            combined_weights=spec["combined_weights"], **kwargs)
 
 
-@pytest.mark.parametrize("name", list(REP["designs"])[:-2])
+def _weighted(design, step):
+    """The weighting call of a fixture's step (R's rake/calibrate/postStratify of the replicate design)."""
+    if step is None:
+        return design
+    if step["method"] == "rake":
+        return design.rake(step["margins"], tol=1e-12)
+    if step["method"] == "calibrate":
+        return design.calibrate(step["totals"], method=step["calfun"])
+    return design.poststratify(step["columns"], step["totals"])
+
+
+@pytest.mark.parametrize("name", [n for n, s in REP["designs"].items() if "n_replicates" in s])
 def test_replicate_design_scale_and_degf(name):
     d = _design(name)
     spec = REP["designs"][name]
@@ -61,7 +72,9 @@ def test_mean_total_against_r(case):
     out = getattr(d, case["estimator"])(case["variable"], by=case.get("by"))
     r = case["result"]
     R.assert_close(out["estimate"].to_numpy(), np.ravel(r["estimate"]), 1e-8, what="estimate")
-    R.assert_close(out["se"].to_numpy(), np.ravel(r["se"]), 1e-6, what="se")
+    # a total the weighting fixed (a margin's categories) has SE 0 up to rounding
+    R.assert_close(out["se"].to_numpy(), np.ravel(r["se"]), 1e-6,
+                   atol=1e-12 * np.abs(np.ravel(r["estimate"])).max(), what="se")
     if case.get("by"):
         assert [str(g) for g in out.index] == [str(g) for g in r["groups"][case["by"]]]
 
@@ -145,3 +158,26 @@ def test_bootstrap_replicates_resample_whole_psus():
     # subbootstrap: n - 1 draws, each counted n / (n - 1)
     np.testing.assert_allclose(per_psu[[f"r{j}" for j in range(20)]].sum(), n_psu, rtol=1e-12)
     assert rep.scale == pytest.approx(1 / 19)
+
+
+@pytest.mark.parametrize("name", [n for n, s in REP["designs"].items() if s.get("step")])
+def test_calibrated_design_replicated_equals_replicate_design_calibrated(name):
+    """replicate() of a weighted design recalibrates every replicate, as weighting the replicates does."""
+    spec = REP["designs"][name]
+    base = R.design_from_spec(REP["designs"][spec["base"]])
+    first_weighted = _weighted(base, spec["step"]).replicate(**spec["replicate"])
+    first_replicated = _design(name)
+    np.testing.assert_allclose(first_weighted.replicate_weights.to_numpy(),
+                               first_replicated.replicate_weights.to_numpy(), rtol=1e-9)
+    r = next(c for c in CASES if c["id"] == f"{name}_mean_api00")["result"]
+    R.assert_close(first_weighted.mean("api00")["se"].to_numpy(), r["se"], 1e-6, what="se")
+
+
+def test_a_replicate_without_a_category_of_a_margin_is_named():
+    """The JK1 replicate that drops district 178, here the only one with a school of type H."""
+    data = R.load_data("apiclus1")
+    data = data[(data["stype"] != "H") | (data["dnum"] == 178)].reset_index(drop=True)
+    rep = Design(data, ids="dnum", weights="pw").replicate("JK1")
+    psus = list(pd.unique(data["dnum"]))  # R: one replicate per PSU, in order of appearance
+    with pytest.raises(MarginError, match=rf"replicate {psus.index(178) + 1}: margin of 'stype': category 'H'"):
+        rep.rake({"stype": {"E": 4421, "H": 755, "M": 1018}})

@@ -199,8 +199,10 @@ class ReplicateDesign(SurveyDesign):
 
     @property
     def replicate_weight_values(self):
-        """Replicate weights (n, R) as a read-only ndarray, over all rows (for weighting)."""
-        return self._replicates
+        """Replicate weights (n, R) as an ndarray, 0 outside a domain (what weighting reweights)."""
+        if self._domain is None:
+            return self._replicates
+        return self._replicates * self._domain[:, None]
 
     def _apply(self, result, step):
         if result.replicates is None:

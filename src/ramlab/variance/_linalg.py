@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["dense_codes", "gram_rank", "group_rows", "pinv_sym", "rowsum", "wcrossprod", "wcrossprod_sym"]
+__all__ = ["dense_codes", "group_rows", "pinv_sym", "qr_rank", "rowsum", "wcrossprod", "wcrossprod_sym"]
 
 
 def _sweep(G, tol):
@@ -54,17 +54,22 @@ def pinv_sym(G, tol=1e-10):
     return inv / dd[:, None] / dd[None, :]
 
 
-def gram_rank(G, tol=1e-10):
-    """Rank of a matrix X from its Gram matrix G = X'X, as R's ``qr(X, tol)``.
+def qr_rank(X, tol=1e-5, block=65536):
+    """Rank of X (n, p) as R's ``qr(X, tol)$rank`` (LINPACK ``dqrdc2``).
 
     A column counts when the part of it not explained by the earlier
-    columns keeps more than ``sqrt(tol)`` of its norm (R's LINPACK
-    ``dqrdc2`` test with ``tol = 1e-5``).
+    columns keeps at least ``tol`` of its norm. The triangular factor is
+    accumulated over blocks of rows (no n x p copy).
     """
-    G = np.asarray(G, dtype=float)
-    if G.shape[0] == 0:
+    n, p = X.shape
+    if n == 0 or p == 0:
         return 0
-    return int(_sweep(G, tol)[1].sum())
+    R = np.zeros((0, p))
+    for a in range(0, n, block):
+        R = np.linalg.qr(np.vstack([R, X[a:a + block]]), mode="r")
+    norms = np.sqrt(np.einsum("ij,ij->j", R, R))
+    diag = np.abs(np.diag(R)) if R.shape[0] >= p else np.append(np.abs(np.diag(R)), np.zeros(p - R.shape[0]))
+    return int(np.count_nonzero((norms > 0) & (diag >= tol * norms)))
 
 
 def rowsum(x, codes, size):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ramlab.variance._engine import VarianceEstimator
-from ramlab.variance._linalg import gram_rank
+from ramlab.variance._linalg import qr_rank
 
 __all__ = [
     "REPLICATE_TYPES", "ReplicateVariance", "brr_factors", "jk1_weights", "jkn_weights",
@@ -249,9 +249,9 @@ class ReplicateVariance(VarianceEstimator):
     def degf(self):
         """R ``degf.svyrep.design``: rank of the domain's replicate weights minus 1.
 
-        The rank is R's ``qr(tol = 1e-5)`` test, taken on the Gram matrix.
+        The rank is R's ``qr(tol = 1e-5)`` test.
         """
         A = self.replicates if self.domain is None else self.replicates[self.domain]
         if A.shape[0] == 0:
             return -1
-        return gram_rank(A.T @ A, tol=1e-10) - 1
+        return qr_rank(A, tol=1e-5) - 1

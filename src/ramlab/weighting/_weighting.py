@@ -161,7 +161,7 @@ def _category_targets(var, labels, margin, scale):
     return targets
 
 
-def _check_support(var, labels, targets, sums, *, what, noun, zero_target_ok):
+def _check_support(var, labels, targets, sums, *, what, noun, zero_target_ok, where=""):
     """Each category's weighted sample against its target.
 
     Refused: respondents without a target, a positive target without
@@ -172,17 +172,17 @@ def _check_support(var, labels, targets, sums, *, what, noun, zero_target_ok):
         if np.isnan(tk):
             if sums[k] > 0:
                 raise MarginError(
-                    f"{what} of {var!r}: category {labels[k]!r} has respondents but no {noun}",
+                    f"{where}{what} of {var!r}: category {labels[k]!r} has respondents but no {noun}",
                     variable=var, category=labels[k],
                 )
         elif tk > 0 and sums[k] <= 0:
             raise MarginError(
-                f"{what} of {var!r}: category {labels[k]!r} has no respondents ({noun} {tk!r})",
+                f"{where}{what} of {var!r}: category {labels[k]!r} has no respondents ({noun} {float(tk)!r})",
                 variable=var, category=labels[k],
             )
         elif tk == 0 and sums[k] > 0 and not zero_target_ok:
             raise MarginError(
-                f"{what} of {var!r}: category {labels[k]!r} has respondents but a {noun} of 0",
+                f"{where}{what} of {var!r}: category {labels[k]!r} has respondents but a {noun} of 0",
                 variable=var, category=labels[k],
             )
 
@@ -350,15 +350,32 @@ def rake_weights(design, margins, *, tol=1e-10, max_iter=100, cap=None, populati
     terms, cell, ncell, cell_codes = _rake_setup(design, margins, population, w0, tol)
     Ks = [t[2] for t in terms]
     targets = [t[3] for t in terms]
+    setup = (terms, cell, ncell, cell_codes, Ks, targets)
+    w_new, cw = _rake_one(w0, setup, tol, max_iter, cap)
+    cells = cells_from_codes(cell_codes, Ks)
+    model = CalibrationModel(cell=cell, cells=cells, Z=None, names=tuple(t[0] for t in terms))
+    G = cells.gram(cw)
+    A = design.replicate_weight_values
+    reps = None
+    if A is not None:
+        reps = np.empty_like(A)
+        for r in range(A.shape[1]):
+            reps[:, r] = _rake_one(A[:, r], setup, tol, max_iter, cap, where=f"replicate {r + 1}: ")[0]
+    return Reweighting(w_new, Calibration("rake", model, w0, w_new, G), reps)
+
+
+def _rake_one(w0, setup, tol, max_iter, cap, where=""):
+    """Raked weights of one set of seed weights ``w0``, and its cell totals."""
+    terms, cell, ncell, cell_codes, Ks, targets = setup
     cw = np.bincount(cell, weights=w0, minlength=ncell)
     for (var, _, K, t, labels), cc in zip(terms, cell_codes):
         _check_support(var, labels, t, np.bincount(cc, weights=cw, minlength=K),
-                       what="margin", noun="target", zero_target_ok=False)
+                       what="margin", noun="target", zero_target_ok=False, where=where)
     g, it, err = _ipf_cells(cw, cell_codes, Ks, targets, tol, max_iter)
     if err > tol:
         raise ConvergenceError(
-            f"raking did not converge: largest relative error {err:.3g} after {it} iterations "
-            f"(tol {tol:g})",
+            f"{where}raking did not converge: largest relative error {err:.3g} after {it} "
+            f"iterations (tol {tol:g})",
             max_error=err,
             iterations=it,
         )
@@ -366,10 +383,7 @@ def rake_weights(design, margins, *, tol=1e-10, max_iter=100, cap=None, populati
     np.multiply(w_new, w0, out=w_new)
     if cap is not None:
         w_new = _capped(w0, w_new, cell, ncell, cell_codes, Ks, targets, tol, max_iter, cap)
-    cells = cells_from_codes(cell_codes, Ks)
-    model = CalibrationModel(cell=cell, cells=cells, Z=None, names=tuple(t[0] for t in terms))
-    G = cells.gram(cw)
-    return Reweighting(w_new, Calibration("rake", model, w0, w_new, G))
+    return w_new, cw
 
 
 def _capped(w0, w, cell, ncell, cell_codes, Ks, targets, tol, max_iter, cap):
@@ -467,6 +481,13 @@ class _Spec:
     targets: np.ndarray
     names: tuple
     r_scale_pairs: tuple  # (target, sample total) per column of R's model matrix
+    r_columns: tuple = ()  # the model's columns that are columns of R's model matrix
+    r_intercept: float | None = None  # R's intercept total (categorical terms)
+
+    def scale_pairs(self, w, s):
+        """``r_scale_pairs`` for other weights ``w`` (sample totals ``s`` = X' w)."""
+        head = [] if self.r_intercept is None else [(self.r_intercept, float(w.sum()))]
+        return tuple(head + [(self.targets[i], s[i]) for i in self.r_columns])
 
 
 def _numeric_total(var, s, spec, pos):
@@ -517,7 +538,7 @@ def _calibration_terms(data, w, totals):
 
 def _categorical_columns(cat, w, n, population):
     """Cells, kept indicator columns, names, targets and R's scale pairs of the categorical terms."""
-    names, targets, pairs = [], [], []
+    names, targets, pairs, r_cols = [], [], [], []
     Ks = [c[2] for c in cat]
     cell, ncell, cell_codes = _cell_index([c[1] for c in cat], Ks, n)
     cw = np.bincount(cell, weights=w, minlength=ncell)
@@ -530,10 +551,11 @@ def _categorical_columns(cat, w, n, population):
         kt = ~np.isnan(t) & (s_k > 0)
         keep.append(kt)
         for j, k in enumerate(np.flatnonzero(kt)):
-            names.append(f"{var}={labels[k]}")
-            targets.append(t[k])
             if j:  # R: treatment contrasts drop the first level
                 pairs.append((t[k], s_k[k]))
+                r_cols.append(len(names))
+            names.append(f"{var}={labels[k]}")
+            targets.append(t[k])
         sums.append((var, float(np.nansum(t))))
     ref_var, ref = sums[0]
     for var, sm in sums[1:] + ([("population", float(population))] if population is not None else []):
@@ -543,7 +565,7 @@ def _categorical_columns(cat, w, n, population):
                 variable=var,
             )
     pairs.insert(0, (ref, float(w.sum())))  # R's intercept
-    return cell, cells_from_codes(cell_codes, Ks, keep), names, targets, pairs
+    return cell, cells_from_codes(cell_codes, Ks, keep), names, targets, pairs, r_cols, ref
 
 
 def _build_model(design, totals, population):
@@ -553,10 +575,11 @@ def _build_model(design, totals, population):
     if population is not None and not cat:
         # intercept column; with categorical terms it is already in their span
         num.insert(0, ("(Intercept)", np.ones(n), float(population)))
-    names, targets, pairs = [], [], []
-    cell = cells = None
+    names, targets, pairs, r_cols = [], [], [], []
+    cell = cells = ref = None
     if cat:
-        cell, cells, names, targets, pairs = _categorical_columns(cat, w, n, population)
+        cell, cells, names, targets, pairs, r_cols, ref = _categorical_columns(cat, w, n, population)
+    r_cols = r_cols + list(range(len(names), len(names) + len(num)))
     Z = None
     if num:
         # the data's own columns (no copy) unless a zero-weight row holds a
@@ -568,7 +591,7 @@ def _build_model(design, totals, population):
         names.extend(var for var, _, _ in num)
         targets.extend(t for _, _, t in num)
     model = CalibrationModel(cell=cell, cells=cells, Z=Z, names=tuple(names))
-    return _Spec(model, np.asarray(targets, dtype=float), tuple(names), tuple(pairs))
+    return _Spec(model, np.asarray(targets, dtype=float), tuple(names), tuple(pairs), tuple(r_cols), ref)
 
 
 def _calfun(method, bounds):
@@ -680,23 +703,45 @@ def calibrate_weights(design, totals, *, method="linear", bounds=None, populatio
         raise ValueError(f"method must be 'linear', 'raking' or 'logit', not {method!r}")
     FdF = _calfun(method, (L, U))
     spec = _build_model(design, totals, population)
-    model, t = spec.model, spec.targets
     w = design.weight_values
+    args = (spec, FdF, (L, U), tol, max_iter, method)
+    w_new, G0 = _calibrate_one(w, *args, pairs=spec.r_scale_pairs)
+    A = design.replicate_weight_values
+    reps = None
+    if A is not None:
+        # R calibrate.svyrep.design: each replicate calibrated from its own weights
+        reps = np.empty_like(A)
+        for r in range(A.shape[1]):
+            reps[:, r] = _calibrate_one(A[:, r], *args, where=f"replicate {r + 1}: ")[0]
+    return Reweighting(w_new, Calibration(method, spec.model, w, w_new, G0), reps)
+
+
+def _calibrate_one(w, spec, FdF, bounds, tol, max_iter, method, *, pairs=None, where=""):
+    """Calibrated weights of one set of weights ``w``, and X' diag(w) X."""
+    model, t = spec.model, spec.targets
     G0 = model.gram(w)
     s0 = model.rmatvec(w)
+    empty = np.flatnonzero((s0[:model.kc] <= 0) & (t[:model.kc] > 0))
+    if empty.size:  # only a replicate can lack a category the full sample has
+        raise MarginError(f"{where}totals: category {spec.names[empty[0]]!r} has no respondents "
+                          f"(total {t[empty[0]]!r})", category=spec.names[empty[0]])
+    L, U = bounds
     if method == "linear" and not (np.isfinite(L) or np.isfinite(U)):
         g = 1.0 + model.matvec(pinv_sym(G0) @ (t - s0))
         w_new = w * g
         misfit = t - model.rmatvec(w_new)
         if np.any(np.abs(misfit) / (1 + np.abs(t)) > max(tol, 1e-9)):
-            raise MarginError("calibration totals are inconsistent with the model (collinear totals disagree)")
+            raise MarginError(f"{where}calibration totals are inconsistent with the model "
+                              "(collinear totals disagree)")
     else:
-        g = _grake(model, w, t, s0, FdF, (L, U), spec.r_scale_pairs, tol, max_iter, method, G0=G0)
+        if pairs is None:
+            pairs = spec.scale_pairs(w, s0)
+        g = _grake(model, w, t, s0, FdF, (L, U), pairs, tol, max_iter, method, G0=G0)
         w_new = w * g
     w_new = np.where(w > 0, w_new, 0.0)
     if np.any(~np.isfinite(w_new)):
-        raise ConvergenceError("calibration produced non-finite weights")
-    return Reweighting(w_new, Calibration(method, model, w, w_new, G0))
+        raise ConvergenceError(f"{where}calibration produced non-finite weights")
+    return w_new, G0
 
 
 def _not_converged(method, bounds, achieved, max_iter):
@@ -898,13 +943,34 @@ def poststratify_weights(design, columns, totals):
     with np.errstate(divide="ignore", invalid="ignore"):
         g_cell = np.where(has_sample, tcell / cw, 1.0)
     w_new = w * g_cell[cell]
+    A = design.replicate_weight_values
+    reps = None
+    if A is not None:
+        reps = np.empty_like(A)
+        for r in range(A.shape[1]):
+            reps[:, r] = _poststratify_replicate(A[:, r], cell, ncell, tcell, has_sample,
+                                                 labels_list, cell_codes, columns, r)
     keep = np.flatnonzero(has_sample)
     # indicator model on the populated cells (empty cells: no column)
     lut = np.full(ncell, keep.size, dtype=np.int64)
     lut[keep] = np.arange(keep.size)
     cells = CellIndicators(lut[:, None], int(keep.size))
     model = CalibrationModel(cell=cell, cells=cells, Z=None, names=tuple(columns))
-    return Reweighting(w_new, Calibration("poststratify", model, w, w_new, np.diag(cw[keep])))
+    return Reweighting(w_new, Calibration("poststratify", model, w, w_new, np.diag(cw[keep])), reps)
+
+
+def _poststratify_replicate(a, cell, ncell, tcell, has_sample, labels_list, cell_codes, columns, r):
+    """One replicate post-stratified to the same totals (R ``postStratify.svyrep.design``)."""
+    cw = np.bincount(cell, weights=a, minlength=ncell)
+    lost = has_sample & (cw <= 0) & (np.nan_to_num(tcell) > 0)
+    if lost.any():
+        c = int(np.flatnonzero(lost)[0])
+        key = tuple(lab[cc[c]] for lab, cc in zip(labels_list, cell_codes))
+        raise MarginError(f"replicate {r + 1}: post-stratum {key!r} has no respondents "
+                          f"(total {tcell[c]!r})", variable=columns[0], category=key)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(cw > 0, tcell / cw, 1.0)
+    return a * g[cell]
 
 
 # --------------------------------------------------------------------------
@@ -944,7 +1010,17 @@ def trim_weights(design, *, lower=None, upper=None, strict=False):
     hi = np.inf if upper is None else float(upper)
     if lo > hi:
         raise BoundsError(f"lower limit {lo} is above upper limit {hi}")
-    w = design.weight_values.copy()
+    w = _trimmed(design.weight_values, lo, hi, strict)
+    A = design.replicate_weight_values
+    reps = None
+    if A is not None:  # each replicate trimmed the same way
+        reps = np.column_stack([_trimmed(A[:, r], lo, hi, strict) for r in range(A.shape[1])])
+    return Reweighting(w, None, reps)
+
+
+def _trimmed(weights, lo, hi, strict):
+    """Weights trimmed to [lo, hi], the excess spread over the rows inside (R ``trimWeights``)."""
+    w = weights.copy()
     # Rows outside a domain keep their zero weight (R would hand them a share
     # of the trimmed excess when the design is calibrated; ramlab does not).
     idx = np.flatnonzero(w > 0)
@@ -966,4 +1042,4 @@ def trim_weights(design, *, lower=None, upper=None, strict=False):
     else:
         raise BoundsError(f"trimming to [{lo}, {hi}] does not converge")
     w[idx] = pw
-    return Reweighting(w, None)
+    return w
