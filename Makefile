@@ -60,9 +60,9 @@ test: $(STAMP) $(SYNTHETIC)
 # variance, weighting, the design's estimators, p-value adjustment and the
 # significance letters. Configuration: [tool.mutmut] in pyproject.toml; results
 # and the survivors examined: tests/MUTATION.md. MUTANTS selects mutants by name
-# (globs), e.g. make mutation MUTANTS='ramlab.variance*'; CI=true selects the
+# (globs), e.g. make mutation MUTANTS='ramlab.variance.*'; CI=true selects the
 # derandomised hypothesis profile, so that a mutant's verdict is reproducible.
-MUTANTS ?= ramlab.variance* ramlab.weighting* ramlab.design* ramlab.*significance.* ramlab.tables*x__significance__mutmut_*
+MUTANTS ?= ramlab.variance.* ramlab.weighting.* ramlab.design.* ramlab.tables.significance.* ramlab.tables._tables.x__significance__mutmut_*
 MUTMUT_CHILDREN ?= 2
 mutation: $(STAMP) $(SYNTHETIC)
 	CI=true $(BIN)/mutmut run --max-children $(MUTMUT_CHILDREN) $(foreach m,$(MUTANTS),'$(m)') || true

@@ -307,3 +307,76 @@ def test_banner_covariance_with_an_infinite_population_stratum():
     h = (df["stype"] == "H").to_numpy(float)
     u = np.where(h > 0, df["api00"].to_numpy(float), 0.0)
     np.testing.assert_allclose(d.total_vcov(u), nofpc.total_vcov(u), rtol=1e-12)
+
+
+def test_raking_ignores_untargeted_zero_weight_rows_and_empty_zero_targets():
+    # Kalton's raking (R kalton.json) must not move when the data also hold
+    # zero-weight rows with a missing margin value, and a category with a
+    # target of 0 and no respondents; nor when the margins are given as shares
+    # (targets below 1: the stopping rule is relative to every target).
+    base, margins, ref = _kalton()
+    df = base.data.copy()
+    df["a"] = df["a"].cat.add_categories([5])
+    df["b"] = df["b"].cat.add_categories([4])
+    extra = pd.DataFrame({"a": pd.Categorical([None, None], categories=df["a"].cat.categories),
+                          "b": pd.Categorical([1, 2], categories=df["b"].cat.categories)})
+    df = pd.concat([df, extra], ignore_index=True)
+    df["w"] = np.r_[np.ones(base.n), 0.0, 0.0]
+    with_zero = {"a": {**margins["a"], 5: 0.0}, "b": {**margins["b"], 4: 0.0}}
+    raked = Design(df, weights="w").rake(with_zero, tol=1e-10, max_iter=20)
+    w = raked.weights.to_numpy()
+    R.assert_close(w[: base.n], ref["weights"], 1e-8, what="Kalton weights")
+    assert np.all(w[base.n:] == 0)
+    total = sum(margins["a"].values())
+    shares = {v: {k: t / total for k, t in m.items()} for v, m in margins.items()}
+    scaled = base.rake(shares, tol=1e-10, max_iter=20)
+    R.assert_close(scaled.weights.to_numpy() * total, ref["weights"], 1e-8, what="weights from shares")
+
+
+def test_raking_on_more_cells_than_the_full_product_holds():
+    # 60 x 60 x 21 = 75,600 possible cells for 300 rows: raking then indexes
+    # only the observed combinations; an empty category (target 0, last in its
+    # margin) must still be counted in the stopping rule.
+    rng = np.random.default_rng(15)
+    n = 300
+    df = pd.DataFrame({"a": pd.Categorical(rng.integers(0, 60, n), categories=range(60)),
+                       "b": pd.Categorical(rng.integers(0, 60, n), categories=range(60)),
+                       "c": pd.Categorical(rng.integers(0, 20, n), categories=range(21))})
+    df["w"] = rng.uniform(1, 3, n)
+    w_true = df["w"] * np.exp(rng.normal(0, 0.3, n))  # realises the margins below
+    margins = {v: {k: float(t) for k, t in w_true.groupby(df[v], observed=False).sum().items()}
+               for v in ("a", "b", "c")}
+    assert margins["c"][20] == 0.0
+    raked = Design(df, weights="w").rake(margins, tol=1e-10, max_iter=1000)
+    for v, target in margins.items():
+        got = raked.weights.groupby(df[v], observed=False).sum()
+        assert all(abs(got[k] - t) <= 1e-10 * t for k, t in target.items() if t > 0)
+        assert all(got[k] == 0 for k, t in target.items() if t == 0)
+
+
+def _ipf_sweeps(counts, row_targets, col_targets, tol):
+    """Sweeps of textbook IPF (Deming & Stephan 1940: rows, then columns) until
+    every margin is within tol, relative; written out here, not ramlab's."""
+    table = np.asarray(counts, dtype=float)
+    r, c = np.asarray(row_targets, dtype=float), np.asarray(col_targets, dtype=float)
+    for sweep in range(1, 1000):
+        table *= (r / table.sum(axis=1))[:, None]
+        table *= (c / table.sum(axis=0))[None, :]
+        err = max(np.max(np.abs(table.sum(axis=1) - r) / r), np.max(np.abs(table.sum(axis=0) - c) / c))
+        if err <= tol:
+            return sweep
+    raise AssertionError("IPF did not converge")
+
+
+def test_raking_takes_exactly_the_sweeps_of_textbook_ipf():
+    d, margins, _ = _kalton()
+    data = R.load_json("kalton.json")["data"]
+    counts = np.zeros((4, 3))
+    for a, b, k in zip(data["cells_a"], data["cells_b"], data["sample_counts"]):
+        counts[a - 1, b - 1] = k
+    sweeps = _ipf_sweeps(counts, data["population_a"], data["population_b"], 1e-10)
+    assert 3 < sweeps < 30  # IPF alone, before ramlab's Newton steps
+    d.rake(margins, tol=1e-10, max_iter=sweeps)
+    with pytest.raises(ConvergenceError) as info:
+        d.rake(margins, tol=1e-10, max_iter=sweeps - 1)
+    assert info.value.iterations == sweeps - 1
