@@ -14,6 +14,9 @@ Where to look (R function: module; test):
   ``tests/design/test_design.py``, ``tests/design/test_extra_statscore.py``;
 - ``svyciprop``: ``_ciprop.py``, with R's glm/profile/spline numerics in
   ``_rcompat.py``; ``tests/design/test_ciprop.py``;
+- ``svyratio``, ``svyvar``: ``_ratio.py``; ``svycontrast``: ``_contrast.py``;
+  the joint covariance of several means: ``_estimates.py``;
+  ``tests/design/test_ratio.py``;
 - ``svychisq``: ``_chisq.py`` (:func:`chisq_from_totals` is shared with the
   banner tables); ``tests/design/test_chisq.py``;
 - domains (``subset``, R's row counts): :meth:`Design.subset`,

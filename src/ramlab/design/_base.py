@@ -20,7 +20,9 @@ import pandas as pd
 
 from ramlab.design._chisq import chisq
 from ramlab.design._ciprop import ciprop
-from ramlab.design._estimates import estimate
+from ramlab.design._contrast import contrast as contrast_of
+from ramlab.design._estimates import estimate, joint_estimate
+from ramlab.design._ratio import ratio, variance
 from ramlab.variance import DomainPlan
 
 __all__ = ["SurveyDesign"]
@@ -210,14 +212,16 @@ class SurveyDesign(abc.ABC):
         return self.variance_engine.statistic_vcov(statistic, influence)
 
     # -------------------------------------------------------------- estimators
-    def mean(self, var, *, by=None, deff=False, na_rm=False):
+    def mean(self, var, *, by=None, deff=False, na_rm=False, cov=False):
         """Weighted mean (proportions for a categorical variable) and its SE.
 
         Parameters
         ----------
-        var : str
+        var : str or list of str
             Column. Categorical, string or boolean columns give one row per
-            category (proportions).
+            category (proportions). Several columns give their means side by
+            side, named as R (``api00``, ``stypeE``), with their joint
+            covariance (``cov=True``).
         by : str or list of str, optional
             Domain estimation per group (R ``svyby``); several columns give
             their cross-classification (groups in R's order: the first
@@ -229,25 +233,99 @@ class SurveyDesign(abc.ABC):
         na_rm : bool
             Drop rows where ``var`` is missing (as a domain); otherwise a
             missing value makes the estimate NaN, as in R.
+        cov : bool
+            Also return the joint covariance of the estimates (R
+            ``vcov(svymean(~a + b))``), for :meth:`contrast`.
 
         Returns
         -------
-        pandas.DataFrame with columns estimate, se (, deff).
+        pandas.DataFrame with columns estimate, se (, deff); with
+        ``cov=True``, the pair (that DataFrame, covariance DataFrame).
 
         Notes
         -----
         Influence values u_i = (y_i - ybar) / N_hat in the domain.
         Reference: R survey ``svymean.survey.design2``, ``svyby``.
         """
-        return estimate(self, var, kind="mean", by=by, deff=deff, na_rm=na_rm)
+        return self._estimate(var, kind="mean", by=by, deff=deff, na_rm=na_rm, cov=cov)
 
-    def total(self, var, *, by=None, deff=False, na_rm=False):
+    def total(self, var, *, by=None, deff=False, na_rm=False, cov=False):
         """Weighted total (counts for a categorical variable) and its SE.
 
         Same parameters as :meth:`mean`. Reference: R survey
         ``svytotal.survey.design2``.
         """
-        return estimate(self, var, kind="total", by=by, deff=deff, na_rm=na_rm)
+        return self._estimate(var, kind="total", by=by, deff=deff, na_rm=na_rm, cov=cov)
+
+    def _estimate(self, var, *, kind, by, deff, na_rm, cov):
+        if not (cov or isinstance(var, (list, tuple))):
+            return estimate(self, var, kind=kind, by=by, deff=deff, na_rm=na_rm)
+        if by is not None or deff:
+            raise ValueError("by= and deff= take one variable, without cov=True")
+        frame, V = joint_estimate(self, list(var) if isinstance(var, (list, tuple)) else [var],
+                                  kind=kind, na_rm=na_rm)
+        return (frame, V) if cov else frame
+
+    # ------------------------------------------------- ratios, variances, contrasts
+    def ratio(self, numerator, denominator, *, by=None, na_rm=False):
+        """Ratio of two totals and its SE (R ``svyratio``).
+
+        Parameters
+        ----------
+        numerator, denominator : str
+            Numeric columns: the ratio is sum w y / sum w x.
+        by : str or list of str, optional
+            One ratio per group (R ``svyby(..., svyratio, denominator =)``).
+        na_rm : bool
+            Leave out the rows where either is missing (a domain); otherwise
+            NaN, as R.
+
+        Returns
+        -------
+        pandas.DataFrame with columns estimate, se (one row, or one per group).
+
+        Notes
+        -----
+        Influence values (y_i - R x_i) / X (R ``svyratio.survey.design2``);
+        on a replicate design the ratio of each replicate's totals.
+        """
+        return ratio(self, numerator, denominator, by=by, na_rm=na_rm)
+
+    def var(self, x, *, na_rm=False):
+        """Population variance of a numeric column (or covariance matrix of several), R ``svyvar``.
+
+        The estimate is the weighted mean of (x_i - xbar)^2 n / (n - 1); its
+        SE is that mean's, xbar held fixed (R ``svyvar.survey.design``); on a
+        replicate design, the variance recomputed with each replicate.
+
+        Returns
+        -------
+        pandas.DataFrame with columns estimate, se: one row for one column;
+        for p columns, the p x p entries indexed by (row, column) variable in
+        R's column-major order.
+        """
+        return variance(self, x, na_rm=na_rm)
+
+    @staticmethod
+    def contrast(estimates, contrast):
+        """Linear or nonlinear contrast of estimates with their covariance (R ``svycontrast``).
+
+        Parameters
+        ----------
+        estimates : (DataFrame, DataFrame)
+            Estimates and their joint covariance, e.g. ``d.mean(["a", "b"], cov=True)``.
+        contrast : dict, array-like, str, or dict of those
+            ``{"a": 1, "b": -1}`` or ``[1, -1]``: linear; ``"a / b"`` or
+            ``"log(a) - log(b)"``: nonlinear, by the delta method (numbers,
+            names, + - * / ** and log, exp, sqrt, log10, log2, sin, cos, tan,
+            asin); ``{"diff": {...}, "ratio": "a / b"}``: several at once,
+            with their joint covariance.
+
+        Returns
+        -------
+        (DataFrame with estimate and se, covariance DataFrame)
+        """
+        return contrast_of(estimates, contrast)
 
     # ---------------------------------------------------------------- ciprop
     def ciprop(self, x, *, method="logit", level=0.95):

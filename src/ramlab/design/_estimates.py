@@ -12,7 +12,7 @@ import pandas as pd
 
 from ramlab.design._columns import as_list, column, factor_codes
 
-__all__ = ["estimate", "variable_matrix"]
+__all__ = ["estimate", "joint_estimate", "variable_matrix", "variables_matrix"]
 
 
 def variable_matrix(design, var):
@@ -35,7 +35,36 @@ def variable_matrix(design, var):
     return y[:, None], [var], missing, False
 
 
-def _groups(design, by):
+def variables_matrix(design, variables):
+    """Matrix of several variables side by side, with R's names (``stypeE``).
+
+    Returns (Y, names, missing): missing where any variable is missing.
+    """
+    blocks, names = [], []
+    missing = np.zeros(design.n, dtype=bool)
+    for var in variables:
+        Y, labels, miss, categorical = variable_matrix(design, var)
+        blocks.append(Y)
+        if categorical:
+            names.extend(f"{var}{lab}" for lab in labels)
+        else:
+            names.append(var)
+        missing |= miss
+    return np.hstack(blocks), names, missing
+
+
+def joint_estimate(design, variables, *, kind, na_rm):
+    """Means or totals of several variables and their joint covariance (R ``vcov(svymean(~a + b))``).
+
+    Returns (DataFrame with estimate and se, covariance DataFrame).
+    """
+    Y, names, missing = variables_matrix(design, variables)
+    res = _estimate_domain(design, Y, missing, kind=kind, deff=False, na_rm=na_rm, cov=True)
+    V = res.pop("vcov")
+    return pd.DataFrame(res, index=pd.Index(names)), pd.DataFrame(V, index=names, columns=names)
+
+
+def groups(design, by):
     """Group codes (-1 = missing), labels and the groups with weight.
 
     ``by`` is a column or a list of columns (their cross-classification,
@@ -71,7 +100,7 @@ def estimate(design, var, *, kind, by, deff, na_rm):
         res = _estimate_domain(design, Y, missing, kind=kind, deff=deff, na_rm=na_rm)
         index = pd.Index(labels, name=var if categorical else None)
         return pd.DataFrame(res, index=index)
-    codes, glabels, present = _groups(design, by)
+    codes, glabels, present = groups(design, by)
     frames = []
     keys = []
     for g in present:
@@ -94,7 +123,7 @@ def estimate(design, var, *, kind, by, deff, na_rm):
     return out
 
 
-def _estimate_domain(design, Y, missing, *, kind, deff, na_rm):
+def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
     d = design
     if na_rm and missing.any():
         d = design.subset(~missing)
@@ -108,6 +137,8 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm):
         res = {"estimate": nan, "se": nan}
         if deff:
             res["deff"] = nan
+        if cov:
+            res["vcov"] = np.full((k, k), np.nan)
         return res
     psum = w.sum()
     totals = w @ Y
@@ -122,6 +153,8 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm):
         V = d.total_vcov(U)
     se = np.sqrt(np.diag(V))
     res = {"estimate": est, "se": se}
+    if cov:
+        res["vcov"] = V
     if deff:
         nobs = int(pos.sum())
         # R svyvar: weighted variance with n / (n - 1), n = nonzero weights
