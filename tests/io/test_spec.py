@@ -3,6 +3,7 @@
 import shutil
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -10,7 +11,7 @@ import yaml
 
 from ramlab.errors import DataFileError, SpecError
 from ramlab.io.sav import read_sav
-from ramlab.io.spec import Base, load_margin, load_spec
+from ramlab.io.spec import Base, Question, load_margin, load_spec, parse_conditions
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 SPEC = "associations_2021.yaml"
@@ -325,25 +326,23 @@ def test_base_filters_evaluate_as_stated(shipped):
     )
     data["taille"] = ["a", "b", "a", "b"]
 
-    class _Spec:  # the part of a Spec that base filters read
-        questions = {"q6": type("Q", (), {"columns": ("q6_1", "q6_2")})()}
-        bases = {}
-
-    spec = _Spec()
-    spec.bases["p"] = Base(id="p", label="p", filter={"question": "q6", "any_in": [oui, plan]}, _spec=spec)
-    spec.bases["all_no"] = Base(id="all_no", label="n", filter={"question": "q6", "all_in": [no]}, _spec=spec)
-    spec.bases["combo"] = Base(
-        id="combo", label="c",
-        filter={"all": [{"base": "p"}, {"not": {"column": "taille", "in": ["a"]}}]}, _spec=spec,
-    )
-    spec.bases["either"] = Base(
-        id="either", label="e",
-        filter={"any": [{"base": "all_no"}, {"column": "taille", "in": ["b"]}]}, _spec=spec,
-    )
+    questions = {"q6": Question(id="q6", text="", type="grid", columns=("q6_1", "q6_2"),
+                                categories=cats)}
+    filters = {
+        "p": {"question": "q6", "any_in": [oui, plan]},
+        "all_no": {"question": "q6", "all_in": [no]},
+        "combo": {"all": [{"base": "p"}, {"not": {"column": "taille", "in": ["a"]}}]},
+        "either": {"any": [{"base": "all_no"}, {"column": "taille", "in": ["b"]}]},
+    }
+    conditions = parse_conditions(filters, questions)
+    spec = SimpleNamespace(bases={bid: Base(id=bid, label=bid, filter=c) for bid, c in conditions.items()})
     assert list(spec.bases["p"].mask(data)) == [True, False, True, True]
     assert list(spec.bases["all_no"].mask(data)) == [False, True, False, False]
     assert list(spec.bases["combo"].mask(data)) == [False, False, False, True]
     assert list(spec.bases["either"].mask(data)) == [False, True, False, True]
+    assert conditions["combo"].describe() == "(base p) and (not (taille in ['a']))"
+    assert conditions["combo"].data_columns() == ["taille"]
+    assert conditions["p"].questions() == ["q6"]
 
 
 def test_circular_base_reference(data_dir):

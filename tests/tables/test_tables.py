@@ -197,7 +197,7 @@ def test_sub_base_is_a_domain_for_multi_response(dname, group):
     rows = [("m", "", "api00 > 600"), ("m", "", "api99 > 600")]
     assert_close(t.frame.loc[rows, TOTAL], res["estimate"], 1e-8)
     assert_close(t.se.loc[rows, TOTAL], res["se"], 1e-6)
-    assert t.questions["m"]["base_line"].startswith("Base : Écoles " + group + " (")
+    assert t.questions["m"].base_line.startswith("Base : Écoles " + group + " (")
 
 
 # --------------------------------------------------------------------------------------
@@ -273,7 +273,7 @@ def test_scale_mean_row_matches_r(dname):
     res = _case("extra_tables.json", f"{dname}_by_stype_score")["result"]
     d = _design(dname)
     t = crosstab(d, "ans", "stype", min_base=0, chisq=False)  # ordered categorical: a scale
-    assert t.questions["ans"]["type"] == "scale"
+    assert t.questions["ans"].type == "scale"
     for stat, est, se in zip(res["statistics"], res["estimate"], res["se"]):
         g = stat.split(":")[0]
         assert_close([t.frame.loc[("ans", "", "Moyenne"), ("stype", g)]], [est], 1e-8)

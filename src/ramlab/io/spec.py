@@ -66,6 +66,8 @@ __all__ = [
     "Spec",
     "Question",
     "Base",
+    "Condition",
+    "parse_conditions",
     "Margin",
     "Weighting",
     "load_spec",
@@ -208,26 +210,104 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """A base filter, parsed and checked when the spec is loaded.
+
+    One of the forms of the spec's filter grammar (see the module docstring):
+
+    - ``column``: ``data[name]`` is one of ``labels``;
+    - ``any_in`` / ``all_in``: any / every data column of question ``name``
+      (``columns``) is one of ``labels``;
+    - ``all`` / ``any`` / ``not``: of the sub-conditions ``parts``;
+    - ``base``: the filter of base ``name`` (``parts`` holds it; empty when
+      that base has none, i.e. every respondent).
+
+    Build conditions with :func:`parse_conditions`.
+    """
+
+    form: str
+    name: str | None = None
+    labels: tuple = ()
+    columns: tuple = ()
+    parts: tuple = ()
+
+    def evaluate(self, data):
+        """Boolean Series on ``data.index``: the rows that meet the condition (NaN: no)."""
+        import numpy as np
+        import pandas as pd
+
+        if self.form == "column":
+            return data[self.name].isin(self.labels).fillna(False).astype(bool)
+        if self.form in ("any_in", "all_in"):
+            hits = np.column_stack([data[c].isin(self.labels) for c in self.columns])
+            agg = hits.any(axis=1) if self.form == "any_in" else hits.all(axis=1)
+            return pd.Series(agg, index=data.index)
+        if self.form == "not":
+            return ~self.parts[0].evaluate(data)
+        if self.form == "base":
+            if not self.parts:
+                return pd.Series(True, index=data.index)
+            return self.parts[0].evaluate(data)
+        out = self.parts[0].evaluate(data)
+        for part in self.parts[1:]:
+            out = (out & part.evaluate(data)) if self.form == "all" else (out | part.evaluate(data))
+        return out
+
+    def describe(self) -> str:
+        """The condition in words, e.g. ``q6 any in ['Oui'] and not taille in ['a']``."""
+        if self.form == "column":
+            return f"{self.name} in {list(self.labels)}"
+        if self.form in ("any_in", "all_in"):
+            return f"{self.name} {self.form.replace('_', ' ')} {list(self.labels)}"
+        if self.form == "not":
+            return f"not ({self.parts[0].describe()})"
+        if self.form == "base":
+            return f"base {self.name}"
+        joiner = " and " if self.form == "all" else " or "
+        return joiner.join(f"({p.describe()})" for p in self.parts)
+
+    def data_columns(self) -> list:
+        """The data columns this condition reads (not through the bases it names)."""
+        if self.form == "base":
+            return []
+        out = list(self.columns)
+        for part in self.parts:
+            out.extend(part.data_columns())
+        return out
+
+    def questions(self) -> list:
+        """The question ids this condition reads (not through the bases it names)."""
+        if self.form == "base":
+            return []
+        out = [self.name] if self.form in ("any_in", "all_in") else []
+        for part in self.parts:
+            out.extend(part.questions())
+        return out
+
+    def __str__(self):
+        return self.describe()
+
+
+@dataclass(frozen=True)
 class Base:
     """A base (the respondents a question is asked of), e.g. "Ensemble".
 
     ``mask(data)`` returns a boolean Series aligned on ``data.index``. Use it
     as ``design.subset(base.mask(data))``: a domain of the full weighted design.
+    ``filter`` is the base's parsed :class:`Condition` (None: every respondent).
     """
 
     id: str
     label: str
-    filter: Any = None
+    filter: Condition | None = None
     short_label: str | None = None
-    _spec: Any = field(default=None, repr=False, compare=False)
 
     def mask(self, data):
         import pandas as pd
 
         if self.filter is None:
             return pd.Series(True, index=data.index, name=self.id)
-        out = _evaluate(self.filter, data, self._spec)
-        return out.rename(self.id)
+        return self.filter.evaluate(data).rename(self.id)
 
 
 @dataclass(frozen=True)
@@ -362,7 +442,8 @@ class Spec:
         if self.weighting.mode != "rake" and self.weighting.weight_variable:
             cols.append(self.weighting.weight_variable)
         for base in self.bases.values():
-            cols.extend(_filter_columns(base.filter, self))
+            if base.filter is not None:
+                cols.extend(base.filter.data_columns())
         return list(dict.fromkeys(cols))
 
     def check_data(self, data) -> None:
@@ -765,14 +846,11 @@ def _build_spec(raw, path, data_dir, year):
         data_file=data_file, study=study, questions=questions, bases={},
         breakdowns=breakdowns, weighting=weighting, report=report,
     )
+    conditions = parse_conditions({bid: b.get("filter") for bid, b in bases_list}, questions, path=path)
     for bid, b in bases_list:
-        if b.get("filter") is not None:
-            _check_filter(path, f"bases.{bid}.filter", b["filter"], questions, bases_spec)
         spec.bases[bid] = Base(
-            id=bid, label=b["label"], filter=b.get("filter"),
-            short_label=b.get("short_label"), _spec=spec,
+            id=bid, label=b["label"], filter=conditions[bid], short_label=b.get("short_label"),
         )
-    _check_base_cycles(path, spec.bases)
     for q in questions.values():
         if q.base not in spec.bases:
             raise _err(
@@ -923,112 +1001,96 @@ def _check_unique_columns(path, questions):
 _FILTER_FORMS = ("column", "question", "all", "any", "not", "base")
 
 
-def _check_filter(path, key, cond, questions, bases):
-    if not isinstance(cond, dict) or not cond:
-        raise _err(path, key, f"expected a condition mapping, got {cond!r}")
-    head = [k for k in cond if k in _FILTER_FORMS]
-    if len(head) != 1:
-        raise _err(path, key, f"a condition has exactly one of {', '.join(_FILTER_FORMS)}")
-    form = head[0]
-    if form == "column":
-        _check_keys(path, key, cond, {"column", "in"}, required=("column", "in"))
-        _str(path, f"{key}.column", cond["column"])
-        _str_list(path, f"{key}.in", cond["in"])
-        for q in questions.values():
-            if cond["column"] in q.columns and q.type != "numeric":
-                for lab in cond["in"]:
-                    if lab not in q.categories:
-                        raise _err(path, f"{key}.in", f"{lab!r} is not a category of {q.id!r}")
-    elif form == "question":
-        ops = [k for k in cond if k in ("any_in", "all_in")]
-        _check_keys(path, key, cond, {"question", "any_in", "all_in"}, required=("question",))
-        if len(ops) != 1:
-            raise _err(path, key, "a question condition takes exactly one of any_in, all_in")
-        qid = cond["question"]
-        if qid not in questions:
-            raise _err(path, f"{key}.question", f"unknown question {qid!r}")
-        labels = _str_list(path, f"{key}.{ops[0]}", cond[ops[0]])
-        for lab in labels:
-            if lab not in questions[qid].categories:
-                raise _err(path, f"{key}.{ops[0]}", f"{lab!r} is not a category of {qid!r}")
-    elif form in ("all", "any"):
-        _check_keys(path, key, cond, {form})
-        if not isinstance(cond[form], list) or not cond[form]:
-            raise _err(path, f"{key}.{form}", "expected a non-empty list of conditions")
-        for i, sub in enumerate(cond[form]):
-            _check_filter(path, f"{key}.{form}.{i}", sub, questions, bases)
-    elif form == "not":
-        _check_keys(path, key, cond, {"not"})
-        _check_filter(path, f"{key}.not", cond["not"], questions, bases)
-    else:
-        _check_keys(path, key, cond, {"base"})
-        if cond["base"] not in bases:
-            raise _err(path, f"{key}.base", f"unknown base {cond['base']!r}")
+def parse_conditions(filters, questions, *, path="<spec>") -> dict:
+    """Parse and check the base filters of a spec, following base references.
 
+    Parameters
+    ----------
+    filters : mapping {base id: filter mapping or None}
+        The ``filter`` of each base as written in the spec (None: no filter).
+    questions : mapping {question id: Question}
+        The spec's questions (for ``question`` conditions and label checks).
+    path : str
+        The spec file, named in errors.
 
-def _base_refs(cond):
-    if not isinstance(cond, dict):
-        return []
-    if "base" in cond:
-        return [cond["base"]]
-    if "not" in cond:
-        return _base_refs(cond["not"])
-    out = []
-    for form in ("all", "any"):
-        for sub in cond.get(form, []) or []:
-            out.extend(_base_refs(sub))
-    return out
+    Returns
+    -------
+    dict {base id: Condition or None}
 
+    Raises
+    ------
+    SpecError
+        A malformed condition, an unknown question, base or label, or a
+        circular base reference (``.key`` names the condition, e.g.
+        ``bases.partenaires.filter.any_in``).
+    """
+    parsed = {}
 
-def _check_base_cycles(path, bases):
-    def visit(bid, stack):
+    def base(bid, stack):
         if bid in stack:
             raise _err(path, f"bases.{bid}.filter", f"circular base reference {' -> '.join(stack + [bid])}")
-        for ref in _base_refs(bases[bid].filter):
-            visit(ref, stack + [bid])
+        if bid not in parsed:
+            raw = filters[bid]
+            key = f"bases.{bid}.filter"
+            parsed[bid] = None if raw is None else _parse(raw, key, stack + [bid])
+        return parsed[bid]
 
-    for bid in bases:
-        visit(bid, [])
+    def _parse(cond, key, stack):
+        if not isinstance(cond, dict) or not cond:
+            raise _err(path, key, f"expected a condition mapping, got {cond!r}")
+        head = [k for k in cond if k in _FILTER_FORMS]
+        if len(head) != 1:
+            raise _err(path, key, f"a condition has exactly one of {', '.join(_FILTER_FORMS)}")
+        form = head[0]
+        if form == "column":
+            return _column_condition(path, key, cond, questions)
+        if form == "question":
+            return _question_condition(path, key, cond, questions)
+        if form in ("all", "any"):
+            _check_keys(path, key, cond, {form})
+            if not isinstance(cond[form], list) or not cond[form]:
+                raise _err(path, f"{key}.{form}", "expected a non-empty list of conditions")
+            parts = tuple(_parse(sub, f"{key}.{form}.{i}", stack) for i, sub in enumerate(cond[form]))
+            return Condition(form, parts=parts)
+        if form == "not":
+            _check_keys(path, key, cond, {"not"})
+            return Condition("not", parts=(_parse(cond["not"], f"{key}.not", stack),))
+        _check_keys(path, key, cond, {"base"})
+        if cond["base"] not in filters:
+            raise _err(path, f"{key}.base", f"unknown base {cond['base']!r}")
+        target = base(cond["base"], stack)
+        return Condition("base", name=cond["base"], parts=() if target is None else (target,))
+
+    for bid in filters:
+        base(bid, [])
+    return parsed
 
 
-def _filter_columns(cond, spec):
-    if not isinstance(cond, dict):
-        return []
-    if "column" in cond:
-        return [cond["column"]]
-    if "question" in cond:
-        return list(spec.questions[cond["question"]].columns)
-    if "not" in cond:
-        return _filter_columns(cond["not"], spec)
-    if "base" in cond:
-        return []
-    out = []
-    for form in ("all", "any"):
-        for sub in cond.get(form, []) or []:
-            out.extend(_filter_columns(sub, spec))
-    return out
+def _column_condition(path, key, cond, questions):
+    _check_keys(path, key, cond, {"column", "in"}, required=("column", "in"))
+    column = _str(path, f"{key}.column", cond["column"])
+    labels = _str_list(path, f"{key}.in", cond["in"])
+    for q in questions.values():
+        if column in q.columns and q.type != "numeric":
+            for lab in labels:
+                if lab not in q.categories:
+                    raise _err(path, f"{key}.in", f"{lab!r} is not a category of {q.id!r}")
+    return Condition("column", name=column, labels=tuple(labels), columns=(column,))
 
 
-def _evaluate(cond, data, spec):
-    import numpy as np
-    import pandas as pd
-
-    if "column" in cond:
-        return data[cond["column"]].isin(cond["in"]).fillna(False).astype(bool)
-    if "question" in cond:
-        cols = spec.questions[cond["question"]].columns
-        hits = np.column_stack([data[c].isin(cond.get("any_in") or cond.get("all_in")) for c in cols])
-        agg = hits.any(axis=1) if "any_in" in cond else hits.all(axis=1)
-        return pd.Series(agg, index=data.index)
-    if "not" in cond:
-        return ~_evaluate(cond["not"], data, spec)
-    if "base" in cond:
-        return spec.bases[cond["base"]].mask(data).rename(None)
-    parts = [_evaluate(sub, data, spec) for sub in cond.get("all") or cond.get("any")]
-    out = parts[0]
-    for p in parts[1:]:
-        out = (out & p) if "all" in cond else (out | p)
-    return out
+def _question_condition(path, key, cond, questions):
+    ops = [k for k in cond if k in ("any_in", "all_in")]
+    _check_keys(path, key, cond, {"question", "any_in", "all_in"}, required=("question",))
+    if len(ops) != 1:
+        raise _err(path, key, "a question condition takes exactly one of any_in, all_in")
+    qid = cond["question"]
+    if qid not in questions:
+        raise _err(path, f"{key}.question", f"unknown question {qid!r}")
+    labels = _str_list(path, f"{key}.{ops[0]}", cond[ops[0]])
+    for lab in labels:
+        if lab not in questions[qid].categories:
+            raise _err(path, f"{key}.{ops[0]}", f"{lab!r} is not a category of {qid!r}")
+    return Condition(ops[0], name=qid, labels=tuple(labels), columns=tuple(questions[qid].columns))
 
 
 # --------------------------------------------------------------------------- weighting

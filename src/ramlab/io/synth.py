@@ -202,26 +202,12 @@ def _question_order(spec):
     """Questions used by base filters first, then the others in questionnaire order."""
     first = []
     for base in spec.bases.values():
-        for col in _filter_questions(base.filter):
-            if col not in first:
-                first.append(col)
+        for qid in base.filter.questions() if base.filter is not None else []:
+            if qid not in first:
+                first.append(qid)
     return [spec.questions[q] for q in first] + [
         q for qid, q in spec.questions.items() if qid not in first
     ]
-
-
-def _filter_questions(cond):
-    if not isinstance(cond, dict):
-        return []
-    if "question" in cond:
-        return [cond["question"]]
-    if "not" in cond:
-        return _filter_questions(cond["not"])
-    out = []
-    for form in ("all", "any"):
-        for sub in cond.get(form, []) or []:
-            out.extend(_filter_questions(sub))
-    return out
 
 
 def _decode(spec, data, answers):
@@ -384,8 +370,8 @@ def _fallback_category(spec, q, key_label, cats):
     """The other category of a base filter on this question (e.g. "dans les 6 mois")."""
     for base in spec.bases.values():
         cond = base.filter
-        if isinstance(cond, dict) and cond.get("question") == q.id and "any_in" in cond:
-            others = [c for c in cond["any_in"] if c != key_label]
+        if cond is not None and cond.form == "any_in" and cond.name == q.id:
+            others = [c for c in cond.labels if c != key_label]
             if others:
                 return cats.index(others[0])
     return None

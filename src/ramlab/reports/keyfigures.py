@@ -108,9 +108,9 @@ def from_tables(tables) -> dict[str, str]:
         shown = table.display_frame().iloc[:, 0]  # the "Ensemble" column comes first
         kinds = table.kinds
         for qid, info in table.questions.items():
-            wanted = _KEY_ROWS.get(info["type"], ("category",))
+            wanted = _KEY_ROWS.get(info.type, ("category",))
             rows = [(key, kind) for key, kind in zip(kinds.index, kinds) if key[0] == qid]
-            if info["type"] in ("single", "scale") and not any(k == "net" for _, k in rows):
+            if info.type in ("single", "scale") and not any(k == "net" for _, k in rows):
                 wanted = ("category",)
             seen_items = set()
             for (question, item, row), kind in rows:

@@ -97,15 +97,15 @@ def _question(table, question):
 
 def _footer_lines(table, question):
     info = table.questions[question]
-    lines = [info.get("base_line", "")]
-    if info.get("type") == "multi":
+    lines = [info.base_line]
+    if info.type == "multi":
         line = "Plusieurs réponses possibles."
         kinds = table.kinds.xs(question, level="question")
         answers = [idx for idx, k in kinds.items() if k == "answers"]
         if answers and "Année" not in table.frame.columns.get_level_values(0):
             item, label = answers[0]
             value = table.frame.loc[(question, item, label)].iloc[0]
-            line += f" {label} : {fmt_number(value, table.options.get('mean_digits', 1))}."
+            line += f" {label} : {fmt_number(value, table.options.mean_digits)}."
         lines.append(line)
     if table.source:
         lines.append(table.source)
@@ -116,7 +116,7 @@ def _title(table, question, title):
     if title is not None:
         return title
     info = table.questions[question]
-    return info.get("title") or info.get("text") or question
+    return info.title or info.text or question
 
 
 def _finish(fig, table, question):
@@ -167,7 +167,7 @@ def bars(table, *, question=None, column=None, sort=False, title=None, nets=True
         ax.spines["bottom"].set_visible(False)
         for y, v in zip(pos, data["value"]):
             if np.isfinite(v):
-                ax.text(v * 100 + 1, y, _plain(fmt_pct(v, table.options.get("digits", 0))),
+                ax.text(v * 100 + 1, y, _plain(fmt_pct(v, table.options.digits)),
                         va="center", ha="left", fontsize=8.5)
         ax.set_title(_plain(_title(table, question, title), 70), loc="left")
         _layout(fig, ax, n_footer=len(_footer_lines(table, question)))
@@ -185,7 +185,7 @@ def _layout(fig, ax, n_footer):
 def stacked(table, *, question=None, title=None):
     """Stacked 100 % bars of a grid question: one bar per item, answers stacked."""
     question = _question(table, question)
-    if table.questions[question].get("type") != "grid":
+    if table.questions[question].type != "grid":
         raise TableError(f"stacked(): question {question!r} is not a grid")
     grid = table.items_by_answers(question)
     kinds = table.kinds.xs(question, level="question")

@@ -1,17 +1,25 @@
-"""Significance helpers for banner tables: t p-values, p-value adjustment, letters.
+"""Significance in banner tables: t tests of columns (letters), Rao-Scott tests, p-value adjustment.
 
-Kept apart from :mod:`ramlab.tables` so that the arithmetic can be tested
-against closed forms and R's ``p.adjust`` without building a table.
+The arithmetic (:func:`t_pvalue`, :func:`adjust_pvalues`, :func:`column_letters`)
+is tested against closed forms and R's ``p.adjust`` without building a table.
+:func:`significance_marks` compares the columns of one question from its joint
+linearised covariance (R: ``svyby(..., covmat = TRUE)`` then ``svycontrast``);
+:func:`chisq_records` gives its Rao-Scott tests (R: ``svychisq``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats
+
+from ramlab.design import chisq_from_totals
 
 __all__ = ["t_pvalue", "adjust_pvalues", "column_letters", "ADJUST_METHODS"]
 
 ADJUST_METHODS = (None, "bonferroni", "holm", "bh")
+# Kinds of table rows that can carry significance marks.
+TESTED = frozenset({"category", "missing", "net", "mean", "answers"})
 
 
 def t_pvalue(t, df):
@@ -81,3 +89,266 @@ def column_letters(count):
                 break
         letters.append(name)
     return letters
+def banner_variables(columns):
+    """Positions of the table columns of each banner variable, in order (total left out)."""
+    variables = {}
+    for c in range(1, len(columns)):
+        variables.setdefault(columns[c].variable, []).append(c)
+    return variables
+
+
+def _comparisons(block, columns, est, gradients, n_unw, opts):
+    """Every difference tested in one question, with its variance.
+
+    One tuple per test: (estimate position, column, other column or -1 for
+    the complement, family (one row x one banner variable), difference, variance).
+    """
+    C = len(columns)
+    out = []
+    fam = 0
+    complement = opts.versus == "complement"
+    variables = banner_variables(columns)
+    for e, spec_e in enumerate(block.estimates):
+        if spec_e.kind not in TESTED or e not in gradients:
+            continue
+        S, comp = gradients[e].S, gradients[e].complement
+        ok_col = n_unw[spec_e.group] >= max(opts.min_base, 2)
+        for cols in variables.values():
+            cols = [c for c in cols if ok_col[c]]
+            if complement:
+                for c in cols:
+                    if np.isnan(comp[c]):
+                        continue
+                    r = C + c - 1
+                    out.append((e, c, -1, fam, est[e, c] - comp[c], S[c, c] + S[r, r] - 2 * S[c, r]))
+            else:
+                for i, a in enumerate(cols):
+                    for b in cols[i + 1:]:
+                        out.append((e, a, b, fam, est[e, a] - est[e, b], S[a, a] + S[b, b] - 2 * S[a, b]))
+            fam += 1
+    return out
+
+
+def significance_marks(block, columns, est, gradients, n_unw, opts):
+    """Significance marks and the long table of tests of one question.
+
+    For every tested row and banner variable: the difference of two column
+    estimates (``versus="columns"``) or of a column and the rest of the base
+    (``versus="complement"``), its SE from the joint linearised covariance,
+    ``t = d / se`` and a two-sided p-value on t with the design's df, adjusted
+    over the comparisons of that row and variable. Columns whose unweighted
+    base is under ``min_base`` (or under 2) are not tested.
+
+    Returns
+    -------
+    marks : ndarray of str, (estimates, columns)
+    records : dict of arrays or None
+        The tests (columns of ``Table.tests``); None when nothing is tested.
+    """
+    C = len(columns)
+    marks = np.full((len(block.estimates), C), "", dtype=object)
+    if not opts.letters or opts.cells != "column%" or C == 1:
+        return marks, None
+    comps = _comparisons(block, columns, est, gradients, n_unw, opts)
+    if not comps:
+        return marks, None
+    e_idx, c1, c2, family, diffs, var_d = (np.asarray(x) for x in zip(*comps))
+    diffs = diffs.astype(float)
+    sds = np.sqrt(np.clip(var_d.astype(float), 0.0, None))
+    # a zero SE (both 0 % or both 100 %) is not a test
+    safe = sds > 1e-12 * np.maximum(1.0, np.abs(diffs))
+    t = np.full(diffs.shape, np.nan)
+    t[safe] = diffs[safe] / sds[safe]
+    p = t_pvalue(t, opts.df)
+    p_adj = np.empty_like(p)
+    for f in np.unique(family):
+        sel = family == f
+        p_adj[sel] = adjust_pvalues(p[sel], opts.adjust)
+    mark_text = _place_marks(marks, (e_idx, c1, c2), columns, diffs, p_adj, opts.alpha)
+    items = np.array([x.item for x in block.estimates], dtype=object)
+    rows = np.array([x.label for x in block.estimates], dtype=object)
+    col_var = np.array([c.variable for c in columns], dtype=object)
+    col_lab = np.array([c.label for c in columns] + ["complement"], dtype=object)
+    records = {
+        "question": np.full(len(diffs), block.id, dtype=object),
+        "item": items[e_idx],
+        "row": rows[e_idx],
+        "variable": col_var[c1],
+        "column": col_lab[c1],
+        "versus": col_lab[np.where(c2 >= 0, c2, len(columns))],
+        "estimate": diffs,
+        "se": sds,
+        "t": t,
+        "df": np.full(len(diffs), float(opts.df)),
+        "p_value": p,
+        "p_adjusted": p_adj,
+        "mark": mark_text,
+    }
+    return marks, records
+
+
+def _place_marks(marks, pairs, columns, diffs, p_adj, alpha):
+    """Write the letters (or + / −) into `marks`; returns the mark of each test."""
+    lo, hi = alpha
+    strong = p_adj < hi
+    sig = p_adj < lo  # NaN compares False
+    mark_text = np.full(len(diffs), "", dtype=object)
+    cell_marks = {}
+    for k in np.flatnonzero(sig):
+        e, a, b = (int(x[k]) for x in pairs)
+        if b < 0:
+            mark = ("++" if strong[k] else "+") if diffs[k] > 0 else ("−−" if strong[k] else "−")
+            cell_marks.setdefault((e, a), []).append((0, mark))
+        else:
+            winner, loser = (a, b) if diffs[k] > 0 else (b, a)
+            letter = columns[loser].letter
+            mark = letter if strong[k] else letter.lower()
+            cell_marks.setdefault((e, winner), []).append((loser, mark))
+        mark_text[k] = mark
+    for (e, c), items in cell_marks.items():
+        marks[e, c] = "".join(m for _, m in sorted(items))
+    return mark_text
+
+
+def chisq_records(design, block, columns, w, opts, T=None, V=None):
+    """Rao-Scott tests (``Design.chisq``) of each question/item against each banner variable.
+
+    Each test is R's ``svychisq(~row + col, subset(design, mask))``, the mask
+    being the question's base without the respondents whose answer is an
+    excluded missing category ("Ne sait pas") or whose banner group is not
+    shown. Rows with a true missing value (NaN) stay in the domain and the
+    test leaves them out (its denominator df counts the PSUs of the whole
+    sub-base).
+
+    On a calibrated design the domain design keeps every row (R sets
+    ``prob = Inf`` outside), so the covariance of the test's cell totals is
+    a block of the question's joint covariance ``V`` of the atom totals
+    ``T`` (one row of atoms per cell, checked on the data): the test is
+    :func:`ramlab.design.chisq_from_totals` of these, the formulas of
+    ``Design.chisq``. Otherwise (or when the cells are not atoms)
+    ``design.subset(mask).chisq(column, banner_col)``.
+    """
+    variables = banner_variables(columns)
+    if not variables or block.type == "numeric":
+        return []
+    factored = T is not None and V is not None and design.is_calibrated
+    in_base = block.base_mask & (w > 0)
+    targets = _chisq_targets(design.data, block, factored, in_base)
+    records = []
+    for var, cols in variables.items():
+        banner_col = opts.banner_data_column(var)
+        fast = factored and isinstance(design.data[banner_col].dtype, pd.CategoricalDtype)
+        hidden_group = None
+        for item, column, drop, levels in targets:
+            if fast and levels is not None:
+                res = _chisq_factored(levels, cols, block.atoms.shape[1], T, V, opts,
+                                      names=(column, banner_col))
+            else:
+                if hidden_group is None:
+                    in_groups = np.zeros(len(w), dtype=bool)
+                    for c in cols:
+                        in_groups |= columns[c].mask
+                    hidden_group = ~in_groups & design.data[banner_col].notna().to_numpy()
+                mask = in_base & ~drop() & ~hidden_group
+                res = design.subset(pd.Series(mask, index=design.data.index)).chisq(column, banner_col)
+            df = np.atleast_1d(np.asarray(getattr(res, "df", np.nan), dtype=float))
+            records.append(
+                {
+                    "question": block.id,
+                    "item": item,
+                    "variable": var,
+                    "statistic": float(res.statistic),
+                    "ndf": float(df[0]),
+                    "ddf": float(df[1]) if df.size > 1 else np.nan,
+                    "p_value": float(res.p_value),
+                }
+            )
+    return records
+
+
+def _chisq_targets(data, block, factored, in_base):
+    """The tested items: (item label, data column, rows to drop (a function), level atoms or None)."""
+    X = block.atoms
+    used = list(block.columns_used or [])
+    targets = []
+
+    def unanswered(col, b):  # excluded missing answers: dropped from the test
+        return lambda: ~((X @ b) > 0) & data[col].notna().to_numpy()
+
+    if block.type in ("single", "scale"):
+        b = block.groups[0][2]
+        col = used[0]
+        levels = _category_levels(data[col], block, 0) if factored else None
+        targets.append(("", col, unanswered(col, b), levels))
+    elif block.type == "grid":
+        for g, (col, label, b) in enumerate(block.groups):
+            levels = _category_levels(data[col], block, g) if factored else None
+            targets.append((label, col, unanswered(col, b), levels))
+    elif block.type == "multi":
+        items = [e for e in block.estimates if e.kind == "category"]
+        if len(items) == len(used):  # one 0/1 column per item (not a delimited set)
+            for e, col in zip(items, used):
+                levels = _item_levels(data[col], X, e.a, in_base) if factored else None
+                targets.append((e.label, col, lambda: np.zeros(len(in_base), dtype=bool), levels))
+    return targets
+
+
+def _chisq_factored(levels, cols, K, T, V, opts, *, names):
+    """The test from the question's joint covariance: cell (level r, group g) = atoms a_r of column g."""
+    A = np.zeros((len(levels) * len(cols), V.shape[0]))
+    for gi, c in enumerate(cols):
+        for r, a in enumerate(levels):
+            A[r + len(levels) * gi, c * K:(c + 1) * K] = a
+    t = (A @ T.ravel()).reshape(len(cols), len(levels)).T
+    return chisq_from_totals(t, A @ V @ A.T, n_rows=opts.chisq_rows, nu=opts.chisq_df,
+                             statistic="F", names=names)
+
+
+def _category_levels(series, block, group):
+    """Atom vectors of the answers of a single/grid column, in its category order.
+
+    Each shown answer is one atom (``_category_atoms``); the excluded missing
+    answers have none (the test drops them). None when the column is not
+    categorical (the test then runs on the data).
+    """
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return None
+    cats = [str(c) for c in series.cat.categories]
+    if len(set(cats)) != len(cats):
+        return None
+    found = {}
+    for e in block.estimates:
+        if e.group != group or e.kind not in ("category", "missing"):
+            continue
+        if e.label not in cats or np.count_nonzero(e.a) != 1 or e.a.max() != 1.0:
+            return None
+        found[cats.index(e.label)] = e.a
+    return [found[k] for k in sorted(found)]
+
+
+def _item_levels(series, X, a, in_base):
+    """Atom vectors of the two answers of a multi-response item, in category order.
+
+    The item's atom ``X @ a`` must be one category and the respondent atom
+    (last column) the item's non-missing rows, on every row of the base:
+    then the cells of the test are atoms. None otherwise.
+    """
+    if not isinstance(series.dtype, pd.CategoricalDtype) or len(series.cat.categories) != 2:
+        return None
+    i = int(np.argmax(a))
+    if np.count_nonzero(a) != 1 or a[i] != 1.0:
+        return None
+    codes = series.cat.codes.to_numpy()
+    z = X[:, -1] > 0
+    y = X[:, i]
+    if (((codes >= 0) != z) & in_base).any() or ((y != 0) & (y != 1)).any():
+        return None
+    y = y > 0
+    z_atom = np.zeros_like(a)
+    z_atom[-1] = 1.0
+    for chosen in (0, 1):
+        if not (((codes == chosen) != y) & in_base).any():
+            sel, other = a, z_atom - a
+            return [sel, other] if chosen == 0 else [other, sel]
+    return None
+

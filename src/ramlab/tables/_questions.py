@@ -1,0 +1,481 @@
+"""Questions, bases and banner columns resolved against the data.
+
+A question of the spec (or a plain data column) becomes a :class:`Block`:
+its *atoms*, the ``(n, K)`` indicator or value columns whose weighted totals
+every estimate of the question is a ratio of, and the estimates
+(:class:`Estimate`) built on them. The banner becomes :class:`Column`
+domains, lettered A, B, C ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ramlab.errors import TableError
+from ramlab.io.spec import Question
+from ramlab.tables._options import ROW_LABELS, TOTAL, TOTAL_LABEL
+from ramlab.tables.significance import column_letters
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One displayed row: the ratio ``a't / b't`` of linear forms in the atom totals ``t``.
+
+    ``kind`` is one of category, missing (a shown "Ne sait pas"), net, mean,
+    answers (mean number of answers of a multi-response question) or median
+    (``a`` is None: computed from the numeric values, not from totals).
+    ``group`` indexes the base (item of a grid) the row belongs to.
+    """
+
+    item: str
+    label: str
+    kind: str
+    a: np.ndarray | None
+    b: np.ndarray | None
+    group: int
+
+
+@dataclass
+class Block:
+    """A question resolved against the data: atoms and the estimates built on them."""
+
+    id: str
+    text: str
+    type: str
+    atoms: np.ndarray  # (n, K) float64, zero outside the question's base
+    estimates: list
+    groups: list  # [(item key, item label, b vector)] one per base (item of a grid)
+    base_mask: np.ndarray  # (n,) bool, the base of the question (spec base)
+    base_label: str
+    numeric: np.ndarray | None = None  # numeric values (median)
+    numeric_ok: np.ndarray | None = None
+    columns_used: list = field(default_factory=list)  # data columns of the question
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: the total or one group of a banner variable (a domain)."""
+
+    variable: str  # data column or question id; TOTAL for the total column
+    variable_label: str
+    label: str
+    letter: str  # "" for the total column
+    mask: np.ndarray
+
+
+
+def unwrap(design, spec):
+    """Accept a Survey (with .design and .spec) as well as a Design."""
+    if hasattr(design, "design") and hasattr(design, "spec") and not hasattr(design, "total_vcov"):
+        if spec is None:
+            spec = design.spec
+        design = design.design
+    return design, spec
+
+
+def categorical_codes(series, name):
+    """Codes (int, -1 = missing) and category labels of a data column."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(), [str(c) for c in series.cat.categories]
+    values = series.to_numpy()
+    notna = ~pd.isna(values)
+    try:
+        uniq = sorted(pd.unique(values[notna]))
+    except TypeError as exc:
+        raise TableError(f"column {name!r} mixes values that cannot be ordered") from exc
+    lookup = {v: i for i, v in enumerate(uniq)}
+    codes = np.full(len(values), -1, dtype=np.int64)
+    codes[notna] = [lookup[v] for v in values[notna]]
+    return codes, [_label_of(v) for v in uniq]
+
+
+def _label_of(value):
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def user_missing(data, column):
+    return list((data.attrs.get("user_missing") or {}).get(column, []))
+
+
+def _variable_label(data, spec, name):
+    if spec is not None and name in getattr(spec, "questions", {}):
+        return spec.questions[name].text
+    return (data.attrs.get("variable_labels") or {}).get(name, name)
+
+
+def _require_column(data, column, what):
+    if column not in data.columns:
+        raise TableError(f"{what}: column {column!r} is absent from the data")
+
+
+def _base_mask(data, spec, base, question, n):
+    """Boolean base of a question and its French label."""
+    if base is None:
+        base_id = getattr(question, "base", None) if question is not None else None
+        if base_id is None:
+            if spec is not None and "ensemble" in getattr(spec, "bases", {}):
+                base_id = "ensemble"
+            else:
+                return np.ones(n, dtype=bool), TOTAL_LABEL
+        base = base_id
+    if isinstance(base, str):
+        bases = getattr(spec, "bases", None) if spec is not None else None
+        if (not bases or base not in bases) and base == "ensemble":
+            return np.ones(n, dtype=bool), TOTAL_LABEL
+        if not bases or base not in bases:
+            raise TableError(f"base {base!r} is not a base of the spec")
+        b = bases[base]
+        mask = b.mask(data).reindex(data.index).fillna(False).to_numpy(dtype=bool)
+        return mask, b.label
+    if isinstance(base, pd.Series):
+        base = base.reindex(data.index).fillna(False).to_numpy()
+    mask = np.asarray(base)
+    if mask.dtype != bool or mask.shape != (n,):
+        raise TableError("base must be a base id of the spec or a boolean mask of one value per row")
+    return mask, "Sous-population"
+
+
+def resolve_question(data, spec, row, *, show_missing, base, base_label, n):
+    """Build the atoms and estimates of one question (or plain column)."""
+    question = None
+    if spec is not None and row in getattr(spec, "questions", {}):
+        question = spec.questions[row]
+    if question is None and row not in data.columns:
+        raise TableError(
+            f"row {row!r} is neither a question of the spec nor a column of the data"
+        )
+    mask, label = _base_mask(data, spec, base, question, n)
+    if base_label is not None:
+        label = base_label
+    if question is not None:
+        for c in question.columns:
+            _require_column(data, c, f"question {row!r}")
+        show = question.show_missing if show_missing is None else show_missing
+    else:
+        question = _column_question(data, spec, row)
+        show = bool(show_missing)
+    builder = {
+        "single": _single,
+        "scale": _single,
+        "multi": _multi,
+        "grid": _grid,
+        "numeric": _numeric,
+    }.get(question.type)
+    if builder is None:
+        raise TableError(f"question {row!r} has an unknown type {question.type!r}")
+    block = builder(data, question, show=show, mask=mask)
+    block.base_mask = mask
+    block.base_label = label
+    return block
+
+
+def _column_question(data, spec, row):
+    """A plain column as a question: categorical -> single (ordered -> scale), bool -> single, else numeric."""
+    series = data[row]
+    is_cat = isinstance(series.dtype, pd.CategoricalDtype)
+    if is_cat or series.dtype == object or pd.api.types.is_string_dtype(series):
+        qtype = "scale" if is_cat and series.cat.ordered else "single"
+    elif pd.api.types.is_bool_dtype(series):
+        qtype = "single"
+    else:
+        qtype = "numeric"
+    return Question(id=row, text=_variable_label(data, spec, row), type=qtype, columns=(row,),
+                    missing=user_missing(data, row))
+
+
+def _category_atoms(data, column, row, categories, missing, show, mask):
+    """One-hot atoms of the shown answers of a categorical column, within `mask`."""
+    series = data[column]
+    if not (isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == object
+            or pd.api.types.is_string_dtype(series) or pd.api.types.is_bool_dtype(series)
+            or pd.api.types.is_integer_dtype(series) or pd.api.types.is_float_dtype(series)):
+        raise TableError(f"question {row!r}: column {column!r} is not categorical")
+    codes, data_cats = categorical_codes(series, column)
+    if not categories:
+        categories = data_cats
+    missing = [m for m in missing if m in data_cats or m in categories]
+    shown = [c for c in categories if c not in missing] + (missing if show else [])
+    unknown = [c for c in shown if c not in data_cats]
+    if unknown and isinstance(series.dtype, pd.CategoricalDtype):
+        raise TableError(
+            f"question {row!r}: answer(s) {unknown} of the spec are not categories of "
+            f"column {column!r} (its categories: {data_cats})"
+        )
+    pos = np.full(len(data_cats) + 1, -1, dtype=np.int64)  # last slot: NaN code -1
+    for j, c in enumerate(shown):
+        if c in data_cats:
+            pos[data_cats.index(c)] = j
+    excluded = {data_cats.index(m) for m in missing if m in data_cats and not show}
+    valid = codes >= 0
+    pc = pos[codes]  # the atom of each row's answer, -1 for none
+    stray = valid & (pc < 0)
+    if excluded:
+        stray &= ~np.isin(codes, list(excluded))
+    if (stray & mask).any():
+        bad = sorted({data_cats[k] for k in np.unique(codes[stray & mask])})
+        raise TableError(
+            f"question {row!r}: column {column!r} has answers {bad} that are neither "
+            "answers nor missing codes of the spec"
+        )
+    K = len(shown)
+    # a row of the identity per answer, a row of zeros (index K) for the others
+    atoms = np.eye(K + 1, K)[np.where(mask & (pc >= 0), pc, K)]
+    return atoms, shown, missing
+
+
+def _scores(data, column, shown, missing):
+    """Scores of the answers for a mean: SPSS codes when known, else 1..K."""
+    labels = (data.attrs.get("value_labels") or {}).get(column) or {}
+    inverse = {str(v): k for k, v in labels.items()}
+    scores = []
+    for j, c in enumerate(shown):
+        if c in missing:
+            scores.append(np.nan)
+        elif c in inverse:
+            try:
+                scores.append(float(inverse[c]))
+            except (TypeError, ValueError):
+                scores.append(float(j + 1))
+        else:
+            scores.append(float(j + 1))
+    if any(c not in inverse for c in shown if c not in missing):
+        scores = [np.nan if c in missing else float(j + 1) for j, c in enumerate(shown)]
+    return np.array(scores)
+
+
+def _net_vector(row, nets, shown, item=None):
+    out = []
+    for net_label, members in nets.items():
+        members = list(members)
+        unknown = [m for m in members if m not in shown]
+        if unknown:
+            raise TableError(f"question {row!r}: net {net_label!r} names unknown answers {unknown}")
+        a = np.array([1.0 if c in members else 0.0 for c in shown])
+        out.append((net_label, a))
+    return out
+
+
+def _single(data, q, *, show, mask):
+    row, text, qtype, columns = q.id, q.text, q.type, list(q.columns)
+    categories, missing, nets = list(q.categories or []), list(q.missing or []), dict(q.nets or {})
+    if len(columns) != 1:
+        raise TableError(f"question {row!r} of type {qtype!r} must have one column, not {columns}")
+    column = columns[0]
+    atoms, shown, missing = _category_atoms(data, column, row, categories, missing, show, mask)
+    K = len(shown)
+    b = np.ones(K)
+    estimates = []
+    for j, c in enumerate(shown):
+        a = np.zeros(K)
+        a[j] = 1.0
+        estimates.append(Estimate("", c, "missing" if c in missing else "category", a, b, 0))
+    for net_label, a in _net_vector(row, nets, shown):
+        estimates.append(Estimate("", net_label, "net", a, b, 0))
+    if qtype == "scale":
+        scores = _scores(data, column, shown, missing)
+        ok = ~np.isnan(scores)
+        estimates.append(
+            Estimate("", ROW_LABELS["mean"], "mean", np.where(ok, scores, 0.0), ok.astype(float), 0)
+        )
+    return Block(row, text, qtype, atoms, estimates, [("", "", b)], mask, "")
+
+
+def _selected(series, column, row, selected=None, missing=()):
+    """0/1 indicator (NaN where unanswered) of a multi-response item column."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = [str(c) for c in series.cat.categories]
+        chosen = None
+        if selected is not None:
+            if selected not in cats:
+                raise TableError(
+                    f"question {row!r}: selected answer {selected!r} is not a category "
+                    f"of item column {column!r} ({cats})"
+                )
+            chosen = selected
+        else:
+            for yes in ("Oui", "Cité", "Citée", "Coché", "Cochée", "Yes", "1"):
+                if yes in cats:
+                    chosen = yes
+                    break
+        if chosen is None:
+            raise TableError(
+                f"question {row!r}: item column {column!r} is categorical {cats} and "
+                "no category says which answer is selected (expected 0/1 or Oui/Non)"
+            )
+        codes = series.cat.codes.to_numpy()
+        out = (codes == cats.index(chosen)).astype(float)
+        out[codes < 0] = np.nan
+        for m in missing:
+            if m in cats:
+                out[codes == cats.index(m)] = np.nan
+        return out
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype(float).to_numpy()
+    if not pd.api.types.is_numeric_dtype(series):
+        raise TableError(f"question {row!r}: item column {column!r} is not 0/1")
+    values = series.to_numpy(dtype=float)
+    ok = ~np.isnan(values)
+    if not np.isin(values[ok], (0.0, 1.0)).all():
+        raise TableError(f"question {row!r}: item column {column!r} holds values other than 0/1")
+    return values
+
+
+def _multi(data, q, *, show, mask):
+    row, text, columns = q.id, q.text, list(q.columns)
+    missing, nets, item_labels = list(q.missing or []), dict(q.nets or {}), dict(q.item_labels or {})
+    selected, count_label = q.selected, q.count_label
+    n = len(data)
+    if len(columns) == 1 and (data[columns[0]].dtype == object or pd.api.types.is_string_dtype(data[columns[0]])):
+        # a delimited set: "1;3;4" -> the items are the keys of item_labels
+        if not item_labels:
+            raise TableError(f"question {row!r}: a delimited multi-response column needs item labels")
+        raw = data[columns[0]]
+        answered = raw.notna().to_numpy()
+        tokens = raw.fillna("").astype(str).str.split(r"\s*[;,|]\s*", regex=True)
+        keys = list(item_labels)
+        Y = np.column_stack([tokens.map(lambda t, k=str(k): k in t).to_numpy(dtype=float) for k in keys])
+        labels = [item_labels[k] for k in keys]
+    else:
+        Y = np.column_stack([_selected(data[c], c, row, selected, missing) for c in columns])
+        answered = ~np.isnan(Y).all(axis=1)
+        Y = np.nan_to_num(Y, nan=0.0)
+        labels = [item_labels.get(c, _variable_label(data, None, c)) for c in columns]
+        keys = list(columns)
+    z = (answered & mask).astype(float)
+    extra = []
+    for net_label, members in nets.items():
+        idx = [keys.index(m) if m in keys else (labels.index(m) if m in labels else None) for m in members]
+        if None in idx:
+            raise TableError(f"question {row!r}: net {net_label!r} names unknown items {members}")
+        extra.append((net_label, Y[:, idx].max(axis=1)))
+    I = Y.shape[1]
+    atoms = np.column_stack([Y * z[:, None]] + [e[1] * z for e in extra] + [z])
+    K = atoms.shape[1]
+    b = np.zeros(K)
+    b[-1] = 1.0
+    estimates = []
+    for i, lab in enumerate(labels):
+        a = np.zeros(K)
+        a[i] = 1.0
+        estimates.append(Estimate("", lab, "category", a, b, 0))
+    for e, (net_label, _) in enumerate(extra):
+        a = np.zeros(K)
+        a[I + e] = 1.0
+        estimates.append(Estimate("", net_label, "net", a, b, 0))
+    a = np.zeros(K)
+    a[:I] = 1.0
+    estimates.append(Estimate("", count_label or ROW_LABELS["answers"], "answers", a, b, 0))
+    return Block(row, text, "multi", atoms, estimates, [("", "", b)], mask, "")
+
+
+def _grid(data, q, *, show, mask):
+    row, text, columns = q.id, q.text, list(q.columns)
+    categories, missing, nets = list(q.categories or []), list(q.missing or []), dict(q.nets or {})
+    item_labels = dict(q.item_labels or {})
+    blocks, estimates, groups = [], [], []
+    offset = 0
+    widths = []
+    for c in columns:
+        atoms, shown, miss = _category_atoms(data, c, row, categories, missing, show, mask)
+        blocks.append((c, atoms, shown, miss))
+        widths.append(atoms.shape[1])
+    K = sum(widths)
+    for g, (c, atoms, shown, miss) in enumerate(blocks):
+        label = item_labels.get(c, _variable_label(data, None, c))
+        b = np.zeros(K)
+        b[offset: offset + len(shown)] = 1.0
+        for j, cat in enumerate(shown):
+            a = np.zeros(K)
+            a[offset + j] = 1.0
+            estimates.append(Estimate(label, cat, "missing" if cat in miss else "category", a, b, g))
+        for net_label, av in _net_vector(row, nets, shown):
+            a = np.zeros(K)
+            a[offset: offset + len(shown)] = av
+            estimates.append(Estimate(label, net_label, "net", a, b, g))
+        groups.append((c, label, b))
+        offset += len(shown)
+    atoms = np.column_stack([blk[1] for blk in blocks])
+    return Block(row, text, "grid", atoms, estimates, groups, mask, "")
+
+
+def _numeric(data, q, *, show, mask):
+    row, text, columns = q.id, q.text, list(q.columns)
+    if len(columns) != 1:
+        raise TableError(f"numeric question {row!r} must have one column, not {columns}")
+    series = data[columns[0]]
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        raise TableError(
+            f"question {row!r} is numeric but column {columns[0]!r} holds "
+            f"{series.dtype} values"
+        )
+    x = series.to_numpy(dtype=float)
+    ok = ~np.isnan(x) & mask
+    z = ok.astype(float)
+    atoms = np.column_stack([np.where(ok, x, 0.0), z])
+    b = np.array([0.0, 1.0])
+    estimates = [
+        Estimate("", ROW_LABELS["mean"], "mean", np.array([1.0, 0.0]), b, 0),
+        Estimate("", ROW_LABELS["median"], "median", None, b, 0),
+    ]
+    return Block(row, text, "numeric", atoms, estimates, [("", "", b)], mask, "",
+                  numeric=np.where(ok, x, np.nan), numeric_ok=ok)
+
+
+def banner_columns(data, spec, cols, n, w):
+    """The total column and one column per group of each banner variable.
+
+    Returns (columns, empty): a labelled group without any respondent (of
+    positive weight) has no column; ``empty`` lists it as (variable label,
+    group label), for a note under the table.
+    """
+    columns = [Column(TOTAL, "", TOTAL_LABEL, "", np.ones(n, dtype=bool))]
+    empty = []
+    present = w > 0
+    specs = []
+    for col in cols:
+        question = None
+        if spec is not None and col in getattr(spec, "questions", {}):
+            question = spec.questions[col]
+            if question.type not in ("single", "scale"):
+                raise TableError(
+                    f"banner column {col!r} is a {question.type} question; a banner "
+                    "variable must be single choice"
+                )
+            name = question.columns[0]
+            missing = list(getattr(question, "missing", None) or [])
+        else:
+            name = col
+            missing = None
+        if name not in data.columns:
+            raise TableError(f"banner column {col!r} is absent from the data and the spec")
+        codes, cats = categorical_codes(data[name], name)
+        if missing is None:
+            missing = user_missing(data, name)
+        label = _variable_label(data, spec, col)
+        counts = np.bincount(codes[present & (codes >= 0)], minlength=len(cats))
+        levels = []
+        for k, c in enumerate(cats):
+            if c in missing:
+                continue
+            if counts[k] == 0:
+                empty.append((label, c))
+            else:
+                levels.append((k, c))
+        specs.append((col, label, codes, levels))
+    letters = iter(column_letters(sum(len(s[3]) for s in specs)))
+    for col, label, codes, levels in specs:
+        for k, cat in levels:
+            columns.append(Column(col, label, cat, next(letters), codes == k))
+    return columns, empty
+
+
+def columns_used(spec, row):
+    """The data columns of a question of the spec, or the column itself."""
+    if spec is not None and row in getattr(spec, "questions", {}):
+        return list(spec.questions[row].columns)
+    return [row]

@@ -1,0 +1,214 @@
+"""What a reader sees of a table: French cells, footnotes, HTML.
+
+Every function takes a :class:`~ramlab.tables.Table` and returns text; the
+numbers stay in ``Table.frame``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import pandas as pd
+
+from ramlab.format import NNBSP, fmt_int, fmt_number, fmt_pct
+from ramlab.tables._options import PERCENT, TOTAL, TOTAL_LABEL
+
+_ADJUST_NAMES = {"bonferroni": "Bonferroni", "holm": "Holm", "bh": "Benjamini-Hochberg"}
+_GRID_KINDS = ["category", "missing", "net", "n", "base"]
+
+
+def display_frame(table):
+    """The formatted table as strings (French format, marks, hidden small bases)."""
+    opts = table.options
+    out = pd.DataFrame("", index=table.frame.index, columns=table.frame.columns, dtype=object)
+    for pos in range(len(table.frame.index)):
+        kind = table.kinds.iloc[pos]
+        for j, col in enumerate(table.frame.columns):
+            value = table.frame.iat[pos, j]
+            if opts.trend and col[0] == "Évolution":
+                out.iat[pos, j] = _format_change(value, kind, table.marks.iat[pos, j], opts)
+                continue
+            out.iat[pos, j] = _format_cell(
+                value, kind, table.marks.iat[pos, j], bool(table.small.iat[pos, j]), opts
+            )
+    return out
+
+
+def _format_change(value, kind, mark, opts):
+    """A change between years: signed points for percentages, signed units for means."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if kind in PERCENT:
+        text = fmt_number(100 * value, opts.digits)
+    else:
+        text = fmt_number(value, opts.mean_digits)
+    if text.lstrip("-").replace("0", "").replace(",", "") == "":
+        text = "0"
+    elif text.startswith("-"):
+        text = "−" + text[1:]
+    else:
+        text = "+" + text
+    return f"{text} {mark}" if mark else text
+
+
+def _format_cell(value, kind, mark, small, opts):
+    if kind in ("n", "base"):
+        return fmt_int(value)
+    if small and opts.hide_small:
+        return "–"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if kind in PERCENT:
+        if opts.cells == "count":
+            text = fmt_int(value)
+        else:
+            text = fmt_pct(value, opts.digits)
+    else:
+        text = fmt_number(value, opts.mean_digits)
+    if mark:
+        text = f"{text} {mark}"
+    if small:
+        text += "*"
+    return text
+
+
+def header_labels(table):
+    """Column headers: the group label and its letter, "Moins de 10 salariés (A)"."""
+    return [c.label if not c.letter else f"{c.label} ({c.letter})" for c in table.columns]
+
+
+def notes(table, question):
+    """French footnotes of one question: base, small bases, significance, source."""
+    info = table.questions[question]
+    opts = table.options
+    lines = [info.base_line]
+    if info.type == "multi":
+        lines.append("Plusieurs réponses possibles : total supérieur à 100 %.".replace(" %", NNBSP + "%"))
+    if info.missing_note:
+        lines.append(info.missing_note)
+    lines.extend(info.empty_notes)
+    for variable, group in opts.empty_columns:
+        lines.append(f"{variable} : aucun répondant dans « {group} », colonne non affichée.")
+    if info.note:
+        lines.append(info.note)
+    if info.trend_note:
+        lines.append(info.trend_note)
+    if opts.letters and opts.cells == "column%" and len(table.columns) > 1:
+        lines.extend(_significance_notes(opts))
+    if table.small.xs(question, level="question").to_numpy().any():
+        n = opts.min_base
+        if opts.hide_small:
+            lines.append(f"– : base inférieure à {n} répondants, résultat non affiché.")
+        else:
+            lines.append(f"* : base inférieure à {n} répondants, résultat à interpréter avec prudence.")
+    if table.source:
+        lines.append(table.source)
+    if table.synthetic:
+        lines.append("Données synthétiques.")
+    return lines
+
+
+def _significance_notes(opts):
+    lo, hi = (fmt_number(a, 2) for a in opts.alpha)
+    if opts.versus == "columns":
+        lines = [
+            "Lettres : résultat significativement supérieur à celui de la colonne "
+            f"indiquée (minuscule : p < {lo} ; majuscule : p < {hi} ; test t sur le plan de sondage)."
+        ]
+    else:
+        lines = [
+            "+ / − : résultat significativement supérieur / inférieur au reste de "
+            f"l'échantillon (p < {lo} ; ++ / −− : p < {hi} ; test t sur le plan de sondage)."
+        ]
+    if opts.adjust:
+        lines.append(f"Comparaisons multiples : correction de {_ADJUST_NAMES[opts.adjust]}.")
+    return lines
+
+
+def grid_display(table, qid, shown=None):
+    """A grid question of a total-only table as items x answers, formatted."""
+    if shown is None:
+        shown = display_frame(table)
+    return pivot_grid(table, qid, shown).fillna("")
+
+
+def pivot_grid(table, qid, values):
+    """The total column of a grid question (`values`: a frame shaped as the table) as items x answers."""
+    sub = values.xs(qid, level="question")[(TOTAL, TOTAL_LABEL)]
+    kinds = table.kinds.xs(qid, level="question")
+    sub = sub[kinds.isin(_GRID_KINDS).to_numpy()]
+    items = list(dict.fromkeys(sub.index.get_level_values("item")))
+    rows = list(dict.fromkeys(sub.index.get_level_values("row")))
+    return sub.unstack("row").loc[items, rows]
+
+
+def is_pivoted(table, qid):
+    """A grid question in a total-only table is shown as items x answers."""
+    return table.questions[qid].type == "grid" and len(table.columns) == 1
+
+
+def to_html(table):
+    """The table as HTML: every label escaped, no random ids (same on every build)."""
+    esc = html.escape
+    shown = display_frame(table)
+    parts = ['<div class="ramlab-tables">']
+    for qid, info in table.questions.items():
+        parts.append('<table class="ramlab-table">')
+        parts.append(
+            f'<caption><span class="ramlab-qid">{esc(qid)}</span> {esc(info.text)}</caption>'
+        )
+        if is_pivoted(table, qid):
+            parts.extend(_html_grid(table, qid, esc, shown))
+        else:
+            parts.append("<thead>")
+            parts.append(_html_header(table, esc))
+            parts.append("</thead><tbody>")
+            parts.extend(_html_rows(table, qid, shown, esc))
+            parts.append("</tbody>")
+        parts.append("</table>")
+        parts.append('<div class="ramlab-notes">')
+        parts.extend(f"<p>{esc(line)}</p>" for line in notes(table, qid))
+        parts.append("</div>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _html_rows(table, qid, shown, esc):
+    sub = shown.xs(qid, level="question")
+    kinds = table.kinds.xs(qid, level="question")
+    rows = []
+    last_item = None
+    for (item, row), kind, values in zip(sub.index, kinds, sub.to_numpy()):
+        if item and item != last_item:
+            rows.append(
+                f'<tr class="ramlab-item"><th colspan="{len(values) + 1}">'
+                f"{esc(item)}</th></tr>"
+            )
+        last_item = item
+        cells = "".join(f"<td>{esc(str(v))}</td>" for v in values)
+        rows.append(f'<tr class="ramlab-{esc(kind)}"><th>{esc(row)}</th>{cells}</tr>')
+    return rows
+
+
+def _html_header(table, esc):
+    variables = []
+    for c in table.columns:
+        if variables and variables[-1][0] == c.variable:
+            variables[-1][2] += 1
+        else:
+            variables.append([c.variable, c.variable_label, 1])
+    top = "".join(f'<th colspan="{span}">{esc(label)}</th>' for _, label, span in variables)
+    low = "".join(f"<th>{esc(text)}</th>" for text in header_labels(table))
+    return f"<tr><th></th>{top}</tr>\n<tr><th></th>{low}</tr>"
+
+
+def _html_grid(table, qid, esc, shown):
+    grid = grid_display(table, qid, shown)
+    head = "".join(f"<th>{esc(c)}</th>" for c in grid.columns)
+    rows = [f"<thead><tr><th></th>{head}</tr></thead><tbody>"]
+    for item, values in zip(grid.index, grid.to_numpy()):
+        cells = "".join(f"<td>{esc(str(v))}</td>" for v in values)
+        rows.append(f"<tr><th>{esc(item)}</th>{cells}</tr>")
+    rows.append("</tbody>")
+    return rows

@@ -1,0 +1,172 @@
+"""The :class:`Table` object: estimates, standard errors, marks, bases, and its views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ramlab.errors import TableError
+from ramlab.tables import _excel, _render
+from ramlab.tables._options import TOTAL, TOTAL_LABEL, TableOptions
+from ramlab.tables.significance import t_pvalue
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """A contrast of two estimates: difference, linearised SE, t, df and p-value."""
+
+    estimate: float
+    se: float
+    t: float
+    df: float
+    p_value: float
+
+
+# --------------------------------------------------------------------------------------
+# The table object
+# --------------------------------------------------------------------------------------
+@dataclass(eq=False)
+class Table:
+    """A banner table: estimates, standard errors, significance marks and bases.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Plain floats. Rows: MultiIndex ``(question, item, row)``; columns:
+        MultiIndex ``(variable, column)`` with ``("Total", "Ensemble")`` first.
+        Percentages are proportions (0-1); mean and median rows hold means; the
+        rows "Base brute (effectif)" and "Base pondérée" hold the unweighted n
+        and the weighted base of each column.
+    se : pandas.DataFrame
+        Linearised standard errors, same shape (NaN for bases and medians).
+    marks : pandas.DataFrame
+        Significance marks (strings), same shape.
+    small : pandas.DataFrame
+        True where the cell's unweighted base is under ``min_base``.
+    kinds : pandas.Series
+        Kind of each row: category, missing, net, mean, answers, median, n, base.
+    tests : pandas.DataFrame
+        Every significance test: question, item, row, variable, column, versus,
+        estimate (difference), se, t, df, p_value, p_adjusted, mark.
+    chisq : pandas.DataFrame
+        Rao-Scott tests of association (``Design.chisq``, second-order F), one
+        per question (per item for grids and multi-response questions) and
+        banner variable: statistic, ndf, ddf, p_value.
+    questions : dict of str to QuestionInfo
+        Per question: text, type, base label and line, weighted base, notes.
+    columns : list
+        The table columns (variable, labels, letter).
+    options : TableOptions
+        How the table was computed and is shown (cells, letters, thresholds, digits).
+    source : str
+        Source line. ``synthetic``: built on synthetic data.
+    covariance : dict
+        Per question, the joint covariance of its atom totals and the
+        gradients of its rows (for :meth:`contrast`).
+
+    Methods
+    -------
+    contrast(row_a, row_b, column=...)
+        Two rows of one question in one column (multi-response answers).
+    items_by_answers(question)
+        A grid as items x answers.
+    display_frame(), notes(question), to_html(), to_excel(path)
+        What a reader sees, in French.
+    """
+
+    frame: pd.DataFrame
+    se: pd.DataFrame
+    marks: pd.DataFrame
+    small: pd.DataFrame
+    kinds: pd.Series
+    tests: pd.DataFrame
+    chisq: pd.DataFrame
+    questions: dict
+    columns: list
+    options: TableOptions
+    source: str = ""
+    synthetic: bool = False
+    covariance: dict = field(default_factory=dict, repr=False)
+
+    # -- contrasts ---------------------------------------------------------------------
+    def contrast(self, row_a, row_b, *, question=None, item="", column=(TOTAL, TOTAL_LABEL)):
+        """Contrast of two rows of one question in the same column (estimate a - b).
+
+        For two answers of a multi-response question this is the contrast of two
+        ratios with their covariance (R: ``svyratio(~a + b, ~one, covmat = TRUE)``
+        then ``svycontrast``). p-value two-sided on t with the design's df.
+        """
+        if question is None:
+            if len(self.questions) != 1:
+                raise TableError("contrast(): name the question (table has several)")
+            question = next(iter(self.questions))
+        if question not in self.covariance:
+            raise TableError(f"contrast(): question {question!r} is not in this table")
+        cov = self.covariance[question]
+        col_pos = _column_position(self.columns, column)
+        grads = []
+        for label in (row_a, row_b):
+            key = (item, label)
+            if key not in cov.rows:
+                raise TableError(
+                    f"contrast(): row {label!r} (item {item!r}) not in question {question!r}"
+                )
+            grads.append(cov.gradient(key, col_pos))
+        g = grads[0] - grads[1]
+        est = float(self.frame.loc[(question, item, row_a), column]) - float(
+            self.frame.loc[(question, item, row_b), column]
+        )
+        se = float(np.sqrt(max(g @ cov.V @ g, 0.0)))
+        t = est / se if se > 0 else np.nan
+        df = self.options.df
+        return Contrast(est, se, t, df, float(t_pvalue(t, df)))
+
+    def items_by_answers(self, question=None):
+        """A grid question as items x answers (total column): proportions 0-1."""
+        if question is None:
+            grids = [q for q, info in self.questions.items() if info.type == "grid"]
+            if not grids:
+                raise TableError("items_by_answers(): the table has no grid question")
+            question = grids[0]
+        return _render.pivot_grid(self, question, self.frame)
+
+    # -- display -------------------------------------------------------------------------
+    def display_frame(self):
+        """The formatted table as strings (French format, marks, hidden small bases)."""
+        return _render.display_frame(self)
+
+    def notes(self, question):
+        """French footnotes of one question: base, small bases, significance, source."""
+        return _render.notes(self, question)
+
+    def to_html(self):
+        """The table as HTML: every label escaped, no random ids (same on every build)."""
+        return _render.to_html(self)
+
+    def _repr_html_(self):
+        return self.to_html()
+
+    def __repr__(self):
+        qs = ", ".join(self.questions)
+        return f"<Table {qs}: {len(self.frame)} rows x {len(self.frame.columns)} columns>"
+
+    def to_excel(self, path):
+        """Write the table to an .xlsx file, one sheet per question id.
+
+        Text a spreadsheet would run as a formula (starting with ``=``, ``+``,
+        ``-``, ``@``, tab or carriage return) is neutralised with a leading
+        apostrophe. The file is byte-identical on every build: fixed workbook
+        timestamps and fixed zip entry dates.
+        """
+        return _excel.to_excel(self, path)
+
+
+def _column_position(columns, column):
+    if isinstance(column, int):
+        return column
+    for pos, c in enumerate(columns):
+        if (c.variable, c.label) == tuple(column) or (column == c.letter and c.letter):
+            return pos
+    raise TableError(f"column {column!r} is not in this table")
