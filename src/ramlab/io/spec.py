@@ -40,7 +40,8 @@ and the margins whose weighting groups are not applied in the tables.
 A base filter ``<condition>`` is one of ``{column: c, in: [labels]}``,
 ``{question: q, any_in: [labels]}``, ``{question: q, all_in: [labels]}``,
 ``{all: [conditions]}``, ``{any: [conditions]}``, ``{not: condition}`` or
-``{base: id}``.
+``{base: id}``. It is parsed and checked once, when the spec is loaded, into a
+:class:`Condition` (``Base.filter``), which every user of a base evaluates.
 
 A population file holds ``variable, label, year, source, status (published |
 inference | assumption), [note] (required unless published), unit (count |
