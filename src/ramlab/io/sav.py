@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ramlab.errors import DataFileError
-from ramlab.io.spec import normalize_label
+from ramlab.io.labels import normalize_label
 
 __all__ = [
     "read_sav",
@@ -317,7 +317,7 @@ def read_sav(path, *, encoding=None) -> pd.DataFrame:
         code), ``"missing_codes"``, ``"raw_dates"`` {var: SPSS format},
         ``"measure"`` {var: SPSS measure level}, ``"synthetic"`` (bool, from
         the file's own mark) and ``"weight"`` (the delivered weight column, or
-        None). Value labels are in :func:`ramlab.spec.normalize_label` form
+        None). Value labels are in :func:`ramlab.io.labels.normalize_label` form
         (NFC, no invisible whitespace), as the spec's labels are.
 
     Raises

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ramlab.categories import factor
 from ramlab.errors import TableError
 from ramlab.io.spec import Question
 from ramlab.tables._options import ROW_LABELS, TOTAL, TOTAL_LABEL
@@ -77,19 +78,14 @@ def unwrap(design, spec):
 
 
 def categorical_codes(series, name):
-    """Codes (int, -1 = missing) and category labels of a data column."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return series.cat.codes.to_numpy(), [str(c) for c in series.cat.categories]
-    values = series.to_numpy()
-    notna = ~pd.isna(values)
+    """Codes (int, -1 = missing) and category labels (text) of a data column (R factor order)."""
     try:
-        uniq = sorted(pd.unique(values[notna]))
+        codes, labels = factor(series)
     except TypeError as exc:
         raise TableError(f"column {name!r} mixes values that cannot be ordered") from exc
-    lookup = {v: i for i, v in enumerate(uniq)}
-    codes = np.full(len(values), -1, dtype=np.int64)
-    codes[notna] = [lookup[v] for v in values[notna]]
-    return codes, [_label_of(v) for v in uniq]
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return codes, [str(c) for c in labels]
+    return codes.astype(np.int64), [_label_of(v) for v in labels]
 
 
 def _label_of(value):
