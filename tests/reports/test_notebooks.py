@@ -17,6 +17,7 @@ import ast
 import html
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -258,18 +259,19 @@ def test_trends_runs_on_the_shipped_data(trends):
     tables = [t for t in _outputs(trends, "text/html") if "ramlab-table" in t]
     assert len(tables) >= 3
     assert len(_outputs(trends, "image/png")) == len(tables)
-    # change in points with its significance note; the base and source of each year
+    # the base and source of each year
     assert "Évolution (points)" in text
-    assert "* : évolution significative" in text
     assert "2015 : Base : Ont des partenariats avec des entreprises" in text
     assert "Sources : PHARE-Associations 2015" in text and "IMPACT-Associations 2021" in text
-    # published figures: levels 2015 -> 2021, local 43 % -> 73 %; source of innovation 86 % -> 90 %
-    # +30 points on bases of 662 and 1 201 respondents: even with a design effect of 3 the
-    # standard error is under 4.3 points (sqrt(3 * (.25/662 + .25/1201))), so p < 0.01 (**)
-    assert re.search(rf"Au niveau local ou micro local \(ville, quartier\) {_pct(43)} {_pct(73)} \+30 \*\*", text)
-    assert re.search(rf"Total Oui {_pct(86)} {_pct(90)} \+4", text)
-    # mécénat 67 % -> 59 %: minus 8 points
-    assert re.search(rf"Mécénat Oui {_pct(67)} {_pct(59)} −8", text)
+    # published figures: levels 2015 -> 2021, local 43 % -> 73 %; source of innovation 86 % -> 90 %;
+    # mécénat 67 % -> 59 %. The 2015 base (partnerships with companies) differs from 2021's: the
+    # spec does not declare these questions comparable, so no change is computed or starred.
+    assert re.search(rf"Au niveau local ou micro local \(ville, quartier\) {_pct(43)} {_pct(73)} non comparable", text)
+    assert re.search(rf"Total Oui {_pct(86)} {_pct(90)} non comparable", text)
+    assert re.search(rf"Mécénat Oui {_pct(67)} {_pct(59)} non comparable", text)
+    assert "* : évolution significative" not in text and not re.search(r"[+−]\d+ \*", text)
+    # no stray row: the 2015 « Non » of q8 (three answers in 2021) has no row of its own
+    assert not re.search(rf"Non {_pct(33)} ", text.split("Nature de vos pratiques")[-1][:3000])
     # the spec's wording change is said before the table
     assert "Comparabilité" in text and "« Innovation sociétale »" in text
     # a question asked in one year only is listed, not compared
@@ -284,9 +286,22 @@ def test_trends_compares_an_item_renamed_between_years(trends):
     if len(_available_years("associations")) < 2:
         pytest.fail("associations 2015 and 2021 data are both needed for this trend")
     text = _text(trends)
-    assert re.search(rf"Innovation sociale Oui {_pct(25)} {_pct(47)} \+22", text), (
+    assert re.search(rf"Innovation sociale Oui {_pct(25)} {_pct(47)} non comparable", text), (
         "the renamed item is not matched across years"
     )
+
+
+def test_trends_test_a_change_only_where_the_spec_says_comparable(tmp_path):
+    """Entreprises 2015 -> 2021, same wording and base: 37 % -> about 57 % have partnerships,
+    "+20 points en 5 ans" (published), tested and starred; q8 changed its answers: not tested."""
+    nb = _execute("trends.ipynb", tmp_path, survey="entreprises", years=[2015, 2021])
+    _assert_clean_run(nb)
+    text = _text(nb)
+    assert re.search(rf"Oui {_pct(37)} {_pct(57)} \+20 \*\*", text)
+    assert "* : évolution significative" in text
+    q8 = text.split("Nature de vos pratiques partenariales")[-1][:2500]
+    assert "non comparable" in q8 and not re.search(r"[+−]\d+ \*", q8)
+    assert text.count("Comparabilité :") == 1  # one note for q8, once
 
 
 def test_trends_with_a_single_year_says_so(tmp_path):
@@ -299,3 +314,44 @@ def test_trends_with_a_single_year_says_so(tmp_path):
     assert "Données synthétiques" in text  # the 2021 file is synthetic
     assert not [t for t in _outputs(nb, "text/html") if "ramlab-table" in t]
     assert not _outputs(nb, "image/png")
+
+
+MARKUP = "<b>Balisé</b> & <i>co</i>"
+
+
+@pytest.fixture(scope="module")
+def marked_data(tmp_path_factory):
+    """A data directory whose specs hold markup in titles, a base label and a message."""
+    import yaml
+
+    root = tmp_path_factory.mktemp("marked")
+    for sub in ("specs", "population"):
+        shutil.copytree(DATA / sub, root / sub)
+    (root / "raw").mkdir()
+    for sav in (DATA / "raw").glob("*.sav"):
+        (root / "raw" / sav.name).symlink_to(sav)
+    for name in ("associations_2015", "associations_2021", "entreprises_2021", "maires_2020"):
+        path = root / "specs" / f"{name}.yaml"
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc["study"]["title"] = f"{MARKUP} {name}"
+        doc["questions"]["innovation"]["title"] = MARKUP
+        doc["questions"]["innovation"]["message"] = f"[innovation Total Oui] {MARKUP}"
+        doc["questions"]["innovation"]["published"] = True
+        for base in (doc.get("bases") or {}).values():
+            base["label"] = f"{base['label']} {MARKUP}"
+        path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("name, parameters", [
+    ("report.ipynb", {"survey": "associations", "year": 2021}),
+    ("trends.ipynb", {"survey": "associations", "years": [2015, 2021]}),
+    ("programme.ipynb", {"period": "2020-2021",
+                         "editions": {"associations": 2021, "entreprises": 2021, "maires": 2020}}),
+])
+def test_markup_in_a_spec_comes_out_as_text(marked_data, tmp_path, name, parameters):
+    nb = _execute(name, tmp_path, data_dir=str(marked_data), **parameters)
+    _assert_clean_run(nb)
+    shown = "\n".join(_outputs(nb, "text/html") + _outputs(nb, "text/markdown"))
+    assert "<b>" not in shown and "<i>" not in shown
+    assert "&lt;b&gt;Balisé&lt;/b&gt;" in shown

@@ -57,6 +57,11 @@ __all__ = [
     "paragraph",
     "table_breakdowns",
     "breakdown_label",
+    "trend_table",
+    "trend_html",
+    "changes_note",
+    "editions_html",
+    "bullet_list",
 ]
 
 
@@ -146,6 +151,11 @@ def paragraph(text: str, css_class: str = "") -> str:
     """An HTML paragraph of a spec text, escaped."""
     attr = f' class="{html.escape(css_class)}"' if css_class else ""
     return f"<p{attr}>{html.escape(str(text))}</p>"
+
+
+def bullet_list(texts) -> str:
+    """An HTML bulleted list of texts, each escaped."""
+    return "<ul>" + "".join(f"<li>{html.escape(str(t))}</li>" for t in texts) + "</ul>"
 
 
 def table_breakdowns(loaded) -> dict:
@@ -454,3 +464,123 @@ def details(summary: str, body_html: str) -> str:
     """A collapsible section (HTML ``<details>``): the appendix of detailed tables."""
     return (f'<details class="ramlab-appendix"><summary>{html.escape(summary)}</summary>\n'
             f"{body_html}\n</details>")
+
+
+def trend_table(surveys: dict, question_id: str, *, source=None):
+    """A question's trend, honest: ``(Table, comparable)``.
+
+    The change between editions is tested (and starred) only when the spec of
+    every edition after the first marks the question ``comparable`` (same
+    wording and base as the previous edition); otherwise the change columns
+    are emptied and :func:`trend_html` says "non comparable". Rows that the
+    latest edition no longer has (an answer dropped since, e.g. the 2015
+    "Non" of a grid now in three answers) are left out: they have no
+    counterpart to compare with.
+    """
+    from dataclasses import replace
+
+    import numpy as np
+
+    from ramlab.tables import trend
+
+    years = sorted(surveys)
+    comparable = all(surveys[y].spec.questions[question_id].comparable for y in years[1:])
+    table = trend(surveys, question_id, source=source)
+    latest = ("Année", str(years[-1]))
+    keep = table.frame[latest].notna().to_numpy()
+    changes = [c for c in table.frame.columns if c[0] != "Année"]
+    frame, se, marks = table.frame[keep].copy(), table.se[keep].copy(), table.marks[keep].copy()
+    tests = table.tests
+    if not comparable:
+        frame.loc[:, changes] = np.nan
+        se.loc[:, changes] = np.nan
+        marks.loc[:, changes] = ""
+        tests = tests.iloc[0:0]
+    return replace(table, frame=frame, se=se, marks=marks, small=table.small[keep],
+                   kinds=table.kinds[keep], tests=tests), comparable
+
+
+def trend_html(table, *, comparable: bool, coding: str = "") -> str:
+    """A trend table as HTML (every label escaped): "non comparable" in its change cells when so.
+
+    A change cell reads "non comparable" when both of its years have the row
+    but the question is not comparable; the mean row gives its `coding`
+    (:func:`mean_coding`). The notes are the table's own, the significance
+    legend only when the changes are tested, each note once.
+    """
+    from ramlab.reports.findings import field
+
+    esc = html.escape
+    shown = table.display_frame()
+    tested = {"category", "missing", "net", "mean", "answers"}
+    parts = ['<div class="ramlab-tables ramlab-trend">']
+    for qid, info in table.questions.items():
+        sub = shown.xs(qid, level="question")
+        kinds = table.kinds.xs(qid, level="question")
+        heads = "".join(f"<th>{esc(str(c[1]))}</th>" for c in sub.columns)
+        groups = {}
+        for c in sub.columns:
+            groups[c[0]] = groups.get(c[0], 0) + 1
+        names = {"Année": "Année", "Évolution": "Évolution (points)"}
+        top = "".join(f'<th colspan="{n}">{esc(names.get(g, g))}</th>' for g, n in groups.items())
+        parts.append('<table class="ramlab-table">')
+        parts.append(f"<caption>{esc(field(info, 'text'))}</caption>")
+        parts.append(f"<thead><tr><th></th>{top}</tr><tr><th></th>{heads}</tr></thead><tbody>")
+        last = None
+        frame = table.frame.xs(qid, level="question")
+        for (item, row), kind, values in zip(sub.index, kinds, sub.to_numpy()):
+            if item and item != last:
+                parts.append(f'<tr class="ramlab-item"><th colspan="{len(values) + 1}">{esc(item)}</th></tr>')
+            last = item
+            cells = []
+            for column, value in zip(sub.columns, values):
+                if column[0] != "Année" and not comparable and kind in tested:
+                    first, _, last_year = str(column[1]).partition("-")
+                    both = all(pd_notna(frame.loc[(item, row), ("Année", y)]) for y in (first, last_year))
+                    value = "non comparable" if both else ""
+                cells.append(f"<td>{esc(str(value))}</td>")
+            label = f"{row} ({coding})" if kind == "mean" and coding else row
+            parts.append(f'<tr class="ramlab-{esc(kind)}"><th>{esc(label)}</th>{"".join(cells)}</tr>')
+        parts.append("</tbody></table>")
+        lines = list(dict.fromkeys(table.notes(qid)))
+        if not comparable:
+            lines = [line for line in lines if not line.startswith("Évolution en points")]
+            lines.insert(1, "Non comparable : la formulation ou la base de la question a changé "
+                            "d'une édition à l'autre ; l'évolution n'est ni calculée ni testée.")
+        parts.append('<div class="ramlab-notes">' + "".join(f"<p>{esc(x)}</p>" for x in lines) + "</div>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def pd_notna(value) -> bool:
+    """True for a number that is not NaN."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def changes_note(surveys: dict, question_id: str) -> str:
+    """The comparability note of a trend, once: the latest edition's ``changes`` (HTML, escaped)."""
+    notes = [surveys[y].spec.questions[question_id].changes for y in sorted(surveys, reverse=True)]
+    note = next((n for n in notes if n), None)
+    if not note:
+        return ""
+    return ('<div class="ramlab-notes ramlab-changes" role="note"><p><strong>Comparabilité'
+            f"</strong> : {html.escape(note)}</p></div>")
+
+
+def editions_html(surveys: dict) -> str:
+    """The editions of a trend, one row each: title, respondents, mode, fieldwork, population (escaped)."""
+    from ramlab.format import fmt_int
+
+    esc = html.escape
+    rows = []
+    for year, loaded in sorted(surveys.items()):
+        study = loaded.spec.study
+        rows.append(
+            f"<tr><th>{esc(str(year))}</th><td>{esc(study['title'])}</td><td>{fmt_int(loaded.n)}</td>"
+            f"<td>{esc(study['mode'])}</td><td>du {_fieldwork_date(study['fieldwork_start'])} au "
+            f"{_fieldwork_date(study['fieldwork_end'])}</td><td>{esc(study['population'])} "
+            f"({fmt_int(study['population_size'])} {esc(study['unit'])})</td></tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("Édition", "Enquête", "Répondants", "Mode de recueil",
+                                             "Terrain", "Population"))
+    return (f'<table class="ramlab-editions"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
