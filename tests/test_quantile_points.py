@@ -4,9 +4,8 @@ quantile.json (quantile.R) computes each quantile under five interval types;
 under ``qrule="math"`` (survey 4.1's default) the point estimate does not
 depend on the interval type, so every such case checks
 :func:`ramlab.tables.weighted_quantile` (the medians of banner tables). The
-intervals and SEs, and the ``"school"`` and ``"hf7"`` rules, are not part of
-ramlab yet: those cases wait for the quantile-SE work (see
-tests/fixtures/r/README.md).
+intervals, SEs and the ``"school"`` and ``"hf7"`` rules of ``d.quantile`` are
+checked in tests/design/test_quantile.py.
 """
 
 from __future__ import annotations

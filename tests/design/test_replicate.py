@@ -181,3 +181,12 @@ def test_a_replicate_without_a_category_of_a_margin_is_named():
     psus = list(pd.unique(data["dnum"]))  # R: one replicate per PSU, in order of appearance
     with pytest.raises(MarginError, match=rf"replicate {psus.index(178) + 1}: margin of 'stype': category 'H'"):
         rep.rake({"stype": {"E": 4421, "H": 755, "M": 1018}})
+
+
+@pytest.mark.parametrize("case", _cases("quantile"), ids=lambda c: c["id"])
+def test_quantile_against_r(case):
+    r = case["result"]
+    out = _design(case["design"]).quantile(case["variable"], r["probs"], ci=True)
+    R.assert_close(out["estimate"].to_numpy(), r["quantile"], 1e-8, what="quantile")
+    R.assert_close(out[["ci_low", "ci_high"]].to_numpy().T, [r["ci_low"], r["ci_high"]], 1e-6, what="ci")
+    R.assert_close(out["se"].to_numpy(), r["se"], 1e-6, what="se")

@@ -17,6 +17,7 @@ Where to look (R function: module; test):
 - ``svyratio``, ``svyvar``: ``_ratio.py``; ``svycontrast``: ``_contrast.py``;
   the joint covariance of several means: ``_estimates.py``;
   ``tests/design/test_ratio.py``;
+- ``svyquantile``: ``_quantile.py``; ``tests/design/test_quantile.py``;
 - ``svychisq``: ``_chisq.py`` (:func:`chisq_from_totals` is shared with the
   banner tables); ``tests/design/test_chisq.py``;
 - domains (``subset``, R's row counts): :meth:`Design.subset`,

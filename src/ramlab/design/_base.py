@@ -22,6 +22,7 @@ from ramlab.design._chisq import chisq
 from ramlab.design._ciprop import ciprop
 from ramlab.design._contrast import contrast as contrast_of
 from ramlab.design._estimates import estimate, joint_estimate
+from ramlab.design._quantile import quantile
 from ramlab.design._ratio import ratio, variance
 from ramlab.variance import DomainPlan
 
@@ -305,6 +306,43 @@ class SurveyDesign(abc.ABC):
         R's column-major order.
         """
         return variance(self, x, na_rm=na_rm)
+
+    def quantile(self, var, probs, *, ci=False, by=None, interval_type="mean", qrule="math", level=0.95,
+                 na_rm=False):
+        """Quantiles, with Woodruff confidence intervals and SEs (R 4.1 ``svyquantile``).
+
+        Parameters
+        ----------
+        var : str
+            Numeric column.
+        probs : float or sequence of float
+        ci : bool
+            Add ``se``, ``ci_low`` and ``ci_high``.
+        by : str or list of str, optional
+            Per group (R ``svyby(..., svyquantile)``): the SE is each group's
+            Woodruff SE and, as R's ``confint`` of a ``svyby``, the interval is
+            the estimate -/+ the normal quantile times the SE.
+        interval_type : {"mean", "beta", "xlogit", "asin"}
+            How the interval for the CDF is made (R ``interval.type``).
+        qrule : {"math", "school", "hf7"}
+            The quantile rule (R ``qrule``; "math" is R's default).
+        level : float
+        na_rm : bool
+            Leave out the rows where ``var`` is missing (a domain).
+
+        Returns
+        -------
+        pandas.DataFrame indexed by p (and the groups): estimate (, se,
+        ci_low, ci_high).
+
+        Notes
+        -----
+        See :mod:`ramlab.design._quantile`. The SE is derived from the
+        interval as R does: (ci_high - ci_low) / (2 t(df)). On a replicate
+        design the CDF's variance comes from the replicates.
+        """
+        return quantile(self, var, probs, ci=ci, by=by, interval_type=interval_type, qrule=qrule,
+                        level=level, na_rm=na_rm)
 
     @staticmethod
     def contrast(estimates, contrast):
