@@ -23,16 +23,7 @@ STATISTICS = ("design", "variance", "weighting", "models", "tables", "io", "form
 # statistics half. Each entry is (module, what); the engineers named remove
 # them as they land their half. Nothing of design/, variance/, weighting/ or
 # models.py may be listed here.
-ALLOWED = {
-    # reports half (owner of the file helpers, ramlab/_files.py): makes it a
-    # public module (e.g. ramlab/files.py) and removes these.
-    ("ramlab.io.synth", "imports private module ramlab._files"),
-    ("ramlab.reports.blocks", "imports private module ramlab._files"),
-    ("ramlab.reports.build", "imports private module ramlab._files"),
-    ("ramlab.reports.fingerprints", "imports private module ramlab._files"),
-    ("ramlab.reports.index", "imports private module ramlab._files"),
-    ("ramlab.reports.provenance", "imports private module ramlab._files"),
-}
+ALLOWED: set[tuple[str, str]] = set()
 
 # Known import cycles, as a set of modules each; same rule as ALLOWED.
 ALLOWED_CYCLES = []

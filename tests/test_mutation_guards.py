@@ -95,7 +95,7 @@ def _mode(path):
 
 
 def test_report_html_written_atomically_is_world_readable(tmp_path):
-    from ramlab._files import write_atomic
+    from ramlab.files import write_atomic
 
     target = tmp_path / "reports" / "maires" / "2016.html"
     write_atomic(target, "<html lang='fr'></html>")

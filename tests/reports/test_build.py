@@ -24,7 +24,7 @@ from nbformat.v4 import (
     new_output,
 )
 
-from ramlab._files import write_atomic
+from ramlab.files import write_atomic
 from ramlab.reports import build, execute, factory, layout, render
 from ramlab.reports.parameters import check_parameters, notebook_parameters, validate_parameters
 from ramlab.reports.jobs import plan

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ramlab._files import replacing
+from ramlab.files import replacing
 from ramlab.errors import RamlabError, SpecError
 from ramlab.io.sav import SYNTHETIC_LABEL, SYNTHETIC_NOTE, WEIGHT_NOTE_PREFIX
 from ramlab.io.spec import default_data_dir, load_spec, read_yaml

@@ -9,12 +9,13 @@
   :mod:`._worker` one job in a worker process, :mod:`._preload` the fork
   server's warm-up;
 - :mod:`.build` one report: :mod:`.parameters` (check), :mod:`.execute`
-  (papermill), :mod:`.render` (nbconvert template, table of contents),
-  :mod:`.provenance` (the footer);
+  (papermill), :mod:`.render` (nbconvert template), :mod:`.toc` (the table
+  of contents), :mod:`.provenance` (the footer);
 - :mod:`.index` ``reports/index.html``; :mod:`.keyfigures` the figures a
   report publishes and their changes;
 - :mod:`.blocks` the building blocks that the report notebook calls;
-- ``templates/`` the nbconvert template (``ramlab/``) and the index page.
+- ``templates/`` the nbconvert template (``ramlab/``) and the index page
+  (``index/``).
 
 It uses the statistics only through ramlab's public API.
 """

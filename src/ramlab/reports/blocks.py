@@ -33,7 +33,7 @@ import math
 import warnings
 from pathlib import Path
 
-from ramlab._files import replacing
+from ramlab.files import replacing
 from ramlab.format import fmt_date
 from ramlab.reports.layout import AUDIENCES
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ramlab._files import write_atomic
+from ramlab.files import write_atomic
 from ramlab.errors import BuildError
 from ramlab.reports.execute import KERNEL_NAME, execute_notebook
 from ramlab.reports.jobs import Job

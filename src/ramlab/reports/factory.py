@@ -94,20 +94,9 @@ def _now() -> str:
 
 
 def build_all(
-    root=None,
-    *,
-    surveys=None,
-    years=None,
-    jobs_n: int | None = None,
-    audience: str = "partner",
-    excel: bool = False,
-    force: bool = False,
-    build_one=BUILD_ONE,
-    check=CHECK_PARAMETERS,
-    progress: bool = True,
-    stream=None,
-    reports_dir=None,
-    build_dir=None,
+    root=None, *, surveys=None, years=None, jobs_n: int | None = None, audience: str = "partner",
+    excel: bool = False, force: bool = False, build_one=BUILD_ONE, check=CHECK_PARAMETERS,
+    progress: bool = True, stream=None, reports_dir=None, build_dir=None,
 ) -> BuildSummary:
     """Build the production: plan, skip what is unchanged, run the rest, report, index.
 
@@ -116,13 +105,13 @@ def build_all(
     root : path, optional
         The project directory (default: found from the working directory).
     surveys, years, audience, excel, reports_dir, build_dir :
-        As :func:`plan`.
+        As :func:`ramlab.reports.jobs.plan`.
     jobs_n : int, optional
         Jobs at once (default: the number of cores).
     force : bool
         Build every planned job, changed or not.
     build_one, check, progress :
-        As :func:`run`.
+        As :func:`ramlab.reports.pool.run`.
     stream : file, optional
         Where messages go (default: sys.stdout).
 
@@ -152,6 +141,37 @@ def build_all(
     manifest = load_manifest(manifest_path)
     records = manifest["records"]
 
+    todo, skipped, fingerprints = _triage(jobs, records, force=force)
+
+    def say(line: str) -> None:
+        if progress:
+            print(line, file=out, flush=True)
+
+    _say_plan(say, jobs, todo, skipped)
+    recorder = _Recorder(manifest, manifest_path, fingerprints, root=layout.root)
+    results = run(
+        longest_first([job for job, _ in todo], records), jobs_n=jobs_n, build_one=build_one,
+        check=check, progress=progress, stream=out, on_result=recorder,
+    ) if todo else []
+    position = {job.key: index for index, job in enumerate(jobs)}
+    results.sort(key=lambda result: position[result.job.key])
+
+    index = write_index(reports_dir, _index_entries(records, layout.root, reports_dir))
+
+    summary = BuildSummary(
+        jobs=jobs, results=results, skipped=skipped, changes=recorder.changes, index=index,
+        seconds=time.perf_counter() - start,
+    )
+    _say_outcome(summary, say, compared=bool(recorder.compared), root=layout.root,
+                 failures=out if progress else sys.stderr)
+    return summary
+
+
+def _triage(jobs, records: dict, *, force: bool):
+    """``(todo, skipped, fingerprints)``: jobs to build with the French reasons, jobs unchanged.
+
+    `fingerprints` maps each job's key to ``(fingerprint, digests)``.
+    """
     cache: dict = {}
     todo, skipped, fingerprints = [], [], {}
     for job in jobs:
@@ -166,11 +186,69 @@ def build_all(
                 record, digests, job.output.is_file()
             )
             todo.append((job, why))
+    return todo, skipped, fingerprints
 
-    def say(line: str) -> None:
-        if progress:
-            print(line, file=out, flush=True)
 
+class _Recorder:
+    """Records each job built successfully in the manifest, as its result arrives.
+
+    Keeps the French lines of the key figures that changed (``changes``) and
+    the labels of the reports that had a previous build to compare with
+    (``compared``). A failed job changes nothing: its previous good report
+    and record stay.
+    """
+
+    def __init__(self, manifest: dict, path: Path, fingerprints: dict, *, root: Path):
+        self.manifest, self.path, self.fingerprints, self.root = manifest, path, fingerprints, root
+        self.changes: list[str] = []
+        self.compared: list[str] = []
+
+    def __call__(self, result: JobResult) -> None:
+        if not result.ok:
+            return
+        job, records = result.job, self.manifest["records"]
+        previous = records.get(job.key)
+        before = previous.get("key_figures") if previous else None
+        if before is not None:
+            self.compared.append(job.label)
+        self.changes.extend(keyfigures.change_lines(job.label, before, result.key_figures))
+        records[job.key] = _record(result, *self.fingerprints[job.key], root=self.root)
+        write_manifest(self.path, self.manifest)
+
+
+def _record(result: JobResult, fingerprint: str, digests: dict, *, root: Path) -> dict:
+    """The manifest record of a job built successfully."""
+    job = result.job
+    return {
+        "label": job.label,
+        "kind": job.kind,
+        "survey": job.survey,
+        "years": list(job.years),
+        "title": result.title,
+        "synthetic": result.synthetic,
+        "hash": fingerprint,
+        "inputs": digests,
+        "output": os.path.relpath(job.output, root),
+        "executed": os.path.relpath(job.executed, root),
+        "key_figures": result.key_figures,
+        "built_at": _now(),
+        "seconds": round(result.seconds, 3),
+        "cells_seconds": round(result.cells_seconds, 3),
+    }
+
+
+def _index_entries(records: dict, root: Path, reports_dir: Path) -> list[dict]:
+    """The manifest records whose report exists under `reports_dir`, as index entries."""
+    entries = []
+    for _key, record in sorted(records.items()):
+        output = root / record["output"]
+        if output.is_file() and _is_under(output, reports_dir):
+            entries.append({**record, "output": output})
+    return entries
+
+
+def _say_plan(say, jobs, todo, skipped) -> None:
+    """The opening lines of a build: counts, and why each job is built."""
     say(
         f"ramlab build : {len(jobs)} rapport{'s' if len(jobs) > 1 else ''}, "
         f"{len(todo)} à construire, {len(skipped)} inchangé{'s' if len(skipped) > 1 else ''}"
@@ -178,77 +256,29 @@ def build_all(
     for job, why in todo:
         say(f"  {job.label} : {', '.join(why)}")
 
-    changes: list[str] = []
-    compared: list[str] = []  # reports whose key figures had a previous build to compare with
 
-    def record_result(result: JobResult) -> None:
-        job = result.job
-        previous = records.get(job.key)
-        if not result.ok:
-            return  # the previous good report and its record stay
-        if previous and previous.get("key_figures") is not None:
-            compared.append(job.label)
-        fingerprint, digests = fingerprints[job.key]
-        changes.extend(
-            keyfigures.change_lines(
-                job.label, previous.get("key_figures") if previous else None, result.key_figures
-            )
-        )
-        records[job.key] = {
-            "label": job.label,
-            "kind": job.kind,
-            "survey": job.survey,
-            "years": list(job.years),
-            "title": result.title,
-            "synthetic": result.synthetic,
-            "hash": fingerprint,
-            "inputs": digests,
-            "output": os.path.relpath(job.output, layout.root),
-            "executed": os.path.relpath(job.executed, layout.root),
-            "key_figures": result.key_figures,
-            "built_at": _now(),
-            "seconds": round(result.seconds, 3),
-            "cells_seconds": round(result.cells_seconds, 3),
-        }
-        write_manifest(manifest_path, manifest)
-
-    results = run(
-        longest_first([job for job, _ in todo], records), jobs_n=jobs_n, build_one=build_one,
-        check=check, progress=progress, stream=out, on_result=record_result,
-    ) if todo else []
-    position = {job.key: index for index, job in enumerate(jobs)}
-    results.sort(key=lambda result: position[result.job.key])
-
-    entries = []
-    for key, record in sorted(records.items()):
-        output = layout.root / record["output"]
-        if output.is_file() and _is_under(output, reports_dir):
-            entries.append({**record, "output": output})
-    index = write_index(reports_dir, entries)
-
-    summary = BuildSummary(
-        jobs=jobs, results=results, skipped=skipped, changes=changes, index=index,
-        seconds=time.perf_counter() - start,
-    )
-    if changes:
+def _say_outcome(summary: BuildSummary, say, *, compared: bool, root: Path, failures) -> None:
+    """The closing lines of a build: key-figure changes, failures, counts and the index."""
+    if summary.changes:
         say("Chiffres clés modifiés depuis le dernier build :")
-        for line in changes:
+        for line in summary.changes:
             say(f"  {line}")
     elif compared:
         say("Aucun chiffre clé modifié depuis le dernier build.")
-    elif results:
+    elif summary.results:
         say("Premier build : chiffres clés enregistrés, sans build antérieur à comparer.")
     for result in summary.failed:
-        print(f"ramlab build : ÉCHEC {result.message}", file=out if progress else sys.stderr, flush=True)
-    built = len(results) - len(summary.failed)
+        print(f"ramlab build : ÉCHEC {result.message}", file=failures, flush=True)
+    built = len(summary.results) - len(summary.failed)
+    skipped = len(summary.skipped)
+    index = summary.index
     say(
         f"ramlab build : {built} construit{'s' if built > 1 else ''}, "
         f"{len(summary.failed)} échec{'s' if len(summary.failed) > 1 else ''}, "
-        f"{len(skipped)} inchangé{'s' if len(skipped) > 1 else ''} "
+        f"{skipped} inchangé{'s' if skipped > 1 else ''} "
         f"en {fmt_seconds(summary.seconds)} ; index : "
-        f"{os.path.relpath(index, layout.root) if _is_under(index, layout.root) else index}"
+        f"{os.path.relpath(index, root) if _is_under(index, root) else index}"
     )
-    return summary
 
 
 def _is_under(path: Path, directory: Path) -> bool:

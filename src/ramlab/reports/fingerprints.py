@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path, PurePath
 
-from ramlab._files import file_sha256, write_atomic
+from ramlab.files import file_sha256, write_atomic
 from ramlab.reports.jobs import Job
 
 __all__ = [

@@ -172,50 +172,13 @@ def plan(
         )
 
     data_dir = os.path.relpath(layout.data, layout.notebooks)
-    trends_notebook = layout.notebooks / TRENDS_NOTEBOOK
     common = dict(root=layout.root, audience=audience, excel=bool(excel))
     jobs = []
     for survey in sorted(available):
-        if wanted_surveys is not None and survey not in wanted_surveys:
-            continue
-        files = available[survey]
-        for year in sorted(files):
-            if wanted_years is not None and year not in wanted_years:
-                continue
-            data, spec = files[year]
-            jobs.append(
-                Job(
-                    kind="report",
-                    survey=survey,
-                    years=(year,),
-                    notebook=layout.notebook_for(survey),
-                    output=reports_dir / survey / f"{year}.html",
-                    executed=build_dir / "executed" / f"{survey}_{year}.ipynb",
-                    data=(data,),
-                    specs=(spec,),
-                    parameters=_report_parameters(
-                        layout, survey, year, data_dir=data_dir, audience=audience,
-                        workbook=reports_dir / survey / f"{year}.xlsx" if excel else None,
-                    ),
-                    **common,
-                )
-            )
-        all_years = sorted(files)
-        picked = all_years if wanted_years is None else [y for y in all_years if y in wanted_years]
-        if len(all_years) >= 2 and len(picked) >= 2 and trends_notebook.is_file():
-            jobs.append(
-                Job(
-                    kind="trends",
-                    survey=survey,
-                    years=tuple(all_years),
-                    notebook=trends_notebook,
-                    output=reports_dir / survey / "trends.html",
-                    executed=build_dir / "executed" / f"{survey}_trends.ipynb",
-                    data=tuple(files[y][0] for y in all_years),
-                    specs=tuple(files[y][1] for y in all_years),
-                    parameters={"survey": survey, "years": all_years, "data_dir": data_dir},
-                    **common,
-                )
+        if wanted_surveys is None or survey in wanted_surveys:
+            jobs += _survey_jobs(
+                layout, survey, available[survey], wanted_years, reports_dir=reports_dir,
+                build_dir=build_dir, data_dir=data_dir, excel=excel, common=common,
             )
     programme = _programme_job(layout, available, wanted_surveys, wanted_years,
                                reports_dir=reports_dir, build_dir=build_dir, data_dir=data_dir,
@@ -223,18 +186,69 @@ def plan(
     if programme is not None:
         jobs.append(programme)
     if not jobs:
-        wanted = ", ".join(
-            part for part in (
-                wanted_surveys and "survey " + " ".join(sorted(wanted_surveys)),
-                wanted_years and "year " + " ".join(map(str, sorted(wanted_years))),
-            ) if part
+        raise _nothing_to_build(layout, wanted_surveys, wanted_years)
+    return jobs
+
+
+def _survey_jobs(layout, survey, files, wanted_years, *, reports_dir, build_dir, data_dir, excel, common):
+    """The report jobs of one survey's years (those wanted), then its trends job when it has one."""
+    audience = common["audience"]
+    trends_notebook = layout.notebooks / TRENDS_NOTEBOOK
+    jobs = []
+    for year in sorted(files):
+        if wanted_years is not None and year not in wanted_years:
+            continue
+        data, spec = files[year]
+        jobs.append(
+            Job(
+                kind="report",
+                survey=survey,
+                years=(year,),
+                notebook=layout.notebook_for(survey),
+                output=reports_dir / survey / f"{year}.html",
+                executed=build_dir / "executed" / f"{survey}_{year}.ipynb",
+                data=(data,),
+                specs=(spec,),
+                parameters=_report_parameters(
+                    layout, survey, year, data_dir=data_dir, audience=audience,
+                    workbook=reports_dir / survey / f"{year}.xlsx" if excel else None,
+                ),
+                **common,
+            )
         )
-        raise BuildError(
-            "nothing to build" + (f" for {wanted}" if wanted else "")
-            + f": no survey-year has both a data file in {layout.raw} and a spec in {layout.specs}"
-            + _missing_files(layout, wanted_surveys or (), wanted_years)
+    all_years = sorted(files)
+    picked = all_years if wanted_years is None else [y for y in all_years if y in wanted_years]
+    if len(all_years) >= 2 and len(picked) >= 2 and trends_notebook.is_file():
+        jobs.append(
+            Job(
+                kind="trends",
+                survey=survey,
+                years=tuple(all_years),
+                notebook=trends_notebook,
+                output=reports_dir / survey / "trends.html",
+                executed=build_dir / "executed" / f"{survey}_trends.ipynb",
+                data=tuple(files[y][0] for y in all_years),
+                specs=tuple(files[y][1] for y in all_years),
+                parameters={"survey": survey, "years": all_years, "data_dir": data_dir},
+                **common,
+            )
         )
     return jobs
+
+
+def _nothing_to_build(layout, wanted_surveys, wanted_years) -> BuildError:
+    """The error of a plan without any job, naming what was asked for and the files it lacks."""
+    wanted = ", ".join(
+        part for part in (
+            wanted_surveys and "survey " + " ".join(sorted(wanted_surveys)),
+            wanted_years and "year " + " ".join(map(str, sorted(wanted_years))),
+        ) if part
+    )
+    return BuildError(
+        "nothing to build" + (f" for {wanted}" if wanted else "")
+        + f": no survey-year has both a data file in {layout.raw} and a spec in {layout.specs}"
+        + _missing_files(layout, wanted_surveys or (), wanted_years)
+    )
 
 
 def _missing_files(layout, surveys, years) -> str:

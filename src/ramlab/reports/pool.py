@@ -114,14 +114,8 @@ def _warm_font_cache():
 
 
 def run(
-    jobs,
-    *,
-    jobs_n: int | None = None,
-    build_one=BUILD_ONE,
-    check=None,
-    progress: bool = True,
-    stream=None,
-    on_result=None,
+    jobs, *, jobs_n: int | None = None, build_one=BUILD_ONE, check=None, progress: bool = True,
+    stream=None, on_result=None,
 ) -> list[JobResult]:
     """Build jobs in parallel, one process per job; a failing job does not stop the others.
 

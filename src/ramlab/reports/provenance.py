@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ramlab._files import file_sha256
+from ramlab.files import file_sha256
 from ramlab.reports.jobs import Job
 
 __all__ = ["provenance", "provenance_footer"]
