@@ -2,7 +2,11 @@
 
 Influence values of a mean in a domain: u_i = (y_i - ybar) / N_hat; of a
 total: y_i. Their covariance comes from the design's variance engine
-(:meth:`Design.total_vcov`). Tests: ``tests/design/test_design.py`` against R.
+(:meth:`Design.total_vcov`). A categorical variable's influence values are
+passed in coded form (:class:`ramlab.variance.Coded`: one row of values per
+category), so that the engine sums them per cell and never forms the n x K
+matrix of indicators. Tests: ``tests/design/test_design.py`` against R,
+``tests/design/test_se_snapshot.py`` against the values before that path.
 """
 
 from __future__ import annotations
@@ -11,8 +15,26 @@ import numpy as np
 import pandas as pd
 
 from ramlab.design._columns import as_list, column, factor_codes
+from ramlab.variance import Coded
 
 __all__ = ["estimate", "joint_estimate", "variable_matrix", "variables_matrix"]
+
+
+def _variable(design, var):
+    """A variable as category codes (-1 = missing) or numeric values (n,).
+
+    Returns (values, labels, missing, categorical); ``missing`` is None when no
+    value is missing (found without a boolean array).
+    """
+    s = column(design.data, var, "variable")
+    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == bool or s.dtype == object \
+            or pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        codes, labels = factor_codes(s)
+        missing = None if codes.size == 0 or codes.min() >= 0 else codes < 0
+        return codes, list(labels), missing, True
+    y = s.to_numpy(dtype=float, na_value=np.nan)
+    missing = None if np.isfinite(y.sum()) else np.isnan(y)
+    return y, [var], missing, False
 
 
 def variable_matrix(design, var):
@@ -20,19 +42,12 @@ def variable_matrix(design, var):
 
     Returns (Y, labels, missing, categorical).
     """
-    s = column(design.data, var, "variable")
-    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == bool or s.dtype == object \
-            or pd.api.types.is_string_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-        codes, labels = factor_codes(s)
-        missing = codes < 0
-        K = len(labels)
-        Y = np.zeros((design.n, K))
-        ok = ~missing
-        Y[np.flatnonzero(ok), codes[ok]] = 1.0
-        return Y, list(labels), missing, True
-    y = s.to_numpy(dtype=float, na_value=np.nan)
-    missing = np.isnan(y)
-    return y[:, None], [var], missing, False
+    values, labels, missing, categorical = _variable(design, var)
+    if missing is None:
+        missing = np.zeros(design.n, dtype=bool)
+    if categorical:
+        return Coded(values, np.eye(len(labels))).dense(), labels, missing, True
+    return values[:, None], labels, missing, False
 
 
 def variables_matrix(design, variables):
@@ -95,7 +110,8 @@ def groups(design, by):
 
 def estimate(design, var, *, kind, by, deff, na_rm):
     """:meth:`Design.mean` and :meth:`Design.total`: see their docstrings."""
-    Y, labels, missing, categorical = variable_matrix(design, var)
+    Y, labels, missing, categorical = _variable(design, var)
+    Y = (Y, len(labels)) if categorical else Y[:, None]
     if by is None:
         res = _estimate_domain(design, Y, missing, kind=kind, deff=deff, na_rm=na_rm)
         index = pd.Index(labels, name=var if categorical else None)
@@ -124,15 +140,21 @@ def estimate(design, var, *, kind, by, deff, na_rm):
 
 
 def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
+    """Estimates, SEs (and design effects, covariance) of variables in a domain design.
+
+    ``Y`` is an (n, k) matrix of values or a categorical variable's
+    ``(codes, K)``; ``missing`` a boolean array or None (nothing missing). Rows
+    of zero weight (outside the domain) count for nothing.
+    """
     d = design
-    if na_rm and missing.any():
+    any_missing = missing is not None and bool(missing.any())
+    if na_rm and any_missing:
         d = design.subset(~missing)
     w = d.weight_values
-    pos = w > 0
-    Y = np.where(missing[:, None] & ~pos[:, None], 0.0, Y)
-    has_na = bool((missing & pos).any())
-    k = Y.shape[1]
-    if has_na:
+    all_pos = d.variance_engine.all_positive
+    coded = isinstance(Y, tuple)
+    k = Y[1] if coded else Y.shape[1]
+    if any_missing and bool((missing & (w > 0)).any()):
         nan = np.full(k, np.nan)
         res = {"estimate": nan, "se": nan}
         if deff:
@@ -141,25 +163,46 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
             res["vcov"] = np.full((k, k), np.nan)
         return res
     psum = w.sum()
-    totals = w @ Y
-    ybar = totals / psum
-    if kind == "mean":
-        U = np.where(pos[:, None], (Y - ybar) / psum, 0.0)
-        est = ybar
-        V = d.statistic_vcov(lambda W: (W.T @ Y) / W.sum(axis=0)[:, None], U)
+    if coded and d.variance_engine.linearised:
+        codes = Y[0]
+        ok = slice(None) if not any_missing else codes >= 0
+        totals = np.bincount(codes[ok], weights=w[ok], minlength=k)
+        ybar = totals / psum
+        # the influence values of each category: centred indicators for a mean
+        values = (np.eye(k) - ybar) / psum if kind == "mean" else np.eye(k)
+        V = d.total_vcov(Coded(codes, values))
     else:
-        U = np.where(pos[:, None], Y, 0.0)
-        est = totals
-        V = d.total_vcov(U)
+        if coded:  # a replicate engine recomputes the statistic on the indicators
+            Y = Coded(Y[0], np.eye(k)).dense()
+        elif any_missing:
+            Y = np.where(missing[:, None], 0.0, Y)
+        totals = w @ Y
+        ybar = totals / psum
+        if kind == "mean":
+            U = Y - ybar
+            U /= psum
+        else:
+            U = Y.copy() if all_pos else Y
+        if not all_pos:
+            U = np.where((w > 0)[:, None], U, 0.0)
+        if kind == "mean":
+            V = d.statistic_vcov(lambda W: (W.T @ Y) / W.sum(axis=0)[:, None], U)
+        else:
+            V = d.total_vcov(U)
+    est = ybar if kind == "mean" else totals
     se = np.sqrt(np.diag(V))
     res = {"estimate": est, "se": se}
     if cov:
         res["vcov"] = V
     if deff:
-        nobs = int(pos.sum())
+        nobs = int(np.count_nonzero(w > 0))
         # R svyvar: weighted variance with n / (n - 1), n = nonzero weights
         with np.errstate(divide="ignore", invalid="ignore"):
-            var_y = (w @ ((Y - ybar) ** 2)) / psum * nobs / (nobs - 1)
+            if coded:  # sum_i w_i (y_i - ybar)^2 of an indicator
+                ss = totals * (1 - ybar) ** 2 + (psum - totals) * ybar**2
+            else:
+                ss = w @ ((Y - ybar) ** 2)
+            var_y = ss / psum * nobs / (nobs - 1)
             vsrs = var_y * (psum - nobs) / (psum * nobs)
         if kind == "total":
             vsrs = vsrs * psum**2

@@ -30,10 +30,16 @@ from ramlab.variance._calibration import (
     cells_from_codes,
     residualise,
 )
-from ramlab.variance._domains import DomainPlan
+from ramlab.variance._domains import Coded, DomainPlan
 from ramlab.variance._engine import Linearisation, VarianceEstimator
 from ramlab.variance._linalg import dense_codes, group_rows, pinv_sym, qr_rank, rowsum
-from ramlab.variance._multistage import LONELY_PSU_OPTIONS, Stage, multistage_vcov, row_psu_scale
+from ramlab.variance._multistage import (
+    LONELY_PSU_OPTIONS,
+    Stage,
+    multistage_vcov,
+    row_psu_scale,
+    row_psu_vcov,
+)
 from ramlab.variance._replicates import (
     REPLICATE_TYPES,
     ReplicateVariance,
@@ -46,8 +52,8 @@ from ramlab.variance._replicates import (
 
 __all__ = [
     "LONELY_PSU_OPTIONS", "REPLICATE_TYPES", "Calibration", "CalibrationModel", "CellIndicators",
-    "DomainPlan", "Linearisation", "ReplicateVariance", "Stage", "VarianceEstimator",
+    "Coded", "DomainPlan", "Linearisation", "ReplicateVariance", "Stage", "VarianceEstimator",
     "brr_factors", "cells_from_codes", "dense_codes", "group_rows", "jk1_weights",
     "jkn_weights", "multistage_vcov", "pinv_sym", "qr_rank", "replicate_scales", "replicate_vcov",
-    "residualise", "row_psu_scale", "rowsum",
+    "residualise", "row_psu_scale", "row_psu_vcov", "rowsum",
 ]

@@ -28,21 +28,66 @@ import numpy as np
 
 from ramlab.variance._linalg import dense_codes, group_rows, pinv_sym
 
-__all__ = ["DomainPlan"]
+__all__ = ["Coded", "DomainPlan"]
+
+
+@dataclass(frozen=True)
+class Coded:
+    """Influence values given by a code per row: ``u_i = values[codes_i]``.
+
+    The form of category indicators (a row of the identity per answer) and of
+    anything linear in them (nets, centred proportions, scores). A code of -1
+    (or ``len(values)``) gives a row of zeros. :meth:`DomainPlan.total_vcov`
+    then sums per cell of (stratum x domain pattern x calibration cells) x code
+    with a few weighted bincounts, and never forms the n x k matrix.
+
+    Attributes
+    ----------
+    codes : ndarray (n,) of int
+    values : ndarray (K, k)
+    """
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    def dense(self):
+        """The (n, k) matrix ``u``."""
+        values = np.asarray(self.values, dtype=float)
+        ext = np.vstack([values, np.zeros((1, values.shape[1]))])
+        codes = np.asarray(self.codes)
+        return ext[np.where(codes < 0, values.shape[0], codes)]
 
 
 @dataclass(eq=False)
 class _CalibrationSums:
     """Per-cell quantities of one calibration (the l-th), design-level sums included."""
 
-    ratio: np.ndarray  # (n,) w_old / w_new
-    cw: np.ndarray  # (n,) c * w_new
-    w_new: np.ndarray  # (n,)
+    cal: object  # the Calibration record
+    c: np.ndarray  # (n,) variance scale of each row
     I: np.ndarray  # (J, p) calibration indicators of each cell  # noqa: E741
     pinv: np.ndarray  # (p, p) G^-
     Fsum: np.ndarray | None = None  # (H, p) sum over stratum h of F
     FSF: list = field(default_factory=list)  # F_l' S F_m, for each calibration m
     ZF: list = field(default_factory=list)  # Z_l' F_m, for each calibration m
+    new_weights: bool = False  # every weight of the plan's design is 0 or this w_new
+    old_weights: bool = False  # ... and none is 0: (w_old / w_new) w is w_old
+    _ratio: np.ndarray | None = None
+
+    @property
+    def w_new(self):
+        return self.cal.w_new
+
+    @property
+    def ratio(self):
+        """(n,) w_old / w_new (computed once, when a dense ``u`` needs it)."""
+        if self._ratio is None:
+            self._ratio = self.cal.weight_ratio()
+        return self._ratio
+
+    @property
+    def cw(self):
+        """(n,) c * w_new."""
+        return self.c * self.cal.w_new
 
 
 @dataclass(eq=False)
@@ -125,20 +170,26 @@ def _joint_cells(parts, sizes, n):
     return dense_codes(joint)
 
 
-def _calibration_sums(cals, c, jc, J, rep, hcode, H):
+def _calibration_sums(cals, c, jc, J, rep, hcode, H, w):
     out = []
     for cal in cals:
         out.append(_CalibrationSums(
-            ratio=cal.weight_ratio(), cw=c * cal.w_new, w_new=cal.w_new,
-            I=cal.model.cell_indicators()[cal.model.cell[rep]], pinv=pinv_sym(cal.gram),
+            cal=cal, c=c, I=cal.model.cell_indicators()[cal.model.cell[rep]], pinv=pinv_sym(cal.gram),
         ))
+    cj = c[rep]  # c is constant in a cell (cells are within strata)
+    positive = bool((w > 0).all())
     for A in out:
         wsum = np.bincount(jc, weights=A.w_new, minlength=J)
         A.Fsum = group_rows(wsum[:, None] * A.I, hcode, H)
+        A.new_weights = bool(np.all((w == A.w_new) | (w == 0)))
+        A.old_weights = A.new_weights and positive
         for B in out:
-            cs = np.bincount(jc, weights=A.cw * B.w_new, minlength=J)
+            cs = cj * np.bincount(jc, weights=A.w_new * B.w_new, minlength=J)
             A.FSF.append((A.I * cs[:, None]).T @ B.I)
-            zs = np.bincount(jc, weights=A.ratio * B.w_new, minlength=J)
+            if A is B:  # ratio * w_new = w_old where w_new > 0
+                zs = np.bincount(jc, weights=np.where(A.w_new > 0, A.cal.w_old, 0.0), minlength=J)
+            else:
+                zs = np.bincount(jc, weights=A.ratio * B.w_new, minlength=J)
             A.ZF.append((A.I * zs[:, None]).T @ B.I)
     return out
 
@@ -167,7 +218,7 @@ def _factor(engine, codes, table, max_cells):
     return _Factored(
         jc=jc, J=J, w=engine.weights, cj=cj, hcode=hcode, H=H, ch=cj[hrep],
         nh=n_h[rep][hrep], D=table[codes[rep]],
-        cals=_calibration_sums(cals, c, jc, J, rep, hcode, H),
+        cals=_calibration_sums(cals, c, jc, J, rep, hcode, H, engine.weights),
     )
 
 
@@ -267,14 +318,86 @@ def _cell_sums_sorted(f, u):
     return Q, T0, [weighted_sums(*p) for p in s.ratio], [weighted_sums(*p) for p in s.cw]
 
 
-def _factored_vcov(f, C, k, Q, T0, Tr, Tf):
-    """Covariance of the C*k domain totals from the per-cell sums."""
+# The coded sums keep about 12 significant digits of a variance when it is at least
+# this fraction of its uncalibrated, uncentred second moment (2e-16 / 1e-4).
+_CANCELLATION = 1e-4
+_BLOCK = 1 << 16  # rows per block of the coded sums: bincount inputs stay in cache
+
+
+def _cell_sums_coded(f, coded):
+    """Per (cell, code) sums of w, w^2 and, per calibration, w_old-type and w_new w weights.
+
+    Returns (W, W2, R, S): (J, K) arrays; ``R[l]`` sums ``(w_old / w_new) w`` and
+    ``S[l]`` sums ``w_new w`` of calibration l (``S[l]`` is W2 when every weight
+    is 0 or that w_new). Rows are taken in blocks: no temporary of n values.
+    """
+    codes = np.asarray(coded.codes)
+    K = coded.values.shape[0] + 1  # the last code: a row of zeros
+    J, jc, w = f.J, f.jc, f.w
+    size = J * K
+    extra = [(None if A.old_weights else A.ratio, None if A.new_weights else A.w_new) for A in f.cals]
+    nsum = 2 + 2 * len(f.cals)
+    out = np.zeros((nsum, size))
+    for a in range(0, codes.shape[0], _BLOCK):
+        b = a + _BLOCK
+        q = codes[a:b].astype(np.int64)
+        q[q < 0] = K - 1
+        joint = jc[a:b] * K
+        joint += q
+        wb = w[a:b]
+        out[0] += np.bincount(joint, weights=wb, minlength=size)
+        out[1] += np.bincount(joint, weights=wb * wb, minlength=size)
+        for l, (A, (ratio, w_new)) in enumerate(zip(f.cals, extra)):
+            rw = A.cal.w_old[a:b] if ratio is None else ratio[a:b] * wb
+            out[2 + l] += np.bincount(joint, weights=rw, minlength=size)
+            if w_new is not None:
+                out[2 + len(f.cals) + l] += np.bincount(joint, weights=w_new[a:b] * wb, minlength=size)
+    out = out.reshape(nsum, J, K)
+    L = len(f.cals)
+    S = [out[1] if A.new_weights else out[2 + L + l] for l, A in enumerate(f.cals)]
+    return out[0], out[1], [out[2 + l] for l in range(L)], S
+
+
+def _coded_vcov(f, C, coded, totals):
+    """:meth:`DomainPlan.total_vcov` of :class:`Coded` influence values."""
+    W, W2, R, S = _cell_sums_coded(f, coded)
+    A = np.vstack([np.asarray(coded.values, dtype=float), np.zeros((1, coded.values.shape[1]))])
+    J, K = W.shape
+    k = A.shape[1]
+    D = f.D
+    # sum_j c_j (D_j D_j') (x) A' diag(W2_j) A: per pair of domains and code first
+    X = (D[:, :, None] * W2[:, None, :]).reshape(J, C * K)
+    M = ((D * f.cj[:, None]).T @ X).reshape(C, C, K)
+    V0 = np.einsum("cdm,ma,mb->cadb", M, A, A).reshape(C * k, C * k)
+    T0 = W @ A
+    V = _factored_vcov(f, C, k, V0, T0, [r @ A for r in R], [(s * f.cj[:, None]) @ A for s in S])
+    # The expanded sums lose the digits that the variance has fewer than its raw
+    # second moment (a calibrated margin, a category that is a stratum: the
+    # residuals are ~0). Then None: the caller residualises row by row instead.
+    if np.any(np.diag(V) < _CANCELLATION * np.diag(V0)):
+        return None
+    if totals:
+        return V, D.T @ T0
+    return V
+
+
+def _cross_products(f, C, k, Q):
+    """sum_j c_j (D_j D_j') (x) Q_j, as one matrix product."""
+    D = f.D
+    E = ((D * f.cj[:, None])[:, :, None, None] * Q[:, None, :, :]).reshape(f.J, -1)
+    return (E.T @ D).reshape(C, k, k, C).transpose(0, 1, 3, 2).reshape(C * k, C * k)
+
+
+def _factored_vcov(f, C, k, V, T0, Tr, Tf):
+    """Covariance of the C*k domain totals from the per-cell sums.
+
+    ``V`` is the cross-product term :func:`_cross_products`; ``T0`` (J, k) the
+    cells' totals of x, ``Tr[l]`` and ``Tf[l]`` their totals weighted by
+    ``w_old / w_new`` and by ``c w_new`` of calibration l.
+    """
     D = f.D
     J = f.J
     CK = C * k
-    # sum_j c_j (D_j D_j') (x) Q_j, as one matrix product
-    E = ((D * f.cj[:, None])[:, :, None, None] * Q[:, None, :, :]).reshape(J, -1)
-    V = (E.T @ D).reshape(C, k, k, C).transpose(0, 1, 3, 2).reshape(CK, CK)
 
     def spread(T):  # (J, C*k): row j is D_j (x) T_j
         return (D[:, :, None] * T[:, None, :]).reshape(J, CK)
@@ -327,25 +450,36 @@ class DomainPlan:
     def total_vcov(self, u, *, totals=False):
         """Covariance of the C*k domain totals (index c*k + j).
 
-        The totals are ``sum_i w_i table[codes_i, c] u[i, j]``. With
+        The totals are ``sum_i w_i table[codes_i, c] u[i, j]``; ``u`` is an
+        (n, k) array or :class:`Coded` values (summed per cell and code, no
+        n x k matrix, on a factored plan). With
         ``totals=True``, also returns these (C, k) totals (from the same
         cell sums).
         """
         engine = self.engine
+        f = self._factored
+        if isinstance(u, Coded):
+            if np.shape(u.codes) != (engine.n,):
+                raise ValueError(f"u must have {engine.n} codes, not {np.shape(u.codes)}")
+            if f is not None:
+                out = _coded_vcov(f, self.C, u, totals)
+                if out is not None:
+                    return out
+            u = u.dense()
+            f = None
         u = np.asarray(u, dtype=float)
         if u.ndim == 1:
             u = u[:, None]
         n, k = u.shape
         if n != engine.n:
             raise ValueError(f"u must have {engine.n} rows, not {n}")
-        f = self._factored
         if f is None:
             return self._dense_vcov(u, totals)
         if k <= 1 or (k <= 3 and f.segments is None):
             Q, T0, Tr, Tf = _cell_sums_direct(f, u)
         else:
             Q, T0, Tr, Tf = _cell_sums_sorted(f, u)
-        V = _factored_vcov(f, self.C, k, Q, T0, Tr, Tf)
+        V = _factored_vcov(f, self.C, k, _cross_products(f, self.C, k, Q), T0, Tr, Tf)
         if totals:
             return V, f.D.T @ T0
         return V

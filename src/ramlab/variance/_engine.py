@@ -22,8 +22,9 @@ import abc
 
 import numpy as np
 
-from ramlab.variance._domains import DomainPlan
-from ramlab.variance._multistage import multistage_vcov
+from ramlab.variance._calibration import prepare_residualise, residualise
+from ramlab.variance._domains import Coded, DomainPlan
+from ramlab.variance._multistage import multistage_vcov, row_psu_vcov
 
 __all__ = ["Linearisation", "VarianceEstimator"]
 
@@ -43,6 +44,13 @@ class VarianceEstimator(abc.ABC):
     weights: np.ndarray
     #: True when ``statistic_vcov(s, u)`` is ``total_vcov(u)`` (a linear engine)
     linearised: bool = True
+
+    @property
+    def all_positive(self):
+        """True when every weight is positive (no row outside the domain); computed once."""
+        if getattr(self, "_all_positive", None) is None:
+            self._all_positive = bool((self.weights > 0).all())
+        return self._all_positive
 
     @abc.abstractmethod
     def total_vcov(self, u):
@@ -95,6 +103,8 @@ class Linearisation(VarianceEstimator):
         self.rows = rows
         self.lonely_psu = lonely_psu
         self.n = weights.shape[0]
+        self._prepared = None  # per calibration: what residualise needs whatever u
+        self._whole = None  # the plan of the whole sample (one domain)
 
     @property
     def row_psu_scale(self):
@@ -105,13 +115,33 @@ class Linearisation(VarianceEstimator):
         """A :class:`DomainPlan` of ``domains`` on this engine."""
         return DomainPlan(self, domains)
 
+    def whole_plan(self):
+        """The :class:`DomainPlan` of the whole sample as one domain (built once).
+
+        What :meth:`DomainPlan.total_vcov` needs of this design for coded
+        influence values (:class:`ramlab.variance.Coded`); ``plan.factored``
+        says whether the design allows it.
+        """
+        if self._whole is None:
+            self._whole = DomainPlan(self, (np.broadcast_to(np.int64(0), (self.n,)), np.ones((1, 1))))
+        return self._whole
+
     def total_vcov(self, u):
         """Linearisation covariance of the totals ``sum_i w_i u[i, j]``.
 
         Residualises the weighted influence values for each calibration
-        (oldest first), then applies the stratified multistage formula.
+        (oldest first), then applies the stratified multistage formula
+        (:func:`ramlab.variance.row_psu_vcov` when each row is its own PSU).
+        ``u`` may be :class:`ramlab.variance.Coded` values: summed per cell
+        and code by the plan of the whole sample when the design allows
+        (:meth:`whole_plan`), without the n x k matrix.
         Reference: R survey ``svyrecvar``.
         """
+        if isinstance(u, Coded):
+            plan = self.whole_plan()
+            if plan.factored:
+                return plan.total_vcov(u)
+            u = u.dense()
         u = np.asarray(u, dtype=float)
         if u.ndim == 1:
             u = u[:, None]
@@ -119,9 +149,16 @@ class Linearisation(VarianceEstimator):
             raise ValueError(f"u must have {self.n} rows, not {u.shape[0]}")
         w = self.weights
         x = u * w[:, None]
-        x[w == 0] = 0.0
-        for cal in self.calibrations:
-            x = cal.residualise(x)
-        if self.rows is not None:
-            x = x[self.rows]
-        return multistage_vcov(x, self.structure.stages, lonely_psu=self.lonely_psu, rows=self.rows)
+        if not self.all_positive:
+            x[w == 0] = 0.0
+        if self.calibrations and self._prepared is None:
+            self._prepared = [prepare_residualise(cal) for cal in self.calibrations]
+        for cal, prepared in zip(self.calibrations, self._prepared or ()):
+            x = residualise(cal, x, prepared=prepared)
+        if self.rows is None:
+            scale = self.row_psu_scale
+            if scale is not None:
+                return row_psu_vcov(x, scale)
+            return multistage_vcov(x, self.structure.stages, lonely_psu=self.lonely_psu)
+        return multistage_vcov(x[self.rows], self.structure.stages, lonely_psu=self.lonely_psu,
+                               rows=self.rows)

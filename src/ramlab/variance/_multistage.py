@@ -34,7 +34,7 @@ import numpy as np
 from ramlab.errors import LonelyPSUError
 from ramlab.variance._linalg import dense_codes, rowsum, wcrossprod, wcrossprod_sym
 
-__all__ = ["Stage", "multistage_vcov", "row_psu_scale", "LONELY_PSU_OPTIONS"]
+__all__ = ["Stage", "multistage_vcov", "row_psu_scale", "row_psu_vcov", "LONELY_PSU_OPTIONS"]
 
 LONELY_PSU_OPTIONS = ("fail", "remove", "adjust", "average", "certainty")
 
@@ -107,6 +107,34 @@ def row_psu_scale(stages):
     with np.errstate(divide="ignore", invalid="ignore"):
         c = np.where(census, 0.0, f * n_h / (n_h - 1))
     return c, st.strata, n_h
+
+
+def row_psu_vcov(x, scale):
+    """:func:`multistage_vcov` of every row of a design of the :func:`row_psu_scale` form.
+
+    ``sum_h c_h sum_{i in h} (x_i - m_h)(x_i - m_h)'`` with ``m_h`` the mean of
+    ``x`` over the ``n_h`` rows of stratum h: R ``onestage`` when each row is its
+    own PSU and ``x`` holds every row of the design (0 outside a domain), without
+    factorising the PSUs of the rows.
+
+    Parameters
+    ----------
+    x : ndarray (n, k)
+        Weighted (and calibration-residualised) influence values of all rows.
+    scale : tuple
+        ``(c, strata, n_h)`` per row, from :func:`row_psu_scale`.
+    """
+    c, strata, n_h = scale
+    H = int(strata.max()) + 1
+    if H == 1:
+        xc = x - x.sum(axis=0) / n_h[0]
+        if x.shape[1] == 1:
+            v = xc[:, 0]
+            return np.array([[c[0] * (v @ v)]])
+        return c[0] * wcrossprod_sym(xc, np.ones(x.shape[0]))
+    rows_h = np.bincount(strata, minlength=H)
+    xc = x - (rowsum(x, strata, H) / np.maximum(rows_h, 1)[:, None])[strata]
+    return wcrossprod_sym(xc, c)
 
 
 def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=None):
