@@ -10,6 +10,7 @@ not from ramlab).
 from __future__ import annotations
 
 import base64
+import json
 import re
 import warnings
 from html.parser import HTMLParser
@@ -518,7 +519,7 @@ def test_report_2021_has_a_methodology_box_with_the_margin_of_error(report_2021)
     assert "rescaled" not in report_2021
 
 
-def test_report_2021_has_a_provenance_footer_and_hides_key_figure_data(report_2021):
+def test_report_2021_has_a_provenance_footer_and_hides_key_figure_data(report_2021, tmp_path_factory):
     import hashlib
     import subprocess
 
@@ -529,10 +530,18 @@ def test_report_2021_has_a_provenance_footer_and_hides_key_figure_data(report_20
     digest = hashlib.sha256((ROOT / "data" / "raw" / "associations_2021.sav").read_bytes()).hexdigest()
     done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     commit = done.stdout.strip() if done.returncode == 0 else "inconnu"
-    for expected in (__version__, commit, f"associations_2021.sav ({digest[:12]})",
-                     "survey = 'associations'", "year = 2021", "Construit le"):
-        assert expected in text, expected
+    # a partner report: ramlab's version and the build date, nothing internal
+    assert __version__ in text and "Construit le" in text
+    full = (commit, f"associations_2021.sav ({digest[:12]})", "survey = 'associations'", "year = 2021")
+    for internal in full + ("sha256", "Commit", "Paramètres", "/work/", "data_dir"):
+        assert internal not in visible_text(report_2021), internal
+    # the full provenance goes to the executed notebook
+    (executed,) = tmp_path_factory.getbasetemp().rglob("executed/a.ipynb")
+    origin = json.loads(executed.read_text(encoding="utf-8"))["metadata"]["ramlab"]["provenance"]
+    assert origin["commit"] == commit and f"associations_2021.sav ({digest[:12]})" in origin["data"]
+    assert "survey = 'associations'" in origin["parameters"]
     assert "vnd.ramlab.keyfigures" not in report_2021
+    assert "vnd.ramlab.essentiel" not in report_2021
 
 
 def test_report_2021_workbook_has_a_sheet_per_question_with_bases_and_letters(report_2021, tmp_path_factory):
@@ -583,3 +592,14 @@ def test_cli_build_passes_its_flags_to_the_factory(monkeypatch, tmp_path):
                                                       os.cpu_count() or 1)
     with pytest.raises(SystemExit):
         main(["build", "--audience", "public"])
+
+
+def test_partner_provenance_is_version_and_date_internal_is_everything():
+    from ramlab.reports.provenance import for_audience, provenance_footer
+
+    values = {"ramlab": "0.1.0", "commit": "abc1234", "data": "a.sav (0123456789ab)",
+              "parameters": "survey = 'a'", "built": "30/11/2026 à 02:00 UTC"}
+    assert for_audience(values, "partner") == {"ramlab": "0.1.0", "built": "30/11/2026 à 02:00 UTC"}
+    assert for_audience(values, "internal") == values
+    footer = provenance_footer(for_audience(values, "partner"))
+    assert "abc1234" not in footer and "0123456789ab" not in footer and "0.1.0" in footer

@@ -29,7 +29,7 @@ from ramlab.errors import BuildError
 from ramlab.reports.execute import KERNEL_NAME, execute_notebook
 from ramlab.reports.jobs import Job
 from ramlab.reports.parameters import check_parameters
-from ramlab.reports.provenance import provenance
+from ramlab.reports.provenance import for_audience, provenance
 from ramlab.reports.render import clean_notebook, render_html
 
 __all__ = ["build_report"]
@@ -63,7 +63,11 @@ def build_report(job: Job, *, kernel_name: str = KERNEL_NAME, timeout: float | N
     if job.excel and "excel_path" in job.parameters and not job.workbook.is_file():
         raise BuildError(f"{job.name}: the notebook did not write its workbook {job.workbook}")
     executed = nbformat.read(str(job.executed), as_version=4)
+    origin = provenance(job)
+    # the executed notebook keeps the full provenance; a partner page shows version and date
+    executed.metadata.setdefault("ramlab", {})["provenance"] = origin
+    nbformat.write(executed, str(job.executed))
     html = render_html(
-        clean_notebook(executed), title=job.label, provenance=provenance(job)
+        clean_notebook(executed), title=job.label, provenance=for_audience(origin, job.audience)
     )
     return write_atomic(job.output, html)

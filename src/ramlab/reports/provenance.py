@@ -1,7 +1,11 @@
 """Where a report comes from: the provenance footer of every report.
 
 ramlab's version, the project's git commit, each data file with its
-content hash, the parameters and the build date, in French.
+content hash, the parameters and the build date, in French. A partner
+report shows ramlab's version and the build date only (:func:`for_audience`):
+a commit, file hashes and parameters are working material. The full
+provenance goes to the internal report and to the executed notebook's
+metadata (``metadata.ramlab.provenance``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from pathlib import Path
 from ramlab.files import file_sha256
 from ramlab.reports.jobs import Job
 
-__all__ = ["provenance", "provenance_footer"]
+__all__ = ["provenance", "provenance_footer", "for_audience"]
 
 #: French labels of the provenance footer, in order.
 _PROVENANCE_LABELS = {
@@ -72,6 +76,17 @@ def provenance(job: Job) -> dict[str, str]:
         ),
         "built": f"{now:%d/%m/%Y à %H:%M} UTC",
     }
+
+
+#: What a partner report's footer says of its provenance.
+_PARTNER_KEYS = ("ramlab", "built")
+
+
+def for_audience(values: dict, audience: str) -> dict:
+    """The provenance a report of `audience` shows: all of it internally, version and date to partners."""
+    if audience == "internal":
+        return dict(values)
+    return {key: values[key] for key in _PARTNER_KEYS if key in values}
 
 
 def provenance_footer(values: dict) -> str:
