@@ -52,6 +52,9 @@ _SM_FAMILIES = {
     "gaussian": sm.families.Gaussian,
     "binomial": sm.families.Binomial,
     "poisson": sm.families.Poisson,
+    # R's default links: Gamma "inverse", inverse.gaussian "1/mu^2"
+    "gamma": sm.families.Gamma,
+    "inverse_gaussian": sm.families.InverseGaussian,
 }
 # Names a formula may use without being data columns: numpy and patsy's helpers.
 _ENV_NAMES = {"np": np, "numpy": np}
@@ -83,9 +86,10 @@ def glm(design, formula, *, family="gaussian"):
         ``C()`` and is read faster without it. For ``family="binomial"`` the
         response is 0/1 (or a proportion), or a condition such as
         ``I(q6_1 == "Oui")``.
-    family : {"gaussian", "binomial", "poisson"}
-        Identity, logit or log link. Same coefficients and standard errors as R's
-        ``gaussian()``, ``quasibinomial()`` and ``quasipoisson()`` in ``svyglm``.
+    family : {"gaussian", "binomial", "poisson", "gamma", "inverse_gaussian"}
+        Identity, logit, log, inverse or 1/mu^2 link. Same coefficients and
+        standard errors as R's ``gaussian()``, ``quasibinomial()``,
+        ``quasipoisson()``, ``Gamma()`` and ``inverse.gaussian()`` in ``svyglm``.
 
     Returns
     -------
@@ -127,7 +131,7 @@ def glm(design, formula, *, family="gaussian"):
     if family not in _SM_FAMILIES:
         raise ModelError(
             f"family {family!r} is not available: use one of {sorted(_SM_FAMILIES)}"
-            " (R svyglm: gaussian, quasibinomial, quasipoisson)"
+            " (R svyglm: gaussian, quasibinomial, quasipoisson, Gamma, inverse.gaussian)"
         )
     return _fit(design, formula, family)
 
@@ -380,7 +384,11 @@ def _fit(design, formula, family, *, categorical=(), start=None):
         )
 
     sm_family = _SM_FAMILIES[family]()
-    model = sm.GLM(y, x, family=sm_family, var_weights=w / w.mean())
+    with warnings.catch_warnings():
+        # statsmodels warns that R's canonical Gamma and inverse Gaussian links
+        # can leave the family's domain; so does R's IRLS, which fails loudly
+        warnings.simplefilter("ignore", sm.tools.sm_exceptions.DomainWarning)
+        model = sm.GLM(y, x, family=sm_family, var_weights=w / w.mean())
     # Overflow in exp() only happens on the way to a separation, reported below.
     with warnings.catch_warnings(record=True) as caught, np.errstate(over="ignore"):
         warnings.simplefilter("always")
@@ -389,7 +397,7 @@ def _fit(design, formula, family, *, categorical=(), start=None):
         beta = np.asarray(result.params, dtype=float)
         eta = x @ beta
         mu = sm_family.link.inverse(eta)
-    if family != "gaussian":
+    if family in ("binomial", "poisson"):
         _check_separation(x, y, names, info, family, result, mu, caught)
     if not result.converged or not np.all(np.isfinite(beta)):
         raise ModelError(f"the fit of {formula!r} did not converge in 100 iterations")
@@ -558,6 +566,9 @@ def _response(y_df, family):
         )
     if family == "poisson" and np.any(y < 0):
         raise ModelError(f"a poisson response cannot be negative: {response}", term=response)
+    if family in ("gamma", "inverse_gaussian") and np.any(y <= 0):
+        raise ModelError(f"a {family} response must be positive: {response} has {y.min():g}",
+                         term=response)
     if np.ptp(y) == 0:
         raise ModelError(
             f"the response {response} is constant ({y[0]:g}) on the rows of the model",

@@ -10,6 +10,9 @@ from ramlab.design import ChisqResult
 CH = R.load_json("chisq.json")
 W = {c["id"]: c for c in R.load_json("weighting.json")["cases"]}
 SUPPORTED = ("F", "Chisq", "Wald", "adjWald")
+# lincom: R computes it with CompQuadForm, and without that package (as on the
+# machine that made chisq.json) silently returns the saddlepoint result; its
+# cases are not a lincom reference and ramlab offers no lincom.
 
 
 def _build(case):
@@ -47,3 +50,23 @@ def test_chisq_single_category_gives_nan():
     sub = d.subset(d.data["stype"] == "E")
     out = sub.chisq("sch.wide", "stype")
     assert out.statistic != out.statistic and out.p_value != out.p_value
+
+
+# On dsrs_nofpc both eigenvalues are n / (n - 1), so ddf = d0 nu = 398 exactly;
+# R's rounding gives 397.99999..., and pFsum repeats its last term
+# floor(ddf) = 397 times; ramlab's rounding lands on 398 (p 8.83e-7 against
+# R's 9.14e-7, and 9.14e-7 with 397 terms). An artefact of rounding, not of
+# the method: these two cases are expected to differ.
+_ROUNDING = {"dsrs_nofpc_sch.wide_stype_saddlepoint", "dsrs_nofpc_awards_stype_saddlepoint"}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(reason="R's floor of d0 * nu = 397.999...", strict=True))
+    if c["id"] in _ROUNDING else c
+    for c in CH["cases"] if c["statistic"] == "saddlepoint"], ids=lambda c: c["id"])
+def test_chisq_saddlepoint_against_r(case):
+    out = _build(case).chisq(case["row"], case["col"], statistic="saddlepoint")
+    res = case["result"]
+    R.assert_close(out.statistic, res["statistic"], 1e-6, what="X^2")
+    R.assert_close(out.p_value, res["p_value"], 1e-6, what="p-value")
+    assert out.method == res["method"]

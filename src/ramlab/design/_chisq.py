@@ -14,7 +14,7 @@ import numpy as np
 
 from ramlab.design._columns import column, factor_codes
 
-__all__ = ["CHISQ_STATISTICS", "ChisqResult", "chisq", "chisq_from_totals"]
+__all__ = ["CHISQ_STATISTICS", "ChisqResult", "chisq", "chisq_from_totals", "chisqsum_sf", "fsum_sf"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ChisqResult:
     method: str
 
 
-CHISQ_STATISTICS = ("F", "Chisq", "Wald", "adjWald")
+CHISQ_STATISTICS = ("F", "Chisq", "Wald", "adjWald", "saddlepoint")
 
 
 def _present_codes(codes):
@@ -202,6 +202,7 @@ def _wald(t, V, tv, nr, ncol, nu, statistic):
 
 
 def _rao_scott(X2, V, tv, nr, ncol, n_rows, nu, statistic, Vp=None):
+    Vp_given = Vp is not None
     """Rao & Scott (1984) first- ("Chisq") and second-order ("F") corrections of Pearson's X^2."""
     from scipy import stats
 
@@ -242,6 +243,80 @@ def _rao_scott(X2, V, tv, nr, ncol, n_rows, nu, statistic, Vp=None):
         pval = float(stats.f.sf(stat, d0, d0 * nu))
         return ChisqResult(stat, (float(d0), float(d0 * nu)), pval, "Pearson's X^2: Rao & Scott adjustment")
     dfc = Delta.shape[1]
+    if statistic == "saddlepoint":
+        # R: pFsum(ddf = d0 nu) for svychisq.survey.design; pchisqsum for
+        # svychisq.svyrep.design (no denominator degrees of freedom)
+        lam = np.real(np.linalg.eigvals(Delta))
+        pval = chisqsum_sf(X2, lam) if Vp_given else fsum_sf(X2, lam, d0 * nu)
+        return ChisqResult(X2, float(dfc), pval, "Pearson's X^2: saddlepoint approximation")
     with np.errstate(divide="ignore", invalid="ignore"):
         pval = float(stats.chi2.sf(X2 / np.mean(np.diag(Delta)), dfc))
     return ChisqResult(X2, float(dfc), pval, "Pearson's X^2: Rao & Scott adjustment")
+
+
+def _saddle(x, lam):
+    """R survey's ``saddle``: upper tail of sum lam_i chi2_1 at x (Kuonen 1999), or None."""
+    from scipy import optimize, stats
+
+    d = lam.max()
+    lam = lam / d
+    x = x / d
+
+    def k0(z):
+        return -np.sum(np.log(1 - 2 * z * lam)) / 2
+
+    def k1(z):
+        return np.sum(lam / (1 - 2 * z * lam))
+
+    def k2(z):
+        return 2 * np.sum(lam**2 / (1 - 2 * z * lam) ** 2)
+
+    if np.any(lam < 0):
+        lmin = np.max(1 / (2 * lam[lam < 0])) * 0.99999
+    elif x > lam.sum():
+        lmin = -0.01
+    else:
+        lmin = -lam.size / (2 * x)
+    lmax = np.min(1 / (2 * lam[lam > 0])) * 0.99999
+    z = optimize.brentq(lambda t: k1(t) - x, lmin, lmax, xtol=1e-14, rtol=4 * np.finfo(float).eps)
+    if abs(z) < 1e-4:
+        return None
+    w = np.sign(z) * np.sqrt(2 * (z * x - k0(z)))
+    v = z * np.sqrt(k2(z))
+    return float(stats.norm.sf(w + np.log(v / w) / w))
+
+
+def fsum_sf(x, lam, ddf):
+    """R ``pFsum(method = "saddlepoint", lower.tail = FALSE)``: P(sum lam_i chi2_1 > x chi2_ddf / ddf).
+
+    The saddlepoint of sum lam_i chi2_1 - (x / ddf) chi2_ddf at 0 (R
+    repeats the last term floor(ddf) times); Satterthwaite's F where the
+    saddlepoint is undefined.
+    """
+    from scipy import stats
+
+    lam = np.asarray(lam, dtype=float)
+    tr = lam.mean()
+    tr2 = np.mean(lam**2) / tr**2
+    ndf = lam.size / tr2
+    p = _saddle(0.0, np.concatenate([lam, np.full(int(np.floor(ddf)), -x / ddf)]))
+    if p is None:
+        return float(stats.f.sf(x / ndf / (tr * tr2), ndf, ddf))
+    return p
+
+
+def chisqsum_sf(x, lam):
+    """P(sum_i lam_i chi2_1 > x): R ``pchisqsum(method = "saddlepoint")``.
+
+    The saddlepoint approximation of R survey's ``saddle``; where it is
+    undefined (saddlepoint near 0), Satterthwaite's scaled chi-square, as R.
+    """
+    from scipy import stats
+
+    lam = np.asarray(lam, dtype=float)
+    tr = lam.mean()
+    tr2 = np.mean(lam**2) / tr**2
+    p = _saddle(float(x), lam)
+    if p is None:
+        return float(stats.chi2.sf(x / (tr * tr2), lam.size / tr2))
+    return p
