@@ -628,12 +628,24 @@ def test_index_links_every_report_with_escaped_figures(tmp_path):
         {"survey": "associations", "kind": "report", "years": [2021],
          "output": reports / "associations" / "2021.html",
          "title": "IMPACT-Associations & Territoires 2021",
-         "key_figures": {"Q7 <script>alert(1)</script>": f"73{NNBSP}%"},
+         "key_figures": {"Q7 Au niveau local : Cité": f"73{NNBSP}%", "Q7 : Base pondérée": "147 511"},
+         "essentiel": {
+             "card": [["Enquête", "IMPACT"], ["Population", "Associations <em>employeuses</em>"],
+                      ["Répondants", "1 206 répondants"]],
+             "sentences": [
+                 {"text": f"73{NNBSP}% des associations <script>alert(1)</script>", "figure": f"73{NNBSP}%",
+                  "base": "Base : Ensemble (148 429 associations)", "synthetic": True},
+                 {"text": "deuxième", "figure": "1", "base": "b", "synthetic": False},
+                 {"text": "troisième", "figure": "2", "base": "b", "synthetic": False},
+                 {"text": "quatrième", "figure": "3", "base": "b", "synthetic": False},
+             ]},
          "built_at": "2026-11-26T08:00:00+00:00"},
         {"survey": "associations", "kind": "trends", "years": [2015, 2021],
          "output": reports / "associations" / "trends.html", "title": "", "key_figures": {}},
         {"survey": "maires", "kind": "report", "years": [2020],
          "output": reports / "maires" / "2020.html", "title": "Maires \"2020\"", "key_figures": {}},
+        {"survey": "programme", "kind": "programme", "years": [2020, 2021],
+         "output": reports / "programme" / "2020-2021.html", "title": "Programme"},
     ]
     path = index.write_index(reports, entries)
     page = path.read_text(encoding="utf-8")
@@ -643,12 +655,20 @@ def test_index_links_every_report_with_escaped_figures(tmp_path):
     assert '<a href="associations/trends.html">Évolution 2015–2021</a>' in page
     assert '<a href="maires/2020.html">Édition 2020</a>' in page
     assert "IMPACT-Associations &amp; Territoires 2021" in page
-    assert "Q7 &lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script" not in page
+    # the landing page: study card and three sentences, never codes or bases as findings
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script" not in page
+    assert "Associations &lt;em&gt;employeuses&lt;/em&gt;" in page and "<em>" not in page
+    assert "deuxième" in page and "troisième" in page and "quatrième" not in page
+    assert "Q7" not in page and "Base pondérée" not in page and "Cité" not in page
+    assert page.count("Données synthétiques</span>") == 1  # the synthetic sentence is marked
     assert "Maires &quot;2020&quot;" in page and f"73{NNBSP}%" in page
     assert "Construit le 26 novembre 2026" in page
     # self-contained: nothing fetched from anywhere
     assert "http" not in page and "src=" not in page and "@import" not in page
     assert page.index('id="enquete-associations"') < page.index('id="enquete-maires"')
+    # the programme report comes first, linked
+    assert '<a href="programme/2020-2021.html">Les trois enquêtes côte à côte, 2020–2021</a>' in page
+    assert page.index('id="enquete-programme"') < page.index('id="enquete-associations"')
     assert [p.name for p in reports.iterdir()] == ["index.html"]  # no temporary file left
     stamp = path.stat().st_mtime_ns
     time.sleep(0.01)
@@ -664,7 +684,8 @@ def test_build_writes_the_index_of_every_built_report(tmp_path):
     for href in ("associations/2015.html", "associations/2021.html", "associations/trends.html",
                  "maires/2020.html"):
         assert f'href="{href}"' in page
-    assert "Rapport associations 2021" in page and "<dd>1</dd>" in page
+    assert "Rapport associations 2021" in page
+    assert "<dd>1</dd>" not in page  # key figures are not listed: sentences are, when published
 
 
 def test_empty_index(tmp_path):

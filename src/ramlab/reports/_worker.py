@@ -14,7 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
-from ramlab.reports import keyfigures
+from ramlab.reports import findings, keyfigures
 from ramlab.reports.execute import private_ipython_dir
 from ramlab.reports.render import report_title
 
@@ -214,6 +214,7 @@ def work(job, build_one) -> dict:
             "seconds": time.perf_counter() - start,
             "message": _relative(job.output, job.root),
             "key_figures": keyfigures.read(executed),
+            "essentiel": findings.read(executed),
             "cells_seconds": _cells_seconds(executed),
             "title": report_title(executed),
             "synthetic": _synthetic(executed),

@@ -231,6 +231,7 @@ def _record(result: JobResult, fingerprint: str, digests: dict, *, root: Path) -
         "output": os.path.relpath(job.output, root),
         "executed": os.path.relpath(job.executed, root),
         "key_figures": result.key_figures,
+        "essentiel": result.essentiel,
         "built_at": _now(),
         "seconds": round(result.seconds, 3),
         "cells_seconds": round(result.cells_seconds, 3),

@@ -364,7 +364,7 @@ def publish(card: dict, sentences) -> None:
     """Hand the study card and the sentences to ``ramlab build`` (a JSON output, not shown)."""
     from IPython.display import display
 
-    payload = {"card": dict(card), "sentences": [
+    payload = {"card": [[k, v] for k, v in card.items()], "sentences": [  # pairs: JSON keeps the order
         {k: v for k, v in asdict(s).items() if k != "cells"} for s in sentences]}
     display({MIME: payload}, raw=True)
 

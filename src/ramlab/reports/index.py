@@ -1,8 +1,13 @@
-"""``reports/index.html``: every report of the project, linked, with its key figures.
+"""``reports/index.html``: the landing page of the reports.
 
-The page is the Jinja template ``templates/index/index.html.j2`` (its
-stylesheet, ``index.css``, is inlined); this module gives it the entries,
-grouped by survey and ordered.
+The programme report first, then per survey each edition with its study card
+(who, how many, when, how, by whom) and the first three sentences of its
+"L'essentiel" (:mod:`ramlab.reports.findings`), each with its figure and
+base, and the links to the edition and the trends. No question code and no
+list of figures: the sentences are what a partner can quote. The page is the
+Jinja template ``templates/index/index.html.j2`` (its stylesheet,
+``index.css``, is inlined); this module gives it the entries, grouped by
+survey and ordered.
 """
 
 from __future__ import annotations
@@ -35,7 +40,13 @@ def _edition(entry) -> str:
 
 
 def _survey_heading(survey: str) -> str:
+    if survey == "programme":
+        return "Programme d'études IMPACT"
     return survey.replace("-", " ").capitalize()
+
+
+#: Sentences of an edition's "L'essentiel" shown on the index.
+KEY_SENTENCES = 3
 
 
 def write_index(reports_dir, entries) -> Path:
@@ -46,11 +57,13 @@ def write_index(reports_dir, entries) -> Path:
     reports_dir : path
     entries : iterable of mapping
         One per report: ``survey``, ``output`` (path of the HTML report),
-        ``kind`` ("report" or "trends"), ``years``, and optionally ``title``
-        (French), ``key_figures`` ({label: text}), ``built_at`` (ISO date) and
-        ``synthetic`` (True: a "Données synthétiques" badge on the entry, and a
-        notice at the top of the page).
-        A report is headed "Édition 2021", a trend "Évolution 2015–2021".
+        ``kind`` ("report", "trends" or "programme"), ``years``, and
+        optionally ``title`` (French), ``essentiel`` (``{"card": {label:
+        text}, "sentences": [{text, figure, base, synthetic}]}``),
+        ``built_at`` (ISO date) and ``synthetic`` (True: a "Données
+        synthétiques" badge on the entry, and a notice at the top of the
+        page). A report is headed "Édition 2021", a trend "Évolution
+        2015–2021"; the programme comes first.
 
     Returns
     -------
@@ -70,9 +83,18 @@ def write_index(reports_dir, entries) -> Path:
 
     def report(entry):
         href = Path(os.path.relpath(Path(entry["output"]), reports_dir)).as_posix()
+        essentiel = entry.get("essentiel") or {}
+        pairs = essentiel.get("card") or []
+        pairs = pairs.items() if isinstance(pairs, dict) else pairs  # (label, text) pairs, in order
+        card = {str(k): str(v) for k, v in pairs if k != "Enquête"}
+        sentences = [
+            {"text": str(s.get("text", "")), "figure": str(s.get("figure", "")),
+             "base": str(s.get("base", "")), "synthetic": bool(s.get("synthetic"))}
+            for s in (essentiel.get("sentences") or [])[:KEY_SENTENCES]
+        ]
         return {
             "href": quote(href), "edition": _edition(entry), "title": str(entry.get("title") or ""),
-            "figures": {str(k): str(v) for k, v in (entry.get("key_figures") or {}).items()},
+            "kind": str(entry.get("kind", "report")), "card": card, "sentences": sentences,
             "synthetic": bool(entry.get("synthetic")),
             "built": fmt_date(entry.get("built_at"), long=True),
         }
@@ -80,7 +102,7 @@ def write_index(reports_dir, entries) -> Path:
     surveys = [
         {"anchor": quote(survey), "heading": _survey_heading(survey),
          "reports": [report(entry) for entry in sorted(by_survey[survey], key=order)]}
-        for survey in sorted(by_survey)
+        for survey in sorted(by_survey, key=lambda s: (s != "programme", s))
     ]
     dates = [entry.get("built_at") for group in by_survey.values() for entry in group]
     latest = max((d for d in dates if d), default=None)

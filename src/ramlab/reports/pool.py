@@ -40,6 +40,9 @@ class JobResult:
         The failing cell's error.
     key_figures : dict
         ``{label: text}`` read from the executed notebook (success only).
+    essentiel : dict
+        The study card and sentences of "L'essentiel" (:func:`ramlab.reports.findings.read`),
+        for the index page; empty when the notebook published none.
     cells_seconds : float
         Time spent executing cells (papermill's per-cell durations).
     title : str
@@ -58,6 +61,7 @@ class JobResult:
     ename: str = ""
     evalue: str = ""
     key_figures: dict = field(default_factory=dict)
+    essentiel: dict = field(default_factory=dict)
     cells_seconds: float = 0.0
     title: str = ""
     synthetic: bool = False
