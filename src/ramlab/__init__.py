@@ -15,6 +15,7 @@ _PUBLIC = {
     "read_sav": "ramlab.io.sav",
     "load_spec": "ramlab.io.spec",
     "load_survey": "ramlab.io.survey",
+    "stack": "ramlab.io.stacking",
     "crosstab": "ramlab.tables",
     "banner": "ramlab.tables",
     "charts": "ramlab.tables.charts",

@@ -20,6 +20,8 @@ Where to look (R function: module; test):
 - ``svyquantile``: ``_quantile.py``; ``tests/design/test_quantile.py``;
 - ``svychisq``: ``_chisq.py`` (:func:`chisq_from_totals` is shared with the
   banner tables); ``tests/design/test_chisq.py``;
+- stacked independent samples (the years of a survey, ``ramlab.stack``):
+  ``_stack.py`` (:func:`stack_designs`); ``tests/design/test_stack.py``;
 - domains (``subset``, R's row counts): :meth:`Design.subset`,
   :attr:`Design.held_rows`; the banner's domain covariance is
   :class:`ramlab.variance.DomainPlan`, ``tests/design/test_domain_vcov.py``.
@@ -35,9 +37,10 @@ from ramlab.design._ciprop import CIPROP_METHODS
 from ramlab.design._base import SurveyDesign
 from ramlab.design._design import Design
 from ramlab.design._replicate import ReplicateDesign
+from ramlab.design._stack import stack_designs
 from ramlab.variance import DomainPlan
 
 __all__ = [
     "CHISQ_STATISTICS", "CIPROP_METHODS", "ChisqResult", "Design", "DomainPlan", "ReplicateDesign",
-    "SurveyDesign", "chisq_from_totals",
+    "SurveyDesign", "chisq_from_totals", "stack_designs",
 ]

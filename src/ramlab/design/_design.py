@@ -91,7 +91,21 @@ class Design(SurveyDesign):
         self._init(data, structure, w, lonely_psu=lonely_psu, present=None,
                    calibrations=(), weight_name=wname)
 
-    # internal constructor for derived designs
+    @classmethod
+    def from_structure(cls, data, structure, weights, *, calibrations=(), lonely_psu="fail",
+                       base_weights=None):
+        """A design from its parts: a sampling structure, weights and calibration records.
+
+        For designs assembled from others (:func:`ramlab.design.stack_designs`);
+        ``structure`` (:class:`ramlab.design._structure.SamplingStructure`)
+        describes the rows of ``data`` in order.
+        """
+        new = object.__new__(cls)
+        new._init(data, structure, np.asarray(weights, dtype=float), lonely_psu=lonely_psu,
+                  present=None, calibrations=calibrations, weight_name=None,
+                  base_weights=base_weights)
+        return new
+
     # internal constructor for derived designs
     def _init(self, data, structure, w, *, lonely_psu, present, calibrations, weight_name, steps=(),
               base_weights=None):

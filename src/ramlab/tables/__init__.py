@@ -23,7 +23,9 @@ Modules, one concern each:
   into a :class:`Table` (``_table``) with its :class:`TableOptions`
   (``_options``);
 - ``_render`` (French cells, notes, HTML) and ``_excel`` (.xlsx): what a reader sees;
-- ``_trend``: :func:`trend`, a question across survey years;
+- ``_trend``: :func:`trend`, a question across survey years; ``_trend_by``, its
+  ``by=`` (a trend per subgroup); ``_stacked``, tables of stacked years
+  (``ramlab.stack``: an answer a year did not offer is missing, never 0 %);
 - ``charts``: the report charts (seaborn).
 
 References: R survey 4.1-1 ``svyby``, ``svymean``, ``svyratio``,

@@ -17,6 +17,7 @@ from ramlab.format import fmt_int
 from ramlab.tables._estimation import EmptyGroups, QuestionCovariance, compute_block
 from ramlab.tables._options import ROW_LABELS, QuestionInfo, TableOptions
 from ramlab.tables._questions import banner_columns, columns_used, resolve_question, unwrap, user_missing
+from ramlab.tables._stacked import mask_not_asked
 from ramlab.tables._table import Table
 from ramlab.tables.significance import chisq_records, significance_marks
 
@@ -140,8 +141,10 @@ def banner(
                                                  row_keys)
         out.questions[block.id].empty_notes = empty_notes
         out.covariances[block.id] = QuestionCovariance(res.V, row_pos, res.gradients, keep)
-    return out.table(columns, opts, _source_line(study, source),
-                     synthetic=bool(data.attrs.get("synthetic", False)))
+    table = out.table(columns, opts, _source_line(study, source),
+                      synthetic=bool(data.attrs.get("synthetic", False)))
+    # stacked years (ramlab.stack): an answer a year did not offer is missing there
+    return mask_not_asked(table, data, spec)
 
 
 def _design_options(opts, design, spec, cols, empty_columns, *, chisq):

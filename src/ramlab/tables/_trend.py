@@ -23,6 +23,7 @@ def trend(
     *,
     specs=None,
     base=None,
+    by=None,
     alpha=(0.05, 0.01),
     show_missing=None,
     digits=0,
@@ -41,6 +42,10 @@ def trend(
         Specs per year when `designs` holds Designs.
     base, show_missing, digits, mean_digits, source
         As in :func:`banner`.
+    by : str, optional
+        A categorical data column (e.g. ``"taille"``): one trend per group,
+        each on the group's domain of every year, stacked (the ``item`` level
+        names the group); see :func:`ramlab.tables._trend_by.trend_by`.
 
     Returns
     -------
@@ -63,6 +68,12 @@ def trend(
     """
     if len(designs) < 2:
         raise TableError("trend() needs at least two years")
+    if by is not None:
+        from ramlab.tables._trend_by import trend_by
+
+        return trend_by(trend, designs, row, by, specs=specs, base=base, alpha=alpha,
+                        show_missing=show_missing, digits=digits, mean_digits=mean_digits,
+                        source=source)
     years = sorted(designs)
     tables, dfs = {}, {}
     for y in years:

@@ -1,0 +1,102 @@
+"""Stacked independent samples (ramlab.stack, issue 12 item 9) against R survey 4.1-1.
+
+Reference values: tests/fixtures/r/extra_stack.json, made by extra_stack.R
+(apistrat as 2015 and apiclus1 as 2021, each raked on sch.wide and awards,
+stacked in R with year-prefixed strata and PSUs and calibrated on the
+year-specific margins: each year keeps its own design and calibration).
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import _rref as R
+
+from ramlab.design import Design, stack_designs
+from ramlab.errors import RamlabError
+
+X = R.load_json("extra_stack.json")
+CASES = {c["id"]: c["result"] for c in X["cases"]}
+COLS = ["stype", "sch.wide", "awards", "api00", "api99", "enroll"]
+
+
+def _years():
+    a, b = R.load_data("apistrat"), R.load_data("apiclus1")
+    d15 = Design(a, strata="stype", weights="pw", fpc="fpc").rake(X["margins"])
+    d21 = Design(b, ids="dnum", weights="pw", fpc="fpc").rake(X["margins"])
+    return a, b, d15, d21
+
+
+@pytest.fixture(scope="module")
+def stacked():
+    a, b, d15, d21 = _years()
+    data = pd.concat([a[COLS], b[COLS]], ignore_index=True)
+    data["year"] = pd.Categorical([2015] * len(a) + [2021] * len(b))
+    data["only2015"] = np.where(data["year"] == 2015, (data["api99"] > 600).astype(float), np.nan)
+    return stack_designs({2015: d15, 2021: d21}, data)
+
+
+def test_weights_and_degf(stacked):
+    res = CASES["stack_weights"]
+    R.assert_close(stacked.weight_values, res["weights"], 1e-8, what="weights")
+    assert stacked.degf() == res["degf"] == X["designs"]["dstack"]["degf"]
+
+
+@pytest.mark.parametrize("stat, var", [("mean", "api00"), ("total", "enroll")])
+def test_pooled_estimates(stacked, stat, var):
+    res = CASES[f"stack_{stat}_{var}"]
+    got = getattr(stacked, stat)(var)
+    R.assert_close(got["estimate"], res["estimate"], 1e-8, what=stat)
+    R.assert_close(got["se"], res["se"], 1e-6, what=f"{stat} se")
+
+
+def test_by_year_is_each_years_own(stacked):
+    res = CASES["stack_by_year_api00"]
+    got = stacked.mean("api00", by="year")
+    R.assert_close(got["estimate"].to_numpy(), np.ravel(res["estimate"]), 1e-8)
+    R.assert_close(got["se"].to_numpy(), np.ravel(res["se"]), 1e-6)
+    res = CASES["stack_by_year_stype"]
+    got = stacked.mean("stype", by="year")
+    R.assert_close(got["estimate"].to_numpy(), np.ravel(res["estimate"]), 1e-8)
+    R.assert_close(got["se"].to_numpy(), np.ravel(res["se"]), 1e-6)
+
+
+@pytest.mark.parametrize("case, formula", [("stack_change_api00", "api00 ~ year"),
+                                           ("stack_change_stypeE", "E ~ year")])
+def test_change_between_years(stacked, case, formula):
+    data = stacked.data.assign(E=(stacked.data["stype"] == "E").astype(float))
+    d = stack_designs(dict(zip((2015, 2021), _years()[2:])), data)
+    m = d.glm(formula)
+    s = m.summary()
+    res = CASES[case]
+    row = [i for i in s.index if "2021" in str(i)]
+    assert len(row) == 1
+    R.assert_close(s.loc[row[0], "estimate"], res["estimate"], 1e-8, what="change")
+    R.assert_close(s.loc[row[0], "se"], res["se"], 1e-6, what="change se")
+
+
+@pytest.mark.parametrize("statistic", ["F", "Chisq"])
+def test_chisq_of_the_change(stacked, statistic):
+    res = CASES[f"stack_chisq_stype_year_{statistic}"]
+    got = stacked.chisq("stype", "year", statistic=statistic)
+    R.assert_close(got.statistic, res["statistic"], 1e-6, what="statistic")
+    R.assert_close(got.p_value, res["p_value"], 1e-6, what="p")
+
+
+def test_answer_of_one_year_is_missing_not_zero(stacked):
+    res = CASES["stack_only2015"]
+    got = stacked.mean("only2015", na_rm=True)
+    R.assert_close(got["estimate"], res["estimate"], 1e-8)
+    R.assert_close(got["se"], res["se"], 1e-6)
+
+
+def test_stack_refuses_domains_and_single_samples():
+    a, b, d15, d21 = _years()
+    data = pd.concat([a[COLS], b[COLS]], ignore_index=True)
+    with pytest.raises(RamlabError, match="two samples"):
+        stack_designs({2015: d15}, data)
+    with pytest.raises(RamlabError, match="domain"):
+        stack_designs({2015: d15.subset(a["stype"] == "E"), 2021: d21}, data)
+    with pytest.raises(RamlabError, match="linearised"):
+        stack_designs({2015: Design(a, strata="stype", weights="pw").replicate("JKn"), 2021: d21},
+                      data)

@@ -1,0 +1,118 @@
+"""Stacked years of a survey in tables (ramlab.stack, issue 12 item 9).
+
+References: the published figures of PHARE-Associations 2015 (mécénat 67 %)
+and IMPACT-Associations 2021 (mécénat 59 %), in ../shared/domain/IMPACT.md;
+the stacked design's variance itself is checked against R survey in
+tests/design/test_stack.py. A year's column of the stacked table must be
+that year's own table (each year keeps its own design and calibration).
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ramlab
+from ramlab import crosstab, tables
+from ramlab.errors import RamlabError, TableError
+from ramlab.format import round_half_up
+from ramlab.io.survey import load_survey
+
+PLAN = "Non, mais je pense le faire dans les 6 mois"
+
+
+@pytest.fixture(scope="module")
+def years():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rounded margins rescaled
+        return {y: load_survey("associations", y) for y in (2015, 2021)}
+
+
+@pytest.fixture(scope="module")
+def stacked(years):
+    return ramlab.stack(years)
+
+
+def test_one_survey_with_a_year_column(years, stacked):
+    assert len(stacked.data) == sum(s.n for s in years.values())
+    assert list(stacked.data["year"].cat.categories) == [2015, 2021]
+    # categories: the union, the latest edition's order first
+    assert list(stacked.data["q8_1"].cat.categories) == [
+        "Oui", PLAN, "Non, je n'en ai pas l'intention", "Non"]
+    assert stacked.spec.questions["q8"].categories == list(stacked.data["q8_1"].cat.categories)
+    assert {"partenariat", "q6", "q8"} <= set(stacked.spec.questions)
+    np.testing.assert_allclose(
+        stacked.design.weights.groupby(stacked.data["year"], observed=True).sum().to_numpy(),
+        [s.design.weights.sum() for s in years.values()])
+
+
+def test_crosstab_by_year_is_each_years_table_and_never_zero(years, stacked):
+    t = crosstab(stacked, "q8_1", "year")
+    col15, col21 = ("year", "2015"), ("year", "2021")
+    # published figures: mécénat 67 % in 2015, 59 % in 2021
+    assert round_half_up(100 * t.frame.loc[("q8_1", "", "Oui"), col15]) == 67
+    assert round_half_up(100 * t.frame.loc[("q8_1", "", "Oui"), col21]) == 59
+    for year, col in ((2015, col15), (2021, col21)):
+        own = crosstab(years[year], "q8_1")
+        for row in own.frame.index:
+            if own.kinds[row] in ("category", "n", "base"):
+                assert t.frame.loc[row, col] == pytest.approx(own.frame.loc[row, ("Total", "Ensemble")],
+                                                              rel=1e-10)
+                if own.kinds[row] == "category":
+                    assert t.se.loc[row, col] == pytest.approx(own.se.loc[row, ("Total", "Ensemble")],
+                                                               rel=1e-8)
+    # an answer offered in one year only is missing in the other, never 0 %
+    assert np.isnan(t.frame.loc[("q8_1", "", PLAN), col15])
+    assert np.isnan(t.frame.loc[("q8_1", "", "Non"), col21])
+    assert "%" not in t.display_frame().loc[("q8_1", "", PLAN), col15]
+    # the mean scores answers by position: not comparable in 2015
+    assert np.isnan(t.frame.loc[("q8_1", "", "Moyenne"), col15])
+    # the change of "Oui" is tested; nothing on the answers not offered; no
+    # test of association over structural zeros
+    tested = set(t.tests["row"])
+    assert tested == {"Oui"}
+    assert t.chisq.empty
+
+
+def test_change_tested_with_the_sum_of_the_variances(years, stacked):
+    t = crosstab(stacked, "innovation", "year")
+    assert len(t.chisq) == 1 and 0 < t.chisq["p_value"].iloc[0] < 1  # same answers both years
+    row = ("innovation", "", "Total Oui")
+    trend = tables.trend(years, "innovation")
+    v = t.se.loc[row, ("year", "2015")] ** 2 + t.se.loc[row, ("year", "2021")] ** 2
+    assert trend.se.loc[row, ("Évolution", "2015-2021")] == pytest.approx(np.sqrt(v), rel=1e-10)
+
+
+def test_a_question_of_one_year(stacked):
+    t = crosstab(stacked, "partenariat", "year")
+    assert t.frame.loc[("partenariat", "", "Oui"), ("Total", "Ensemble")] == pytest.approx(
+        t.frame.loc[("partenariat", "", "Oui"), ("year", "2015")])
+    assert np.isnan(t.frame.loc[("partenariat", "", "Oui"), ("year", "2021")])
+
+
+def test_trend_by_subgroup(years):
+    t = tables.trend(years, "q8", by="taille")
+    groups = list(years[2021].data["taille"].cat.categories)
+    items = t.frame.index.get_level_values("item")
+    for g in groups:
+        assert any(str(i).startswith(f"{g} – ") for i in items)
+    own = crosstab(years[2021], "q8", "taille")
+    g = groups[0]
+    item = own.frame.index[0][1]
+    got = t.frame.loc[("q8", f"{g} – {item}", "Oui"), ("Année", "2021")]
+    assert got == pytest.approx(own.frame.loc[("q8", item, "Oui"), ("taille", g)], rel=1e-10)
+    assert t.frame.loc[("q8", f"{g} – {item}", "Oui"), ("Évolution", "2015-2021")] == pytest.approx(
+        got - t.frame.loc[("q8", f"{g} – {item}", "Oui"), ("Année", "2015")])
+    assert set(t.tests["item"]) >= {f"{g} – {item}"}
+    with pytest.raises(TableError, match="'id'.*not a categorical"):
+        tables.trend(years, "q8", by="id")
+
+
+def test_stack_errors(years):
+    with pytest.raises(RamlabError, match="two surveys"):
+        ramlab.stack({2021: years[2021]})
+    with pytest.raises(RamlabError, match="stack takes surveys"):
+        ramlab.stack({2015: years[2015].design, 2021: years[2021]})
+    with pytest.raises(RamlabError, match="already has a column 'taille'"):
+        ramlab.stack(years, column="taille")
