@@ -471,12 +471,12 @@ class SurveyDesign(abc.ABC):
         return self._weighting_step("calibrate", calibrate_weights, totals=totals, method=method,
                                     bounds=bounds, population=population, tol=tol, max_iter=max_iter)
 
-    def poststratify(self, columns, totals):
+    def poststratify(self, columns, totals, *, partial=False):
         """Post-stratify the weights; see :func:`ramlab.weighting.poststratify_weights`."""
         from ramlab.weighting import poststratify_weights
 
         return self._weighting_step("poststratify", poststratify_weights, columns=columns,
-                                    totals=totals)
+                                    totals=totals, partial=partial)
 
     def trim(self, lower=None, upper=None, strict=False):
         """Trim the weights (R ``trimWeights``); see :func:`ramlab.weighting.trim_weights`."""

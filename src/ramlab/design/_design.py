@@ -62,20 +62,37 @@ class Design(SurveyDesign):
     lonely_psu : {"fail", "remove", "adjust", "average", "certainty"}
         What to do with a stratum holding a single PSU (R option
         ``survey.lonely.psu``).
+    lonely_psu_domain : {None, "adjust"}
+        "adjust": in a domain (:meth:`subset`, ``by=``), a stratum with a
+        single PSU among the domain's rows (but several in the design) is
+        treated as lonely too (R option ``survey.adjust.domain.lonely``):
+        with ``lonely_psu="adjust"`` its PSU total is not centred; with
+        "average" the variance is NaN, as R. Banner tables' joint covariance
+        does not apply it.
+    nest : bool
+        True (default): first-stage clusters are taken within their stratum
+        (R ``nest=TRUE``). False: as R's default, the cluster ids must
+        already be nested in the strata; a cluster found in two strata is
+        refused, with the rows named.
 
     Notes
     -----
     Reference: R survey 4.1-1, ``svydesign``, ``svyrecvar``.
     """
 
-    def __init__(self, data, *, weights=None, ids=None, strata=None, fpc=None, lonely_psu="fail"):
+    def __init__(self, data, *, weights=None, ids=None, strata=None, fpc=None, lonely_psu="fail",
+                 lonely_psu_domain=None, nest=True):
         if not isinstance(data, pd.DataFrame):
             raise TypeError("data must be a pandas DataFrame")
         if lonely_psu not in LONELY_PSU_OPTIONS:
             raise ValueError(f"lonely_psu must be one of {LONELY_PSU_OPTIONS}, not {lonely_psu!r}")
+        if lonely_psu_domain not in (None, "adjust"):
+            raise ValueError(f"lonely_psu_domain must be None or 'adjust', not {lonely_psu_domain!r}")
         ids = as_list(ids)
         fpc = as_list(fpc)
-        structure = SamplingStructure(data, ids, strata, fpc)
+        structure = SamplingStructure(data, ids, strata, fpc, lonely_psu_domain=lonely_psu_domain)
+        if not nest:
+            structure.check_nested()
         n = len(data)
         if weights is not None:
             w = column(data, weights, "weights").to_numpy(dtype=np.float64, na_value=np.nan)

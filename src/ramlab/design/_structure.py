@@ -77,12 +77,36 @@ class SamplingStructure:
         :func:`ramlab.variance.row_psu_scale` of the stages (or None).
     """
 
-    def __init__(self, data, ids, strata, fpc):
+    def __init__(self, data, ids, strata, fpc, *, lonely_psu_domain=None):
         self.data = data
         self.n = len(data)
         self.ids = ids
         self.strata_col = strata
         self.fpc = fpc
+        self.lonely_psu_domain = lonely_psu_domain
+
+    def check_nested(self):
+        """R ``svydesign(nest = FALSE)``: every first-stage cluster within one stratum.
+
+        Raises ValueError naming a cluster found in two strata and a row of
+        each (1-based, as R).
+        """
+        if self.strata_col is None or not self.ids or self.ids[0] is None:
+            return
+        cl, cl_labels = factor_codes(column(self.data, self.ids[0], "ids"))
+        st, st_labels = self._first_strata()
+        pairs = pd.DataFrame({"c": cl, "s": st}).drop_duplicates()
+        dup = pairs["c"].duplicated(keep=False)
+        if not dup.any():
+            return
+        c = int(pairs.loc[dup, "c"].iloc[0])
+        both = pairs.loc[pairs["c"] == c, "s"].to_numpy()[:2]
+        rows = [int(np.flatnonzero((cl == c) & (st == s))[0]) + 1 for s in both]
+        raise ValueError(
+            f"clusters are not nested in strata at top level (R nest=FALSE): cluster "
+            f"{cl_labels[c]!r} of {self.ids[0]!r} is in stratum {st_labels[both[0]]!r} (row {rows[0]}) "
+            f"and in stratum {st_labels[both[1]]!r} (row {rows[1]}); you may want nest=True"
+        )
 
     def _first_strata(self):
         if self.strata_col is None:

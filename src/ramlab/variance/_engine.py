@@ -161,4 +161,5 @@ class Linearisation(VarianceEstimator):
                 return row_psu_vcov(x, scale)
             return multistage_vcov(x, self.structure.stages, lonely_psu=self.lonely_psu)
         return multistage_vcov(x[self.rows], self.structure.stages, lonely_psu=self.lonely_psu,
-                               rows=self.rows)
+                               rows=self.rows,
+                               domain_lonely=getattr(self.structure, "lonely_psu_domain", None) == "adjust")

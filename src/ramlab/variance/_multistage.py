@@ -137,7 +137,7 @@ def row_psu_vcov(x, scale):
     return wcrossprod_sym(xc, c)
 
 
-def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=None):
+def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=None, domain_lonely=False):
     """Variance contribution of one stage (R ``onestage`` + ``onestrat``).
 
     Parameters
@@ -157,6 +157,9 @@ def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=N
     multiplier : ndarray of float or None
         Per-row factor applied to the stratum's contribution (product of the
         sampling fractions of the ancestor units).
+    domain_lonely : bool
+        R's ``survey.adjust.domain.lonely``: a stratum with several PSUs in
+        the design and one among these rows is lonely too.
     """
     k = x.shape[1]
     if x.shape[0] == 0:
@@ -187,25 +190,21 @@ def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=N
         _refuse_lonely(stage.strata_labels[psu_stratum_raw[h_first_psu[h]]], stage_number)
 
     # Stratum means over the n_h PSUs of the full design (absent PSUs are 0).
-    sums = rowsum(T, h_codes, H)
     with np.errstate(divide="ignore", invalid="ignore"):
-        means = sums / n_h[:, None]
-    centre = means[h_codes]
-    if lonely_psu == "adjust":
-        # R onestrat: a lonely stratum's PSU total is not centred.
-        centre = np.where((lonely & (nsub_h == 1))[h_codes][:, None], 0.0, centre)
-    Tc = T - centre
-    weight_h = np.where(census, 0.0, scale_h)
-    na_h = lonely & (lonely_psu == "average")
-    weight_h = np.where(na_h, 0.0, weight_h)
-    if mult_h is not None:
-        weight_h = weight_h * mult_h
+        means = rowsum(T, h_codes, H) / n_h[:, None]
+    # R onestrat: with "adjust", a lonely stratum's PSU total is not centred
+    # (nor are the absent PSUs' zeros): in the design, or in the domain too
+    # when survey.adjust.domain.lonely is set
+    in_domain = domain_lonely & (nsub_h == 1) & (n_h > 1) & ~census
+    uncentred = (lonely & (nsub_h == 1)) | in_domain if lonely_psu == "adjust" else np.zeros(H, bool)
+    Tc = T - np.where(uncentred[h_codes][:, None], 0.0, means[h_codes])
+    weight_h, na_h = _stratum_weights(scale_h, census, lonely, in_domain, lonely_psu, mult_h)
     w_p = weight_h[h_codes]
     V = wcrossprod_sym(Tc, w_p)
     # PSUs of the full design absent from these rows: zero totals, centred.
     pad = np.clip(n_h - nsub_h, 0.0, None)
     if lonely_psu == "adjust":
-        pad = np.where(lonely, 0.0, pad)
+        pad = np.where(lonely | uncentred, 0.0, pad)
     if np.any(pad > 0):
         wpad = pad * weight_h
         V = V + wcrossprod(means, wpad, means)
@@ -217,6 +216,17 @@ def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=N
         else:
             V = _average_per_group(Tc, w_p, means, pad, weight_h, h_codes, na_h, group_h)
     return V
+
+
+def _stratum_weights(scale_h, census, lonely, in_domain, lonely_psu, mult_h):
+    """Each stratum's factor f n_h / (n_h - 1) (0 for a census or an "average"-d lonely stratum)."""
+    na_h = lonely & (lonely_psu == "average")
+    weight_h = np.where(census | na_h, 0.0, scale_h)
+    if lonely_psu == "average":
+        weight_h = np.where(in_domain, np.nan, weight_h)  # R: scale NA
+    if mult_h is not None:
+        weight_h = weight_h * mult_h
+    return weight_h, na_h
 
 
 def _fpc_factor(n_h, N_h):
@@ -255,7 +265,7 @@ def _average_per_group(Tc, w_p, means, pad, weight_h, h_codes, na_h, group_h):
     return V
 
 
-def multistage_vcov(x, stages, *, lonely_psu="fail", rows=None):
+def multistage_vcov(x, stages, *, lonely_psu="fail", rows=None, domain_lonely=False):
     """Covariance of the totals of the columns of ``x`` (R ``multistage``).
 
     Parameters
@@ -269,6 +279,8 @@ def multistage_vcov(x, stages, *, lonely_psu="fail", rows=None):
     rows : ndarray of int or None
         Indices of the rows of ``x`` in the full sample (R's rows of the
         design object: all of them, or those of an uncalibrated subset).
+    domain_lonely : bool
+        R option ``survey.adjust.domain.lonely``.
 
     Returns
     -------
@@ -281,7 +293,7 @@ def multistage_vcov(x, stages, *, lonely_psu="fail", rows=None):
     x = np.asarray(x, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
-    V = _onestage(x, stages[0], rows, lonely_psu, 1)
+    V = _onestage(x, stages[0], rows, lonely_psu, 1, domain_lonely=domain_lonely)
     # Later stages: only with a population size for that stage (R needs fpc).
     multiplier = None
     for s in range(1, len(stages)):
@@ -294,5 +306,6 @@ def multistage_vcov(x, stages, *, lonely_psu="fail", rows=None):
         multiplier = frac if multiplier is None else multiplier * frac
         # R recurses one unit of the previous stage at a time.
         group = prev.cluster
-        V = V + _onestage(x, cur, rows, lonely_psu, s + 1, group=group, multiplier=multiplier)
+        V = V + _onestage(x, cur, rows, lonely_psu, s + 1, group=group, multiplier=multiplier,
+                          domain_lonely=domain_lonely)
     return V

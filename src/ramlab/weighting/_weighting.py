@@ -863,7 +863,7 @@ def _poststrata_targets(columns, totals):
     return out
 
 
-def _poststrata_cells(design, columns, targets):
+def _poststrata_cells(design, columns, targets, partial=False):
     """Cells of the post-strata, their labels and each cell's population total (NaN: none)."""
     data = design.data
     w = design.weight_values
@@ -891,15 +891,15 @@ def _poststrata_cells(design, columns, targets):
             match &= cc == i
         where = np.flatnonzero(match)
         if where.size == 0:
-            if v > 0:
-                raise MarginError(f"post-stratum {key!r} has no respondents (total {v!r})",
-                                  variable=columns[0], category=key)
+            if v > 0 and not partial:
+                raise MarginError(f"post-stratum {key!r} has no respondents (total {v!r}); "
+                                  "partial=True leaves it out", variable=columns[0], category=key)
             continue
         tcell[where[0]] = v
     return cell, ncell, cell_codes, labels_list, tcell
 
 
-def poststratify_weights(design, columns, totals):
+def poststratify_weights(design, columns, totals, *, partial=False):
     """Post-stratify the weights (R ``postStratify``, :meth:`Design.poststratify`).
 
     Parameters
@@ -912,6 +912,9 @@ def poststratify_weights(design, columns, totals):
         Population count per post-stratum: ``{category: count}`` for one
         column, ``{(cat1, cat2, ...): count}`` for several, or a DataFrame
         with the columns and one count column (as R's ``population``).
+    partial : bool
+        Leave out the post-strata of the population that have no
+        respondents (R ``partial = TRUE``) instead of refusing them.
 
     Returns
     -------
@@ -929,16 +932,19 @@ def poststratify_weights(design, columns, totals):
     columns = [columns] if isinstance(columns, str) else list(columns)
     w = design.weight_values
     targets = _poststrata_targets(columns, totals)
-    cell, ncell, cell_codes, labels_list, tcell = _poststrata_cells(design, columns, targets)
+    cell, ncell, cell_codes, labels_list, tcell = _poststrata_cells(design, columns, targets, partial)
     cw = np.bincount(cell, weights=w, minlength=ncell)
     has_sample = cw > 0
+    if partial:
+        tcell = np.where(has_sample, tcell, np.nan)
     for bad, what in ((has_sample & np.isnan(tcell), "has respondents but no population total"),
                       (~has_sample & (np.nan_to_num(tcell) > 0), "has no respondents")):
         if bad.any():
             c = int(np.flatnonzero(bad)[0])
             key = tuple(lab[cc[c]] for lab, cc in zip(labels_list, cell_codes))
             total = "" if np.isnan(tcell[c]) else f" (total {tcell[c]!r})"
-            raise MarginError(f"post-stratum {key!r} {what}{total}",
+            hint = "; partial=True leaves it out" if what == "has no respondents" else ""
+            raise MarginError(f"post-stratum {key!r} {what}{total}{hint}",
                               variable=columns[0], category=key)
     with np.errstate(divide="ignore", invalid="ignore"):
         g_cell = np.where(has_sample, tcell / cw, 1.0)
