@@ -12,6 +12,7 @@ import numpy as np
 
 from ramlab.errors import TableError
 from ramlab.tables._options import PERCENT, TOTAL
+from ramlab.variance import Coded
 
 
 def weighted_quantile(x, w, p=0.5):
@@ -132,8 +133,9 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None):
     # U = X (x) M row by row, the (n, C*K) matrix never formed: the design
     # groups rows by their banner pattern (Design.domain_plan), and gives
     # the (C, K) weighted totals of the atoms from the same sums. The atoms
-    # are 0 outside the base (Block); rows of zero weight are set to 0 too.
-    Xb = X if positive.all() else X * in_base[:, None]
+    # are 0 outside the base (Block); rows of zero weight are set to 0 too
+    # (coded atoms: a zero weight adds nothing to the sums per cell).
+    Xb = X if isinstance(X, Coded) or positive.all() else X * in_base[:, None]
     if plan.engine is not design.variance_engine:
         raise ValueError("the domain plan was made for another design")
     V, T = plan.total_vcov(Xb, totals=True)
@@ -149,7 +151,7 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None):
         if spec_e.kind == "median":
             est[e] = _median_by_column(block, column_masks & in_base[:, None], w)
             continue
-        values, G, comp = _gradient(spec_e, T, opts.cells, X.shape[1], C)
+        values, G, comp = _gradient(spec_e, T, opts.cells, block.width, C)
         est[e] = values
         S = G @ V @ G.T
         se[e] = np.sqrt(np.clip(np.diag(S)[:C], 0.0, None))
@@ -166,11 +168,20 @@ def _bases(block, columns, plan, in_base, T):
     codes, table = plan.codes, plan.table  # (n,), (P, C)
     P = table.shape[0]
     B = np.column_stack([b for (_, _, b) in block.groups])  # (K, groups)
-    answered = (block.atoms @ B) > 0
-    n_unw = np.vstack([
-        table.T @ np.bincount(codes, weights=(answered[:, g] & in_base).astype(float), minlength=P)
-        for g in range(B.shape[1])
-    ])  # (groups, C)
+    if isinstance(block.atoms, Coded):
+        # respondents per (domain pattern, answer code), then per group
+        q = block.atoms.codes
+        A = len(block.atoms.values) + 1
+        counts = np.bincount(codes[in_base] * A + np.where(q < 0, A - 1, q)[in_base],
+                             minlength=P * A).reshape(P, A)
+        answered = np.vstack([block.atoms.values @ B > 0, np.zeros((1, B.shape[1]), dtype=bool)])
+        n_unw = (table.T @ (counts @ answered.astype(float))).T  # (groups, C)
+    else:
+        answered = (block.atoms @ B) > 0
+        n_unw = np.vstack([
+            table.T @ np.bincount(codes, weights=(answered[:, g] & in_base).astype(float), minlength=P)
+            for g in range(B.shape[1])
+        ])  # (groups, C)
     w_base = (T @ B).T
     empty = [pos for pos in range(len(columns)) if n_unw[:, pos].max() == 0]
     if empty:

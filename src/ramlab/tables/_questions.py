@@ -3,7 +3,9 @@
 A question of the spec (or a plain data column) becomes a :class:`Block`:
 its *atoms*, the ``(n, K)`` indicator or value columns whose weighted totals
 every estimate of the question is a ratio of, and the estimates
-(:class:`Estimate`) built on them. The banner becomes :class:`Column`
+(:class:`Estimate`) built on them. Answers are kept coded
+(:class:`ramlab.variance.Coded`: a code per row and a row of atoms per code),
+so that the variance engine sums them per cell without the n x K matrix. The banner becomes :class:`Column`
 domains, lettered A, B, C ...
 """
 
@@ -19,6 +21,10 @@ from ramlab.errors import TableError
 from ramlab.io.spec import Question
 from ramlab.tables._options import ROW_LABELS, TOTAL, TOTAL_LABEL
 from ramlab.tables.significance import column_letters
+from ramlab.variance import Coded
+
+# Most distinct answer patterns a multi-response question is coded with (2 ** items)
+_MAX_PATTERNS = 256
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class Block:
     id: str
     text: str
     type: str
-    atoms: np.ndarray  # (n, K) float64, zero outside the question's base
+    atoms: np.ndarray | Coded  # (n, K) float64 (or coded), zero outside the question's base
     estimates: list
     groups: list  # [(item key, item label, b vector)] one per base (item of a grid)
     base_mask: np.ndarray  # (n,) bool, the base of the question (spec base)
@@ -54,6 +60,18 @@ class Block:
     numeric: np.ndarray | None = None  # numeric values (median)
     numeric_ok: np.ndarray | None = None
     columns_used: list = field(default_factory=list)  # data columns of the question
+
+    @property
+    def width(self):
+        """K, the number of atoms."""
+        return self.atoms.values.shape[1] if isinstance(self.atoms, Coded) else self.atoms.shape[1]
+
+    def atom_sums(self, v):
+        """``atoms @ v`` (n,) for a vector ``v`` (K,), without the n x K matrix when coded."""
+        if isinstance(self.atoms, Coded):
+            ext = np.append(self.atoms.values @ v, 0.0)
+            return ext[self.atoms.codes]  # code -1: the appended 0
+        return self.atoms @ v
 
 
 @dataclass(frozen=True)
@@ -218,9 +236,8 @@ def _category_atoms(data, column, row, categories, missing, show, mask):
             f"question {row!r}: column {column!r} has answers {bad} that are neither "
             "answers nor missing codes of the spec"
         )
-    K = len(shown)
-    # a row of the identity per answer, a row of zeros (index K) for the others
-    atoms = np.eye(K + 1, K)[np.where(mask & (pc >= 0), pc, K)]
+    # a row of the identity per answer, none (code -1) for the others
+    atoms = Coded(np.where(mask, pc, -1), np.eye(len(shown)))
     return atoms, shown, missing
 
 
@@ -343,15 +360,16 @@ def _multi(data, q, *, show, mask):
         labels = [item_labels.get(c, _variable_label(data, None, c)) for c in columns]
         keys = list(columns)
     z = (answered & mask).astype(float)
-    extra = []
+    extra, net_items = [], []
     for net_label, members in nets.items():
         idx = [keys.index(m) if m in keys else (labels.index(m) if m in labels else None) for m in members]
         if None in idx:
             raise TableError(f"question {row!r}: net {net_label!r} names unknown items {members}")
-        extra.append((net_label, Y[:, idx].max(axis=1)))
+        extra.append((net_label, None))
+        net_items.append(idx)
     I = Y.shape[1]
-    atoms = np.column_stack([Y * z[:, None]] + [e[1] * z for e in extra] + [z])
-    K = atoms.shape[1]
+    atoms = _multi_atoms(Y, z, net_items)
+    K = I + len(extra) + 1
     b = np.zeros(K)
     b[-1] = 1.0
     estimates = []
@@ -369,6 +387,28 @@ def _multi(data, q, *, show, mask):
     return Block(row, text, "multi", atoms, estimates, [("", "", b)], mask, "")
 
 
+def _multi_atoms(Y, z, net_items):
+    """Atoms of a multi-response question: items, nets and respondent, zero outside ``z``.
+
+    ``net_items`` lists the items of each net (a net is chosen when one of its
+    items is). Coded by the pattern of the items' answers (2 ** items codes, at
+    most ``_MAX_PATTERNS``): a pattern's atoms are its items, its nets and 1;
+    otherwise the (n, K) matrix.
+    """
+    n, I = Y.shape
+    if 2 ** I > _MAX_PATTERNS:
+        nets = [Y[:, idx].max(axis=1) for idx in net_items]
+        return np.column_stack([Y * z[:, None]] + [net * z for net in nets] + [z])
+    bits = np.zeros(n, dtype=np.int64)
+    for i in range(I):
+        bits |= (Y[:, i] > 0).astype(np.int64) << i
+    patterns = ((np.arange(2 ** I)[:, None] >> np.arange(I)[None, :]) & 1).astype(float)
+    values = np.column_stack(
+        [patterns] + [patterns[:, idx].max(axis=1) for idx in net_items] + [np.ones(2 ** I)]
+    )
+    return Coded(np.where(z > 0, bits, -1), values)
+
+
 def _grid(data, q, *, show, mask):
     row, text, columns = q.id, q.text, list(q.columns)
     categories, missing, nets = list(q.categories or []), list(q.missing or []), dict(q.nets or {})
@@ -378,8 +418,8 @@ def _grid(data, q, *, show, mask):
     widths = []
     for c in columns:
         atoms, shown, miss = _category_atoms(data, c, row, categories, missing, show, mask)
-        blocks.append((c, atoms, shown, miss))
-        widths.append(atoms.shape[1])
+        blocks.append((c, atoms.dense(), shown, miss))
+        widths.append(len(shown))
     K = sum(widths)
     for g, (c, atoms, shown, miss) in enumerate(blocks):
         label = item_labels.get(c, _variable_label(data, None, c))

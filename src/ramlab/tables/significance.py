@@ -241,7 +241,7 @@ def chisq_records(design, block, columns, w, opts, T=None, V=None):
         hidden_group = None
         for item, column, drop, levels in targets:
             if fast and levels is not None:
-                res = _chisq_factored(levels, cols, block.atoms.shape[1], T, V, opts,
+                res = _chisq_factored(levels, cols, block.width, T, V, opts,
                                       names=(column, banner_col))
             else:
                 if hidden_group is None:
@@ -268,12 +268,11 @@ def chisq_records(design, block, columns, w, opts, T=None, V=None):
 
 def _chisq_targets(data, block, factored, in_base):
     """The tested items: (item label, data column, rows to drop (a function), level atoms or None)."""
-    X = block.atoms
     used = list(block.columns_used or [])
     targets = []
 
     def unanswered(col, b):  # excluded missing answers: dropped from the test
-        return lambda: ~((X @ b) > 0) & data[col].notna().to_numpy()
+        return lambda: ~(block.atom_sums(b) > 0) & data[col].notna().to_numpy()
 
     if block.type in ("single", "scale"):
         b = block.groups[0][2]
@@ -288,7 +287,7 @@ def _chisq_targets(data, block, factored, in_base):
         items = [e for e in block.estimates if e.kind == "category"]
         if len(items) == len(used):  # one 0/1 column per item (not a delimited set)
             for e, col in zip(items, used):
-                levels = _item_levels(data[col], X, e.a, in_base) if factored else None
+                levels = _item_levels(data[col], block, e.a, in_base) if factored else None
                 targets.append((e.label, col, lambda: np.zeros(len(in_base), dtype=bool), levels))
     return targets
 
@@ -326,10 +325,10 @@ def _category_levels(series, block, group):
     return [found[k] for k in sorted(found)]
 
 
-def _item_levels(series, X, a, in_base):
+def _item_levels(series, block, a, in_base):
     """Atom vectors of the two answers of a multi-response item, in category order.
 
-    The item's atom ``X @ a`` must be one category and the respondent atom
+    The item's atom ``atoms @ a`` must be one category and the respondent atom
     (last column) the item's non-missing rows, on every row of the base:
     then the cells of the test are atoms. None otherwise.
     """
@@ -339,8 +338,10 @@ def _item_levels(series, X, a, in_base):
     if np.count_nonzero(a) != 1 or a[i] != 1.0:
         return None
     codes = series.cat.codes.to_numpy()
-    z = X[:, -1] > 0
-    y = X[:, i]
+    last = np.zeros(len(a))
+    last[-1] = 1.0
+    z = block.atom_sums(last) > 0
+    y = block.atom_sums(a)
     if (((codes >= 0) != z) & in_base).any() or ((y != 0) & (y != 1)).any():
         return None
     y = y > 0

@@ -321,6 +321,7 @@ def _cell_sums_sorted(f, u):
 # The coded sums keep about 12 significant digits of a variance when it is at least
 # this fraction of its uncalibrated, uncentred second moment (2e-16 / 1e-4).
 _CANCELLATION = 1e-4
+_MAX_CODED = 1 << 22  # cells x codes x max(domains, values) of the coded sums and their algebra
 _BLOCK = 1 << 16  # rows per block of the coded sums: bincount inputs stay in cache
 
 
@@ -461,12 +462,14 @@ class DomainPlan:
         if isinstance(u, Coded):
             if np.shape(u.codes) != (engine.n,):
                 raise ValueError(f"u must have {engine.n} codes, not {np.shape(u.codes)}")
-            if f is not None:
+            K = np.shape(u.values)[0] + 1
+            if f is not None and f.J * K * max(self.C, np.shape(u.values)[1]) <= _MAX_CODED:
                 out = _coded_vcov(f, self.C, u, totals)
                 if out is not None:
                     return out
+                if self.C == 1:  # cancellation: residuals row by row (a domain of n x k values)
+                    f = None
             u = u.dense()
-            f = None
         u = np.asarray(u, dtype=float)
         if u.ndim == 1:
             u = u[:, None]
