@@ -11,7 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["factor", "missing_as_level"]
+__all__ = ["factor", "missing_as_level", "is_categorical", "not_categorical"]
+
+#: Integer codes with value labels and at most this many distinct values are categories.
+MAX_LABELLED_CODES = 30
 
 
 def factor(series):
@@ -46,3 +49,35 @@ def missing_as_level(codes, labels):
     if not miss.any():
         return codes, labels
     return np.where(miss, len(labels), codes), labels.append(pd.Index([None]))
+
+
+def is_categorical(series, *, value_labels=None):
+    """True when a column can be used as categories (a grouping, a categorical answer).
+
+    Categorical, boolean and text columns are; so are 0/1 indicators (a
+    multi-response item) and integer codes with value labels
+    (``value_labels``, e.g. ``data.attrs["value_labels"][name]``) taking at
+    most :data:`MAX_LABELLED_CODES` distinct values. Any other numeric column
+    (a weight, an identifier, an amount) is not.
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series.dtype):
+        return True
+    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        return True
+    if not pd.api.types.is_numeric_dtype(series.dtype):
+        return False
+    values = pd.unique(series.dropna().to_numpy())
+    if np.isin(values, (0, 1)).all():
+        return True
+    if value_labels:
+        return len(values) <= MAX_LABELLED_CODES and bool(np.all(np.mod(values, 1) == 0))
+    return False
+
+
+def not_categorical(series, name, role):
+    """The message for a numeric column used as categories: names it, its dtype, and the ways out."""
+    return (
+        f"{role} {name!r} is a {series.dtype} column with {series.nunique()} distinct values, "
+        f"not a categorical: cut it into classes (pd.cut(data[{name!r}], bins=...)) or make "
+        f"it a categorical (data[{name!r}].astype('category'))"
+    )

@@ -14,6 +14,7 @@ __all__ = [
     "BoundsError",
     "LonelyPSUError",
     "TableError",
+    "DesignError",
     "ModelError",
     "BuildError",
     "ParameterError",
@@ -90,6 +91,14 @@ class LonelyPSUError(RamlabError):
 
 class TableError(RamlabError, ValueError):
     """A table asks for a row, column, group or question type the data cannot give."""
+
+
+class DesignError(RamlabError, ValueError):
+    """An estimator is given a variable, mask or option it cannot use (names it and what is accepted)."""
+
+    def __init__(self, message, *, variable=None):
+        super().__init__(message)
+        self.variable = variable
 
 
 class ModelError(RamlabError, ValueError):

@@ -20,10 +20,12 @@ import pandas as pd
 
 from ramlab.design._chisq import chisq
 from ramlab.design._ciprop import ciprop
+from ramlab.design._columns import aligned
 from ramlab.design._contrast import contrast as contrast_of
 from ramlab.design._estimates import estimate, joint_estimate
 from ramlab.design._quantile import quantile
 from ramlab.design._ratio import ratio, variance
+from ramlab.errors import DesignError
 from ramlab.variance import DomainPlan
 
 __all__ = ["SurveyDesign"]
@@ -132,15 +134,29 @@ class SurveyDesign(abc.ABC):
 
     def _mask(self, mask):
         if isinstance(mask, str):
-            mask = self._data[mask]
+            mask = self._query(mask)
         if isinstance(mask, pd.Series):
-            if not mask.index.equals(self._data.index):
-                mask = mask.reindex(self._data.index)
+            mask = aligned(mask, self._data.index, "mask")
             mask = mask.fillna(False).to_numpy(dtype=bool)
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (self.n,):
-            raise ValueError(f"mask must have {self.n} values, not {mask.shape}")
+            raise DesignError(f"mask must have {self.n} values (one per row), not {mask.shape}")
         return mask
+
+    def _query(self, text):
+        """A boolean column, or a pandas query on the data (``"taille == 'Grande'"``)."""
+        if text in self._data.columns:
+            return self._data[text]
+        try:
+            out = self._data.eval(text)
+        except Exception as exc:
+            raise DesignError(
+                f"subset({text!r}): not a column and not a query on the data's columns "
+                f"(pandas query syntax, e.g. \"taille == 'Moins de 10 salariés'\"): {exc}"
+            ) from None
+        if not isinstance(out, pd.Series) or not pd.api.types.is_bool_dtype(out.dtype):
+            raise DesignError(f"subset({text!r}): the query does not give one true/false per row")
+        return out
 
     # ---------------------------------------------------------------- variance
     def domain_plan(self, domains):
@@ -227,10 +243,11 @@ class SurveyDesign(abc.ABC):
             Domain estimation per group (R ``svyby``); several columns give
             their cross-classification (groups in R's order: the first
             column varies slowest here, rows of a MultiIndex).
-        deff : bool
-            Add the design effect (R ``deff=TRUE``: design variance over the
-            variance under simple random sampling without replacement,
-            ``svyvar * (N - n) / (N n)``).
+        deff : bool or "replace"
+            Add the design effect: design variance over the variance under
+            simple random sampling without replacement, ``svyvar * (N - n) /
+            (N n)`` (True, R ``deff=TRUE``), or with replacement, ``svyvar / n``
+            ("replace", R ``deff="replace"``).
         na_rm : bool
             Drop rows where ``var`` is missing (as a domain); otherwise a
             missing value makes the estimate NaN, as in R.
@@ -366,14 +383,22 @@ class SurveyDesign(abc.ABC):
         return contrast_of(estimates, contrast)
 
     # ---------------------------------------------------------------- ciprop
-    def ciprop(self, x, *, method="logit", level=0.95):
+    def ciprop(self, x, *, method="logit", level=0.95, category=None):
         """Confidence interval of a proportion (R ``svyciprop``).
 
         Parameters
         ----------
         x : str or boolean Series / array
-            A column (boolean or 0/1) or a boolean Series aligned on the
-            data. Missing values are left out (as a domain).
+            A column (categorical with `category`, or boolean or 0/1) or a
+            boolean / 0-1 Series aligned on the data. Missing values (NaN)
+            are left out (as a domain).
+        category : str, optional
+            For a categorical column: the answer whose share is estimated,
+            among the rows where the answer is known:
+            ``d.ciprop("q8_1", category="Oui")``. Do not write
+            ``d.ciprop(d.data["q8_1"] == "Oui")`` on a column with missing
+            answers: the comparison turns them into False, counted as "no"
+            (ramlab warns when the Series is named after such a column).
         method : {"logit", "likelihood", "beta", "xlogit", "mean", "asin", "wilson"}
             R ``svyciprop`` methods, plus "wilson":
 
@@ -398,8 +423,14 @@ class SurveyDesign(abc.ABC):
         Notes
         -----
         Degrees of freedom: :meth:`degf` of the design or the domain, as R.
+        When every answer is no (p = 0) or yes (p = 1) there is no variance:
+        "logit" and "mean" follow their formulas (R: bounds equal to the
+        estimate), "beta", "xlogit" and "asin" give NaN bounds (as R),
+        "wilson" its closed form ``[0, z^2 / (n + z^2)]`` with n the
+        respondents, and "likelihood" raises :class:`~ramlab.errors.DesignError`
+        (R errors).
         """
-        return ciprop(self, x, method=method, level=level)
+        return ciprop(self, x, method=method, level=level, category=category)
 
     # ----------------------------------------------------------------- chisq
     def chisq(self, row, col, *, statistic="F"):

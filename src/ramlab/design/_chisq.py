@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ramlab.design._columns import column, factor_codes
+from ramlab.design._columns import categorical_column, factor_codes
 
 __all__ = ["CHISQ_STATISTICS", "ChisqResult", "chisq", "chisq_from_totals", "chisqsum_sf", "fsum_sf"]
 
@@ -59,8 +59,8 @@ def chisq(design, row, col, *, statistic):
     """:meth:`Design.chisq` (R ``svychisq``): see its docstring."""
     if statistic not in CHISQ_STATISTICS:
         raise ValueError(f"statistic must be one of {CHISQ_STATISTICS}, not {statistic!r}")
-    rc, _ = factor_codes(column(design.data, row, "row"))
-    cc, _ = factor_codes(column(design.data, col, "col"))
+    rc, _ = factor_codes(categorical_column(design.data, row, "row variable"))
+    cc, _ = factor_codes(categorical_column(design.data, col, "column variable"))
     miss = (rc < 0) | (cc < 0)
     d = design.subset(~miss) if (miss & (design.weight_values > 0)).any() else design
     w = d.weight_values

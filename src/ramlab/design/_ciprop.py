@@ -7,10 +7,13 @@ against R (``tests/fixtures/r/``).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from ramlab.design._columns import column
+from ramlab.design._columns import aligned, column
+from ramlab.errors import DesignError
 from ramlab.design._rcompat import expit, glm_intercept, intercept_var, likelihood_ci, logit_linkinv
 
 __all__ = ["CIPROP_METHODS", "ciprop"]
@@ -18,20 +21,52 @@ __all__ = ["CIPROP_METHODS", "ciprop"]
 CIPROP_METHODS = ("logit", "likelihood", "beta", "xlogit", "mean", "asin", "wilson")
 
 
-def _indicator(design, x):
+def _indicator(design, x, category):
+    """The 0/1 values (NaN: missing) of what ``ciprop`` estimates, and its name."""
+    data = design.data
     if isinstance(x, str):
-        s = column(design.data, x, "variable")
+        s = column(data, x, "variable")
         name = x
     elif isinstance(x, pd.Series):
-        s = x if x.index.equals(design.data.index) else x.reindex(design.data.index)
+        s = aligned(x, data.index, "the variable of ciprop")
         name = x.name if x.name is not None else "x"
+        _warn_if_comparison(design, s, name)
     else:
-        s = pd.Series(np.asarray(x), index=design.data.index)
+        s = pd.Series(np.asarray(x), index=data.index)
         name = "x"
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        raise TypeError(f"{name!r} is categorical: give a boolean, e.g. d.data[{name!r}] == 'Yes'")
+    if category is not None:
+        return _category_indicator(s, name, category), f"{name} = {category}"
+    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+        cats = list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) else sorted(s.dropna().unique())
+        raise DesignError(
+            f"{name!r} holds categories {cats[:6]}: name the one to estimate, "
+            f"d.ciprop({name!r}, category={cats[0] if cats else 'Oui'!r}) (the rows where the "
+            f"answer is missing are left out). Not d.data[{name!r}] == ..., which counts a "
+            "missing answer as no", variable=str(name),
+        )
     y = s.to_numpy(dtype=float, na_value=np.nan)
     return y, str(name)
+
+
+def _category_indicator(s, name, category):
+    cats = list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) else list(s.dropna().unique())
+    if category not in cats:
+        raise DesignError(f"category {category!r} is not one of {name!r}: {cats}", variable=str(name))
+    y = (s == category).to_numpy(dtype=float)
+    y[s.isna().to_numpy()] = np.nan
+    return y
+
+
+def _warn_if_comparison(design, s, name):
+    """A true/false Series named after a column with missing answers: maybe ``data[col] == "Oui"``."""
+    if not pd.api.types.is_bool_dtype(s.dtype) or name not in design.data.columns:
+        return
+    missing = design.data[name].isna().to_numpy() & (design.weight_values > 0)
+    if missing.any():
+        warnings.warn(
+            f"ciprop: {name!r} has {int(missing.sum())} missing answers, counted here as false; "
+            f"d.ciprop({name!r}, category=...) leaves them out", stacklevel=4,
+        )
 
 
 def _glm_intercept_held(d, y0):
@@ -63,7 +98,7 @@ def _interval(method, d, y0, p, var, df, level):
         # R: svyglm(y ~ 1, quasibinomial), Wald interval on the intercept
         c = _glm_intercept_held(d, y0)
         sec = np.sqrt(intercept_var(d, y0, float(logit_linkinv(c))))
-        return expit(c - qt * sec), expit(c + qt * sec), float(logit_linkinv(c))
+        return expit(c - qt * sec), expit(c + qt * sec), float(expit(c))  # R: expit(coef(m))
     if method == "beta":
         n_eff = p * (1 - p) / var
         nrow = d.n_held_rows
@@ -81,13 +116,36 @@ def _interval(method, d, y0, p, var, df, level):
     return lo, hi, float(logit_linkinv(_glm_intercept_held(d, y0)))
 
 
-def ciprop(design, x, *, method, level):
+def _boundary(method, p, n, qt):
+    """(low, high) at p = 0 or p = 1 (no variance), as R 4.1 where it answers.
+
+    R gives NaN bounds for "beta", "xlogit" and "asin", and errors for
+    "likelihood"; Wilson's interval has a closed form there, with n the
+    respondents (no design effect can be estimated without variance).
+    None for the methods whose general formula holds ("logit", "mean").
+    """
+    if method in ("beta", "xlogit", "asin"):
+        return np.nan, np.nan
+    if method == "wilson":
+        z2 = qt**2
+        edge = z2 / (n + z2)
+        return (0.0, edge) if p == 0 else (1.0 - edge, 1.0)
+    if method == "likelihood":
+        raise DesignError(
+            f"ciprop(method=\"likelihood\"): no interval when every answer is "
+            f"{'no' if p == 0 else 'yes'} (p = {p:g}; R's svyciprop errors too); "
+            "use method=\"wilson\" or \"logit\""
+        )
+    return None
+
+
+def ciprop(design, x, *, method, level, category=None):
     """:meth:`Design.ciprop` (R ``svyciprop``): see its docstring."""
     if method not in CIPROP_METHODS:
         raise ValueError(f"method must be one of {CIPROP_METHODS}, not {method!r}")
     if not 0 < level < 1:
         raise ValueError("level must be between 0 and 1")
-    y, name = _indicator(design, x)
+    y, name = _indicator(design, x, category)
     missing = np.isnan(y)
     d = design.subset(~missing) if (missing & (design.weight_values > 0)).any() else design
     y0 = np.where(missing, 0.0, y)
@@ -98,7 +156,19 @@ def ciprop(design, x, *, method, level):
     u = np.where(pos, (y0 - p) / N, 0.0)
     var = float(d.statistic_vcov(lambda W: ((W.T @ y0) / W.sum(axis=0))[:, None], u[:, None])[0, 0])
     df = d.degf()
-    lo, hi, p = _interval(method, d, y0, p, var, df, level)
+    edge = None
+    if pos.any() and (y0[pos] == y0[pos][0]).all() and y0[pos][0] in (0.0, 1.0):
+        p = float(y0[pos][0])  # every answer the same: p = 0 or 1, no variance
+        from scipy import stats
+
+        qt = stats.t.ppf(1 - (1 - level) / 2, df) if df > 0 else np.nan
+        edge = _boundary(method, p, int(pos.sum()), qt)
+    if edge is not None:
+        (lo, hi), est = edge, p
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lo, hi, est = _interval(method, d, y0, p, var, df, level)
+    p = est
     return pd.Series(
         {"estimate": p, "se": np.sqrt(var), "ci_low": float(lo), "ci_high": float(hi), "df": float(df)},
         name=name,

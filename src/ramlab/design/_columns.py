@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ramlab.categories import factor
-from ramlab.errors import WeightError
+from ramlab.categories import factor, is_categorical, not_categorical
+from ramlab.errors import DesignError, WeightError
 
-__all__ = ["as_list", "check_weights", "column", "combine", "count_distinct", "factor_codes"]
+__all__ = ["aligned", "as_list", "categorical_column", "check_weights", "column", "combine", "count_distinct",
+           "factor_codes"]
 
 
 def as_list(x):
@@ -23,6 +24,34 @@ def column(data, name, role):
     if name not in data.columns:
         raise KeyError(f"{role} column {name!r} is not in the data")
     return data[name]
+
+
+def aligned(series, index, what):
+    """A Series on ``index``: the same labels in any order are aligned; other labels are an error.
+
+    Reindexing silently would turn every unmatched row into a missing value
+    (a mask of False, a weight of NaN): a wrong answer without a warning.
+    """
+    if series.index.equals(index):
+        return series
+    if len(series) == len(index) and series.index.is_unique and series.index.isin(index).all():
+        return series.reindex(index)
+    extra = series.index.difference(index)
+    raise DesignError(
+        f"{what} is a Series whose index does not match the data's "
+        f"({len(series)} labels, {len(extra)} not in the data, e.g. {list(extra[:3])}; the data "
+        f"has {len(index)} rows): give one value per row with the data's index, e.g. built "
+        f"from design.data"
+    )
+
+
+def categorical_column(data, name, role):
+    """A column used as categories (a grouping, a test's variable); a numeric one is a DesignError."""
+    series = column(data, name, role)
+    labels = (data.attrs.get("value_labels") or {}).get(name)
+    if not is_categorical(series, value_labels=labels):
+        raise DesignError(not_categorical(series, name, role), variable=name)
+    return series
 
 
 def factor_codes(series):

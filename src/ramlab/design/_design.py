@@ -34,8 +34,9 @@ import numpy as np
 import pandas as pd
 
 from ramlab.design._base import SurveyDesign
-from ramlab.design._columns import as_list, check_weights, column, count_distinct
+from ramlab.design._columns import aligned, as_list, check_weights, column, count_distinct
 from ramlab.design._structure import SamplingStructure
+from ramlab.errors import DesignError
 from ramlab.variance import LONELY_PSU_OPTIONS, Linearisation
 
 __all__ = ["Design"]
@@ -48,8 +49,8 @@ class Design(SurveyDesign):
     ----------
     data : pandas.DataFrame
         The sample, one row per respondent; not copied.
-    weights : str, optional
-        Column of sampling weights. Without it the weights come from ``fpc``
+    weights : str or pandas.Series, optional
+        Column of sampling weights, or a Series of them with the data's index. Without it the weights come from ``fpc``
         (product over stages of N_s / n_s, as R for ``apiclus2``) or are 1.
     ids : str or list of str, optional
         Cluster columns, first (PSU) stage first. Without them each row is
@@ -94,7 +95,16 @@ class Design(SurveyDesign):
         if not nest:
             structure.check_nested()
         n = len(data)
-        if weights is not None:
+        if isinstance(weights, pd.Series):
+            wname = weights.name if weights.name is not None else "weights"
+            w = aligned(weights, data.index, "weights").to_numpy(dtype=np.float64, na_value=np.nan)
+            check_weights(w, wname)
+        elif weights is not None:
+            if not isinstance(weights, str):
+                raise DesignError(
+                    f"weights must be a column name or a Series aligned on the data, not "
+                    f"{type(weights).__name__}"
+                )
             w = column(data, weights, "weights").to_numpy(dtype=np.float64, na_value=np.nan)
             check_weights(w, weights)
             wname = weights
@@ -163,7 +173,10 @@ class Design(SurveyDesign):
 
         Parameters
         ----------
-        mask : boolean array-like or Series aligned on ``data`` (missing = False)
+        mask : boolean array-like, Series, column name or query string
+            One value per row (missing = False). A Series must have the data's
+            index (in any order); a string is a boolean column or a pandas
+            query on the data's columns, e.g. ``"taille == 'Moins de 10 salariés'"``.
 
         Notes
         -----

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ramlab.design._columns import as_list, column, factor_codes
+from ramlab.design._columns import as_list, categorical_column, column, factor_codes
+from ramlab.errors import DesignError
 from ramlab.variance import Coded
 
 __all__ = ["estimate", "joint_estimate", "variable_matrix", "variables_matrix"]
@@ -88,9 +89,9 @@ def groups(design, by):
     cols = as_list(by)
     pos = design.weight_values > 0
     if len(cols) == 1:
-        codes, labels = factor_codes(column(design.data, cols[0], "by"))
+        codes, labels = factor_codes(categorical_column(design.data, cols[0], "by variable"))
     else:
-        parts = [factor_codes(column(design.data, c, "by")) for c in cols]
+        parts = [factor_codes(categorical_column(design.data, c, "by variable")) for c in cols]
         codes = np.zeros(design.n, dtype=np.int64)
         missing = np.zeros(design.n, dtype=bool)
         for c, lab in parts:
@@ -110,6 +111,8 @@ def groups(design, by):
 
 def estimate(design, var, *, kind, by, deff, na_rm):
     """:meth:`Design.mean` and :meth:`Design.total`: see their docstrings."""
+    if not (isinstance(deff, (bool, np.bool_)) or (isinstance(deff, str) and deff == "replace")):
+        raise DesignError(f"deff must be False, True or \"replace\" (as R), not {deff!r}")
     Y, labels, missing, categorical = _variable(design, var)
     Y = (Y, len(labels)) if categorical else Y[:, None]
     if by is None:
@@ -163,6 +166,11 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
             res["vcov"] = np.full((k, k), np.nan)
         return res
     psum = w.sum()
+    if kind == "mean" and not psum > 0:
+        raise DesignError(
+            "mean of an empty domain: no row has a positive weight (every row is outside "
+            "the subset" + (", or its value is missing)" if na_rm else ")")
+        )
     if coded and d.variance_engine.linearised:
         codes = Y[0]
         ok = slice(None) if not any_missing else codes >= 0
@@ -203,10 +211,13 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
             else:
                 ss = w @ ((Y - ybar) ** 2)
             var_y = ss / psum * nobs / (nobs - 1)
-            vsrs = var_y * (psum - nobs) / (psum * nobs)
+            if deff == "replace":  # R: svyvar / n, sampling with replacement
+                vsrs = var_y / nobs
+            else:  # R: svyvar * (N - n) / (N n), without replacement
+                vsrs = var_y * (psum - nobs) / (psum * nobs)
         if kind == "total":
             vsrs = vsrs * psum**2
-        if psum < nobs:
+        if deff != "replace" and psum < nobs:
             vsrs = np.full(k, np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             res["deff"] = np.diag(V) / vsrs

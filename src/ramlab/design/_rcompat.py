@@ -37,7 +37,9 @@ def binomial_deviance(y, mu, W):
 
 
 def expit(x):
-    return 1.0 / (1.0 + np.exp(-x))
+    """R survey's ``expit``: ``exp(eta) / (1 + exp(eta))``, to the last bit (not 1 / (1 + exp(-eta)))."""
+    e = np.exp(x)
+    return e / (1.0 + e)
 
 
 def glm_intercept(y, W, epsilon=1e-8, maxit=25, *, info=False, start=None):

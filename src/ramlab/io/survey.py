@@ -9,12 +9,13 @@ The weighting follows the spec (``weighting.mode``) and goes through
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ramlab.errors import SpecError
 from ramlab.io.sav import read_sav
 from ramlab.io.spec import Spec, default_data_dir, load_spec
 
@@ -39,12 +40,20 @@ class Survey:
         as delivered ("delivered").
     unweighted : ramlab.design.Design
         The same rows with equal weights (1 per respondent).
+    base : str or None
+        For a domain (:meth:`domain`), the base id it is restricted to (None
+        for a mask); ``is_domain`` is True for a domain.
+
+    The estimators of ``design`` (``mean``, ``total``, ``ciprop``, ``chisq``,
+    ``glm``, ``subset``, ...) are the survey's own: ``s.mean("q8_1")``.
     """
 
     spec: Spec
     data: pd.DataFrame
     design: object
     unweighted: object
+    base: str | None = None
+    is_domain: bool = False
 
     @property
     def synthetic(self) -> bool:
@@ -57,14 +66,50 @@ class Survey:
         return len(self.data)
 
     def domain(self, base):
-        """The weighted design restricted to a base: ``design.subset(base mask)``.
+        """The survey restricted to a base: its designs are ``design.subset(mask)``.
 
         Parameters
         ----------
-        base : str
-            A base id of the spec (e.g. ``"ensemble"``, ``"partenaires"``).
+        base : str or boolean Series or array
+            A base id of the spec (e.g. ``"ensemble"``, ``"partenaires"``), or
+            a boolean mask aligned on ``data`` (one value per respondent).
+
+        Returns
+        -------
+        Survey
+            The same spec and data; ``design`` and ``unweighted`` are domains
+            of the full designs (weight 0 outside), ``base`` says which. Its
+            estimators are its design's: ``s.domain("partenaires").mean("q8_1")``,
+            and ``crosstab(s.domain("partenaires"), ...)`` notes the base.
+
+        Raises
+        ------
+        SpecError
+            `base` is not a base of the spec (lists the bases).
         """
-        return self.design.subset(self.spec.bases[base].mask(self.data))
+        if isinstance(base, str):
+            if base not in self.spec.bases:
+                raise SpecError(
+                    f"{self.spec.path}: {base!r} is not a base of the spec; its bases are "
+                    f"{', '.join(map(repr, self.spec.bases))} (or give a boolean mask)",
+                    path=str(self.spec.path), key="bases",
+                )
+            mask = self.spec.bases[base].mask(self.data)
+        elif isinstance(base, (pd.Series, np.ndarray, list)):
+            mask = base
+            base = None
+        else:
+            raise TypeError(
+                f"domain() takes a base id of the spec or a boolean mask, not {type(base).__name__}"
+            )
+        return replace(self, design=self.design.subset(mask), unweighted=self.unweighted.subset(mask),
+                       base=base, is_domain=True)
+
+    def __getattr__(self, name):
+        # A survey estimates through its design: s.domain("partenaires").glm(...).
+        if name.startswith("_") or name in _FIELDS:
+            raise AttributeError(name)
+        return getattr(self.design, name)
 
     def profile(self) -> pd.DataFrame:
         """Sample profile before and after weighting against the population.
@@ -72,6 +117,9 @@ class Survey:
         See :func:`profile`.
         """
         return profile(self)
+
+
+_FIELDS = frozenset(f.name for f in fields(Survey))
 
 
 def load_survey(survey, year, *, data_dir=None) -> Survey:

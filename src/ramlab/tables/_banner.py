@@ -15,7 +15,7 @@ import pandas as pd
 
 from ramlab.format import fmt_int
 from ramlab.tables._estimation import EmptyGroups, QuestionCovariance, compute_block
-from ramlab.tables._options import ROW_LABELS, QuestionInfo, TableOptions
+from ramlab.tables._options import ROW_LABELS, TOTAL_LABEL, QuestionInfo, TableOptions
 from ramlab.tables._questions import banner_columns, columns_used, resolve_question, unwrap, user_missing
 from ramlab.tables._stacked import mask_not_asked
 from ramlab.tables._table import Table
@@ -113,7 +113,7 @@ def banner(
     ``design.degf()`` df (R: ``svyttest``). Medians follow R ``svyquantile``
     (survey 4.1, ``qrule = "math"``); see :func:`weighted_quantile`.
     """
-    design, spec = unwrap(design, spec)
+    design, spec, domain = unwrap(design, spec)
     rows = [rows] if isinstance(rows, str) else rows
     cols = [] if cols is None else ([cols] if isinstance(cols, str) else cols)
     opts = TableOptions(cells=cells, letters=bool(letters), alpha=alpha, adjust=adjust,
@@ -131,14 +131,15 @@ def banner(
     out = _Rows()
     for row in rows:
         block = resolve_question(
-            data, spec, row, show_missing=show_missing, base=base, base_label=base_label, n=n
+            data, spec, row, show_missing=show_missing, base=base, base_label=base_label, n=n,
+            domain=domain,
         )
         block.columns_used = columns_used(spec, row)
         res, marks, keep, empty_notes = _estimate_question(
             design, block, columns, w, opts, column_masks, vcov_plan, chisq, out)
         row_pos, row_keys = out.add_question(block, res, marks, opts)
         out.questions[block.id] = _question_info(block, spec, data, row, show_missing, unit, w,
-                                                 row_keys)
+                                                 row_keys, res, domain)
         out.questions[block.id].empty_notes = empty_notes
         out.covariances[block.id] = QuestionCovariance(res.V, row_pos, res.gradients, keep)
     table = out.table(columns, opts, _source_line(study, source),
@@ -169,16 +170,17 @@ def crosstab(design, row, col=None, **options):
         The full weighted design (a Survey brings its spec).
     row : str
         A question id of the spec or a data column.
-    col : str, optional
+    col : str or list of str, optional
         A breakdown variable (data column or single-choice question id): one
-        column per group, lettered A, B, C ...
+        column per group, lettered A, B, C ...; several make a banner.
     [options]
 
     Returns
     -------
     Table
     """
-    return banner(design, [row], [] if col is None else [col], **options)
+    cols = [] if col is None else ([col] if isinstance(col, str) else list(col))
+    return banner(design, [row], cols, **options)
 
 
 def _crosstab_signature():
@@ -252,8 +254,16 @@ def _source_line(study, source):
     return source
 
 
-def _question_info(block, spec, data, row, show_missing, unit, w, row_keys):
-    weighted_base = float(w[block.base_mask].sum())
+def _question_info(block, spec, data, row, show_missing, unit, w, row_keys, res, domain):
+    # the note counts the spec's base, or else the rows tabulated (answered, in the base)
+    everyone = float(w[block.base_mask].sum())
+    weighted_base = everyone if block.spec_base else float(res.w_base[0, 0])
+    base_label = block.base_label
+    if base_label is None:  # a plain column without a base: who answers it
+        if weighted_base >= everyone * (1 - 1e-12):
+            base_label = domain or TOTAL_LABEL
+        else:
+            base_label = f"{domain}, répondants à la question" if domain else "Répondants à la question"
     q = spec.questions.get(row) if spec is not None and hasattr(spec, "questions") else None
     miss = list(getattr(q, "missing", None) or []) if q is not None else user_missing(data, row)
     if show_missing is None:
@@ -267,9 +277,9 @@ def _question_info(block, spec, data, row, show_missing, unit, w, row_keys):
     return QuestionInfo(
         text=block.text,
         type=block.type,
-        base_label=block.base_label,
+        base_label=base_label,
         weighted_base=weighted_base,
-        base_line=f"Base : {block.base_label} ({fmt_int(weighted_base)} {unit})",
+        base_line=f"Base : {base_label} ({fmt_int(weighted_base)} {unit})",
         unit=unit,
         row_keys=row_keys,
         missing_note=missing_note,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ramlab.categories import factor
+from ramlab.categories import factor, is_categorical, not_categorical
 from ramlab.errors import TableError
 from ramlab.io.spec import Question
 from ramlab.tables._options import ROW_LABELS, TOTAL, TOTAL_LABEL
@@ -59,6 +59,7 @@ class Block:
     base_label: str
     numeric: np.ndarray | None = None  # numeric values (median)
     numeric_ok: np.ndarray | None = None
+    spec_base: bool = True  # a base of the spec; else the note counts the rows tabulated
     columns_used: list = field(default_factory=list)  # data columns of the question
 
     @property
@@ -87,12 +88,20 @@ class Column:
 
 
 def unwrap(design, spec):
-    """Accept a Survey (with .design and .spec) as well as a Design."""
-    if hasattr(design, "design") and hasattr(design, "spec") and not hasattr(design, "total_vcov"):
+    """Accept a Survey (with .design and .spec, or a domain of one) as well as a Design.
+
+    Returns (design, spec, domain label): the label of the base a domain of
+    a survey is restricted to ("Sous-population" for a mask), else None.
+    """
+    domain = None
+    if hasattr(design, "spec") and hasattr(design, "design"):
         if spec is None:
             spec = design.spec
+        if getattr(design, "is_domain", False):
+            base = getattr(design, "base", None)
+            domain = design.spec.bases[base].label if base else "Sous-population"
         design = design.design
-    return design, spec
+    return design, spec, domain
 
 
 def categorical_codes(series, name):
@@ -127,34 +136,48 @@ def _require_column(data, column, what):
         raise TableError(f"{what}: column {column!r} is absent from the data")
 
 
-def _base_mask(data, spec, base, question, n):
-    """Boolean base of a question and its French label."""
+def _base_mask(data, spec, base, question, n, domain):
+    """Boolean base of a question, its French label, and whether it is a base of the spec.
+
+    Without a base, a question of the spec (or a column of one: an item of a
+    grid) has the spec's base; a plain column is tabulated on the rows that
+    answer it (label None: the table names it, "Ensemble" when everyone
+    answers, else "Répondants à la question"). On a domain of a survey
+    (`domain`: its label), the base "ensemble" is the domain.
+    """
     if base is None:
         base_id = getattr(question, "base", None) if question is not None else None
         if base_id is None:
-            if spec is not None and "ensemble" in getattr(spec, "bases", {}):
-                base_id = "ensemble"
-            else:
-                return np.ones(n, dtype=bool), TOTAL_LABEL
+            return np.ones(n, dtype=bool), None, False
         base = base_id
     if isinstance(base, str):
         bases = getattr(spec, "bases", None) if spec is not None else None
         if (not bases or base not in bases) and base == "ensemble":
-            return np.ones(n, dtype=bool), TOTAL_LABEL
+            return np.ones(n, dtype=bool), domain or TOTAL_LABEL, True
         if not bases or base not in bases:
-            raise TableError(f"base {base!r} is not a base of the spec")
+            known = ", ".join(map(repr, bases or {}))
+            raise TableError(f"base {base!r} is not a base of the spec (its bases: {known or 'none'})")
         b = bases[base]
         mask = b.mask(data).reindex(data.index).fillna(False).to_numpy(dtype=bool)
-        return mask, b.label
+        label = domain if domain and base == "ensemble" else b.label
+        return mask, label, True
     if isinstance(base, pd.Series):
         base = base.reindex(data.index).fillna(False).to_numpy()
     mask = np.asarray(base)
     if mask.dtype != bool or mask.shape != (n,):
         raise TableError("base must be a base id of the spec or a boolean mask of one value per row")
-    return mask, "Sous-population"
+    return mask, "Sous-population", False
 
 
-def resolve_question(data, spec, row, *, show_missing, base, base_label, n):
+def _owner(spec, column):
+    """The question of the spec that holds a data column (an item of a grid), or None."""
+    for q in getattr(spec, "questions", {}).values() if spec is not None else ():
+        if column in q.columns:
+            return q
+    return None
+
+
+def resolve_question(data, spec, row, *, show_missing, base, base_label, n, domain=None):
     """Build the atoms and estimates of one question (or plain column)."""
     question = None
     if spec is not None and row in getattr(spec, "questions", {}):
@@ -163,7 +186,7 @@ def resolve_question(data, spec, row, *, show_missing, base, base_label, n):
         raise TableError(
             f"row {row!r} is neither a question of the spec nor a column of the data"
         )
-    mask, label = _base_mask(data, spec, base, question, n)
+    mask, label, spec_base = _base_mask(data, spec, base, question or _owner(spec, row), n, domain)
     if base_label is not None:
         label = base_label
     if question is not None:
@@ -185,6 +208,7 @@ def resolve_question(data, spec, row, *, show_missing, base, base_label, n):
     block = builder(data, question, show=show, mask=mask)
     block.base_mask = mask
     block.base_label = label
+    block.spec_base = spec_base
     return block
 
 
@@ -489,6 +513,9 @@ def banner_columns(data, spec, cols, n, w):
             missing = None
         if name not in data.columns:
             raise TableError(f"banner column {col!r} is absent from the data and the spec")
+        labels = (data.attrs.get("value_labels") or {}).get(name)
+        if not is_categorical(data[name], value_labels=labels):
+            raise TableError(not_categorical(data[name], name, "banner variable"))
         codes, cats = categorical_codes(data[name], name)
         if missing is None:
             missing = user_missing(data, name)

@@ -77,7 +77,7 @@ def trend(
     years = sorted(designs)
     tables, dfs = {}, {}
     for y in years:
-        d, sp = unwrap(designs[y], (specs or {}).get(y))
+        d, sp, _ = unwrap(designs[y], (specs or {}).get(y))
         tables[y] = banner(
             d, [row], [], spec=sp, base=base, letters=False, chisq=False,
             show_missing=show_missing, digits=digits, mean_digits=mean_digits,
