@@ -43,7 +43,7 @@ def trend_by(trend, designs, row, by, *, specs=None, **options):
         group ("1 à 9 salariés", or "1 à 9 salariés – Mécénat" for a grid);
         ``tests`` likewise.
     """
-    unwrapped = {y: unwrap(d, (specs or {}).get(y)) for y, d in designs.items()}
+    unwrapped = {y: unwrap(d, (specs or {}).get(y))[:2] for y, d in designs.items()}
     groups = _groups({y: d for y, (d, _) in unwrapped.items()}, by)
     tables, absent = [], []
     for g in groups:
