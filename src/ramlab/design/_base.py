@@ -516,6 +516,12 @@ class SurveyDesign(abc.ABC):
         return self._weighting_step("trim", trim_weights, lower=lower, upper=upper, strict=strict)
 
     # ---------------------------------------------------------------- models
+    def olr(self, formula):
+        """Design-based proportional-odds model (R ``svyolr``); see :func:`ramlab.models.olr`."""
+        from ramlab.models import olr
+
+        return olr(self, formula)
+
     def glm(self, formula, *, family="gaussian"):
         """Design-based generalised linear model (R ``svyglm``)."""
         from ramlab.models import glm
