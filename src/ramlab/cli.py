@@ -25,6 +25,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _timeout(text: str) -> int:
+    from ramlab.reports.execute import cell_timeout
+
+    try:
+        return cell_timeout(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ramlab", description="IMPACT survey reports: weighting, tables, HTML reports."
@@ -71,8 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         help="project directory (default: found from the working directory)",
     )
     build.add_argument(
-        "--timeout", type=float, default=None,
-        help="seconds a notebook cell may run (default: no limit)",
+        "--timeout", type=_timeout, default=None, metavar="SECONDS",
+        help="seconds a notebook cell may run, a positive number, rounded up (default: no limit)",
     )
 
     synth = commands.add_parser(

@@ -133,3 +133,27 @@ def test_bad_generator_configuration_names_file_and_key(tmp_path):
         _generate(None, data_dir=tmp_path)
     assert info.value.key == "questions.q8.items.q8_1.targets"
     assert not (tmp_path / "raw" / "associations_2021.sav").exists()
+
+
+def test_generated_file_is_byte_for_byte_reproducible(generated, tmp_path, monkeypatch):
+    # issue 11, 18: pyreadstat stamps the write time in the header (bytes 92-108);
+    # a second run, seconds later, must still give the same bytes
+    import time
+
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    first = generated[0].read_bytes()
+    time.sleep(1.1)
+    again = _generate(None, data_dir=DATA, output=tmp_path / "again.sav").read_bytes()
+    assert again == first
+    assert first[92:109] == b"01 Jan 7000:00:00"  # the fixed date: 1 January 1970
+
+
+def test_source_date_epoch_sets_the_header_creation_stamp(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14 22:13:20 UTC
+    written = _generate(None, data_dir=DATA, output=tmp_path / "dated.sav").read_bytes()
+    assert written[92:109] == b"14 Nov 2322:13:20"
+    assert written[:4] == b"$FL2"
+    read_sav(tmp_path / "dated.sav")  # still a valid file
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "demain")
+    with pytest.raises(SpecError, match="SOURCE_DATE_EPOCH"):
+        _generate(None, data_dir=DATA, output=tmp_path / "bad.sav")

@@ -500,8 +500,9 @@ def test_failing_cell_position_without_cell_ids():
     executed["cells"][5]["outputs"] = [{"output_type": "error", "ename": "ZeroDivisionError",
                                         "evalue": "division by zero", "traceback": []}]
     assert failing_cell(executed) == (3, "ZeroDivisionError", "division by zero")
+    # sys.exit(0) ends the run early: a failure like any other (issue 11, 14)
     executed["cells"][5]["outputs"] = [{"output_type": "error", "ename": "SystemExit", "evalue": "0"}]
-    assert failing_cell(executed) is None
+    assert failing_cell(executed) == (3, "SystemExit", "0")
 
 
 def test_failed_kernel_start_is_retried_once(tmp_path):

@@ -83,7 +83,7 @@ def generate(survey, year, *, data_dir=None, output=None) -> Path:
     -------
     pathlib.Path
         The file written. The same inputs always give the same values, labels
-        and metadata (pyreadstat stamps the write time in the header).
+        and metadata (the header's creation stamp is SOURCE_DATE_EPOCH, else 1 January 1970).
     """
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     spec = load_spec(survey, year=year, data_dir=data_dir)
@@ -494,9 +494,47 @@ def _wrap_bytes(text, limit):
     return lines
 
 
+#: Where a .sav header keeps its creation date ("dd mmm yy") and time ("hh:mm:ss"):
+#: bytes 92 to 108, after the record type, product name, layout code, case
+#: size, compression, weight index, case count and bias (4+60+4+4+4+4+4+8).
+_HEADER_STAMP = slice(92, 109)
+#: The creation stamp of a synthetic file when SOURCE_DATE_EPOCH is not set.
+_FIXED_STAMP = 0
+
+
+def _header_stamp() -> bytes:
+    """The 17 bytes of a reproducible creation stamp: SOURCE_DATE_EPOCH (UTC), else 1 Jan 1970.
+
+    https://reproducible-builds.org/specs/source-date-epoch/ ; months in
+    English, as SPSS writes them.
+    """
+    import datetime as dt
+
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    try:
+        epoch = int(text) if text else _FIXED_STAMP
+        moment = dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise SpecError(
+            f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, got {text!r}"
+        ) from exc
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    stamp = f"{moment.day:02d} {months[moment.month - 1]} {moment.year % 100:02d}{moment:%H:%M:%S}"
+    return stamp.encode("ascii")
+
+
 def _write_atomic(frame, meta, out: Path) -> None:
-    """Write the .sav to a temporary file beside ``out``, then rename it."""
+    """Write the .sav to a temporary file beside ``out``, then rename it.
+
+    pyreadstat stamps the write time in the header and has no parameter for
+    it: the stamp is overwritten with :func:`_header_stamp`, so that the same
+    inputs give the same bytes.
+    """
     import pyreadstat
 
+    stamp = _header_stamp()
     with replacing(out) as temporary:
         pyreadstat.write_sav(frame, temporary, **meta)
+        with open(temporary, "r+b") as stream:
+            stream.seek(_HEADER_STAMP.start)
+            stream.write(stamp)

@@ -14,8 +14,9 @@ import time
 import traceback
 from pathlib import Path
 
+from ramlab.errors import BuildError
 from ramlab.reports import findings, keyfigures
-from ramlab.reports.execute import private_ipython_dir
+from ramlab.reports.execute import private_ipython_dir, unfinished_cell
 from ramlab.reports.render import report_title
 
 __all__ = ["resolve", "work", "check_all", "failing_cell"]
@@ -56,27 +57,31 @@ def failing_cell(executed: dict, source: dict | None = None):
 
     `position` is 1-based, in the source notebook: the cell is found there by
     its id when `source` is given and ids match; otherwise cells papermill
-    added (injected parameters, error banners) are not counted.
+    added (injected parameters, error banners) are not counted. A
+    ``SystemExit`` is an error like any other (``sys.exit(0)`` ends the run
+    early). Without an error output, the cell at which the run stopped (a
+    dead kernel, a timeout: :func:`~ramlab.reports.execute.unfinished_cell`)
+    is returned with an empty `ename` and `evalue`.
     """
     source_ids = {}
     for index, cell in enumerate((source or {}).get("cells", [])):
         if cell.get("id"):
             source_ids[cell["id"]] = index
+    stopped = unfinished_cell(executed)
     position = 0
-    for cell in executed.get("cells", []):
+    for index, cell in enumerate(executed.get("cells", [])):
         if set(cell.get("metadata", {}).get("tags", [])) & _ADDED_CELL_TAGS:
             continue
         position += 1
         error = None
         for output in cell.get("outputs", []) or []:
-            if output.get("output_type") != "error":
-                continue
-            if output.get("ename") == "SystemExit" and output.get("evalue") in ("", "0"):
-                continue
-            error = (str(output.get("ename", "")), str(output.get("evalue", "")))
-            break
+            if output.get("output_type") == "error":
+                error = (str(output.get("ename", "")), str(output.get("evalue", "")))
+                break
         if error is None and cell.get("metadata", {}).get("papermill", {}).get("exception") is True:
             error = ("CellExecutionError", "")  # e.g. a cell timeout: no error output
+        if error is None and index == stopped:
+            error = ("", "")
         if error is not None:
             where = source_ids.get(cell.get("id"))
             return (where + 1 if where is not None else position, *error)
@@ -154,13 +159,13 @@ def _failure(job, exc, seconds: float, attempts: int) -> dict:
         log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
     executed = _load_json(job.executed)
     found = failing_cell(executed, _load_json(job.notebook)) if executed else None
-    if found is None:
+    cell, ename, evalue = found if found is not None else (None, "", "")
+    if not ename:  # no error output: the exception says what stopped the run
         cause = next((e for e in _chain(exc) if hasattr(e, "ename")), None)
-        ename = str(getattr(cause, "ename", type(exc).__name__))
-        evalue = str(getattr(cause, "evalue", exc))
-        cell = None
-    else:
-        cell, ename, evalue = found
+        if cause is None:  # e.g. nbclient's DeadKernelError or CellTimeoutError
+            cause = next((e for e in _chain(exc) if not isinstance(e, BuildError)), exc)
+        ename = str(getattr(cause, "ename", type(cause).__name__))
+        evalue = str(getattr(cause, "evalue", cause))
     notebook = _relative(job.notebook, job.root)
     if cell is not None:
         first_line = _source_line(_load_json(job.notebook), cell)

@@ -15,12 +15,40 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ramlab.errors import BuildError
+from ramlab.errors import BuildError, ParameterError
 from ramlab.reports.jobs import Job
 
-__all__ = ["KERNEL_NAME", "private_ipython_dir", "source_cell_position", "execute_notebook"]
+__all__ = [
+    "KERNEL_NAME", "cell_timeout", "private_ipython_dir", "source_cell_position", "execute_notebook",
+    "unfinished_cell",
+]
 
 KERNEL_NAME = "python3"
+
+
+def cell_timeout(seconds) -> int | None:
+    """The seconds a cell may run, as nbclient takes them: a positive whole number, rounded up.
+
+    None (no limit) stays None; 2.5 gives 3.
+
+    Raises
+    ------
+    ParameterError
+        For zero, a negative number, NaN, infinity, or what is not a number.
+    """
+    import math
+
+    if seconds is None:
+        return None
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise ParameterError(f"timeout must be a number of seconds, got {seconds!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ParameterError(
+            f"timeout must be a positive, finite number of seconds (e.g. 600 or 2.5), got {seconds!r}"
+        )
+    return math.ceil(value)
 
 
 #: Environment variable naming the private IPython directory of the current build job.
@@ -160,7 +188,11 @@ def execute_notebook(job: Job, *, kernel_name: str = KERNEL_NAME, timeout: float
     ------
     BuildError
         When a cell fails: names the cell's position in the source notebook,
-        its first line, the error, and where the executed notebook is.
+        its first line, the error, and where the executed notebook is. Also
+        when the run ended before the last cell (:func:`unfinished_cell`),
+        as a cell calling ``sys.exit(0)`` makes it. A dead kernel or a cell
+        timeout raises nbclient's error; the worker names the cell from the
+        executed notebook.
     """
     import nbformat
     import papermill
@@ -178,7 +210,7 @@ def execute_notebook(job: Job, *, kernel_name: str = KERNEL_NAME, timeout: float
                 cwd=str(job.notebook.parent),
                 progress_bar=False,
                 log_output=False,
-                execution_timeout=timeout,
+                execution_timeout=cell_timeout(timeout),
                 kernel_manager_class=_kernel_manager_class(),
                 # no graceful shutdown request: the executed notebook is already written
                 shutdown_kernel="immediate",
@@ -194,4 +226,48 @@ def execute_notebook(job: Job, *, kernel_name: str = KERNEL_NAME, timeout: float
                 f"({first_line.strip()[:60]!r}): {exc.ename}: {exc.evalue}\n"
                 f"  executed notebook kept in {job.executed}"
             ) from exc
+    _check_every_cell_ran(job)
     return job.executed
+
+
+def unfinished_cell(executed: dict) -> int | None:
+    """Index of the cell at which papermill's run of `executed` stopped, or None when every cell ran.
+
+    `executed` is the notebook as parsed JSON. papermill records in each
+    cell's ``metadata.papermill`` when it started, and whether it failed. A
+    run stops early when a cell raises ``SystemExit`` (``sys.exit(0)``), when
+    the kernel dies (``os._exit``, SIGKILL) or when a cell exceeds the
+    timeout; the cells after it never start. The cell returned is the first
+    one that failed, else the last one that started before a code cell that
+    never did. None also when the notebook carries no papermill record.
+    """
+    code = [
+        (index, cell.get("metadata", {}).get("papermill"))
+        for index, cell in enumerate(executed.get("cells", []))
+        if cell.get("cell_type") == "code"
+    ]
+    if not code or any(record is None for _, record in code):
+        return None
+    for index, record in code:
+        if record.get("status") == "failed" or record.get("exception"):
+            return index
+    last_started = None
+    for index, record in code:
+        if record.get("start_time") is None:
+            return last_started if last_started is not None else index
+        last_started = index
+    return None
+
+
+def _check_every_cell_ran(job: Job) -> None:
+    """BuildError when papermill returned without running every cell (e.g. ``sys.exit(0)``)."""
+    import json
+
+    with open(job.executed, encoding="utf-8") as stream:
+        executed = json.load(stream)
+    stopped = unfinished_cell(executed)
+    if stopped is not None:
+        raise BuildError(
+            f"{job.name}: the notebook {job.notebook} stopped at cell index {stopped} "
+            f"before its last cell ran; executed notebook kept in {job.executed}"
+        )
