@@ -5,10 +5,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
-__all__ = ["replacing", "write_atomic", "file_sha256"]
+__all__ = ["replacing", "write_atomic", "file_sha256", "pid_alive", "remove_leftovers"]
+
+#: A temporary file of :func:`replacing`: ``.<name>.<pid>.<random>.tmp``.
+_TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)\.[^.]+\.tmp$")
 
 
 @contextlib.contextmanager
@@ -20,10 +24,15 @@ def replacing(path, *, mode=0o644):
     and renamed over `path` with ``os.replace``, atomic on POSIX. When the
     block raises, the temporary file is removed and `path` is left untouched,
     so a failed write never leaves a partial file in place of a good one.
+    The temporary file's name, ``.<name>.<pid>.<random>.tmp``, carries the
+    writer's process id: :func:`remove_leftovers` removes those of a process
+    that was killed before it could clean up.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+    )
     os.close(handle)
     try:
         yield temporary
@@ -61,3 +70,42 @@ def file_sha256(path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             hasher.update(block)
     return hasher.hexdigest()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process `pid` runs on this machine (another user's included)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def remove_leftovers(directory) -> list[Path]:
+    """Remove, below `directory`, the temporary files of :func:`replacing` whose writer is gone.
+
+    A build killed while it wrote a report, a workbook or the manifest leaves
+    ``.<name>.<pid>.<random>.tmp`` beside it; a file of a process still
+    running (a concurrent build) is left alone.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    directory = Path(directory)
+    removed = []
+    if not directory.is_dir():
+        return removed
+    for path in directory.rglob(".*.tmp"):
+        match = _TEMPORARY.match(path.name)
+        if match is None or pid_alive(int(match["pid"])):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed

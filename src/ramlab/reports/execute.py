@@ -20,7 +20,7 @@ from ramlab.reports.jobs import Job
 
 __all__ = [
     "KERNEL_NAME", "cell_timeout", "private_ipython_dir", "source_cell_position", "execute_notebook",
-    "unfinished_cell",
+    "unfinished_cell", "remove_stale_ipython_dirs",
 ]
 
 KERNEL_NAME = "python3"
@@ -51,6 +51,31 @@ def cell_timeout(seconds) -> int | None:
     return math.ceil(value)
 
 
+#: Prefix of the private IPython directories, in the system's temporary directory.
+_IPYTHON_PREFIX = "ramlab-ipython-"
+
+
+def remove_stale_ipython_dirs() -> list[Path]:
+    """Remove the private IPython directories of build processes that were killed.
+
+    :func:`private_ipython_dir` removes its directory on exit; a killed job
+    cannot. Its name carries the process id: those of processes that are gone
+    are removed.
+    """
+    import re
+    import shutil
+
+    from ramlab.files import pid_alive
+
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{_IPYTHON_PREFIX}*"):
+        match = re.match(rf"{_IPYTHON_PREFIX}(\d+)-", path.name)
+        if match and path.is_dir() and not pid_alive(int(match[1])):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 #: Environment variable naming the private IPython directory of the current build job.
 _PRIVATE_IPYTHONDIR = "RAMLAB_PRIVATE_IPYTHONDIR"
 
@@ -68,7 +93,7 @@ def private_ipython_dir():
     if current and os.environ.get("IPYTHONDIR") == current and Path(current).is_dir():
         yield Path(current)
         return
-    directory = Path(tempfile.mkdtemp(prefix="ramlab-ipython-"))
+    directory = Path(tempfile.mkdtemp(prefix=f"{_IPYTHON_PREFIX}{os.getpid()}-"))
     profile = directory / "profile_default"
     profile.mkdir()
     for name in ("ipython_config.py", "ipython_kernel_config.py"):

@@ -30,15 +30,20 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ramlab.errors import BuildError
+from ramlab.files import remove_leftovers
 from ramlab.format import fmt_seconds
 from ramlab.reports import keyfigures
 from ramlab.reports.fingerprints import (
-    MANIFEST_NAME, inputs_digests, inputs_hash, is_current, load_manifest, reasons, write_manifest,
+    MANIFEST_NAME, inputs_digests, inputs_hash, is_current, load_manifest, manifest_lock, reasons,
+    record_build,
 )
+from ramlab.reports.execute import remove_stale_ipython_dirs
 from ramlab.reports.index import write_index
 from ramlab.reports.jobs import longest_first, plan
 from ramlab.reports.layout import Layout, audience_dirs
@@ -137,10 +142,10 @@ def build_all(
         layout.root, surveys=surveys, years=years, audience=audience, excel=excel,
         reports_dir=reports_dir, build_dir=build_dir,
     )
+    _prepare_directories([reports_dir, build_dir], existing={job.output.parent for job in jobs})
     manifest_path = build_dir / MANIFEST_NAME
-    manifest = load_manifest(manifest_path)
-    records = manifest["records"]
-
+    records = load_manifest(manifest_path)["records"]
+    earlier = bool(records) or any(job.output.is_file() for job in jobs)
     todo, skipped, fingerprints = _triage(jobs, records, force=force)
 
     def say(line: str) -> None:
@@ -148,7 +153,7 @@ def build_all(
             print(line, file=out, flush=True)
 
     _say_plan(say, jobs, todo, skipped)
-    recorder = _Recorder(manifest, manifest_path, fingerprints, root=layout.root)
+    recorder = _Recorder(records, manifest_path, fingerprints, root=layout.root, say=say)
     results = run(
         longest_first([job for job, _ in todo], records), jobs_n=jobs_n, build_one=build_one,
         check=check, progress=progress, stream=out, on_result=recorder,
@@ -156,15 +161,44 @@ def build_all(
     position = {job.key: index for index, job in enumerate(jobs)}
     results.sort(key=lambda result: position[result.job.key])
 
-    index = write_index(reports_dir, _index_entries(records, layout.root, reports_dir))
+    with manifest_lock(manifest_path, say=say):  # with the records of builds run meanwhile
+        current = load_manifest(manifest_path)["records"]
+        index = write_index(reports_dir, _index_entries(current, layout.root, reports_dir))
 
     summary = BuildSummary(
         jobs=jobs, results=results, skipped=skipped, changes=recorder.changes, index=index,
         seconds=time.perf_counter() - start,
     )
-    _say_outcome(summary, say, compared=bool(recorder.compared), root=layout.root,
-                 failures=out if progress else sys.stderr)
+    _say_outcome(summary, say, compared=bool(recorder.compared), earlier=earlier,
+                 root=layout.root, failures=out if progress else sys.stderr)
     return summary
+
+
+def _prepare_directories(directories, *, existing=()) -> None:
+    """Create the build's output directories, check that they can be written, clear leftovers.
+
+    `existing` are checked too when they exist (a survey's report directory).
+
+    Raises
+    ------
+    BuildError
+        Naming the first directory that cannot be created or written
+        (read-only, no permission), before any job runs.
+    """
+    checked = set(map(Path, directories)) | {Path(d) for d in existing if Path(d).is_dir()}
+    for directory in sorted(checked):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            handle, probe = tempfile.mkstemp(dir=directory, prefix=".ramlab-write-probe-")
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as exc:
+            raise BuildError(
+                f"cannot write to {directory}: {exc.strerror or exc} "
+                "(ramlab build writes its reports, executed notebooks and manifest there)"
+            ) from None
+        remove_leftovers(directory)
+    remove_stale_ipython_dirs()
 
 
 def _triage(jobs, records: dict, *, force: bool):
@@ -192,28 +226,32 @@ def _triage(jobs, records: dict, *, force: bool):
 class _Recorder:
     """Records each job built successfully in the manifest, as its result arrives.
 
-    Keeps the French lines of the key figures that changed (``changes``) and
-    the labels of the reports that had a previous build to compare with
-    (``compared``). A failed job changes nothing: its previous good report
-    and record stay.
+    Each record is merged into the manifest on disk under its lock
+    (:func:`ramlab.reports.fingerprints.record_build`), so that a build run
+    at the same time keeps its own. Keeps the French lines of the key figures
+    that changed (``changes``) since `records` (the manifest read when the
+    build started) and the labels of the reports that had a previous build to
+    compare with (``compared``). A failed job changes nothing: its previous
+    good report and record stay.
     """
 
-    def __init__(self, manifest: dict, path: Path, fingerprints: dict, *, root: Path):
-        self.manifest, self.path, self.fingerprints, self.root = manifest, path, fingerprints, root
+    def __init__(self, records: dict, path: Path, fingerprints: dict, *, root: Path, say=None):
+        self.records, self.path, self.fingerprints, self.root = records, path, fingerprints, root
+        self.say = say
         self.changes: list[str] = []
         self.compared: list[str] = []
 
     def __call__(self, result: JobResult) -> None:
         if not result.ok:
             return
-        job, records = result.job, self.manifest["records"]
-        previous = records.get(job.key)
+        job = result.job
+        previous = self.records.get(job.key)
         before = previous.get("key_figures") if previous else None
         if before is not None:
             self.compared.append(job.label)
         self.changes.extend(keyfigures.change_lines(job.label, before, result.key_figures))
-        records[job.key] = _record(result, *self.fingerprints[job.key], root=self.root)
-        write_manifest(self.path, self.manifest)
+        self.records[job.key] = _record(result, *self.fingerprints[job.key], root=self.root)
+        record_build(self.path, job.key, self.records[job.key], say=self.say)
 
 
 def _record(result: JobResult, fingerprint: str, digests: dict, *, root: Path) -> dict:
@@ -258,16 +296,24 @@ def _say_plan(say, jobs, todo, skipped) -> None:
         say(f"  {job.label} : {', '.join(why)}")
 
 
-def _say_outcome(summary: BuildSummary, say, *, compared: bool, root: Path, failures) -> None:
-    """The closing lines of a build: key-figure changes, failures, counts and the index."""
+def _say_outcome(summary: BuildSummary, say, *, compared: bool, earlier: bool, root: Path,
+                 failures) -> None:
+    """The closing lines of a build: key-figure changes, failures, counts and the index.
+
+    "Premier build" only when the project had no earlier build (`earlier`:
+    no manifest record, no report in place) and a report was built.
+    """
+    built_any = len(summary.results) > len(summary.failed)
     if summary.changes:
         say("Chiffres clés modifiés depuis le dernier build :")
         for line in summary.changes:
             say(f"  {line}")
     elif compared:
         say("Aucun chiffre clé modifié depuis le dernier build.")
-    elif summary.results:
+    elif built_any and not earlier:
         say("Premier build : chiffres clés enregistrés, sans build antérieur à comparer.")
+    elif built_any:
+        say("Chiffres clés enregistrés : ces rapports n'ont pas de build antérieur à comparer.")
     for result in summary.failed:
         print(f"ramlab build : ÉCHEC {result.message}", file=failures, flush=True)
     built = len(summary.results) - len(summary.failed)

@@ -12,6 +12,7 @@ and :func:`reasons` says, in French, why it cannot. Standard library only
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -30,6 +31,8 @@ __all__ = [
     "reasons",
     "load_manifest",
     "write_manifest",
+    "manifest_lock",
+    "record_build",
     "is_current",
 ]
 
@@ -230,6 +233,48 @@ def load_manifest(path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != _MANIFEST_FORMAT:
         return {"format": _MANIFEST_FORMAT, "records": {}}
     manifest.setdefault("records", {})
+    return manifest
+
+
+@contextlib.contextmanager
+def manifest_lock(path, *, say=None):
+    """Hold the manifest's lock (``<manifest>.lock``, an exclusive ``flock``) for a block.
+
+    Builds run at the same time in one project (two surveys, say) each
+    merge their records under it (:func:`record_build`), so that none is
+    lost. When another build holds it, `say` (if given) is told that this
+    one waits, in French, before it waits.
+    """
+    lock = Path(path).with_name(Path(path).name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(lock, "a", encoding="utf-8") as stream:
+        try:
+            fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if say is not None:
+                say(f"ramlab build : un autre build écrit le manifeste ({lock.name}) ; en attente…")
+            fcntl.flock(stream, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(stream, fcntl.LOCK_UN)
+
+
+def record_build(path, key: str, record: dict, *, say=None) -> dict:
+    """Merge one job's record into the manifest on disk, under :func:`manifest_lock`.
+
+    The manifest is read again under the lock, so that the records another
+    build wrote meanwhile stay. Returns the merged manifest.
+    """
+    with manifest_lock(path, say=say):
+        manifest = load_manifest(path)
+        manifest["records"][key] = record
+        write_manifest(path, manifest)
     return manifest
 
 
