@@ -603,3 +603,25 @@ def test_partner_provenance_is_version_and_date_internal_is_everything():
     assert for_audience(values, "internal") == values
     footer = provenance_footer(for_audience(values, "partner"))
     assert "abc1234" not in footer and "0123456789ab" not in footer and "0.1.0" in footer
+
+
+def test_partner_report_2021_shows_no_code_path_hash_or_working_note(report_2021):
+    from ramlab.io.spec import load_spec
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        spec = load_spec("associations", year=2021, data_dir=ROOT / "data")
+    text = visible_text(report_2021)
+    assert 'class="ramlab-qid"' not in report_2021
+    columns = [c for q in spec.questions.values() for c in q.columns]
+    for code in [c for c in [*spec.questions, *columns] if re.fullmatch(r"q\d+(_\d+)?", c)]:
+        assert not re.search(rf"(?<![\w-]){re.escape(code)}(?![\w-])", text, flags=re.I), code
+    # a code that is also a word ("innovation") never opens a caption
+    assert not re.search(r"<caption>\s*innovation", report_2021)
+    for internal in ("/work/", str(ROOT), ".sav", "sha256", "Commit git", "Paramètres",
+                     "Aucune source publiée", "inférence", "hypothèse ;"):
+        assert internal not in text, internal
+    # "L'essentiel" opens the report: the study card, then sentences with figure and base
+    essentiel = text[text.index("L'essentiel"):]
+    assert essentiel.index("Population") < essentiel.index("Base :")
+    assert report_2021.count('class="ramlab-finding ') >= 5
