@@ -26,7 +26,19 @@ from ramlab.variance._calibration import prepare_residualise, residualise
 from ramlab.variance._domains import Coded, DomainPlan
 from ramlab.variance._multistage import multistage_vcov, row_psu_vcov
 
-__all__ = ["Linearisation", "VarianceEstimator"]
+__all__ = ["Linearisation", "VarianceEstimator", "as_columns"]
+
+
+def as_columns(u, n):
+    """Per-row values as a float (n, k) matrix: a vector is one column, coded values dense."""
+    if isinstance(u, Coded):
+        u = u.dense()
+    u = np.asarray(u, dtype=float)
+    if u.ndim == 1:
+        u = u[:, None]
+    if u.shape[0] != n:
+        raise ValueError(f"u must have {n} rows, not {u.shape[0]}")
+    return u
 
 
 class VarianceEstimator(abc.ABC):
@@ -141,12 +153,7 @@ class Linearisation(VarianceEstimator):
             plan = self.whole_plan()
             if plan.factored:
                 return plan.total_vcov(u)
-            u = u.dense()
-        u = np.asarray(u, dtype=float)
-        if u.ndim == 1:
-            u = u[:, None]
-        if u.shape[0] != self.n:
-            raise ValueError(f"u must have {self.n} rows, not {u.shape[0]}")
+        u = as_columns(u, self.n)
         w = self.weights
         x = u * w[:, None]
         if not self.all_positive:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ramlab.variance._engine import VarianceEstimator
+from ramlab.variance._engine import VarianceEstimator, as_columns
 from ramlab.variance._linalg import qr_rank
 
 __all__ = [
@@ -229,11 +229,7 @@ class ReplicateVariance(VarianceEstimator):
 
     def total_vcov(self, u):
         """Replicate covariance of the totals ``sum_i w_i u[i, j]`` (R ``svytotal``)."""
-        u = np.asarray(u, dtype=float)
-        if u.ndim == 1:
-            u = u[:, None]
-        if u.shape[0] != self.n:
-            raise ValueError(f"u must have {self.n} rows, not {u.shape[0]}")
+        u = as_columns(u, self.n)
         w = self.weights
         u = np.where((w > 0)[:, None], u, 0.0)
         # u is 0 outside the domain: no masking of the replicate weights
