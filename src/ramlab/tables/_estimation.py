@@ -149,7 +149,7 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None):
     gradients = {}
     for e, spec_e in enumerate(block.estimates):
         if spec_e.kind == "median":
-            est[e] = _median_by_column(block, column_masks & in_base[:, None], w)
+            est[e] = _median_by_column(block, columns, column_masks, in_base, w)
             continue
         values, G, comp = _gradient(spec_e, T, opts.cells, block.width, C)
         est[e] = values
@@ -225,17 +225,30 @@ def _gradient(spec_e, T, cells, K, C):
     return values, G, comp
 
 
-def _median_by_column(block, M, w):
+def _median_by_column(block, columns, column_masks, in_base, w):
+    """Weighted median of a numeric question in every column (R ``svyquantile``, qrule math).
+
+    The rows are sorted by value once; the groups of one banner variable are
+    disjoint, so a stable sort of the sorted rows by group makes each group's
+    rows a contiguous, value-sorted segment (one pass per banner variable).
+    """
     x = block.numeric
-    ok = block.numeric_ok
+    ok = block.numeric_ok & in_base & (w != 0)
     order = np.argsort(np.where(ok, x, np.inf), kind="stable")
     order = order[ok[order]]
-    xs = x[order]
-    ws = w[order]
-    Ms = M[order] & (ws != 0)[:, None]
-    out = np.full(M.shape[1], np.nan)
-    for c in range(M.shape[1]):
-        keep = Ms[:, c]
-        if keep.any():
-            out[c] = _quantile_sorted(xs[keep], ws[keep], 0.5)
+    out = np.full(len(columns), np.nan)
+    by_variable = {}
+    for c, col in enumerate(columns):
+        by_variable.setdefault(col.variable, []).append(c)
+    for cs in by_variable.values():
+        # len(cs): in no column of the variable; 16-bit codes sort by radix
+        group = np.full(len(w), len(cs), dtype=np.int16 if len(cs) < 32767 else np.int64)
+        for g, c in enumerate(cs):
+            group[column_masks[:, c]] = g
+        rows = order[np.argsort(group[order], kind="stable")]
+        bounds = np.searchsorted(group[rows], np.arange(len(cs) + 1))
+        for g, c in enumerate(cs):
+            seg = rows[bounds[g]:bounds[g + 1]]
+            if seg.size:
+                out[c] = _quantile_sorted(x[seg], w[seg], 0.5)
     return out

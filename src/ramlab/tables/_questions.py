@@ -23,8 +23,8 @@ from ramlab.tables._options import ROW_LABELS, TOTAL, TOTAL_LABEL
 from ramlab.tables.significance import column_letters
 from ramlab.variance import Coded
 
-# Most distinct answer patterns a multi-response question is coded with (2 ** items)
-_MAX_PATTERNS = 256
+# Most answer patterns a multi-response question (2 ** items) or a grid is coded with
+_MAX_PATTERNS = 1024
 
 
 @dataclass(frozen=True)
@@ -442,7 +442,7 @@ def _grid(data, q, *, show, mask):
     widths = []
     for c in columns:
         atoms, shown, miss = _category_atoms(data, c, row, categories, missing, show, mask)
-        blocks.append((c, atoms.dense(), shown, miss))
+        blocks.append((c, atoms, shown, miss))
         widths.append(len(shown))
     K = sum(widths)
     for g, (c, atoms, shown, miss) in enumerate(blocks):
@@ -459,8 +459,28 @@ def _grid(data, q, *, show, mask):
             estimates.append(Estimate(label, net_label, "net", a, b, g))
         groups.append((c, label, b))
         offset += len(shown)
-    atoms = np.column_stack([blk[1] for blk in blocks])
-    return Block(row, text, "grid", atoms, estimates, groups, mask, "")
+    return Block(row, text, "grid", _grid_atoms([blk[1] for blk in blocks]), estimates, groups, mask, "")
+
+
+def _grid_atoms(items):
+    """Atoms of a grid from its items' coded answers: side by side, one block per item.
+
+    Coded by the combination of the items' answers while there are at most
+    ``_MAX_PATTERNS`` combinations (code 0: no answer to any item); otherwise
+    the (n, K) matrix.
+    """
+    radix = [len(item.values) + 1 for item in items]
+    if int(np.prod(radix)) > _MAX_PATTERNS:
+        return np.column_stack([item.dense() for item in items])
+    code = np.zeros(len(items[0].codes), dtype=np.int64)
+    for item, r in zip(items, radix):
+        code *= r
+        code += item.codes + 1  # 0: no answer
+    combos = np.indices(radix).reshape(len(items), -1)  # (items, patterns), C order as ``code``
+    values = np.column_stack([
+        np.vstack([np.zeros((1, r - 1)), item.values])[combo] for item, r, combo in zip(items, radix, combos)
+    ])
+    return Coded(code, values)
 
 
 def _numeric(data, q, *, show, mask):

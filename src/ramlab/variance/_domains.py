@@ -369,13 +369,16 @@ def _coded_vcov(f, C, coded, totals):
     # sum_j c_j (D_j D_j') (x) A' diag(W2_j) A: per pair of domains and code first
     X = (D[:, :, None] * W2[:, None, :]).reshape(J, C * K)
     M = ((D * f.cj[:, None]).T @ X).reshape(C, C, K)
-    V0 = np.einsum("cdm,ma,mb->cadb", M, A, A).reshape(C * k, C * k)
+    AA = (A[:, :, None] * A[:, None, :]).reshape(K, k * k)  # row m: A_m A_m'
+    V0 = (M.reshape(C * C, K) @ AA).reshape(C, C, k, k).transpose(0, 2, 1, 3).reshape(C * k, C * k)
     T0 = W @ A
     V = _factored_vcov(f, C, k, V0, T0, [r @ A for r in R], [(s * f.cj[:, None]) @ A for s in S])
     # The expanded sums lose the digits that the variance has fewer than its raw
     # second moment (a calibrated margin, a category that is a stratum: the
-    # residuals are ~0). Then None: the caller residualises row by row instead.
-    if np.any(np.diag(V) < _CANCELLATION * np.diag(V0)):
+    # residuals are ~0). For one domain, None then: the caller residualises row
+    # by row instead. (Across domains, as the expanded dense path, the totals of
+    # calibrated domain sizes keep a noise of ~1e-16 of their second moment.)
+    if C == 1 and np.any(np.diag(V) < _CANCELLATION * np.diag(V0)):
         return None
     if totals:
         return V, D.T @ T0
@@ -467,8 +470,7 @@ class DomainPlan:
                 out = _coded_vcov(f, self.C, u, totals)
                 if out is not None:
                     return out
-                if self.C == 1:  # cancellation: residuals row by row (a domain of n x k values)
-                    f = None
+                f = None  # cancellation in one domain: residuals row by row (n x k values)
             u = u.dense()
         u = np.asarray(u, dtype=float)
         if u.ndim == 1:
