@@ -149,7 +149,7 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None):
     gradients = {}
     for e, spec_e in enumerate(block.estimates):
         if spec_e.kind == "median":
-            est[e] = _median_by_column(block, columns, column_masks, in_base, w)
+            est[e] = _median_by_column(block, columns, plan, in_base, w)
             continue
         values, G, comp = _gradient(spec_e, T, opts.cells, block.width, C)
         est[e] = values
@@ -225,7 +225,7 @@ def _gradient(spec_e, T, cells, K, C):
     return values, G, comp
 
 
-def _median_by_column(block, columns, column_masks, in_base, w):
+def _median_by_column(block, columns, plan, in_base, w):
     """Weighted median of a numeric question in every column (R ``svyquantile``, qrule math).
 
     The rows are sorted by value once; the groups of one banner variable are
@@ -241,12 +241,14 @@ def _median_by_column(block, columns, column_masks, in_base, w):
     for c, col in enumerate(columns):
         by_variable.setdefault(col.variable, []).append(c)
     for cs in by_variable.values():
-        # len(cs): in no column of the variable; 16-bit codes sort by radix
-        group = np.full(len(w), len(cs), dtype=np.int16 if len(cs) < 32767 else np.int64)
+        # each row's group from its domain pattern (plan.codes, plan.table); len(cs):
+        # in no column of the variable; 16-bit codes sort by radix
+        lut = np.full(plan.table.shape[0], len(cs), dtype=np.int16 if len(cs) < 32767 else np.int64)
         for g, c in enumerate(cs):
-            group[column_masks[:, c]] = g
-        rows = order[np.argsort(group[order], kind="stable")]
-        bounds = np.searchsorted(group[rows], np.arange(len(cs) + 1))
+            lut[plan.table[:, c] > 0] = g
+        group = lut[plan.codes[order]]
+        rows = order[np.argsort(group, kind="stable")]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=len(cs) + 1))])
         for g, c in enumerate(cs):
             seg = rows[bounds[g]:bounds[g + 1]]
             if seg.size:
