@@ -346,6 +346,42 @@ def read_sav(path, *, encoding=None) -> pd.DataFrame:
     raw, meta, raw_dates = _read_raw(path, encoding)
     _check_names(path, raw.columns, encoding)
 
+    columns, value_labels, user_missing, missing_ranges, missing_codes = _read_columns(
+        path, raw, meta, raw_dates
+    )
+    measures = meta.variable_measure or {}
+    df = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)), copy=False)
+    del raw, columns
+    notes = list(meta.notes or [])
+    variable_labels = {
+        var: lab for var, lab in (meta.column_names_to_labels or {}).items() if lab
+    }
+    df.attrs.update(
+        {
+            "file": str(path),
+            "file_label": meta.file_label or "",
+            "notes": notes,
+            "encoding": encoding or meta.file_encoding,
+            "variable_labels": variable_labels,
+            "value_labels": value_labels,
+            "user_missing": user_missing,
+            "missing_ranges": missing_ranges,
+            "missing_codes": missing_codes,
+            "raw_dates": raw_dates,
+            "measure": dict(measures),
+            "synthetic": is_synthetic_mark(meta.file_label, notes),
+            "weight": _find_weight(df, notes, value_labels),
+        }
+    )
+    return df
+
+
+def _read_columns(path, raw, meta, raw_dates):
+    """Each column of ``raw`` as read_sav returns it, with its labels and missing codes.
+
+    Returns ``(columns, value_labels, user_missing, missing_ranges,
+    missing_codes)``, the dictionaries of :func:`read_sav`'s ``attrs``.
+    """
     value_labels_all = meta.variable_value_labels or {}
     missing_declared = meta.missing_ranges or {}
     measures = meta.variable_measure or {}
@@ -379,30 +415,7 @@ def read_sav(path, *, encoding=None) -> pd.DataFrame:
         if var_codes:
             missing_codes[var] = var_codes
 
-    df = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)), copy=False)
-    del raw, columns
-    notes = list(meta.notes or [])
-    variable_labels = {
-        var: lab for var, lab in (meta.column_names_to_labels or {}).items() if lab
-    }
-    df.attrs.update(
-        {
-            "file": str(path),
-            "file_label": meta.file_label or "",
-            "notes": notes,
-            "encoding": encoding or meta.file_encoding,
-            "variable_labels": variable_labels,
-            "value_labels": value_labels,
-            "user_missing": user_missing,
-            "missing_ranges": missing_ranges,
-            "missing_codes": missing_codes,
-            "raw_dates": raw_dates,
-            "measure": dict(measures),
-            "synthetic": is_synthetic_mark(meta.file_label, notes),
-            "weight": _find_weight(df, notes, value_labels),
-        }
-    )
-    return df
+    return columns, value_labels, user_missing, missing_ranges, missing_codes
 
 
 def _small_integer_codes(values: np.ndarray):

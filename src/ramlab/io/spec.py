@@ -56,7 +56,6 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -460,76 +459,14 @@ class Spec:
             the data has a category the margin lacks, or the sample size
             differs (names the spec or population file and the key).
         """
-        import pandas as pd
-
         from ramlab.io.sav import require_columns
 
         file = data.attrs.get("file", str(self.data_file))
         require_columns(data, self.required_columns(), path=file)
         for q in self.questions.values():
-            if q.type == "numeric":
-                for col in q.columns:
-                    if not pd.api.types.is_numeric_dtype(data[col]) or isinstance(
-                        data[col].dtype, pd.CategoricalDtype
-                    ):
-                        raise SpecError(
-                            f"{self.path}: question {q.id!r} is numeric but column {col!r} "
-                            f"of {file} is not",
-                            path=str(self.path), key=f"questions.{q.id}.type",
-                        )
-                continue
-            for col in q.columns:
-                labels = _labels_of(data, col)
-                if labels is None:
-                    raise SpecError(
-                        f"{self.path}: question {q.id!r}: column {col!r} of {file} has no "
-                        f"value labels",
-                        path=str(self.path), key=f"questions.{q.id}.categories",
-                    )
-                if not isinstance(data[col].dtype, pd.CategoricalDtype):
-                    raise SpecError(
-                        f"{self.path}: question {q.id!r} is {q.type} but column {col!r} of "
-                        f"{file} is read as numbers: its value labels "
-                        f"({', '.join(map(repr, labels))}) cover less than half of its "
-                        f"values; make the question numeric or label its codes",
-                        path=str(self.path), key=f"questions.{q.id}.type",
-                    )
-                for cat in q.categories:
-                    if cat not in labels:
-                        raise SpecError(
-                            f"{self.path}: question {q.id!r}: category {cat!r} is not among "
-                            f"the labels of {col!r} in {file} ({', '.join(map(repr, labels))})",
-                            path=str(self.path), key=f"questions.{q.id}.categories",
-                        )
-                extra = [lab for lab in labels if lab not in q.categories]
-                if extra:
-                    raise SpecError(
-                        f"{self.path}: question {q.id!r}: {file} labels {col!r} with "
-                        f"{', '.join(map(repr, extra))}, which the spec's categories lack",
-                        path=str(self.path), key=f"questions.{q.id}.categories",
-                    )
+            self._check_question(q, data, file)
         for m in self.weighting.margins:
-            labels = _labels_of(data, m.variable)
-            if labels is None:
-                raise SpecError(
-                    f"{m.path}: column {m.variable!r} of {file} has no value labels",
-                    path=str(m.path), key="variable",
-                )
-            for cat in m.counts:
-                if cat not in labels:
-                    raise SpecError(
-                        f"{m.path}: category {cat!r} is not among the labels of "
-                        f"{m.variable!r} in {file} ({', '.join(map(repr, labels))})",
-                        path=str(m.path), key=f"categories.{cat}",
-                    )
-            present = data[m.variable].dropna().unique()
-            for cat in present:
-                if cat not in m.counts:
-                    raise SpecError(
-                        f"{m.path}: {file} has respondents in {m.variable!r} = {cat!r}, "
-                        f"a category the margin lacks",
-                        path=str(m.path), key="categories",
-                    )
+            _check_margin_data(m, data, file)
         expected = self.study["sample_size"]
         if expected != len(data):
             raise SpecError(
@@ -537,6 +474,52 @@ class Spec:
                 f"respondents",
                 path=str(self.path), key="study.sample_size",
             )
+
+    def _check_question(self, q, data, file) -> None:
+        """Check one question's columns in ``data`` (see :meth:`check_data`)."""
+        import pandas as pd
+
+        if q.type == "numeric":
+            for col in q.columns:
+                if not pd.api.types.is_numeric_dtype(data[col]) or isinstance(
+                    data[col].dtype, pd.CategoricalDtype
+                ):
+                    raise SpecError(
+                        f"{self.path}: question {q.id!r} is numeric but column {col!r} "
+                        f"of {file} is not",
+                        path=str(self.path), key=f"questions.{q.id}.type",
+                    )
+            return
+        for col in q.columns:
+            labels = _labels_of(data, col)
+            if labels is None:
+                raise SpecError(
+                    f"{self.path}: question {q.id!r}: column {col!r} of {file} has no "
+                    f"value labels",
+                    path=str(self.path), key=f"questions.{q.id}.categories",
+                )
+            if not isinstance(data[col].dtype, pd.CategoricalDtype):
+                raise SpecError(
+                    f"{self.path}: question {q.id!r} is {q.type} but column {col!r} of "
+                    f"{file} is read as numbers: its value labels "
+                    f"({', '.join(map(repr, labels))}) cover less than half of its "
+                    f"values; make the question numeric or label its codes",
+                    path=str(self.path), key=f"questions.{q.id}.type",
+                )
+            for cat in q.categories:
+                if cat not in labels:
+                    raise SpecError(
+                        f"{self.path}: question {q.id!r}: category {cat!r} is not among "
+                        f"the labels of {col!r} in {file} ({', '.join(map(repr, labels))})",
+                        path=str(self.path), key=f"questions.{q.id}.categories",
+                    )
+            extra = [lab for lab in labels if lab not in q.categories]
+            if extra:
+                raise SpecError(
+                    f"{self.path}: question {q.id!r}: {file} labels {col!r} with "
+                    f"{', '.join(map(repr, extra))}, which the spec's categories lack",
+                    path=str(self.path), key=f"questions.{q.id}.categories",
+                )
 
 
 # --------------------------------------------------------------------------- loading
@@ -1154,6 +1137,31 @@ def load_margin(path, *, population_size, tolerance, groups=None, expected_varia
     ordered = raw.get("ordered", False)
     if not isinstance(ordered, bool):
         raise _err(path, "ordered", f"expected true or false, got {ordered!r}")
+    counts, file_total, rescaled = _margin_counts(
+        path, raw, variable=variable, unit=unit, population_size=population_size, tolerance=tolerance
+    )
+    group_map = _margin_groups(path, groups, counts, spec_path=spec_path, spec_key=spec_key)
+    targets = {}
+    for cat, count in counts.items():
+        group = next((g for g, mem in group_map.items() if cat in mem), None)
+        key = group or cat
+        targets[key] = targets.get(key, 0.0) + count
+    return Margin(
+        variable=variable,
+        column=f"{variable}_redressement" if group_map else variable,
+        path=path, label=_str(path, "label", raw["label"]),
+        year=_int(path, "year", raw["year"], minimum=1900),
+        source=_str(path, "source", raw["source"]), status=status, note=note, unit=unit,
+        counts=counts, targets=targets, groups=group_map, file_total=file_total,
+        rescaled=rescaled, ordered=ordered,
+    )
+
+
+def _margin_counts(path, raw, *, variable, unit, population_size, tolerance):
+    """A margin file's categories as counts summing to ``population_size``.
+
+    Returns ``(counts, file_total, rescaled)``; see :func:`load_margin`.
+    """
     cats = raw["categories"]
     if not isinstance(cats, dict) or not cats:
         raise _err(path, "categories", "expected a mapping {category: value}")
@@ -1182,13 +1190,18 @@ def load_margin(path, *, population_size, tolerance, groups=None, expected_varia
             f"{population_size:,} (gap {gap:.2%}, within tolerance {tolerance:.2%}); "
             f"rescaled to {population_size:,}",
             UserWarning,
-            stacklevel=5,  # the caller of load_spec
+            stacklevel=6,  # the caller of load_spec
         )
         counts = {cat: v * population_size / file_total for cat, v in counts.items()}
         rescaled = True
     elif file_total != population_size:
         counts = {cat: v * population_size / file_total for cat, v in counts.items()}
 
+    return counts, file_total, rescaled
+
+
+def _margin_groups(path, groups, counts, *, spec_path, spec_key):
+    """{group label: [categories]} of a spec margin's ``groups``, checked against ``counts``."""
     group_map = {}
     if groups:
         gkey = f"{spec_key}.groups" if spec_key else "groups"
@@ -1205,20 +1218,32 @@ def load_margin(path, *, population_size, tolerance, groups=None, expected_varia
                 if any(cat in other for other in group_map.values()):
                     raise _err(gpath, f"{gkey}.{label}", f"{cat!r} is in two groups")
             group_map[str(label)] = members
-    targets = {}
-    for cat, count in counts.items():
-        group = next((g for g, mem in group_map.items() if cat in mem), None)
-        key = group or cat
-        targets[key] = targets.get(key, 0.0) + count
-    return Margin(
-        variable=variable,
-        column=f"{variable}_redressement" if group_map else variable,
-        path=path, label=_str(path, "label", raw["label"]),
-        year=_int(path, "year", raw["year"], minimum=1900),
-        source=_str(path, "source", raw["source"]), status=status, note=note, unit=unit,
-        counts=counts, targets=targets, groups=group_map, file_total=file_total,
-        rescaled=rescaled, ordered=ordered,
-    )
+    return group_map
+
+
+def _check_margin_data(m, data, file) -> None:
+    """Check that a margin's categories are the labels of its column in ``data``."""
+    labels = _labels_of(data, m.variable)
+    if labels is None:
+        raise SpecError(
+            f"{m.path}: column {m.variable!r} of {file} has no value labels",
+            path=str(m.path), key="variable",
+        )
+    for cat in m.counts:
+        if cat not in labels:
+            raise SpecError(
+                f"{m.path}: category {cat!r} is not among the labels of "
+                f"{m.variable!r} in {file} ({', '.join(map(repr, labels))})",
+                path=str(m.path), key=f"categories.{cat}",
+            )
+    present = data[m.variable].dropna().unique()
+    for cat in present:
+        if cat not in m.counts:
+            raise SpecError(
+                f"{m.path}: {file} has respondents in {m.variable!r} = {cat!r}, "
+                f"a category the margin lacks",
+                path=str(m.path), key="categories",
+            )
 
 
 def _labels_of(data, column):

@@ -268,6 +268,20 @@ def _answer_question(spec, q, qcfg, config, data, w, base, z, rng, cpath):
         rest = cats.index(q.valid_categories[-1])
     w_base = w[base].sum()
 
+    latent, targets = _latent_and_targets(q, qcfg, config, data, items, cats, rest, z, rng, cpath)
+    out = {col: np.full(n, -1, dtype=np.int64) for col in q.columns}
+    for col in q.columns:
+        out[col][base] = -2  # -2: in the base, not answered yet
+
+    key_cat, none_of = _outside_and_none(spec, q, qcfg, data, w, base, z, cats, rest, w_base,
+                                         latent, out, cpath)
+    _fill_items(q, w, base, cats, rest, w_base, latent, targets, key_cat, none_of, out, rng)
+    return out
+
+
+def _latent_and_targets(q, qcfg, config, data, items, cats, rest, z, rng, cpath):
+    """Each item's latent propensity and its {category code: target share}."""
+    n = len(z)
     # Latent propensities, drawn in questionnaire order of the items.
     latent = {}
     for col in q.columns:
@@ -289,10 +303,13 @@ def _answer_question(spec, q, qcfg, config, data, w, base, z, rng, cpath):
                             path=cpath, key=f"questions.{q.id}.items.{col}.targets")
         targets[col] = {cats.index(c): float(s) for c, s in tg.items()}
 
-    out = {col: np.full(n, -1, dtype=np.int64) for col in q.columns}
-    for col in q.columns:
-        out[col][base] = -2  # -2: in the base, not answered yet
+    return latent, targets
 
+
+def _outside_and_none(spec, q, qcfg, data, w, base, z, cats, rest, w_base, latent, out, cpath):
+    """Answer for those outside a base the question defines, and choose who has none of
+    the "at least one" category; returns (that category's code or None, mask of none)."""
+    n = len(w)
     # Respondents who stay outside a base defined by this question.
     outside = np.zeros(n, dtype=bool)
     ob = qcfg.get("outside_base")
@@ -329,6 +346,12 @@ def _answer_question(spec, q, qcfg, config, data, w, base, z, rng, cpath):
                     rows = extra & (best == j)
                     out[col][rows] = fallback
 
+    return key_cat, none_of
+
+
+def _fill_items(q, w, base, cats, rest, w_base, latent, targets, key_cat, none_of, out, rng):
+    """Answer item by item, in place in ``out``, to the targets."""
+    n = len(w)
     # Item by item: items with the biggest key-category target first when every
     # respondent needs at least one, so that the priority fill can cover them.
     cols = list(q.columns)
@@ -363,7 +386,6 @@ def _answer_question(spec, q, qcfg, config, data, w, base, z, rng, cpath):
                 f"question {q.id!r}: {int(lacking.sum())} respondents lack {cats[key_cat]!r}; "
                 f"raise the targets"
             )
-    return out
 
 
 def _fallback_category(spec, q, key_label, cats):
