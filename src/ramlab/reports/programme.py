@@ -113,8 +113,7 @@ def compare(tables: dict, *, testable: bool = True, adjust="holm", alpha=(0.05, 
         Rows present in every population (matched on the data column of an
         item and the answer label), in the first population's order.
     """
-    from ramlab.format import fmt_number, fmt_pct
-    from ramlab.tables.significance import adjust_pvalues, column_letters, t_pvalue
+    from ramlab.tables.significance import column_letters
 
     labels = list(tables)
     located = {lab: _located(t, q) for lab, (t, q) in tables.items()}
@@ -136,35 +135,8 @@ def compare(tables: dict, *, testable: bool = True, adjust="holm", alpha=(0.05, 
     for pos, key in enumerate(index):
         if not testable or kinds.iloc[pos] not in ("category", "net", "mean", "answers"):
             continue
-        pairs = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]]
-        rows = []
-        for a, b in pairs:
-            d = est.iat[pos, labels.index(a)] - est.iat[pos, labels.index(b)]
-            va, vb = se.iat[pos, labels.index(a)] ** 2, se.iat[pos, labels.index(b)] ** 2
-            v = va + vb  # independent samples: the variances add up
-            sd = math.sqrt(v) if v > 0 else 0.0
-            t = d / sd if sd > 0 else np.nan
-            df = v**2 / (va**2 / dfs[a] + vb**2 / dfs[b]) if v > 0 else np.nan
-            rows.append((a, b, d, sd, t, df, float(t_pvalue(t, df)) if sd > 0 else np.nan))
-        p_adj = adjust_pvalues([r[-1] for r in rows], adjust)
-        for (a, b, d, sd, t, df, p), q in zip(rows, p_adj):
-            mark = ""
-            if q < alpha[0]:
-                winner, loser = (a, b) if d > 0 else (b, a)
-                mark = letters[loser] if q < alpha[1] else letters[loser].lower()
-                marks.iat[pos, labels.index(winner)] += mark
-            records.append({"item": key[0], "row": key[1], "column": a, "versus": b, "estimate": d,
-                            "se": sd, "t": t, "df": df, "p_value": p, "p_adjusted": q, "mark": mark})
-    shown = pd.DataFrame("", index=index, columns=labels, dtype=object)
-    for pos in range(len(index)):
-        for j, lab in enumerate(labels):
-            value = est.iat[pos, j]
-            if kinds.iloc[pos] in ("category", "net"):
-                text = fmt_pct(value)
-            else:
-                text = fmt_number(value, 1)
-            mark = "".join(sorted(marks.iat[pos, j], key=str.upper))
-            shown.iat[pos, j] = f"{text} {mark}" if mark else text
+        records += _pair_tests(pos, key, est, se, dfs, adjust, alpha, letters, marks)
+    shown = _shown(est, kinds, marks)
     bases = {}
     for lab, (table, qid) in tables.items():
         info = table.questions[qid]
@@ -174,6 +146,56 @@ def compare(tables: dict, *, testable: bool = True, adjust="holm", alpha=(0.05, 
     tests = pd.DataFrame(records, columns=["item", "row", "column", "versus", "estimate", "se", "t",
                                            "df", "p_value", "p_adjusted", "mark"])
     return Comparison(est, se, shown, kinds, bases, tests, testable, letters)
+
+
+def _pair_tests(pos, key, est, se, dfs, adjust, alpha, letters, marks):
+    """The tests of every pair of populations on row ``pos``, adjusted over the row.
+
+    Independent samples: the variance of a difference is the sum of the two
+    variances, with Welch-Satterthwaite degrees of freedom. Marks go into
+    ``marks`` in place; returns the records of the tests.
+    """
+    from ramlab.tables.significance import adjust_pvalues, t_pvalue
+
+    labels = list(est.columns)
+    records = []
+    pairs = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]]
+    rows = []
+    for a, b in pairs:
+        d = est.iat[pos, labels.index(a)] - est.iat[pos, labels.index(b)]
+        va, vb = se.iat[pos, labels.index(a)] ** 2, se.iat[pos, labels.index(b)] ** 2
+        v = va + vb  # independent samples: the variances add up
+        sd = math.sqrt(v) if v > 0 else 0.0
+        t = d / sd if sd > 0 else np.nan
+        df = v**2 / (va**2 / dfs[a] + vb**2 / dfs[b]) if v > 0 else np.nan
+        rows.append((a, b, d, sd, t, df, float(t_pvalue(t, df)) if sd > 0 else np.nan))
+    p_adj = adjust_pvalues([r[-1] for r in rows], adjust)
+    for (a, b, d, sd, t, df, p), q in zip(rows, p_adj):
+        mark = ""
+        if q < alpha[0]:
+            winner, loser = (a, b) if d > 0 else (b, a)
+            mark = letters[loser] if q < alpha[1] else letters[loser].lower()
+            marks.iat[pos, labels.index(winner)] += mark
+        records.append({"item": key[0], "row": key[1], "column": a, "versus": b, "estimate": d,
+                        "se": sd, "t": t, "df": df, "p_value": p, "p_adjusted": q, "mark": mark})
+    return records
+
+
+def _shown(est, kinds, marks):
+    """The displayed cells: the figure in French format, then its letters."""
+    from ramlab.format import fmt_number, fmt_pct
+
+    shown = pd.DataFrame("", index=est.index, columns=est.columns, dtype=object)
+    for pos in range(len(est.index)):
+        for j, lab in enumerate(est.columns):
+            value = est.iat[pos, j]
+            if kinds.iloc[pos] in ("category", "net"):
+                text = fmt_pct(value)
+            else:
+                text = fmt_number(value, 1)
+            mark = "".join(sorted(marks.iat[pos, j], key=str.upper))
+            shown.iat[pos, j] = f"{text} {mark}" if mark else text
+    return shown
 
 
 def comparison_html(comparison: Comparison, *, caption: str, coding: str = "") -> str:
