@@ -298,9 +298,71 @@ def test_result_tables_and_display():
     assert (ci90["ci_high"] - ci90["ci_low"] < table["ci_high"] - table["ci_low"]).all()
     html = fit._repr_html_()
     assert "api00 ~ ell + meals + mobility" in html and "<table" in html
-    assert "Degrés de liberté résiduels" in repr(fit)
+    assert "Degrés de liberté résiduels" in html
     with pytest.raises(ModelError):
         fit.conf_int(1.5)
+
+
+# ---------------------------------------------------------------------------
+# The results table (issue 12 item 12) and predict (R predict.svyglm, extra_predict.json)
+# ---------------------------------------------------------------------------
+PREDICT = json.loads((FIXTURES / "extra_predict.json").read_text())
+
+
+@pytest.mark.parametrize("case", PREDICT["cases"], ids=lambda c: c["id"])
+def test_predict_against_r(case):
+    fit = _design(case["design"]).glm(case["formula"], family=case["family"])
+    # the same fit (patsy puts the categorical term first, R in formula order)
+    np.testing.assert_allclose(np.sort(fit.params.to_numpy()), np.sort(case["result"]["coef"]),
+                               rtol=COEF_RTOL)
+    newdata = pd.DataFrame(PREDICT["newdata"], index=list("abcd"))
+    got = fit.predict(newdata, type=case["type"])
+    assert list(got.index) == list("abcd") and list(got.columns) == ["estimate", "se"]
+    np.testing.assert_allclose(got["estimate"], case["result"]["estimate"], rtol=COEF_RTOL)
+    np.testing.assert_allclose(got["se"], case["result"]["se"], rtol=SE_RTOL)
+
+
+def test_predict_errors_name_what_was_given():
+    fit = _design("dstrat").glm("api00 ~ ell + meals + stype")
+    with pytest.raises(ModelError, match="newdata lacks 'stype'"):
+        fit.predict(pd.DataFrame({"ell": [1.0], "meals": [2.0]}))
+    with pytest.raises(ModelError, match="'stype' = 'X' is not a category.*'E', 'H', 'M'"):
+        fit.predict(pd.DataFrame({"ell": [1.0], "meals": [2.0], "stype": ["X"]}))
+    with pytest.raises(ModelError, match="DataFrame, not dict"):
+        fit.predict({"ell": [1.0]})
+    with pytest.raises(ModelError, match="'response' or 'link', not 'probability'"):
+        fit.predict(pd.DataFrame({"ell": [1.0], "meals": [2.0], "stype": ["E"]}), type="probability")
+
+
+def test_results_table_text_and_html():
+    fit = _design("dclus1").glm("I(Q('sch.wide') == 'Yes') ~ ell + meals + stype", family="binomial")
+    table = fit.summary()  # the DataFrame tests use is unchanged
+    assert list(table.columns) == ["estimate", "se", "t", "p_value", "ci_low", "ci_high"]
+    text = str(fit)
+    for head in ("coef", "std err", "t", "P>|t|", "[0.025", "0.975]", "odds ratio"):
+        assert head in text
+    # rounded as statsmodels: 4 decimals for a coefficient
+    assert f"{table.loc['ell', 'estimate']:.4f}" in text
+    assert str(round(table.loc["ell", "estimate"], 8)) not in text
+    odds = fit.odds_ratios()
+    np.testing.assert_allclose(odds["odds_ratio"], np.exp(table["estimate"]))
+    np.testing.assert_allclose(odds["ci_low"], np.exp(table["ci_low"]))
+    html = fit._repr_html_()
+    for head in ("Coefficient", "Erreur type", "IC 95 % bas", "Rapport de cotes"):
+        assert f"<th>{head}</th>" in html
+    # French format: decimal comma, rounded
+    from ramlab.format import fmt_number
+    assert fmt_number(table.loc["ell", "estimate"], 3) in html and "," in fmt_number(0.5, 3)
+    gaussian = _design("dstrat").glm("api00 ~ ell")
+    assert "Rapport de cotes" not in gaussian._repr_html_() and "odds" not in str(gaussian)
+    with pytest.raises(ModelError, match="binomial model; this one is 'gaussian'"):
+        gaussian.odds_ratios()
+
+
+def test_short_repr():
+    fit = _design("dstrat").glm("api00 ~ ell + meals + mobility")
+    text = repr(fit)
+    assert len(text) < 120 and "api00 ~ ell + meals + mobility" in text and "\n" not in text
 
 
 # ---------------------------------------------------------------------------

@@ -206,19 +206,112 @@ class GLMResult:
         table.index.name = "term"
         return table
 
+    def odds_ratios(self, level=0.95):
+        """Odds ratios of a binomial model: exp of the coefficients and of their CI.
+
+        Returns
+        -------
+        pandas.DataFrame with columns ``odds_ratio``, ``ci_low``, ``ci_high``, indexed by term.
+
+        Raises
+        ------
+        ModelError
+            The model is not binomial (its coefficients are not log odds ratios).
+        """
+        if self.family != "binomial":
+            raise ModelError(f"odds ratios need a binomial model; this one is {self.family!r}")
+        ci = self.conf_int(level)
+        return pd.DataFrame({"odds_ratio": np.exp(self.params), "ci_low": np.exp(ci["ci_low"]),
+                             "ci_high": np.exp(ci["ci_high"])})
+
+    def predict(self, newdata, *, type="response"):
+        """Predictions for new rows with their design-based SE (R ``predict.svyglm``).
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame
+            The model's predictors (the response is not needed); a categorical
+            predictor takes the categories of the model's data.
+        type : {"response", "link"}
+            The mean (a probability for a binomial model) or the linear predictor.
+
+        Returns
+        -------
+        pandas.DataFrame indexed as ``newdata``: ``estimate`` and ``se``. The
+        SE is ``sqrt(diag(X V X'))`` on the link scale, times ``|dmu/deta|``
+        on the response scale (delta method), V the coefficients' design
+        covariance, as R.
+
+        Raises
+        ------
+        ModelError
+            ``newdata`` is not a DataFrame, lacks a predictor, has a missing
+            value or a category the model does not know; ``type`` is unknown.
+        """
+        if type not in ("response", "link"):
+            raise ModelError(f"predict: type must be 'response' or 'link', not {type!r}")
+        if not isinstance(newdata, pd.DataFrame):
+            raise ModelError(f"predict: newdata must be a pandas DataFrame, not "
+                             f"{builtins.type(newdata).__name__}")
+        x = _new_matrix(self, newdata)
+        beta = self.params.to_numpy()
+        eta = x @ beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", x, self.vcov.to_numpy(), x))
+        if type == "response":
+            link = self._parts["sm_family"].link
+            se = se * np.abs(link.inverse_deriv(eta))
+            eta = link.inverse(eta)
+        return pd.DataFrame({"estimate": eta, "se": se}, index=newdata.index)
+
+    # -- display ---------------------------------------------------------------
     def _header(self):
         return [
             ("Modèle", self.formula),
-            ("Famille", f"{self.family} (R svyglm {FAMILIES[self.family]})"),
+            ("Famille", f"{self.family} (R svyglm {FAMILIES.get(self.family, self.family)})"),
             ("Observations", fmt_number(self.nobs)),
             ("Total pondéré", fmt_number(self.weighted_total)),
             ("Degrés de liberté résiduels", fmt_number(self.df_resid)),
             ("Dispersion", fmt_number(self.dispersion, 4)),
         ]
 
+    def _display_table(self, level=0.95):
+        """The coefficient table as shown: statsmodels' columns, odds ratios for binomial."""
+        table = self.summary(level)
+        if self.family == "binomial":
+            odds = self.odds_ratios(level)
+            table = table.assign(odds_ratio=odds["odds_ratio"], or_low=odds["ci_low"],
+                                 or_high=odds["ci_high"])
+        return table
+
     def __repr__(self):
-        head = "\n".join(f"{k} : {v}" for k, v in self._header())
-        return f"{head}\n\n{self.summary().to_string()}"
+        return (f"<GLMResult {self.family}: {self.formula}; {self.nobs} observations, "
+                f"{len(self.params)} coefficients>")
+
+    def __str__(self):
+        table = self._display_table()
+        lo, hi = "[0.025", "0.975]"
+        text = pd.DataFrame({
+            "coef": table["estimate"].map(lambda v: f"{v:.4f}"),
+            "std err": table["se"].map(lambda v: f"{v:.4f}"),
+            "t": table["t"].map(lambda v: f"{v:.3f}"),
+            "P>|t|": table["p_value"].map(lambda v: "<0.001" if v < 0.001 else f"{v:.3f}"),
+            lo: table["ci_low"].map(lambda v: f"{v:.4f}"),
+            hi: table["ci_high"].map(lambda v: f"{v:.4f}"),
+        })
+        if "odds_ratio" in table:
+            text["odds ratio"] = table["odds_ratio"].map(lambda v: f"{v:.3f}")
+            text["OR " + lo] = table["or_low"].map(lambda v: f"{v:.3f}")
+            text["OR " + hi] = table["or_high"].map(lambda v: f"{v:.3f}")
+        text.index.name = None
+        width = max(len(line) for line in text.to_string().splitlines())
+        head = [f"Survey-weighted GLM (R svyglm), family {self.family}",
+                f"Formula: {self.formula}",
+                f"Observations: {self.nobs}   Weighted total: {self.weighted_total:,.0f}   "
+                f"Residual df: {self.df_resid}   Dispersion: {self.dispersion:.4g}"]
+        rule = "=" * width
+        note = ("Design-based standard errors (linearisation, calibration included); "
+                "t tests on the design's residual degrees of freedom.")
+        return "\n".join([rule, *head, "-" * width, text.to_string(), rule, note])
 
     def _repr_html_(self):
         head = "".join(
@@ -226,9 +319,33 @@ class GLMResult:
             f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
             for k, v in self._header()
         )
+        table = self._display_table()
+        columns = [("estimate", "Coefficient", 3), ("se", "Erreur type", 3), ("t", "t", 2),
+                   ("p_value", "p", 3), ("ci_low", "IC 95 % bas", 3), ("ci_high", "IC 95 % haut", 3)]
+        if "odds_ratio" in table:
+            columns += [("odds_ratio", "Rapport de cotes", 2), ("or_low", "RC : IC 95 % bas", 2),
+                        ("or_high", "RC : IC 95 % haut", 2)]
+
+        def cell(key, value, digits):
+            if key == "p_value" and value < 0.001:
+                return "&lt; 0,001"
+            return html.escape(fmt_number(value, digits))
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(term))}</th>"
+            + "".join(f"<td style='text-align:right'>{cell(k, table.loc[term, k], d)}</td>"
+                      for k, _, d in columns) + "</tr>"
+            for term in table.index
+        )
+        header = "<tr><th>Terme</th>" + "".join(f"<th>{html.escape(lab)}</th>"
+                                               for _, lab, _ in columns) + "</tr>"
         note = ("<p><small>Erreurs types fondées sur le plan de sondage (linéarisation,"
-                " calage compris) ; tests t sur les degrés de liberté du plan.</small></p>")
-        return f"<table>{head}</table>{self.summary()._repr_html_()}{note}"
+                " calage compris) ; tests t sur les degrés de liberté du plan.")
+        if "odds_ratio" in table:
+            note += " Rapport de cotes : exponentielle du coefficient."
+        note += "</small></p>"
+        return (f"<table>{head}</table><table class='ramlab-model'><thead>{header}</thead>"
+                f"<tbody>{rows}</tbody></table>{note}")
 
     # -- predictive margins ---------------------------------------------------
     def margins(self, group, *, at=None, level=0.95):
@@ -430,6 +547,36 @@ def _fit(design, formula, family, *, categorical=(), start=None):
                "rows": rows, "info": info, "variables": variables,
                "response": response, "sm_family": sm_family},
     )
+
+
+def _new_matrix(fit, newdata):
+    """The model matrix of new rows (the predictors' categories as in the fit)."""
+    parts = fit._parts
+    info = parts["info"]
+    needed = [v for v in parts["variables"]
+              if any(v in _code_names(f.code, parts["frame"].columns)
+                     for t in info.terms for f in t.factors)]
+    absent = [v for v in needed if v not in newdata.columns]
+    if absent:
+        raise ModelError(f"predict: newdata lacks {', '.join(map(repr, absent))}; the model "
+                         f"{fit.formula!r} needs {', '.join(map(repr, needed))}", term=absent[0])
+    frame = newdata[needed].copy()
+    for name in needed:
+        ref = parts["frame"][name]
+        if isinstance(ref.dtype, pd.CategoricalDtype):
+            unknown = sorted({str(v) for v in frame[name].dropna()} -
+                             {str(c) for c in ref.cat.categories})
+            if unknown:
+                raise ModelError(f"predict: {name!r} = {', '.join(map(repr, unknown))} is not a "
+                                 f"category of the model's data "
+                                 f"({', '.join(map(repr, map(str, ref.cat.categories)))})",
+                                 term=name)
+            frame[name] = pd.Categorical(frame[name], dtype=ref.dtype)
+    try:
+        (matrix,) = patsy.build_design_matrices([info], frame, NA_action="raise")
+    except patsy.PatsyError as exc:
+        raise ModelError(f"predict: cannot build the model matrix of newdata: {exc}") from exc
+    return np.asarray(matrix, dtype=float)
 
 
 def _refit(y, x, rows, sm_family, beta):
