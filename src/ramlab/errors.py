@@ -18,6 +18,7 @@ __all__ = [
     "ModelError",
     "BuildError",
     "ParameterError",
+    "MarginRescaledWarning",
 ]
 
 
@@ -115,3 +116,13 @@ class BuildError(RamlabError):
 
 class ParameterError(BuildError, ValueError):
     """A notebook parameter is unknown or has the wrong type."""
+
+
+class MarginRescaledWarning(UserWarning):
+    """A population margin published as rounded shares was rescaled to the population.
+
+    :func:`ramlab.io.spec.load_spec` warns once per margin file;
+    :func:`ramlab.load_survey` gathers them into one warning per survey load,
+    and the loaded survey states them in French (``Survey.margin_notes``, the
+    methodology box).
+    """

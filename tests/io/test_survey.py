@@ -6,6 +6,7 @@ Territoires (workshop deck of 15 March 2022 and press summaries, collected in
 domain of the full weighted design (``design.subset(mask)``).
 """
 
+import html
 import shutil
 import warnings
 from pathlib import Path
@@ -219,3 +220,30 @@ def test_data_file_lacking_a_variable(data_copy):
         _load(data_copy)
     assert info.value.variable == "q8_2"
     assert info.value.path == str(path)
+
+
+# ---------------------------------------------------------------------------
+# Issue 12 item 16: the rescaling of a rounded margin, once per load
+# ---------------------------------------------------------------------------
+def test_rescaled_margins_warn_once_per_load_and_are_stated_in_french():
+    from ramlab.errors import MarginRescaledWarning
+    from ramlab.reports.blocks import methodology
+
+    for _ in range(2):  # every load says it once, naming every rescaled margin
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            s = load_survey("associations", 2021, data_dir=DATA)
+        rescaling = [w for w in caught if issubclass(w.category, MarginRescaledWarning)]
+        assert len(rescaling) == 1, [str(w.message) for w in caught]
+        assert issubclass(MarginRescaledWarning, UserWarning)
+        message = str(rescaling[0].message)
+        assert "'secteur'" in message and "'region'" in message and "'taille'" not in message
+        assert rescaling[0].filename == __file__  # points at the caller of load_survey
+    notes = s.margin_notes
+    rescaled = [m for m in s.spec.weighting.margins if m.rescaled]
+    assert len(notes) == len(rescaled) == 2
+    assert all("parts arrondies" in n and "ramenée au total de la population" in n for n in notes)
+    # the methodology box states them without being handed them
+    box = methodology(s)
+    for n in notes:
+        assert html.escape(n) in box

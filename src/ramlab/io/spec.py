@@ -59,7 +59,7 @@ from pathlib import Path
 
 import yaml
 
-from ramlab.errors import SpecError
+from ramlab.errors import MarginRescaledWarning, SpecError
 from ramlab.io.labels import normalize_label
 
 __all__ = [
@@ -1189,7 +1189,7 @@ def _margin_counts(path, raw, *, variable, unit, population_size, tolerance):
             f"{path}: margin {variable!r} totals {shown} ({file_total:,.1f}) instead of "
             f"{population_size:,} (gap {gap:.2%}, within tolerance {tolerance:.2%}); "
             f"rescaled to {population_size:,}",
-            UserWarning,
+            MarginRescaledWarning,
             stacklevel=6,  # the caller of load_spec
         )
         counts = {cat: v * population_size / file_total for cat, v in counts.items()}

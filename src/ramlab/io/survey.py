@@ -9,13 +9,14 @@ The weighting follows the spec (``weighting.mode``) and goes through
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ramlab.errors import SpecError
+from ramlab.errors import MarginRescaledWarning, SpecError
 from ramlab.io.sav import read_sav
 from ramlab.io.spec import Spec, default_data_dir, load_spec
 
@@ -64,6 +65,32 @@ class Survey:
     def n(self) -> int:
         """Number of respondents (unweighted)."""
         return len(self.data)
+
+    @property
+    def margin_notes(self) -> list:
+        """French notes for the methodology box: one per margin rescaled to the population.
+
+        A margin published as rounded shares (e.g. regions summing to 99.9 %)
+        is brought to the population total before the weighting; the note
+        says so, with the file's total and the gap.
+        """
+        from ramlab.format import fmt_int, fmt_number
+
+        population = self.spec.study["population_size"]
+        unit = self.spec.study.get("unit", "")
+        notes = []
+        for margin in self.spec.weighting.margins:
+            if not margin.rescaled:
+                continue
+            gap = abs(margin.file_total - population) / population
+            notes.append(
+                f"La marge « {margin.label} » est publiée en parts arrondies, dont le total "
+                f"({fmt_int(margin.file_total)} {unit}".rstrip()
+                + f") diffère de la population ({fmt_int(population)}) de "
+                f"{fmt_number(100 * gap, 2)}\u202f% : elle a été ramenée au total de la "
+                "population avant le redressement."
+            )
+        return notes
 
     def domain(self, base):
         """The survey restricted to a base: its designs are ``design.subset(mask)``.
@@ -158,7 +185,7 @@ def load_survey(survey, year, *, data_dir=None) -> Survey:
     from ramlab.design import Design
 
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-    spec = load_spec(survey, year=year, data_dir=data_dir)
+    spec = _load_spec_once(survey, year, data_dir)
     raw = read_sav(spec.data_file)
     spec.check_data(raw)
     data = spec.weighting.prepare(raw)
@@ -170,6 +197,30 @@ def load_survey(survey, year, *, data_dir=None) -> Survey:
     else:  # "delivered"
         design = Design(data, weights=w.weight_variable)
     return Survey(spec=spec, data=data, design=design, unweighted=Design(data))
+
+
+def _load_spec_once(survey, year, data_dir):
+    """load_spec, its per-file rescaling warnings gathered into one for this load."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec = load_spec(survey, year=year, data_dir=data_dir)
+    for w in caught:
+        if not issubclass(w.category, MarginRescaledWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    rescaled = [m for m in spec.weighting.margins if m.rescaled]
+    if rescaled:
+        population = spec.study["population_size"]
+        detail = ", ".join(
+            f"{m.variable!r} ({m.file_total:,.1f}, gap "
+            f"{abs(m.file_total - population) / population:.2%})" for m in rescaled)
+        warnings.warn(
+            f"{survey} {year}: margins published as rounded shares were rescaled to the "
+            f"population total {population:,}: {detail}. Survey.margin_notes states it "
+            f"for the methodology box.",
+            MarginRescaledWarning,
+            stacklevel=3,  # the caller of load_survey
+        )
+    return spec
 
 
 def profile(survey: Survey) -> pd.DataFrame:

@@ -89,31 +89,14 @@ def load(survey: str, year: int, *, data_dir):
         :mod:`ramlab.io.spec`, captured so that they do not reach stderr).
         Other warnings are re-issued as they were.
     """
-    from ramlab.format import fmt_int, fmt_number
+    from ramlab.errors import MarginRescaledWarning
     from ramlab.io.survey import load_survey
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        # stated in the methodology box instead (Survey.margin_notes)
+        warnings.simplefilter("ignore", MarginRescaledWarning)
         loaded = load_survey(survey, year, data_dir=data_dir)
-    rescaled = [m for m in loaded.spec.weighting.margins if m.rescaled]
-    for warning in caught:
-        is_rescaling = issubclass(warning.category, UserWarning) and "rescaled" in str(warning.message)
-        if not is_rescaling:
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
-    population = loaded.spec.study["population_size"]
-    notes = []
-    for margin in rescaled:
-        gap = abs(margin.file_total - population) / population
-        notes.append(
-            f"La marge « {margin.label} » est publiée en parts arrondies, dont le total "
-            f"({fmt_int(margin.file_total)} {loaded.spec.study.get('unit', '')}".rstrip()
-            + f") diffère de la population ({fmt_int(population)}) de "
-            f"{fmt_number(100 * gap, 2)}\u202f% : elle a été ramenée au total de la "
-            "population avant le redressement."
-        )
-    return loaded, notes
+    return loaded, loaded.margin_notes
 
 
 def table_options(audience: str, spec=None) -> dict:
@@ -208,7 +191,7 @@ def _fieldwork_date(value) -> str:
 _STATUS = {"published": "source publiée", "inference": "estimation", "assumption": "hypothèse"}
 
 
-def methodology(loaded, notes=(), *, audience: str = "internal") -> str:
+def methodology(loaded, notes=None, *, audience: str = "internal") -> str:
     """The methodology box (HTML, French, every label escaped).
 
     Population and its size, sample size, mode, fieldwork dates, institute,
@@ -267,6 +250,8 @@ def methodology(loaded, notes=(), *, audience: str = "internal") -> str:
     for label, value in rows:
         parts.append(f"<dt>{esc(label)}</dt><dd>{value}</dd>")
     parts.append("</dl>")
+    if notes is None:  # the survey's own notes: margins rescaled to the population
+        notes = getattr(loaded, "margin_notes", ())
     extra = [(study.get("note") or "") if audience != "partner" else "", *notes]
     for line in extra:
         if line:
