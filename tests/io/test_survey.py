@@ -247,3 +247,26 @@ def test_rescaled_margins_warn_once_per_load_and_are_stated_in_french():
     box = methodology(s)
     for n in notes:
         assert html.escape(n) in box
+
+
+# ---------------------------------------------------------------------------
+# Issue 12 item 14: short reprs and an HTML view
+# ---------------------------------------------------------------------------
+def test_survey_and_design_reprs_are_short_and_their_html_says_the_design(survey):
+    from ramlab.format import fmt_int, fmt_number
+
+    text = repr(survey)
+    assert len(text) < 200 and "\n" not in text  # was 9,900 characters
+    assert "associations 2021" in text and "1206 respondents" in text and "synthetic" in text
+    assert len(repr(survey.design)) < 120
+    w = survey.design.weights.to_numpy()
+    kish = len(w) * (w**2).sum() / w.sum() ** 2  # Kish (1965): n sum(w^2) / sum(w)^2
+    for view in (survey._repr_html_(), survey.design._repr_html_()):
+        assert "Effet de plan (Kish)" in view and fmt_number(kish, 2) in view
+        assert fmt_int(survey.n) in view and "calage sur marges (raking)" in view
+        assert "sondage aléatoire simple" in view
+    page = survey._repr_html_()
+    assert "Données synthétiques" in page and "parts arrondies" in page
+    assert fmt_int(148429) in page
+    domain = survey.domain("partenaires")._repr_html_()
+    assert "domaine" in domain and fmt_int(1201) in domain

@@ -116,3 +116,9 @@ def test_stack_errors(years):
         ramlab.stack({2015: years[2015].design, 2021: years[2021]})
     with pytest.raises(RamlabError, match="already has a column 'taille'"):
         ramlab.stack(years, column="taille")
+
+
+def test_stacked_repr_and_view(stacked):
+    assert repr(stacked).startswith("<Survey associations 2015+2021: 2306 respondents")
+    view = stacked._repr_html_()
+    assert "2 calage(s) conservé(s)" in view and "strates" in view

@@ -36,11 +36,12 @@ from ramlab.design._chisq import CHISQ_STATISTICS, ChisqResult, chisq_from_total
 from ramlab.design._ciprop import CIPROP_METHODS
 from ramlab.design._base import SurveyDesign
 from ramlab.design._design import Design
+from ramlab.design._display import design_facts, facts_html
 from ramlab.design._replicate import ReplicateDesign
 from ramlab.design._stack import stack_designs
 from ramlab.variance import DomainPlan
 
 __all__ = [
     "CHISQ_STATISTICS", "CIPROP_METHODS", "ChisqResult", "Design", "DomainPlan", "ReplicateDesign",
-    "SurveyDesign", "chisq_from_totals", "stack_designs",
+    "SurveyDesign", "chisq_from_totals", "design_facts", "facts_html", "stack_designs",
 ]

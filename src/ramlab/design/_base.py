@@ -101,6 +101,13 @@ class SurveyDesign(abc.ABC):
     def held_degf(self):
         """R's ``nu`` of ``svychisq``: the degrees of freedom of the rows R's object holds."""
 
+    # ------------------------------------------------------------------ display
+    def _repr_html_(self):
+        """JupyterLab's view: the sampling design, n, the weighting, the Kish design effect."""
+        from ramlab.design._display import design_facts, facts_html
+
+        return facts_html(type(self).__name__, design_facts(self, self._weight_name))
+
     # ------------------------------------------------------------------ basics
     @property
     def data(self):

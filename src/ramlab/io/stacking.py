@@ -98,7 +98,8 @@ def _stack_data(surveys, questions, column):
                                  ordered=True)
     data = pd.DataFrame(out)
     data.attrs = _merged_attrs(frames)
-    data.attrs["stacked"] = {"column": column, "not_asked": _not_asked_map(surveys, questions)}
+    data.attrs["stacked"] = {"column": column, "years": keys,
+                             "not_asked": _not_asked_map(surveys, questions)}
     return data
 
 

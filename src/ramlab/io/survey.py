@@ -66,6 +66,34 @@ class Survey:
         """Number of respondents (unweighted)."""
         return len(self.data)
 
+    def __repr__(self):
+        study = self.spec.study
+        mode = {"rake": "raked", "rake_from_delivered": "re-raked",
+                "delivered": "delivered weight"}.get(self.spec.weighting.mode, self.spec.weighting.mode)
+        margins = ", ".join(m.variable for m in self.spec.weighting.margins)
+        years = (self.data.attrs.get("stacked") or {}).get("years") or [self.spec.year]
+        return (f"<Survey {self.spec.survey} {'+'.join(map(str, years))}: {self.n} respondents, "
+                f"{study.get('population_size', '?')} {study.get('unit', '')} ({mode}"
+                + (f" on {margins}" if margins and mode != "delivered weight" else "") + ")"
+                + ("; synthetic data" if self.synthetic else "") + ">")
+
+    def _repr_html_(self):
+        """JupyterLab's view: the study, the design, n, the weighting and the design effect."""
+        from ramlab.design import design_facts, facts_html
+        from ramlab.format import fmt_int
+
+        study = self.spec.study
+        w = self.spec.weighting
+        facts = [("Population", f"{study.get('population', '')} "
+                                f"({fmt_int(study.get('population_size', 0))} {study.get('unit', '')})")]
+        facts += design_facts(self.design, w.weight_variable if w.mode != "rake" else None)
+        if w.margins:
+            facts.append(("Marges", ", ".join(m.label for m in w.margins)))
+        notes = list(self.margin_notes)
+        if self.synthetic:
+            notes.insert(0, "Données synthétiques : aucune réponse réelle.")
+        return facts_html(study.get("title", f"{self.spec.survey} {self.spec.year}"), facts, notes)
+
     @property
     def margin_notes(self) -> list:
         """French notes for the methodology box: one per margin rescaled to the population.
