@@ -270,3 +270,40 @@ def test_survey_and_design_reprs_are_short_and_their_html_says_the_design(survey
     assert fmt_int(148429) in page
     domain = survey.domain("partenaires")._repr_html_()
     assert "domaine" in domain and fmt_int(1201) in domain
+
+
+# ---------------------------------------------------------------------------
+# Issue 12 item 13: the codebook
+# ---------------------------------------------------------------------------
+def test_codebook_reads_the_file_and_the_spec(survey):
+    import pyreadstat
+
+    book = survey.codebook()
+    frame = book.frame
+    assert list(frame["name"]) == list(survey.data.columns)
+    row = frame.set_index("name")
+    # codes and labels as the SPSS file declares them (pyreadstat's own metadata)
+    _, meta = pyreadstat.read_sav(str(survey.spec.data_file), metadataonly=True,
+                                  user_missing=True)
+    labels = meta.variable_value_labels["innovation"]
+    assert row.loc["innovation", "categories"] == " ; ".join(
+        f"{int(k)} = {v}" for k, v in labels.items())
+    (lo, hi), = [(r["lo"], r["hi"]) for r in meta.missing_ranges["innovation"]]
+    assert row.loc["innovation", "user_missing"] == str(int(lo)) and lo == hi
+    assert row.loc["taille", "label"] == meta.column_names_to_labels["taille"]
+    # types and bases from the spec; the share missing is over the base
+    assert row.loc["q8_1", "type"] == "grid" and row.loc["q8_1", "question"] == "q8"
+    assert row.loc["poids", "type"] == "numeric" and row.loc["taille", "type"] == "categorical"
+    base = survey.spec.bases["partenaires"]
+    in_base = base.mask(survey.data).to_numpy(dtype=bool)
+    assert row.loc["innovation", "base"] == base.label
+    assert row.loc["innovation", "n_base"] == in_base.sum()
+    dont_know = (survey.data["innovation"] == "Ne sait pas").to_numpy() | survey.data[
+        "innovation"].isna().to_numpy()
+    assert row.loc["innovation", "missing_share"] == pytest.approx(
+        dont_know[in_base].mean())
+    assert 0 < row.loc["innovation", "missing_share"] < 0.05
+    view = book._repr_html_()
+    assert "<th>Modalités (codes)</th>" in view and "Codes de non-réponse" in view
+    assert "9 = Ne sait pas" in view
+    assert len(repr(book)) < 100 and len(book) == len(frame)

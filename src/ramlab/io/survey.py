@@ -166,6 +166,13 @@ class Survey:
             raise AttributeError(name)
         return getattr(self.design, name)
 
+    def codebook(self):
+        """The variables: name, label, type, categories with codes, user-missing codes,
+        base and share missing, with an HTML view (:class:`ramlab.io.codebook.Codebook`)."""
+        from ramlab.io.codebook import codebook
+
+        return codebook(self)
+
     def profile(self) -> pd.DataFrame:
         """Sample profile before and after weighting against the population.
 
