@@ -307,3 +307,9 @@ def test_codebook_reads_the_file_and_the_spec(survey):
     assert "<th>Modalités (codes)</th>" in view and "Codes de non-réponse" in view
     assert "9 = Ne sait pas" in view
     assert len(repr(book)) < 100 and len(book) == len(frame)
+
+
+def test_domain_survey_says_it_is_a_domain(survey):
+    d = survey.domain("partenaires")
+    assert "domain partenaires" in repr(d) and len(repr(d)) < 220
+    assert survey.spec.bases["partenaires"].label.replace("'", "&#x27;") in d._repr_html_()

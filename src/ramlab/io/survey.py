@@ -75,6 +75,7 @@ class Survey:
         return (f"<Survey {self.spec.survey} {'+'.join(map(str, years))}: {self.n} respondents, "
                 f"{study.get('population_size', '?')} {study.get('unit', '')} ({mode}"
                 + (f" on {margins}" if margins and mode != "delivered weight" else "") + ")"
+                + (f"; domain {self.base or 'mask'}" if self.is_domain else "")
                 + ("; synthetic data" if self.synthetic else "") + ">")
 
     def _repr_html_(self):
@@ -89,6 +90,9 @@ class Survey:
         facts += design_facts(self.design, w.weight_variable if w.mode != "rake" else None)
         if w.margins:
             facts.append(("Marges", ", ".join(m.label for m in w.margins)))
+        if self.is_domain:
+            label = self.spec.bases[self.base].label if self.base in self.spec.bases else "masque"
+            facts.append(("Domaine", label))
         notes = list(self.margin_notes)
         if self.synthetic:
             notes.insert(0, "Données synthétiques : aucune réponse réelle.")
