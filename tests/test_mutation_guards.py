@@ -357,7 +357,7 @@ def test_raking_on_more_cells_than_the_full_product_holds():
 def _ipf_sweeps(counts, row_targets, col_targets, tol):
     """Sweeps of textbook IPF (Deming & Stephan 1940: rows, then columns) until
     every margin is within tol, relative; written out here, not ramlab's."""
-    table = np.asarray(counts, dtype=float)
+    table = np.array(counts, dtype=float)  # a copy
     r, c = np.asarray(row_targets, dtype=float), np.asarray(col_targets, dtype=float)
     for sweep in range(1, 1000):
         table *= (r / table.sum(axis=1))[:, None]
@@ -380,3 +380,23 @@ def test_raking_takes_exactly_the_sweeps_of_textbook_ipf():
     with pytest.raises(ConvergenceError) as info:
         d.rake(margins, tol=1e-10, max_iter=sweeps - 1)
     assert info.value.iterations == sweeps - 1
+
+
+def test_slow_raking_finished_by_newton_steps_reaches_the_ipf_solution():
+    # A table whose margins pull against its diagonal: IPF needs more than the
+    # 30 sweeps after which ramlab switches to Newton steps on the log-linear
+    # parameters. The solution is the one textbook IPF reaches after many sweeps.
+    counts = np.array([[200, 1, 1], [1, 200, 1], [1, 1, 2]], dtype=float)
+    ra, cb = np.array([100.0, 100.0, 300.0]), np.array([300.0, 100.0, 100.0])
+    table = counts.copy()
+    for _ in range(100000):
+        table *= (ra / table.sum(axis=1))[:, None]
+        table *= (cb / table.sum(axis=0))[None, :]
+        if max(np.max(np.abs(table.sum(axis=1) - ra) / ra), np.max(np.abs(table.sum(axis=0) - cb) / cb)) < 1e-13:
+            break
+    assert _ipf_sweeps(counts, ra, cb, 1e-10) > 30
+    rows = [(i, j) for i in range(3) for j in range(3) for _ in range(int(counts[i, j]))]
+    df = pd.DataFrame(rows, columns=["a", "b"]).astype("category")
+    raked = Design(df).rake({"a": dict(enumerate(ra)), "b": dict(enumerate(cb))}, tol=1e-10, max_iter=40)
+    got = raked.weights.groupby([df["a"], df["b"]], observed=True).first().to_numpy().reshape(3, 3)
+    np.testing.assert_allclose(got, table / counts, rtol=1e-8)
