@@ -400,3 +400,21 @@ def test_slow_raking_finished_by_newton_steps_reaches_the_ipf_solution():
     raked = Design(df).rake({"a": dict(enumerate(ra)), "b": dict(enumerate(cb))}, tol=1e-10, max_iter=40)
     got = raked.weights.groupby([df["a"], df["b"]], observed=True).first().to_numpy().reshape(3, 3)
     np.testing.assert_allclose(got, table / counts, rtol=1e-8)
+
+
+def test_a_single_banner_column_is_tested_against_the_rest_of_the_base():
+    # A banner variable with one column (schools of type E; the others have no
+    # value): versus="complement" compares it with the rest of the base, the
+    # contrast R computes as stype == "E" minus stype != "E" (tables.json).
+    ref = next(c for c in R.load_json("tables.json")["cases"]
+               if c["id"] == "dstrat_E_vs_rest_api00_gt_700")["result"]["contrast"]
+    d = _api_design("dstrat")
+    d.data["onlyE"] = pd.Categorical(np.where(d.data["stype"] == "E", "E", None), categories=["E"])
+    t = crosstab(d, "api700", "onlyE", min_base=0, chisq=False, versus="complement")
+    hit = t.tests[t.tests["row"] == "Oui"]
+    assert len(hit) == 1
+    R.assert_close(hit["estimate"], [ref["estimate"]], 1e-6, what="difference")
+    R.assert_close(hit["p_value"], [ref["p_value"]], 1e-6, what="p-value")
+    sign = "+" if ref["estimate"] > 0 else "−"
+    expected = sign * (2 if ref["p_value"] < 0.01 else 1) if ref["p_value"] < 0.05 else ""
+    assert t.marks.loc[("api700", "", "Oui"), ("onlyE", "E")] == expected
