@@ -418,3 +418,32 @@ def test_a_single_banner_column_is_tested_against_the_rest_of_the_base():
     sign = "+" if ref["estimate"] > 0 else "−"
     expected = sign * (2 if ref["p_value"] < 0.01 else 1) if ref["p_value"] < 0.05 else ""
     assert t.marks.loc[("api700", "", "Oui"), ("onlyE", "E")] == expected
+
+
+def test_group_vs_complement_adjusted_within_each_row():
+    # Holm over the three "type vs the rest" contrasts of one row, from R's p-values
+    cases = {c["id"]: c for c in R.load_json("tables.json")["cases"]}
+    p_r = np.array([cases[f"dstrat_{g}_vs_rest_api00_gt_700"]["result"]["contrast"]["p_value"]
+                    for g in ("E", "H", "M")])
+    t = crosstab(_api_design("dstrat"), "api700", "stype", min_base=0, chisq=False,
+                 versus="complement", adjust="holm")
+    for row in ("Oui", "Non"):
+        got = t.tests[t.tests["row"] == row].set_index("column").loc[["E", "H", "M"], "p_adjusted"]
+        R.assert_close(got.to_numpy(), _holm(p_r), 1e-6, what=row)
+
+
+def test_columns_are_tested_from_min_base_respondents_and_two_at_least():
+    d = _api_design("dstrat")
+    n = d.data["stype"].value_counts()
+    # a column with exactly min_base respondents is tested (H: 50 schools)
+    t = crosstab(d, "api700", "stype", chisq=False, min_base=int(n["H"]))
+    assert {"H"} <= set(t.tests["column"]) | set(t.tests["versus"])
+    t = crosstab(d, "api700", "stype", chisq=False, min_base=int(n["H"]) + 1)
+    assert "H" not in set(t.tests["column"]) | set(t.tests["versus"])
+    # with min_base=0, a column of two respondents is tested, one of one is not
+    d.data["size2"] = pd.Categorical(np.where(np.arange(d.n) < 2, "two", "rest"), categories=["two", "rest"])
+    d.data["size1"] = pd.Categorical(np.where(np.arange(d.n) < 1, "one", "rest"), categories=["one", "rest"])
+    t2 = crosstab(d, "api700", "size2", chisq=False, min_base=0)
+    assert "two" in set(t2.tests["column"])
+    t1 = crosstab(d, "api700", "size1", chisq=False, min_base=0)
+    assert "one" not in set(t1.tests["column"]) | set(t1.tests["versus"])
