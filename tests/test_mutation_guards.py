@@ -447,3 +447,19 @@ def test_columns_are_tested_from_min_base_respondents_and_two_at_least():
     assert "two" in set(t2.tests["column"])
     t1 = crosstab(d, "api700", "size1", chisq=False, min_base=0)
     assert "one" not in set(t1.tests["column"]) | set(t1.tests["versus"])
+
+
+def test_a_contrast_without_variance_is_not_a_test():
+    # 100 % "Oui" in one column, 0 % in the other: both column estimates have a
+    # zero SE, so their difference has none either; ramlab reports it untested
+    # (t and p NaN, no letter) rather than infinitely significant.
+    n = 40
+    df = pd.DataFrame({"g": pd.Categorical(np.repeat(["A", "B"], n // 2)),
+                       "x": pd.Categorical(np.repeat(["Oui", "Non"], n // 2), categories=["Non", "Oui"]),
+                       "w": np.linspace(1, 2, n)})
+    t = crosstab(Design(df, weights="w"), "x", "g", min_base=0, chisq=False)
+    assert len(t.tests) == 2
+    assert t.tests["se"].to_numpy() == pytest.approx([0.0, 0.0], abs=1e-12)
+    assert np.isnan(t.tests["t"].to_numpy(dtype=float)).all() and t.tests["t"].dtype == float
+    assert np.isnan(t.tests["p_value"].to_numpy(dtype=float)).all()
+    assert (t.marks == "").all().all()
