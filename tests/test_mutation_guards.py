@@ -463,3 +463,19 @@ def test_a_contrast_without_variance_is_not_a_test():
     assert np.isnan(t.tests["t"].to_numpy(dtype=float)).all() and t.tests["t"].dtype == float
     assert np.isnan(t.tests["p_value"].to_numpy(dtype=float)).all()
     assert (t.marks == "").all().all()
+
+
+@pytest.mark.parametrize("outcome, key", [("schwide_yes", ("schwide_yes", "", "Oui")),
+                                          ("api00_gt_700", ("api700", "", "Oui")),
+                                          ("api00", ("api00", "", "Moyenne"))])
+def test_complement_marks_follow_rs_contrasts(outcome, key):
+    # + / - at 5 %, ++ / -- at 1 %, from R's group-vs-complement p-values (tables.json)
+    cases = {c["id"]: c for c in R.load_json("tables.json")["cases"]}
+    t = crosstab(_api_design("dstrat"), key[0], "stype", min_base=0, chisq=False, versus="complement")
+    for g in ("E", "H", "M"):
+        ref = cases[f"dstrat_{g}_vs_rest_{outcome}"]["result"]["contrast"]
+        sign = "+" if ref["estimate"] > 0 else "−"
+        expected = sign * (2 if ref["p_value"] < 0.01 else 1) if ref["p_value"] < 0.05 else ""
+        assert t.marks.loc[key, ("stype", g)] == expected, g
+        hit = t.tests[(t.tests["row"] == key[2]) & (t.tests["column"] == g)]
+        assert hit["mark"].tolist() == [expected], g
