@@ -473,6 +473,7 @@ def test_complement_marks_follow_rs_contrasts(outcome, key):
     # + / - at 5 %, ++ / -- at 1 %, from R's group-vs-complement p-values (tables.json)
     cases = {c["id"]: c for c in R.load_json("tables.json")["cases"]}
     t = crosstab(_api_design("dstrat"), key[0], "stype", min_base=0, chisq=False, versus="complement")
+    assert (t.tests["question"] == key[0]).all() and (t.tests["versus"] == "complement").all()
     for g in ("E", "H", "M"):
         ref = cases[f"dstrat_{g}_vs_rest_{outcome}"]["result"]["contrast"]
         sign = "+" if ref["estimate"] > 0 else "−"
