@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
         help="also write each report's tables to <survey>/<year>.xlsx (one sheet per question)",
     )
     build.add_argument(
+        "--pdf", action="store_true",
+        help="also print each report to <survey>/<year>.pdf (A4) with headless Chromium",
+    )
+    build.add_argument(
         "--force", action="store_true", help="rebuild every report, changed or not",
     )
     build.add_argument(
@@ -103,7 +107,7 @@ def _build(args) -> int:
 
     from ramlab.reports import build, factory
 
-    return factory.build_all(
+    summary = factory.build_all(
         args.root,
         surveys=args.survey,
         years=args.year,
@@ -112,7 +116,35 @@ def _build(args) -> int:
         excel=args.excel,
         force=args.force,
         build_one=functools.partial(build.build_report, timeout=args.timeout),
-    ).exit_code
+    )
+    if args.pdf:
+        return max(summary.exit_code, _print_pdfs(summary.jobs))
+    return summary.exit_code
+
+
+def _print_pdfs(jobs) -> int:
+    """Print every built report beside its HTML (``<survey>/<year>.pdf``); 1 on a failure.
+
+    Without Chromium, one message says how to install it: the HTML reports are built.
+    """
+    from ramlab.errors import BuildError
+    from ramlab.reports import page
+
+    if page.find_chromium() is None:
+        print(page.CHROMIUM_MISSING, file=sys.stderr)
+        return 1
+    failed = 0
+    for job in jobs:
+        if not job.output.is_file():
+            continue
+        try:
+            written = page.print_pdf(job.output)
+        except BuildError as exc:
+            print(f"ramlab build --pdf : {exc}", file=sys.stderr)
+            failed = 1
+        else:
+            print(f"PDF : {written}")
+    return failed
 
 
 def _synth(args) -> int:

@@ -1,140 +1,57 @@
-"""Headless Chromium driven over the DevTools protocol, for the report browser tests.
+"""Headless Chromium for the report browser tests, driven by Playwright.
 
-The reports shared with partners must open offline, without a console error, and their
-table of contents must work. This module opens a page the way a reader's browser does and
-records what happened, from the browser's own events rather than from the HTML text:
+Playwright (pinned in ``requirements.lock``) launches the system's Chromium
+(``/usr/bin/chromium``, Debian's package; ``$RAMLAB_CHROMIUM`` for another): no browser
+is downloaded. A page is opened the way a reader's browser does, and what happened is
+recorded from the browser's own events:
 
-- console errors: ``Runtime.consoleAPICalled`` (type ``error`` or ``assert``),
-  ``Runtime.exceptionThrown``, ``Log.entryAdded`` at level ``error``, and any dialog
-  (``alert``, ``confirm``: dismissed at once, since it would block the page);
-- every request: ``Network.requestWillBeSent`` and ``Network.webSocketCreated``, also from
-  out-of-process frames and workers (auto-attached), and any pop-up window;
+- console errors: console messages of type ``error`` or ``assert``, uncaught exceptions
+  and rejections (``pageerror``), and any dialog (``alert``: dismissed, then reported);
+- every request, from the page, its frames and workers, and every WebSocket; requests
+  to the network are aborted (``BrowserContext.route``) and host names do not resolve,
+  so a faulty report never reaches a server from a test run, but still fails the check;
 - every table-of-contents link (``a[href^="#"]`` inside ``#toc`` or a ``nav``): clicked,
-  then measured with ``Runtime.evaluate``;
-- a screenshot (``Page.captureScreenshot``).
+  then measured in the page;
+- a screenshot.
 
-Requests to the network are also blocked (``Network.setBlockedURLs``) and host names do
-not resolve (``--host-resolver-rules``), so a faulty report never reaches a server from a
-test run; the request is still recorded and fails the check.
-
-Reference: Chrome DevTools Protocol, https://chromedevtools.github.io/devtools-protocol/
-(domains Target, Page, Runtime, Log, Network, Emulation; flat sessions).
+:mod:`axe_playwright_python` runs the axe-core copy its wheel ships (4.x, pinned with it).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import shutil
-import signal
-import struct
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urldefrag
+from urllib.parse import urldefrag
 
-import websocket
-
-__all__ = [
-    "CHROMIUM_ENV",
-    "Chromium",
-    "DevToolsError",
-    "PageCheck",
-    "TocLink",
-    "find_chromium",
-    "living_processes",
-    "png_size",
-]
+__all__ = ["Browser", "PageCheck", "TocLink", "find_chromium", "A4_CONTENT_PX", "blank_pdf_pages"]
 
 #: Environment variable naming the browser executable, checked before the PATH.
 CHROMIUM_ENV = "RAMLAB_CHROMIUM"
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
-
-#: Flags for a quiet, offline, disposable headless browser. ``--no-sandbox`` because CI
-#: runs as root, where Chromium refuses to start sandboxed.
-_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--mute-audio",
-    "--hide-scrollbars",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
-    "--remote-debugging-port=0",
-)
-#: URL patterns refused by the page's network stack (file: and data: are not matched).
-_BLOCKED = ("http://*", "https://*", "ws://*", "wss://*", "ftp://*")
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGKILL if the test process dies without closing us.
-
-    Linux ``prctl(PR_SET_PDEATHSIG)``; the browser's helpers exit when it does. Elsewhere
-    this does nothing and :meth:`Chromium.close` is the only cleanup.
-    """
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-class DevToolsError(RuntimeError):
-    """The browser failed to start, answered with an error, or did not answer in time."""
+#: ``--no-sandbox``: CI runs as root, where Chromium refuses to start sandboxed.
+_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+          "--disable-component-update", "--disable-sync", "--disable-extensions", "--mute-audio",
+          "--hide-scrollbars", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost"]
+#: Width of the A4 content box in CSS px (96 px per inch), portrait and landscape
+#: (``ramlab.css``: ``@page`` margins 18 mm left and right; 16 mm on a turned page).
+A4_CONTENT_PX = {"portrait": (210 - 36) / 25.4 * 96, "landscape": (297 - 32) / 25.4 * 96}
 
 
 def find_chromium() -> str | None:
-    """Return the Chromium executable to use, or None when there is none.
-
-    ``$RAMLAB_CHROMIUM`` wins when set (it must then name an executable), else the first of
-    ``chromium``, ``chromium-browser``, ``google-chrome-stable``, ``google-chrome`` on PATH.
-    """
-    explicit = os.environ.get(CHROMIUM_ENV)
-    if explicit:
-        found = shutil.which(explicit)
-        if found is None:
-            raise DevToolsError(f"${CHROMIUM_ENV}={explicit!r} is not an executable")
-        return found
+    """``$RAMLAB_CHROMIUM``, else the first Chromium on PATH, else None."""
+    configured = os.environ.get(CHROMIUM_ENV)
+    if configured:
+        return configured if Path(configured).is_file() else shutil.which(configured)
     for name in _CANDIDATES:
         found = shutil.which(name)
         if found:
             return found
     return None
-
-
-def living_processes(group: int) -> list[int]:
-    """Ids of the processes of process group `group` that are not zombies (Linux /proc)."""
-    living = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # gone meanwhile
-            continue
-        # Fields after the command name, which is in parentheses and may hold spaces.
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == group and fields[0] not in ("Z", "X"):
-            living.append(int(entry.name))
-    return living
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height in pixels from a PNG's IHDR chunk; ValueError if not a PNG."""
-    if len(data) < 24 or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
-        raise ValueError("not a PNG file")
-    return struct.unpack(">II", data[16:24])
 
 
 @dataclass(frozen=True)
@@ -204,207 +121,6 @@ class PageCheck:
     @property
     def toc_problems(self) -> list[str]:
         return [f"{link.href} ({link.text!r}): {link.problem}" for link in self.toc if link.problem]
-
-
-class _Connection:
-    """One websocket to the browser endpoint; commands are synchronous, events buffered."""
-
-    def __init__(self, url: str, *, timeout: float):
-        self.timeout = timeout
-        self._ws = websocket.create_connection(url, timeout=timeout, suppress_origin=True)
-        self._next_id = 0
-        self.events: list[tuple[str | None, str, dict]] = []
-
-    def close(self) -> None:
-        try:
-            self._ws.close(timeout=1)
-        except Exception:  # the browser may already be gone
-            pass
-
-    def send(self, method: str, params: dict | None = None, *, session: str | None = None,
-             timeout: float | None = None) -> dict:
-        ident = self._post(method, params, session)
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while True:
-            reply = self._receive(deadline, waiting_for=method)
-            if reply.get("id") == ident and "method" not in reply:
-                if "error" in reply:
-                    raise DevToolsError(f"{method}: {reply['error'].get('message')}")
-                return reply.get("result", {})
-
-    def _post(self, method: str, params: dict | None, session: str | None) -> int:
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session is not None:
-            message["sessionId"] = session
-        self._ws.send(json.dumps(message))
-        return self._next_id
-
-    def pump(self, seconds: float) -> bool:
-        """Read events for at most ``seconds``; True if at least one arrived."""
-        deadline = time.monotonic() + seconds
-        before = len(self.events)
-        try:
-            while time.monotonic() < deadline:
-                self._receive(deadline, waiting_for=None)
-        except _Quiet:
-            pass
-        return len(self.events) > before
-
-    def _receive(self, deadline: float, *, waiting_for: str | None) -> dict:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            if waiting_for is None:
-                raise _Quiet
-            raise DevToolsError(f"no answer to {waiting_for} in time")
-        self._ws.settimeout(remaining)
-        try:
-            raw = self._ws.recv()
-        except websocket.WebSocketTimeoutException:
-            if waiting_for is None:
-                raise _Quiet from None
-            raise DevToolsError(f"no answer to {waiting_for} in time") from None
-        except (websocket.WebSocketConnectionClosedException, OSError) as exc:
-            raise DevToolsError(f"browser connection lost ({exc})") from exc
-        message = json.loads(raw)
-        if "method" in message:
-            self.events.append((message.get("sessionId"), message["method"], message.get("params", {})))
-            if message["method"] == "Page.javascriptDialogOpening":
-                # An alert blocks the page, and every command after it, until answered.
-                self._post("Page.handleJavaScriptDialog", {"accept": False}, message.get("sessionId"))
-        return message
-
-
-class _Quiet(Exception):
-    """No event arrived before the deadline (internal)."""
-
-
-class Chromium:
-    """A headless Chromium process with one DevTools connection.
-
-    Use as a context manager, or call :meth:`close` (idempotent): it closes the browser,
-    then terminates and kills its whole process group, then removes the profile directory.
-
-    Parameters
-    ----------
-    executable : str
-        Path of the browser (see :func:`find_chromium`).
-    timeout : float
-        Seconds allowed for the start and for each DevTools command or page load.
-    """
-
-    def __init__(self, executable: str, *, timeout: float = 30.0):
-        self.timeout = timeout
-        self._profile = tempfile.mkdtemp(prefix="ramlab-chromium-")
-        self._log = open(os.path.join(self._profile, "chromium.log"), "wb")
-        self._process: subprocess.Popen | None = None
-        self._connection: _Connection | None = None
-        try:
-            self._process = subprocess.Popen(
-                [executable, *_FLAGS, f"--user-data-dir={self._profile}", "about:blank"],
-                stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, killed as a whole in close()
-                preexec_fn=_die_with_parent,
-            )
-            self._connection = _Connection(self._endpoint(), timeout=timeout)
-            # Pop-ups opened by a page are reported through target discovery.
-            self._connection.send("Target.setDiscoverTargets", {"discover": True})
-        except BaseException:
-            self.close()
-            raise
-
-    def __enter__(self) -> Chromium:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
-    def _endpoint(self) -> str:
-        port_file = Path(self._profile, "DevToolsActivePort")
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise DevToolsError(f"chromium exited with code {self._process.returncode}: {self._log_tail()}")
-            try:
-                port, path = port_file.read_text().split("\n")[:2]
-            except (FileNotFoundError, ValueError):
-                time.sleep(0.05)
-                continue
-            if port.strip() and path.strip():
-                return f"ws://127.0.0.1:{port.strip()}{path.strip()}"
-            time.sleep(0.05)
-        raise DevToolsError(f"chromium did not open its DevTools port in {self.timeout:.0f} s: {self._log_tail()}")
-
-    def _log_tail(self) -> str:
-        self._log.flush()
-        text = Path(self._log.name).read_text(errors="replace")
-        return text[-2000:].strip() or "(no output)"
-
-    def close(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.send("Browser.close", timeout=5)
-            except Exception:  # killed below anyway
-                pass
-            self._connection.close()
-            self._connection = None
-        process, self._process = self._process, None
-        if process is not None:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(process.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    process.wait(timeout=5)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-            # Children of the group (zygote, renderers) may outlive the reaped leader.
-            deadline = time.monotonic() + 5
-            while living_processes(process.pid) and time.monotonic() < deadline:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.05)
-            if process.poll() is None:
-                process.wait(timeout=5)
-        if not self._log.closed:
-            self._log.close()
-        shutil.rmtree(self._profile, ignore_errors=True)
-
-    def check_page(self, path: str | os.PathLike, *, screenshot: str | os.PathLike | None = None,
-                   viewport: tuple[int, int] = (1280, 900), settle: float = 0.5) -> PageCheck:
-        """Open a local HTML file in a fresh tab and record what happened.
-
-        The tab gets a ``viewport`` (CSS px, scale 1); the page is loaded, then waited on
-        until no request is in flight and no event came for ``settle`` seconds, then captured
-        to ``screenshot`` (PNG, viewport at the top of the page), then each
-        table-of-contents link is clicked from the top of the page.
-        """
-        if self._connection is None:
-            raise DevToolsError("the browser is closed")
-        url = Path(path).resolve().as_uri()
-        tab = _Tab(self._connection, viewport=viewport, timeout=self.timeout)
-        try:
-            check = PageCheck(url=url)
-            tab.load(url, settle=settle)
-            if screenshot is not None:
-                check.screenshot = Path(screenshot)
-                check.screenshot.write_bytes(tab.screenshot())
-            check.links = tab.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
-            check.toc = tab.click_toc()
-            tab.settle(settle)
-            check.console_errors = tab.console_errors()
-            check.requests = tab.requests()
-            return check
-        finally:
-            tab.close()
 
 
 _TOC_LINKS = """
@@ -477,147 +193,102 @@ return (async () => {
 }"""
 
 
-class _Tab:
-    """A page target with Network, Runtime, Log and Page enabled, and its child targets."""
 
-    def __init__(self, connection: _Connection, *, viewport: tuple[int, int], timeout: float):
-        self._c = connection
+
+class Browser:
+    """One headless Chromium (Playwright, system executable) for a test session."""
+
+    def __init__(self, executable: str, *, timeout: float = 60.0):
+        from playwright.sync_api import sync_playwright
+
         self.timeout = timeout
-        self._start = len(connection.events)
-        self.target_id = connection.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.session = connection.send(
-            "Target.attachToTarget", {"targetId": self.target_id, "flatten": True})["sessionId"]
-        self.sessions = {self.session}
-        self._enable(self.session)
-        width, height = viewport
-        self._send("Emulation.setDeviceMetricsOverride",
-                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
-
-    def _send(self, method: str, params: dict | None = None, **kwargs) -> dict:
-        return self._c.send(method, params, session=self.session, **kwargs)
-
-    def _enable(self, session: str) -> None:
-        for domain in ("Network", "Runtime", "Log"):
-            self._c.send(f"{domain}.enable", session=session)
-        self._c.send("Network.setBlockedURLs", {"urls": list(_BLOCKED)}, session=session)
-        if session == self.session:
-            self._c.send("Page.enable", session=session)
-        # Out-of-process frames and workers: paused until their domains are enabled.
-        self._c.send("Target.setAutoAttach",
-                     {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True},
-                     session=session)
-
-    def _events(self):
-        return self._c.events[self._start:]
-
-    def _adopt_children(self) -> None:
-        """Enable the domains on newly auto-attached targets, then let them run."""
-        for _session, method, params in self._events():
-            if method != "Target.attachedToTarget" or params["sessionId"] in self.sessions:
-                continue
-            child = params["sessionId"]
-            self.sessions.add(child)
-            try:
-                self._enable(child)
-                self._c.send("Runtime.runIfWaitingForDebugger", session=child)
-            except DevToolsError:  # the frame or worker went away meanwhile
-                pass
-
-    def _in_flight(self) -> int:
-        pending: set[str] = set()
-        for session, method, params in self._events():
-            if session not in self.sessions:
-                continue
-            if method == "Network.requestWillBeSent":
-                pending.add(params["requestId"])
-            elif method in ("Network.loadingFinished", "Network.loadingFailed"):
-                pending.discard(params["requestId"])
-        return len(pending)
-
-    def load(self, url: str, *, settle: float) -> None:
-        result = self._send("Page.navigate", {"url": url})
-        if result.get("errorText"):
-            raise DevToolsError(f"cannot open {url}: {result['errorText']}")
-        deadline = time.monotonic() + self.timeout
-        while not any(s == self.session and m == "Page.loadEventFired" for s, m, _ in self._events()):
-            if time.monotonic() > deadline:
-                raise DevToolsError(f"{url} did not finish loading in {self.timeout:.0f} s")
-            self._c.pump(0.1)
-            self._adopt_children()
-        self.evaluate("document.fonts.ready.then(() => true)", await_promise=True)
-        self.settle(settle)
-
-    def settle(self, quiet: float) -> None:
-        """Wait until nothing is in flight and no event came for ``quiet`` seconds."""
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            self._adopt_children()
-            if not self._c.pump(quiet) and self._in_flight() == 0:
-                return
-        # Still busy: the checks below report what was seen, a hang is not hidden.
-
-    def evaluate(self, expression: str, *, await_promise: bool = False):
-        result = self._send("Runtime.evaluate", {
-            "expression": expression, "awaitPromise": await_promise, "returnByValue": True,
-            "userGesture": True, "timeout": self.timeout * 1000,
-        })
-        if "exceptionDetails" in result:
-            details = result["exceptionDetails"]
-            text = details.get("exception", {}).get("description") or details.get("text")
-            raise DevToolsError(f"evaluation failed: {text}")
-        return result["result"].get("value")
-
-    def screenshot(self) -> bytes:
-        data = self._send("Page.captureScreenshot", {"format": "png"})["data"]
-        return base64.b64decode(data)
-
-    def click_toc(self) -> list[TocLink]:
-        links = []
-        for i, link in enumerate(self.evaluate(_LIST_TOC)):
-            measured = self.evaluate(f"({_CLICK_TOC})({i})", await_promise=True)
-            links.append(TocLink(href=link["href"], text=link["text"], **measured))
-        return links
-
-    def console_errors(self) -> list[str]:
-        errors = []
-        for session, method, params in self._events():
-            if session not in self.sessions:
-                continue
-            if method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
-                args = " ".join(str(a.get("value", a.get("description", a.get("type")))) for a in params["args"])
-                errors.append(f"console.{params['type']}: {args}{_where(params.get('stackTrace'))}")
-            elif method == "Runtime.exceptionThrown":
-                d = params["exceptionDetails"]
-                text = d.get("exception", {}).get("description") or d.get("text", "")
-                errors.append(f"uncaught exception: {text} ({d.get('url', '')}:{d.get('lineNumber', 0) + 1})")
-            elif method == "Page.javascriptDialogOpening":
-                errors.append(f"{params['type']} dialog: {params['message']}")
-            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-                e = params["entry"]
-                errors.append(f"{e['source']} error: {e['text']}" + (f" ({e['url']})" if e.get("url") else ""))
-        return errors
-
-    def requests(self) -> list[str]:
-        urls = []
-        for session, method, params in self._events():
-            if session in self.sessions and method == "Network.requestWillBeSent":
-                urls.append(params["request"]["url"])
-            elif session in self.sessions and method == "Network.webSocketCreated":
-                urls.append(params["url"])
-            elif method == "Target.targetCreated" and params["targetInfo"].get("openerId") == self.target_id:
-                urls.append(params["targetInfo"]["url"] or "about:blank (pop-up)")
-        return urls
+        self._playwright = sync_playwright().start()
+        try:
+            self._browser = self._playwright.chromium.launch(
+                executable_path=executable, args=_FLAGS, timeout=timeout * 1000,
+            )
+        except Exception:
+            self._playwright.stop()
+            raise
 
     def close(self) -> None:
+        """Close the browser and its driver; a second call does nothing."""
+        if self._browser is not None:
+            self._browser.close()
+            self._playwright.stop()
+            self._browser = None
+
+    @property
+    def closed(self) -> bool:
+        return self._browser is None
+
+    def open(self, path, *, viewport=(1280, 900), settle: float = 0.5):
+        """A fresh page (own context) on a local file, loaded and settled: ``(page, check)``.
+
+        ``check`` (:class:`PageCheck`) keeps recording until the page is closed with
+        ``page.context.close()``.
+        """
+        url = Path(path).resolve().as_uri()
+        context = self._browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        context.set_default_timeout(self.timeout * 1000)
+        check = PageCheck(url=url)
+        context.route(lambda u: not u.startswith(("file:", "data:", "blob:")),
+                      lambda route: route.abort())
+        context.on("request", lambda request: check.requests.append(request.url))
+        page = context.new_page()
+        page.on("console", lambda m: m.type in ("error", "assert") and check.console_errors.append(
+            f"console.{m.type}: {m.text}"))
+        page.on("pageerror", lambda exc: check.console_errors.append(f"{exc.name}: {exc.message}"))
+        page.on("dialog", lambda d: (check.console_errors.append(f"{d.type} dialog: {d.message}"),
+                                     d.dismiss()))
+        page.on("websocket", lambda ws: check.requests.append(ws.url))
+        page.on("worker", lambda w: w.on("console", lambda m: None))
+        page.on("popup", lambda p: check.requests.append(p.url))
         try:
-            self._c.send("Target.closeTarget", {"targetId": self.target_id}, timeout=5)
-        except DevToolsError:
-            pass
+            page.goto(url, wait_until="load")
+        except Exception as exc:
+            context.close()
+            raise RuntimeError(f"cannot open {url}: {exc}") from exc
+        page.wait_for_timeout(settle * 1000)
+        return page, check
+
+    def check_page(self, path, *, screenshot=None, viewport=(1280, 900), settle: float = 0.5,
+                   toc: bool = True) -> PageCheck:
+        """Open a local page, screenshot it, click its table of contents, record; close it."""
+        page, check = self.open(path, viewport=viewport, settle=settle)
+        try:
+            if screenshot is not None:
+                check.screenshot = Path(screenshot)
+                page.screenshot(path=str(check.screenshot))
+            check.links = page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
+            if toc:
+                check.toc = [TocLink(href=link["href"], text=link["text"],
+                                     **page.evaluate(_CLICK_TOC, i))
+                             for i, link in enumerate(page.evaluate(_LIST_TOC))]
+            page.wait_for_timeout(settle * 1000)
+            return check
+        finally:
+            page.context.close()
 
 
-def _where(stack: dict | None) -> str:
-    frames = (stack or {}).get("callFrames") or []
-    if not frames:
-        return ""
-    f = frames[0]
-    return f" ({unquote(f['url'])}:{f['lineNumber'] + 1})"
+def blank_pdf_pages(pdf: Path, *, footer_mm: float = 18.0, ink: float = 0.002) -> list[int]:
+    """Pages of a PDF with (almost) no ink above the bottom margin (the page-number footer).
+
+    Each page is rasterised at 20 dpi by ``pdftoppm`` (poppler-utils); a page whose body
+    has fewer than `ink` of its pixels darker than light grey is blank apart from its footer.
+    """
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory(prefix="ramlab-pdf-") as work:
+        subprocess.run(["pdftoppm", "-r", "20", "-gray", "-png", str(pdf), f"{work}/p"],
+                       check=True, capture_output=True, timeout=120)
+        blank = []
+        for number, png in enumerate(sorted(Path(work).glob("p-*.png")), start=1):
+            with Image.open(png) as image:
+                width, height = image.size
+                body = image.crop((0, 0, width, int(height * (1 - footer_mm / 297))))
+                histogram = body.histogram()
+                dark = sum(histogram[:200])
+                if dark < ink * body.size[0] * body.size[1]:
+                    blank.append(number)
+        return blank

@@ -1,12 +1,19 @@
-"""The reports open cleanly in a real browser (issue 5, point 6).
+"""The reports open cleanly in a real browser, on a phone and on paper (issues 5 and 10).
 
-Each built report is opened from disk in headless Chromium, driven over the DevTools
-protocol (see ``tests/browser.py``), and must:
+Each built report (every edition, trends and the index) is opened from disk in headless
+Chromium, driven by Playwright on the system's browser (see ``tests/reports/browser.py``),
+and must:
 
 - log no console error and throw no exception;
 - make no request but its own file and ``data:`` URIs (a partner reads it offline);
 - have a table of contents whose every link lands on its section;
-- give a screenshot that is a real picture, not a blank page.
+- give a screenshot that is a real picture, not a blank page;
+- give every chart an alternative text that says what it shows, with figures;
+- have no "serious" or "critical" violation of axe-core 4.x (the copy shipped in the
+  pinned ``axe-playwright-python`` wheel);
+- at 390 px wide, overflow nowhere but inside the scroll boxes of wide tables;
+- in print media, have no table or image wider than the A4 content box, and print (with
+  ``preferCSSPageSize``) to A4 pages none of which is empty apart from its footer.
 
 The first tests prove the checks themselves on tiny pages written for the purpose: a page
 that must pass, and pages with one defect each that must be caught.
@@ -27,7 +34,7 @@ from urllib.parse import unquote, urldefrag, urlparse
 import pytest
 from PIL import Image
 
-from browser import Chromium, DevToolsError, find_chromium, living_processes, png_size
+from browser import A4_CONTENT_PX, Browser, blank_pdf_pages, find_chromium
 from ramlab.reports import factory
 from ramlab.reports.jobs import plan
 from ramlab.errors import BuildError, RamlabError
@@ -42,21 +49,30 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
+def _missing(message: str):
+    """Skip, but fail under CI, which must have installed what the browser tests need."""
+    if _in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
 def _executable() -> str:
-    """The browser; skip without one, but fail under CI, which must have installed it."""
+    """The browser and its client; see ``.ci/run`` for how CI installs them."""
     executable = find_chromium()
     if executable is None:
-        message = "headless Chromium not found: apt-get install chromium, or set $RAMLAB_CHROMIUM"
-        if _in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        _missing("headless Chromium not found: apt-get install chromium, or set $RAMLAB_CHROMIUM")
+    try:
+        import axe_playwright_python  # noqa: F401
+        import playwright  # noqa: F401
+    except ImportError as exc:
+        _missing(f"{exc.name} is not installed: make install (the test extra of pyproject.toml)")
     return executable
 
 
 @pytest.fixture(scope="session")
 def chromium(request):
-    """One headless Chromium for the session; killed with its process group at the end."""
-    browser = Chromium(_executable(), timeout=30)
+    """One headless Chromium for the session, closed at the end."""
+    browser = Browser(_executable(), timeout=60)
     request.addfinalizer(browser.close)
     return browser
 
@@ -104,9 +120,10 @@ def _colours(png: Path) -> int:
     return (1 << 16) if found is None else len(found)
 
 
-def _assert_screenshot(png: Path) -> None:
-    data = png.read_bytes()
-    assert png_size(data) == VIEWPORT, f"{png}: {png_size(data)} pixels, viewport {VIEWPORT}"
+def _assert_screenshot(png: Path, viewport=VIEWPORT) -> None:
+    with Image.open(png) as image:
+        size = image.size
+    assert size == viewport, f"{png}: {size} pixels, viewport {viewport}"
     colours = _colours(png)
     assert colours >= MIN_COLOURS, f"{png}: {colours} colours, the page looks blank"
 
@@ -126,7 +143,7 @@ def test_clean_page_passes(chromium, tmp_path, head):
     check = chromium.check_page(path, screenshot=tmp_path / "page.png", viewport=VIEWPORT)
     assert check.console_errors == []
     assert check.foreign_requests == []
-    assert check.requests == [path.as_uri(), DATA_IMAGE]
+    assert check.requests == [path.as_uri()]  # data: URIs are not requests to Playwright
     assert [link.target for link in check.toc] == ["partie-1", "partie-2", "partie-3"]
     assert check.toc_problems == []
     # The last section cannot reach the top of the viewport; it is accepted as visible.
@@ -141,8 +158,9 @@ def test_clean_page_passes(chromium, tmp_path, head):
         ("", "<script>console.assert(1 === 2, 'base nulle')</script>", "console.assert"),
         ("", "<script>undefinedFunction()</script>", "ReferenceError: undefinedFunction is not defined"),
         ("", "<script>Promise.reject(new Error('rejetée'))</script>", "Error: rejetée"),
-        # A Content-Security-Policy violation is reported by the Log domain only.
-        ('<meta http-equiv="Content-Security-Policy" content="img-src \'none\'">', "", "security error"),
+        # A Content-Security-Policy violation is reported as a console error.
+        ('<meta http-equiv="Content-Security-Policy" content="img-src \'none\'">', "",
+         "Content Security Policy"),
         ("", "<script>alert('Attention')</script>", "alert dialog: Attention"),
     ],
     ids=["console-error", "console-assert", "exception", "unhandled-rejection", "log-entry", "alert"],
@@ -238,22 +256,11 @@ def test_blank_screenshot_is_rejected(tmp_path):
     blank.write_bytes(_solid_png(*VIEWPORT, (255, 255, 255)))
     with pytest.raises(AssertionError, match="looks blank"):
         _assert_screenshot(blank)
-    with pytest.raises(ValueError):
-        png_size(b"GIF89a" + bytes(30))
 
 
 def test_missing_file_is_an_error(chromium, tmp_path):
-    with pytest.raises(DevToolsError, match="cannot open|did not finish"):
+    with pytest.raises(RuntimeError, match="cannot open"):
         chromium.check_page(tmp_path / "absent.html")
-
-
-def test_close_kills_the_whole_browser():
-    browser = Chromium(_executable(), timeout=30)
-    group = browser.pid
-    assert len(living_processes(group)) > 1  # the browser and its helpers share a group
-    browser.close()
-    browser.close()  # idempotent
-    assert living_processes(group) == []
 
 
 # ---------------------------------------------------------------------------
@@ -337,17 +344,130 @@ def built_reports(tmp_path_factory) -> Path:
     return where / "reports"
 
 
+#: Alternative texts that say nothing of what a chart shows.
+GENERIC_ALTS = {"", "graphique", "image", "figure", "chart", "no description has been provided for this image"}
+
+# Elements that stick out of the viewport, outside the scroll boxes (tables, charts).
+_PHONE_OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth, out = [];
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+                   + (el.classList.length ? '.' + [...el.classList].join('.') : '');
+  if (document.documentElement.scrollWidth > width + 1)
+    out.push(`the page scrolls sideways: ${document.documentElement.scrollWidth}px for ${width}px`);
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('.ramlab-scroll')) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width && (box.right > width + 1 || box.left < -1))
+      out.push(`${name(el)}: ${Math.round(box.left)}px to ${Math.round(box.right)}px`);
+  }
+  return out.slice(0, 15);
+}"""
+
+# In print media: tables and images wider than the content box of their A4 page.
+_PRINT_WIDTHS = """(limits) => {
+  const out = [];
+  for (const el of document.querySelectorAll('table, img, svg, figure')) {
+    const box = el.getBoundingClientRect();
+    if (!box.width) continue;
+    const turned = !!el.closest('.ramlab-landscape');
+    const limit = turned ? limits.landscape : limits.portrait;
+    const width = Math.max(box.width, el.scrollWidth || 0);
+    if (width > limit + 1) {
+      const label = (el.querySelector && el.querySelector('caption')
+                     ? el.querySelector('caption').textContent : el.getAttribute('alt') || '').slice(0, 60);
+      out.push(`${el.tagName.toLowerCase()} ${Math.round(width)}px > ${Math.round(limit)}px`
+               + `${turned ? ' (landscape)' : ''}: ${label}`);
+    }
+  }
+  return out.slice(0, 15);
+}"""
+
+
+def _pdf_page_sizes(pdf: Path) -> set[str]:
+    """Paper names of the pages of a PDF (``pdfinfo``, poppler-utils)."""
+    import re
+    import subprocess
+
+    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "9999", str(pdf)], capture_output=True,
+                          text=True, check=True, timeout=60).stdout
+    return {m[1] for m in re.finditer(r"Page\s+\d+ size:.*\((\S+)\)", info)} or {
+        m[1] for m in re.finditer(r"Page size:.*\((\S+)\)", info)}
+
+
+def _report_problems(chromium, path: Path, shots: Path, stem: str) -> dict[str, list[str]]:
+    """Charts' alt texts, axe-core, phone width and print of one page (one load)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    problems: dict[str, list[str]] = {}
+    page, _ = chromium.open(path, viewport=VIEWPORT)
+    try:
+        images = page.evaluate("[...document.querySelectorAll('img')].map(i => i.getAttribute('alt'))")
+        problems["alt text"] = [
+            f"{alt!r}" for alt in images
+            if alt is None or alt.strip().lower() in GENERIC_ALTS or len(alt) < 30
+            or not any(ch.isdigit() for ch in alt)
+        ]
+        result = Axe().run(page, options={"resultTypes": ["violations"]})
+        assert result.response["testEngine"]["version"].startswith("4."), result.response["testEngine"]
+        problems["axe-core (serious, critical)"] = [
+            f"{v['id']} ({v['impact']}): {v['help']}; e.g. {v['nodes'][0]['target']}"
+            for v in result.response["violations"] if v["impact"] in ("serious", "critical")
+        ]
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(200)
+        problems["390 px wide"] = page.evaluate(_PHONE_OVERFLOW)
+        page.screenshot(path=str(shots / f"{stem}_390.png"))
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": int(A4_CONTENT_PX["portrait"]), "height": 1100})
+        page.wait_for_timeout(200)
+        problems["print width"] = page.evaluate(_PRINT_WIDTHS, A4_CONTENT_PX)
+        pdf = shots / f"{stem}.pdf"
+        page.pdf(path=str(pdf), prefer_css_page_size=True)
+    finally:
+        page.context.close()
+    sizes = _pdf_page_sizes(pdf)
+    problems["PDF paper"] = [] if sizes and sizes <= {"A4"} else [f"pages of {sorted(sizes)}"]
+    problems["PDF pages empty but for the footer"] = [f"page {n}" for n in blank_pdf_pages(pdf)]
+    return problems
+
+
 def _check_report(chromium, reports: Path, report: str, screenshots: Path):
-    """Open ``reports/<report>`` and assert every check; screenshot to ``<survey>_<year>.png``."""
+    """Open ``reports/<report>`` and assert every check; screenshots to ``<survey>_<year>*.png``."""
     path = reports / report
     assert path.is_file(), f"{path} was not built"
-    shot = screenshots / (report.removesuffix(".html").replace("/", "_") + ".png")
+    stem = report.removesuffix(".html").replace("/", "_")
+    shot = screenshots / (stem + ".png")
     check = chromium.check_page(path, screenshot=shot, viewport=VIEWPORT)
-    assert check.console_errors == [], "\n".join(check.console_errors)
-    assert check.foreign_requests == [], "\n".join(check.foreign_requests)
-    assert check.toc_problems == [], "\n".join(check.toc_problems)
+    problems = {
+        "console": check.console_errors,
+        "requests": check.foreign_requests,
+        "table of contents": check.toc_problems,
+    }
+    problems.update(_report_problems(chromium, path, screenshots, stem))
+    found = {what: found for what, found in problems.items() if found}
+    assert not found, f"{report}:\n" + "\n".join(
+        f"- {what}:\n    " + "\n    ".join(map(str, items)) for what, items in found.items())
     _assert_screenshot(check.screenshot)
     return check
+
+
+def test_report_checks_catch_their_defects(chromium, tmp_path):
+    """A page with one defect per check: each check names it."""
+    body = (
+        f'<img src="{DATA_IMAGE}" alt="Graphique">'  # generic alt text
+        f'<img src="{DATA_IMAGE}">'  # no alt at all: axe-core's image-alt is critical
+        '<div style="width: 800px">Un bloc trop large pour un téléphone.</div>'
+        '<table><tr>' + "<td>colonne&nbsp;large&nbsp;sans&nbsp;coupure</td>" * 8 + "</tr></table>"
+        '<p style="break-after: page">Fin de page.</p><p style="break-after: page"></p><p>Suite.</p>'
+    )
+    path = _page(tmp_path, body)
+    problems = _report_problems(chromium, path, tmp_path, "defects")
+    assert "'Graphique'" in problems["alt text"] and "None" in problems["alt text"]
+    assert any(p.startswith("image-alt (critical)") for p in problems["axe-core (serious, critical)"])
+    assert any("div" in p for p in problems["390 px wide"])
+    assert any(p.startswith("table ") for p in problems["print width"])
+    assert problems["PDF paper"], "a page without an A4 @page rule prints on Letter"
+    assert problems["PDF pages empty but for the footer"]
 
 
 @pytest.mark.parametrize("report", EXPECTED or [pytest.param(None, id="no-report-found")])
@@ -357,6 +477,77 @@ def test_report_opens_cleanly(request, chromium, screenshots, report):
     )
     check = _check_report(chromium, request.getfixturevalue("built_reports"), report, screenshots)
     assert check.toc, "the report has no table of contents (#toc or nav with links to its sections)"
+
+
+# Each sentence of "L'essentiel" with the percentages it quotes, and the cells of the tables.
+_ESSENTIEL = """() => {
+  const section = document.querySelector('section.ramlab-essentiel');
+  if (!section) return null;
+  const cells = [...document.querySelectorAll('table td')].map(td => td.textContent.trim());
+  return {
+    cells,
+    findings: [...section.querySelectorAll('li.ramlab-finding')].map(li => ({
+      callout: li.querySelector('.ramlab-callout').textContent.trim(),
+      sentence: li.querySelector('.ramlab-sentence').textContent.trim(),
+    })),
+  };
+}"""
+
+
+@pytest.mark.parametrize("report", [r for r in EXPECTED if r.split("/")[-1][:4].isdigit()
+                                    and not r.startswith("programme/")]
+                         or [pytest.param(None, id="no-edition-found")])
+def test_essentiel_quotes_the_tables(request, chromium, report):
+    """"L'essentiel" opens each edition; every percentage it quotes is a cell of a table."""
+    import re
+
+    assert report is not None, "no edition report to check"
+    page, _ = chromium.open(request.getfixturevalue("built_reports") / report)
+    try:
+        found = page.evaluate(_ESSENTIEL)
+    finally:
+        page.context.close()
+    assert found is not None, f"{report}: no « L'essentiel » section"
+    findings = found["findings"]
+    assert findings, f"{report}: « L'essentiel » states no finding"
+    starts = {re.match(r"[\d\s\u202f,]+%?", cell)[0].strip() for cell in found["cells"]
+              if re.match(r"\d", cell)}
+    for finding in findings:
+        quoted = re.findall(r"\d+(?:,\d+)?\u202f%", finding["sentence"]) or [finding["callout"]]
+        missing = [q for q in quoted if q not in starts]
+        assert not missing, f"{report}: {finding['sentence']!r} quotes {missing}, in no table cell"
+
+
+def test_markup_in_spec_labels_shows_as_text(chromium, tmp_path):
+    """A title and an answer label holding markup come out as text, never as elements."""
+    import numpy as np
+    import pandas as pd
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from ramlab.design import Design
+    from ramlab.reports import blocks
+    from ramlab.reports.render import clean_notebook, render_html
+    from ramlab.tables import crosstab
+
+    title = 'Titre <b class="injected">gras</b><img src=x onerror="alert(1)">'
+    label = '<i class="injected">Oui</i>'
+    rng = np.random.default_rng(2)
+    data = pd.DataFrame({"q": pd.Categorical.from_codes(rng.integers(0, 3, 120), [label, "Non", "Autre"]),
+                         "w": rng.uniform(1, 2, 120)})
+    table = crosstab(Design(data, weights="w"), "q", chisq=False)
+    html_out = lambda text: new_output("display_data", data={"text/html": text, "text/plain": ""})
+    cells = [new_code_cell("", outputs=[html_out(blocks.heading(title, 2)), html_out(table.to_html())])]
+    path = tmp_path / "balisage.html"
+    path.write_text(render_html(clean_notebook(new_notebook(cells=cells)), title="Essai"), encoding="utf-8")
+    page, check = chromium.open(path)
+    try:
+        injected = page.evaluate("document.querySelectorAll('.injected, img[src=x]').length")
+        text = page.evaluate("document.body.innerText")
+    finally:
+        page.context.close()
+    assert injected == 0
+    assert "<b class=\"injected\">gras</b>" in text and label in text
+    assert check.console_errors == []  # no alert
 
 
 def test_index_opens_cleanly_and_links_every_report(chromium, built_reports, screenshots):

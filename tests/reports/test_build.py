@@ -487,7 +487,10 @@ def test_report_2021_has_profile_diagnostics_and_the_synthetic_notice(report_202
 def test_report_2021_is_clean_and_self_contained(report_2021):
     text = visible_text(report_2021)
     _assert_self_contained(report_2021)
-    assert len(re.findall(r'<img[^>]*src="data:image/png;base64,', report_2021)) >= 5
+    charts = re.findall(r'<img[^>]*src="data:image/svg\+xml;base64,[^"]*"[^>]*>', report_2021)
+    assert len(charts) >= 5
+    alts = [re.search(r'alt="([^"]*)"', tag)[1] for tag in charts]
+    assert all(len(alt) > 40 and re.search(r"\d", alt) for alt in alts), alts  # says what it shows
     assert "<pre" not in report_2021 and "Traceback" not in report_2021
     assert "Line2D at 0x" not in report_2021 and "<Figure size" not in report_2021
     assert "Warning" not in text

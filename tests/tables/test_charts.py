@@ -1,4 +1,4 @@
-"""Tests of ramlab.tables.charts: figures, house style, labels, synthetic mark, PNG export."""
+"""Tests of ramlab.tables.charts: drawn values equal the table's, bases, alt text, SVG, house style."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def figures():
     import matplotlib.pyplot as plt
 
     for fig in made:
-        plt.close(fig)
+        plt.close(getattr(fig, "figure", fig))
 
 
 @pytest.fixture
@@ -72,16 +72,47 @@ def _assert_no_math(fig):
         assert not t.get_usetex()
 
 
-def test_bars_has_percent_labels_base_source_and_mark(data, figures):
+def _scale_data(rng, n=400):
+    cats = ["Oui, tout à fait", "Oui, plutôt", "Non, plutôt pas", "Non, pas du tout", "Ne sait pas"]
+    df = pd.DataFrame({
+        "q": pd.Categorical.from_codes(rng.choice(5, n, p=[.35, .4, .12, .05, .08]), cats),
+        "g": pd.Categorical.from_codes(rng.integers(0, 9, n), [f"Région {c}" for c in "ABCDEFGHI"]),
+        "w": rng.uniform(0.5, 2.0, n),
+    })
+    df.attrs["synthetic"] = True
+    return df
+
+
+def _scale_spec():
+    q = Question(id="q", text="Diriez-vous <b>que</b>… ?", type="scale", columns=("q",),
+                 categories=["Oui, tout à fait", "Oui, plutôt", "Non, plutôt pas", "Non, pas du tout",
+                             "Ne sait pas"],
+                 missing=["Ne sait pas"],
+                 nets={"Total Oui": ["Oui, tout à fait", "Oui, plutôt"],
+                       "Total Non": ["Non, plutôt pas", "Non, pas du tout"]})
+    return SimpleNamespace(questions={"q": q}, bases={"ensemble": Base("ensemble", "Ensemble")},
+                           study={"unit": "associations", "source": "Source : test"})
+
+
+def _footer(fig):
+    return "\n".join(t.get_text() for t in fig.texts)
+
+
+def _sizes(fig):
+    return [t.get_fontsize() for t in _texts(fig)]
+
+
+def test_bars_draw_the_table_answers_not_its_nets(data, figures):
     t = crosstab(Design(data, weights="w"), "q", "taille", chisq=False, source="Source : test $")
-    fig = charts.bars(t, title="Coût de 5$ à 10$")
-    figures.append(fig)
+    chart = charts.bars(t, title="Coût de 5$ à 10$")
+    figures.append(chart)
+    fig = chart.figure
     assert isinstance(fig, Figure)
-    # one bar per answer, its length the total column's percentage, labelled with it
     answers = (t.kinds.xs("q", level="question") == "category").to_numpy()
     expected = 100 * t.frame.xs("q", level="question").iloc[:, 0].to_numpy(dtype=float)[answers]
     bars = fig.axes[0].patches
     np.testing.assert_allclose([b.get_width() for b in bars], expected, rtol=1e-12)
+    np.testing.assert_allclose(chart.values.to_numpy() * 100, expected, rtol=1e-12)
     w = data["w"].to_numpy()
     direct = [100 * w[(data["q"] == c).to_numpy()].sum() / w.sum() for c in data["q"].cat.categories]
     np.testing.assert_allclose(expected, direct, rtol=1e-12)  # the table is the weighted share
@@ -90,53 +121,157 @@ def test_bars_has_percent_labels_base_source_and_mark(data, figures):
 
     for v in expected:
         assert fmt_pct(v / 100) in texts
-    assert any(s.endswith("\u202f%") for s in texts)
-    footer = [s for s in texts if s.startswith("Base : Ensemble")]
-    assert footer and "Source : test" in footer[0]
+    assert "Base : Ensemble (" in _footer(fig) and "Source : test" in _footer(fig)
     assert charts.SYNTHETIC_MARK in texts
+    assert min(_sizes(fig)) >= charts.MIN_POINTS
     _assert_no_math(fig)
-    # the $ shows literally
-    title = fig.axes[0]._left_title
-    assert title._preprocess_math(title.get_text())[0] == "Coût de 5$ à 10$"
+    assert any(x._preprocess_math(x.get_text())[0] == "Coût de 5$ à 10$" for x in fig.texts)
+    # the alt text says what is shown, with its figures
+    assert chart.alt.startswith("Graphique en barres : Coût de 5$ à 10$.")
+    assert all(fmt_pct(v / 100) in chart.alt for v in expected)
+
+
+def test_diverging_scale_one_bar_nets_as_labels_base_without_dont_know(figures):
+    data = _scale_data(np.random.default_rng(3))
+    t = crosstab(Design(data, weights="w"), "q", spec=_scale_spec(), chisq=False)
+    chart = charts.auto(t)
+    figures.append(chart)
+    assert chart.kind == "diverging"
+    sub = t.frame.xs("q", level="question").iloc[:, 0]
+    kinds = t.kinds.xs("q", level="question")
+    cats = sub[(kinds == "category").to_numpy()]
+    widths = sorted(abs(p.get_width()) for p in chart.figure.axes[0].patches)
+    # four bars (not six: the nets are not drawn), adding to 100 % of the base
+    assert len(widths) == 4
+    np.testing.assert_allclose(sum(widths), 100.0, rtol=1e-12)
+    np.testing.assert_allclose(widths, sorted(100 * cats.to_numpy(dtype=float)), rtol=1e-12)
+    from ramlab.format import fmt_int, fmt_pct
+
+    labels = [x.get_text() for x in chart.figure.axes[0].texts]
+    for net in ("Total Oui", "Total Non"):
+        value = float(sub[("", net)])
+        assert f"{net}\n{fmt_pct(value)}" in labels
+        assert f"{net} {fmt_pct(value)}" in chart.alt
+    # the footer's base is the base of the percentages, "Ne sait pas" set aside
+    w = data["w"].to_numpy()
+    answered = w[(data["q"] != "Ne sait pas").to_numpy()].sum()
+    assert float(sub[("", "Base pondérée")]) == pytest.approx(answered, rel=1e-12)
+    assert fmt_int(answered) in _footer(chart.figure)
+    assert fmt_int(w.sum()) not in _footer(chart.figure)
+    assert min(_sizes(chart.figure)) >= charts.MIN_POINTS
+
+
+def test_no_chart_for_a_two_answer_question(figures):
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"oui": pd.Categorical.from_codes(rng.integers(0, 2, 200), ["Oui", "Non"]),
+                       "w": rng.uniform(1, 2, 200)})
+    assert charts.auto(crosstab(Design(df, weights="w"), "oui", chisq=False)) is None
 
 
 def test_stacked_grid_and_error_for_other_types(data, figures):
     d = Design(data, weights="w")
     t = crosstab(d, "grille", spec=_spec(), chisq=False)
-    fig = charts.stacked(t)
-    figures.append(fig)
-    ax = fig.axes[0]
+    chart = charts.stacked(t)
+    figures.append(chart)
+    ax = chart.figure.axes[0]
     widths = np.array([p.get_width() for p in ax.patches]).reshape(3, 2)  # answers x items
     np.testing.assert_allclose(widths.sum(axis=0), 100.0)
-    _assert_no_math(fig)
+    grid = t.items_by_answers("grille")[["Oui", "Non", "Peut-être"]].to_numpy(dtype=float)
+    np.testing.assert_allclose(widths.T, 100 * grid, rtol=1e-12)
+    _assert_no_math(chart.figure)
     with pytest.raises(TableError):
         charts.stacked(crosstab(d, "q", chisq=False))
 
 
-def test_grouped_banner_and_lines_trend(data, figures):
+def test_breakdown_dot_plot_sorted_with_logit_intervals_and_significance(figures):
+    data = _scale_data(np.random.default_rng(5), n=900)
+    data.loc[data["g"] == "Région A", "q"] = "Oui, tout à fait"  # one group far above the rest
+    t = crosstab(Design(data, weights="w"), "q", "g", spec=_scale_spec(), chisq=False)
+    chart = charts.auto(t, variable="g")
+    figures.append(chart)
+    assert chart.kind == "dots"
+    row = t.frame.loc[("q", "", "Total Oui")]
+    groups = [c for c in t.frame.columns if c[0] == "g"]
+    expected = row[groups].astype(float).sort_values(ascending=False, kind="stable")
+    # drawn values are the table's, sorted; one dot per group, none hidden here
+    np.testing.assert_allclose(chart.values.to_numpy(), expected.to_numpy(), rtol=1e-12)
+    assert list(chart.values.index) == [c[1] for c in expected.index]
+    from matplotlib.collections import PathCollection
+
+    drawn = np.concatenate([c.get_offsets()[:, 0] for c in chart.figure.axes[0].collections
+                            if isinstance(c, PathCollection)])
+    np.testing.assert_allclose(np.sort(drawn), np.sort(100 * expected.to_numpy()), rtol=1e-12)
+    # intervals inside [0, 1] even for a group at 100 %
+    assert (chart.intervals["low"] >= 0).all() and (chart.intervals["high"] <= 1).all()
+    assert chart.intervals.loc["Région A", "high"] == 1.0
+    assert bool(chart.significant["Région A"])
+    assert "Région A 100\u202f% (significatif)" in chart.alt
+    # groups under low_base respondents say "base faible", as the tables do
+    counts = t.frame.loc[("q", "", "Base brute (effectif)")][groups]
+    few = t.options.min_base <= counts.min() < 200
+    assert few  # ~100 respondents per group here
+    low = charts.dots(t, variable="g", low_base=200)
+    figures.append(low)
+    assert low.alt.count("(base faible)") == len(groups)
+    assert "Base faible : groupe de moins de 200 répondants" in _footer(low.figure)
+    assert "(base faible)" not in chart.alt
+
+
+def test_logit_interval_matches_r_svyciprop():
+    import json
+    from pathlib import Path
+
+    cases = json.loads((Path(__file__).resolve().parents[1] / "fixtures/r/ciprop.json").read_text())
+    checked = 0
+    for case in cases["cases"]:
+        result = case["result"]
+        if case["method"] != "logit" or result.get("error"):
+            continue
+        low, high = charts.logit_interval(result["estimate"], result["se"], result["df"],
+                                          level=case["level"])
+        assert float(low) == pytest.approx(result["ci_low"], abs=1e-9), case["id"]
+        assert float(high) == pytest.approx(result["ci_high"], abs=1e-9), case["id"]
+        checked += 1
+    assert checked >= 10
+
+
+def test_trend_slope_chart_values_significance_and_no_overlap(data, figures):
     d = Design(data, weights="w")
-    t = crosstab(d, "q", "taille", chisq=False)
-    fig = charts.grouped(t)
-    figures.append(fig)
-    # the drawn bars are the table's column percentages: one container per
-    # column (total first), one bar per answer, in the table's order
-    ax = fig.axes[0]
-    cols = [t.frame.columns[0]] + [c for c in t.frame.columns if c[0] == "taille"]
-    answers = (t.kinds.xs("q", level="question") == "category").to_numpy()
-    expected = 100 * t.frame.xs("q", level="question")[cols].to_numpy(dtype=float)[answers]
-    assert len(ax.containers) == len(cols) == 3
-    for j, container in enumerate(ax.containers):
-        widths = [bar.get_width() for bar in container]
-        np.testing.assert_allclose(widths, expected[:, j], rtol=1e-12)
-    assert expected.shape == (4, 3)
-    _assert_no_math(fig)
     tr = trend({2019: d, 2021: Design(data, weights=None)}, "q")
-    fig2 = charts.lines(tr)
-    figures.append(fig2)
-    assert len(fig2.axes[0].lines) == 4
-    _assert_no_math(fig2)
+    chart = charts.lines(tr)
+    figures.append(chart)
+    ax = chart.figure.axes[0]
+    years = [c for c in tr.frame.columns if c[0] == "Année"]
+    sub = tr.frame.xs("q", level="question")[years]
+    kinds = tr.kinds.xs("q", level="question")
+    shown = sub[(kinds == "category").to_numpy()]
+    assert len(ax.lines) >= len(shown)
+    drawn = np.array([line.get_ydata() for line in ax.lines[: len(shown)]], dtype=float)
+    np.testing.assert_allclose(drawn, 100 * shown.to_numpy(dtype=float), rtol=1e-12)
+    # end labels never overlap
+    renderer = chart.figure.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts if "(" in t.get_text()]
+    assert len(boxes) == len(shown)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    assert "n.s." in chart.alt or "*" in chart.alt
+    _assert_no_math(chart.figure)
     with pytest.raises(TableError):
-        charts.lines(t)
+        charts.lines(crosstab(d, "q", "taille", chisq=False))
+
+
+def test_svg_is_deterministic_and_embedded_as_an_img_with_alt(data, figures):
+    t = crosstab(Design(data, weights="w"), "q", chisq=False)
+    a, b = charts.bars(t), charts.bars(t)
+    figures.extend([a, b])
+    svg = a.to_svg()
+    assert svg == b.to_svg()
+    assert "<dc:date>" not in svg
+    html = a.to_html()
+    assert html.count("<img ") == 1 and 'src="data:image/svg+xml;base64,' in html
+    assert 'alt="Graphique en barres : ' in html
+    assert 'alt="Graphique"' not in html
 
 
 def test_palette_is_the_okabe_ito_set():
@@ -148,15 +283,18 @@ def test_save_png_with_synthetic_mark(data, tmp_path, figures):
     data_real = data.copy()
     data_real.attrs["synthetic"] = False
     t = crosstab(Design(data_real, weights="w"), "q", chisq=False)
-    fig = charts.bars(t)
-    figures.append(fig)
+    chart = charts.bars(t)
+    figures.append(chart)
+    fig = chart.figure
     assert charts.SYNTHETIC_MARK not in [x.get_text() for x in fig.texts]
-    path = charts.save(fig, tmp_path / "a.png", synthetic=True)
+    path = charts.save(chart, tmp_path / "a.png", synthetic=True)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert charts.SYNTHETIC_MARK in [x.get_text() for x in fig.texts]
     # saving twice gives the same bytes (no timestamp in the PNG)
-    charts.save(fig, tmp_path / "b.png")
+    charts.save(chart, tmp_path / "b.png")
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
-    fig2 = charts.bars(crosstab(d, "q", chisq=False))
+    charts.save(chart, tmp_path / "c.svg")
+    assert (tmp_path / "c.svg").read_text().lstrip().startswith("<?xml")
+    fig2 = charts.bars(crosstab(d, "q", chisq=False)).figure
     figures.append(fig2)
     assert [x.get_text() for x in fig2.texts].count(charts.SYNTHETIC_MARK) == 1

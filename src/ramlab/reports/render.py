@@ -121,6 +121,7 @@ def _exporter_class():
     from jinja2 import pass_context
     from nbconvert import HTMLExporter
 
+    from ramlab.reports import page
     from ramlab.reports.toc import anchor_headings
 
     class RamlabHTMLExporter(HTMLExporter):
@@ -130,6 +131,11 @@ def _exporter_class():
             toc = context.get("resources", {}).get("ramlab_toc")
             renderings = (toc or {}).get("markdown", {}).get(source)
             return anchor_headings(html, renderings.pop(0)) if renderings else html
+
+        def from_notebook_node(self, nb, resources=None, **kw):
+            html, resources = super().from_notebook_node(nb, resources, **kw)
+            # nbconvert makes every block a focus stop; only the scroll boxes stay one.
+            return page.prepare_html(html), resources
 
     return RamlabHTMLExporter
 
