@@ -355,7 +355,8 @@ _PHONE_OVERFLOW = """() => {
   if (document.documentElement.scrollWidth > width + 1)
     out.push(`the page scrolls sideways: ${document.documentElement.scrollWidth}px for ${width}px`);
   for (const el of document.body.querySelectorAll('*')) {
-    if (el.closest('.ramlab-scroll')) continue;
+    // inside a scroll box, or not shown (the content of a closed <details>)
+    if (el.closest('.ramlab-scroll') || el.closest('details:not([open]) > :not(summary)')) continue;
     const box = el.getBoundingClientRect();
     if (box.width && (box.right > width + 1 || box.left < -1))
       out.push(`${name(el)}: ${Math.round(box.left)}px to ${Math.round(box.right)}px`);
@@ -367,6 +368,7 @@ _PHONE_OVERFLOW = """() => {
 _PRINT_WIDTHS = """(limits) => {
   const out = [];
   for (const el of document.querySelectorAll('table, img, svg, figure')) {
+    if (el.closest('details:not([open]) > :not(summary)')) continue;  // not printed
     const box = el.getBoundingClientRect();
     if (!box.width) continue;
     const turned = !!el.closest('.ramlab-landscape');
