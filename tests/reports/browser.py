@@ -272,10 +272,11 @@ class Browser:
 
 
 def blank_pdf_pages(pdf: Path, *, footer_mm: float = 18.0, ink: float = 0.002) -> list[int]:
-    """Pages of a PDF with (almost) no ink above the bottom margin (the page-number footer).
+    """Pages of a PDF with nothing on them but the page-number footer.
 
     Each page is rasterised at 20 dpi by ``pdftoppm`` (poppler-utils); a page whose body
-    has fewer than `ink` of its pixels darker than light grey is blank apart from its footer.
+    has fewer than `ink` of its pixels darker than light grey, and no text but its page
+    number (``pdftotext``: charts are drawn, not written), is blank apart from its footer.
     """
     from PIL import Image
 
@@ -289,6 +290,15 @@ def blank_pdf_pages(pdf: Path, *, footer_mm: float = 18.0, ink: float = 0.002) -
                 body = image.crop((0, 0, width, int(height * (1 - footer_mm / 297))))
                 histogram = body.histogram()
                 dark = sum(histogram[:200])
-                if dark < ink * body.size[0] * body.size[1]:
+                if dark < ink * body.size[0] * body.size[1] and not _page_text(pdf, number):
                     blank.append(number)
         return blank
+
+
+def _page_text(pdf: Path, number: int) -> str:
+    """The text of one PDF page without its "n / N" page number (``pdftotext``)."""
+    import re
+
+    text = subprocess.run(["pdftotext", "-f", str(number), "-l", str(number), str(pdf), "-"],
+                          check=True, capture_output=True, text=True, timeout=60).stdout
+    return re.sub(r"\b\d+\s*/\s*\d+\b", "", text).strip()
