@@ -9,7 +9,14 @@ import re
 import tempfile
 from pathlib import Path
 
-__all__ = ["replacing", "write_atomic", "file_sha256", "pid_alive", "remove_leftovers"]
+__all__ = [
+    "INPUTS_LOG", "replacing", "write_atomic", "file_sha256", "pid_alive", "remove_leftovers",
+    "record_input", "recorded_inputs",
+]
+
+#: Environment variable naming the file where :func:`record_input` notes each
+#: input file ramlab opens (``ramlab build`` sets it for a report's kernel).
+INPUTS_LOG = "RAMLAB_INPUTS_LOG"
 
 #: A temporary file of :func:`replacing`: ``.<name>.<pid>.<random>.tmp``.
 _TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)\.[^.]+\.tmp$")
@@ -109,3 +116,25 @@ def remove_leftovers(directory) -> list[Path]:
             path.unlink()
             removed.append(path)
     return removed
+
+
+def record_input(path) -> None:
+    """Note that `path` was opened as an input, when :data:`INPUTS_LOG` names a log.
+
+    ``read_sav`` and ``read_yaml`` call it, so that ``ramlab build`` hashes,
+    and names in a report's provenance, the files that its notebook really
+    read (a spec's ``data_file:``, say), not the ones it expected.
+    """
+    log = os.environ.get(INPUTS_LOG)
+    if log:
+        with contextlib.suppress(OSError), open(log, "a", encoding="utf-8") as stream:
+            stream.write(f"{Path(path).resolve()}\n")
+
+
+def recorded_inputs(log) -> list[Path]:
+    """The files noted in an inputs log, each once, in the order first opened (empty if none)."""
+    try:
+        lines = Path(log).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    return [Path(line) for line in dict.fromkeys(line for line in lines if line)]

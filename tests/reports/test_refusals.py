@@ -1,5 +1,7 @@
 """What ``ramlab build`` refuses (issue 11, the build's cases): each test fails on the code before.
 
+13. the files a notebook reads (not the ones planned) are hashed and named
+    in the provenance: an edit to them rebuilds;
 14. a notebook that ends early (``sys.exit(0)``, ``os._exit``, SIGKILL, a cell
     over ``--timeout``) is a failure naming the cell; the previous report stays;
 15. ``--timeout`` takes a positive number of seconds, 2.5 included;
@@ -218,3 +220,43 @@ def test_first_build_is_said_only_when_there_was_no_earlier_build(tmp_path):
     build(root, surveys="associations", stream=later)  # new reports, not a first build
     assert "Premier build" not in later.getvalue()
     assert "pas de build antérieur à comparer" in later.getvalue()
+
+
+# ---------------------------------------------------------------------------
+# 13. The inputs hashed are the inputs read
+
+
+def _sav(path, values):
+    import pandas as pd
+    import pyreadstat
+
+    pyreadstat.write_sav(pd.DataFrame({"q1": [float(v) for v in values]}), str(path))
+
+
+def test_the_file_a_notebook_reads_is_hashed_and_named_in_the_provenance(tmp_path):
+    # the planned data file is data/raw/maires_2020.sav, but the notebook reads
+    # another one (as a spec's data_file: makes load_survey do)
+    root = make_project(tmp_path, surveys={"maires": [2020]}, trends=False)
+    delivered = root / "data" / "raw" / "livraison_institut.sav"
+    _sav(delivered, [1, 2, 3])
+    write_notebook(root / "notebooks" / "impact_maires.ipynb", [
+        *REPORT[:3],
+        ("code", "from ramlab.io.sav import read_sav\n"
+                 "print(len(read_sav('../data/raw/livraison_institut.sav')))"),
+    ])
+    built = functools.partial(build_report, timeout=120)
+    assert build(root, build_one=built, jobs_n=1).exit_code == 0
+    executed = json.loads((root / "build" / "executed" / "maires_2020.ipynb").read_text())
+    data = executed["metadata"]["ramlab"]["provenance"]["data"]
+    assert data.startswith("livraison_institut.sav (") and "maires_2020.sav" not in data
+    record = json.loads((root / "build" / "manifest.json").read_text())["records"]["maires/2020"]
+    assert "data/raw/livraison_institut.sav" in record["read"]
+    assert "data:data/raw/livraison_institut.sav" in record["inputs"]
+
+    unchanged = build(root, build_one=built, jobs_n=1)
+    assert unchanged.results == [] and len(unchanged.skipped) == 1
+    _sav(delivered, [1, 2, 4])  # the institute's file is corrected
+    out = io.StringIO()
+    again = build(root, build_one=built, jobs_n=1, stream=out)
+    assert [r.job.key for r in again.results] == ["maires/2020"], out.getvalue()
+    assert "maires 2020 : données" in out.getvalue()

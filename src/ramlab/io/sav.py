@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ramlab.errors import DataFileError
+from ramlab.files import record_input
 from ramlab.io.labels import normalize_label
 
 __all__ = [
@@ -343,6 +344,7 @@ def read_sav(path, *, encoding=None) -> pd.DataFrame:
         )
     if not path.exists():
         raise DataFileError(f"Survey file not found: {path}", path=str(path))
+    record_input(path)
     raw, meta, raw_dates = _read_raw(path, encoding)
     _check_names(path, raw.columns, encoding)
 

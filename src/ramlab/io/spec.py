@@ -60,6 +60,7 @@ from pathlib import Path
 import yaml
 
 from ramlab.errors import MarginRescaledWarning, SpecError
+from ramlab.files import record_input
 from ramlab.io.labels import normalize_label
 
 __all__ = [
@@ -651,6 +652,7 @@ def read_yaml(path) -> dict:
         or a top level that is not a mapping. ``.path`` names the file.
     """
     path = Path(path)
+    record_input(path)
     try:
         with open(path, encoding="utf-8") as fh:
             raw = yaml.load(fh, Loader=_StrictLoader)  # noqa: S506 - a safe loader

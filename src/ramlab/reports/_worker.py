@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ramlab.errors import BuildError
 from ramlab.reports import findings, keyfigures
-from ramlab.reports.execute import private_ipython_dir, unfinished_cell
+from ramlab.files import recorded_inputs
+from ramlab.reports.execute import inputs_log, private_ipython_dir, unfinished_cell
 from ramlab.reports.render import report_title
 
 __all__ = ["resolve", "work", "check_all", "failing_cell"]
@@ -224,6 +225,7 @@ def work(job, build_one) -> dict:
             "title": report_title(executed),
             "synthetic": _synthetic(executed),
             "attempts": attempts,
+            "read": [str(path) for path in recorded_inputs(inputs_log(job))],
         }
     except Exception as exc:  # noqa: BLE001 - e.g. an unreadable key-figure output
         return _failure(job, exc, time.perf_counter() - start, attempts)

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from ramlab.files import write_atomic
 from ramlab.errors import BuildError
-from ramlab.reports.execute import KERNEL_NAME, execute_notebook
+from ramlab.files import recorded_inputs
+from ramlab.reports.execute import KERNEL_NAME, execute_notebook, inputs_log
 from ramlab.reports.jobs import Job
 from ramlab.reports.parameters import check_parameters
 from ramlab.reports.provenance import for_audience, provenance
@@ -63,7 +64,7 @@ def build_report(job: Job, *, kernel_name: str = KERNEL_NAME, timeout: float | N
     if job.excel and "excel_path" in job.parameters and not job.workbook.is_file():
         raise BuildError(f"{job.name}: the notebook did not write its workbook {job.workbook}")
     executed = nbformat.read(str(job.executed), as_version=4)
-    origin = provenance(job)
+    origin = provenance(job, read=recorded_inputs(inputs_log(job)))
     # the executed notebook keeps the full provenance; a partner page shows version and date
     executed.metadata.setdefault("ramlab", {})["provenance"] = origin
     nbformat.write(executed, str(job.executed))

@@ -20,7 +20,7 @@ from ramlab.reports.jobs import Job
 
 __all__ = [
     "KERNEL_NAME", "cell_timeout", "private_ipython_dir", "source_cell_position", "execute_notebook",
-    "unfinished_cell", "remove_stale_ipython_dirs",
+    "unfinished_cell", "remove_stale_ipython_dirs", "inputs_log",
 ]
 
 KERNEL_NAME = "python3"
@@ -128,8 +128,13 @@ def _environment(changes: dict):
                 os.environ[name] = value
 
 
+def inputs_log(job: Job) -> Path:
+    """Where a job's kernel notes the input files it opens (:func:`ramlab.files.record_input`)."""
+    return job.executed.with_suffix(".inputs")
+
+
 @contextlib.contextmanager
-def _kernel_environment():
+def _kernel_environment(changes: dict | None = None):
     """Environment of one run: this environment's kernels first, a private IPython dir.
 
     ``JUPYTER_PATH`` puts ``<sys.prefix>/share/jupyter`` first, so that kernel
@@ -141,11 +146,12 @@ def _kernel_environment():
         for part in (str(Path(sys.prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH"))
         if part
     )
-    changes = {
+    changes = {  # the caller's changes last
         "JUPYTER_PATH": jupyter_path,
         # charts display inline even when the caller's environment sets another backend
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        **(changes or {}),
     }
     with _environment(changes), private_ipython_dir():
         yield
@@ -223,8 +229,12 @@ def execute_notebook(job: Job, *, kernel_name: str = KERNEL_NAME, timeout: float
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from ramlab.files import INPUTS_LOG
+
     job.executed.parent.mkdir(parents=True, exist_ok=True)
-    with _kernel_environment():
+    log = inputs_log(job)
+    log.write_text("", encoding="utf-8")  # this run's inputs only
+    with _kernel_environment({INPUTS_LOG: str(log)}):
         try:
             papermill.execute_notebook(
                 str(job.notebook),

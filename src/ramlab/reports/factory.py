@@ -146,14 +146,15 @@ def build_all(
     manifest_path = build_dir / MANIFEST_NAME
     records = load_manifest(manifest_path)["records"]
     earlier = bool(records) or any(job.output.is_file() for job in jobs)
-    todo, skipped, fingerprints = _triage(jobs, records, force=force)
+    cache: dict = {}  # the digests of this build's inputs, as they were before it ran
+    todo, skipped = _triage(jobs, records, force=force, cache=cache)
 
     def say(line: str) -> None:
         if progress:
             print(line, file=out, flush=True)
 
     _say_plan(say, jobs, todo, skipped)
-    recorder = _Recorder(records, manifest_path, fingerprints, root=layout.root, say=say)
+    recorder = _Recorder(records, manifest_path, cache, root=layout.root, say=say)
     results = run(
         longest_first([job for job, _ in todo], records), jobs_n=jobs_n, build_one=build_one,
         check=check, progress=progress, stream=out, on_result=recorder,
@@ -201,18 +202,17 @@ def _prepare_directories(directories, *, existing=()) -> None:
     remove_stale_ipython_dirs()
 
 
-def _triage(jobs, records: dict, *, force: bool):
-    """``(todo, skipped, fingerprints)``: jobs to build with the French reasons, jobs unchanged.
+def _triage(jobs, records: dict, *, force: bool, cache: dict):
+    """``(todo, skipped)``: the jobs to build with the French reasons, the jobs unchanged.
 
-    `fingerprints` maps each job's key to ``(fingerprint, digests)``.
+    A job's inputs include the files its last good build read; `cache` keeps
+    the digests computed.
     """
-    cache: dict = {}
-    todo, skipped, fingerprints = [], [], {}
+    todo, skipped = [], []
     for job in jobs:
-        digests = inputs_digests(job, cache=cache)
-        fingerprint = inputs_hash(job, digests=digests)
-        fingerprints[job.key] = (fingerprint, digests)
         record = records.get(job.key)
+        digests = inputs_digests(job, cache=cache, read=_read_files(record, job.root))
+        fingerprint = inputs_hash(job, digests=digests)
         if not force and is_current(job, record, fingerprint):
             skipped.append(job)
         else:
@@ -220,7 +220,7 @@ def _triage(jobs, records: dict, *, force: bool):
                 record, digests, job.output.is_file()
             )
             todo.append((job, why))
-    return todo, skipped, fingerprints
+    return todo, skipped
 
 
 class _Recorder:
@@ -235,8 +235,8 @@ class _Recorder:
     good report and record stay.
     """
 
-    def __init__(self, records: dict, path: Path, fingerprints: dict, *, root: Path, say=None):
-        self.records, self.path, self.fingerprints, self.root = records, path, fingerprints, root
+    def __init__(self, records: dict, path: Path, cache: dict, *, root: Path, say=None):
+        self.records, self.path, self.cache, self.root = records, path, cache, root
         self.say = say
         self.changes: list[str] = []
         self.compared: list[str] = []
@@ -250,7 +250,10 @@ class _Recorder:
         if before is not None:
             self.compared.append(job.label)
         self.changes.extend(keyfigures.change_lines(job.label, before, result.key_figures))
-        self.records[job.key] = _record(result, *self.fingerprints[job.key], root=self.root)
+        # the files this build really read; those hashed before it ran keep that digest
+        digests = inputs_digests(job, cache=self.cache, read=result.read)
+        fingerprint = inputs_hash(job, digests=digests)
+        self.records[job.key] = _record(result, fingerprint, digests, root=self.root)
         record_build(self.path, job.key, self.records[job.key], say=self.say)
 
 
@@ -269,11 +272,17 @@ def _record(result: JobResult, fingerprint: str, digests: dict, *, root: Path) -
         "output": os.path.relpath(job.output, root),
         "executed": os.path.relpath(job.executed, root),
         "key_figures": result.key_figures,
+        "read": sorted({os.path.relpath(path, root) for path in result.read}),
         "essentiel": result.essentiel,
         "built_at": _now(),
         "seconds": round(result.seconds, 3),
         "cells_seconds": round(result.cells_seconds, 3),
     }
+
+
+def _read_files(record: dict | None, root: Path) -> list[Path]:
+    """The input files a job's last good build read (its manifest record's ``read``)."""
+    return [root / path for path in (record or {}).get("read", [])]
 
 
 def _index_entries(records: dict, root: Path, reports_dir: Path) -> list[dict]:

@@ -130,7 +130,7 @@ def package_dir() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-def inputs_digests(job: Job, *, cache: dict | None = None) -> dict[str, str]:
+def inputs_digests(job: Job, *, cache: dict | None = None, read=()) -> dict[str, str]:
     """Content digests of everything a job's report depends on.
 
     Parameters
@@ -139,6 +139,10 @@ def inputs_digests(job: Job, *, cache: dict | None = None) -> dict[str, str]:
     cache : dict, optional
         Digests already computed in this build (ramlab's source, the lock
         file, shared data files); pass the same dict for every job.
+    read : iterable of path, optional
+        The files the job's notebook opened when it was last built (a spec's
+        ``data_file:``, say): each is an input too, ``data:<path>`` for a
+        respondent file, ``read:<path>`` for another not hashed already.
 
     Returns
     -------
@@ -176,6 +180,11 @@ def inputs_digests(job: Job, *, cache: dict | None = None) -> dict[str, str]:
             cache[key] = margins
     for path in margins:
         digests[f"population:{relative(path)}"] = _file_digest(path, cache)
+    for path in read:
+        name = relative(path)
+        if not any(f"{kind}:{name}" in digests for kind in ("data", "spec", "population")):
+            kind = "data" if Path(path).suffix.lower() in (".sav", ".zsav", ".por") else "read"
+            digests[f"{kind}:{name}"] = _file_digest(Path(path), cache)
     digests["ramlab"] = _tree_digest(package_dir(), cache)
     digests["requirements.lock"] = _file_digest(root / LOCK_FILE, cache)
     flags = {"audience": job.audience, "excel": job.excel}
@@ -201,6 +210,7 @@ _INPUT_NAMES = {
     "requirements.lock": "dépendances",
     "flags": "options",
     "python": "version de Python",
+    "read": "fichiers lus",
 }
 
 

@@ -49,6 +49,8 @@ class JobResult:
         The report's title (notebook metadata, else its first level-1 heading).
     synthetic : bool
         The report shows the "Données synthétiques" notice (built on synthetic data).
+    read : list of str
+        The input files the notebook opened (:func:`ramlab.files.record_input`).
     attempts : int
         2 when a failed kernel start was retried.
     """
@@ -66,6 +68,7 @@ class JobResult:
     title: str = ""
     synthetic: bool = False
     attempts: int = 1
+    read: list = field(default_factory=list)
 
 
 def _module_of(function) -> str | None:

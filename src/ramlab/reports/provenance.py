@@ -50,7 +50,11 @@ def _short_sha256(path) -> str:
         return "absent"
 
 
-def provenance(job: Job) -> dict[str, str]:
+#: Suffixes of respondent files, as the provenance names them among the files read.
+DATA_SUFFIXES = (".sav", ".zsav", ".por")
+
+
+def provenance(job: Job, *, read=()) -> dict[str, str]:
     """Where a report comes from, as its footer shows it (French values).
 
     Returns
@@ -58,7 +62,9 @@ def provenance(job: Job) -> dict[str, str]:
     dict
         ``ramlab`` (version), ``commit`` (``git rev-parse HEAD`` of the
         project at build time, "inconnu" when unavailable), ``data`` (each
-        data file with the first 12 hex digits of its sha256), ``parameters``
+        data file the notebook read, from `read`, the files it opened, else
+        the job's planned data files, with the first 12 hex digits of its
+        sha256), ``parameters``
         (as injected, but paths: ``*_dir``, ``*_path``), ``built`` (UTC date and time of the build).
     """
     import datetime as dt
@@ -66,10 +72,11 @@ def provenance(job: Job) -> dict[str, str]:
     from ramlab import __version__
 
     now = dt.datetime.now(dt.timezone.utc)
+    data = [Path(path) for path in read if Path(path).suffix.lower() in DATA_SUFFIXES] or job.data
     return {
         "ramlab": __version__,
         "commit": _git_commit(job.root),
-        "data": " ; ".join(f"{Path(path).name} ({_short_sha256(path)})" for path in job.data),
+        "data": " ; ".join(f"{Path(path).name} ({_short_sha256(path)})" for path in data),
         "parameters": ", ".join(
             f"{name} = {value!r}" for name, value in job.parameters.items()
             if not name.endswith(("_dir", "_path"))  # local paths: the data file is named by its hash
