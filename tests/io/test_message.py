@@ -79,6 +79,41 @@ def test_the_report_message_is_checked_too(data_dir):
         _load(data_dir)
 
 
+def test_a_grid_message_can_cite_its_net_across_items(spec):
+    assert spec.questions["q6"].item_nets == {"Au moins un partenariat": ("any", ("Oui",))}
+    found = check("[q6 Au moins un partenariat] des associations", spec.questions)
+    assert [(p.question, p.item, p.row) for p in found] == [("q6", "", "Au moins un partenariat")]
+    with pytest.raises(ValueError, match="nets across items"):
+        check("[q8 Au moins un partenariat]", spec.questions)  # q8 defines none
+
+
+def _edit(data_dir, change):
+    path = data_dir / "specs" / "associations_2021.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(doc)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("where, nets, says", [
+    ("q6", {"Tous": {"every": ["Oui"]}}, "expected {any: [categories]} or {all: [categories]}"),
+    ("q6", {"Tous": {"all": ["Peut-être"]}}, "'Peut-être' is not one of the valid categories"),
+    ("innovation", {"Tous": {"any": ["Oui, plutôt"]}}, "only a grid question takes item_nets"),
+])
+def test_item_nets_are_checked_at_load(data_dir, where, nets, says):
+    path = _edit(data_dir, lambda doc: doc["questions"][where].__setitem__("item_nets", nets))
+    with pytest.raises(SpecError) as err:
+        _load(data_dir)
+    assert err.value.key.startswith(f"questions.{where}.item_nets")
+    assert str(path) in str(err.value) and says in str(err.value)
+
+
+def test_every_report_message_is_checked(data_dir):
+    _edit(data_dir, lambda doc: doc.__setitem__("report", {"messages": ["[q6 Oui] des associations"]}))
+    with pytest.raises(SpecError, match=r"report\.messages\[0\]: .*'q6' is a grid"):
+        _load(data_dir)
+
+
 def test_report_options_default_to_holm_and_the_issue_thresholds(spec):
     assert spec.adjust == "holm"
     assert (spec.report["hide_below"], spec.report["low_base_below"]) == (30, 75)

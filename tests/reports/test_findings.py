@@ -124,6 +124,48 @@ def test_no_finding_without_a_significant_test(survey, options):
         assert len(hit) == 1 and hit["p_adjusted"].iloc[0] < 0.05
 
 
+def test_the_net_across_items_is_the_published_98_percent_and_its_table_cell(survey, totals):
+    # published (IMPACT.md): 98 % of employer associations have at least one partnership
+    key = ("q6", "Au moins un partenariat", "Au moins un partenariat")
+    cell = _number(totals["q6"].display_frame().loc[key, TOTAL])
+    assert cell == f"98{NNBSP}%"
+    sentence = next(s for s in findings.authored(survey.spec, totals, synthetic=True)
+                    if "au moins un partenariat" in s.text)
+    assert sentence.text.startswith(cell) and sentence.figure == cell
+    assert sentence.cells[0][0] == key
+    assert sentence.base.startswith("Base : Ensemble (148")
+
+
+SHIPPED = sorted(p.stem for p in (DATA / "specs").glob("*.yaml"))
+_SHORT = {  # editions whose published figures cannot yet fill L'essentiel (see the reason)
+    "maires_2016": "published: 87 % (innovation), n = 304 (the study card) and 85 % of rural "
+                   "communes (a sample profile figure no placeholder can cite yet)",
+}
+
+
+@pytest.mark.parametrize("edition", [
+    pytest.param(e, marks=pytest.mark.xfail(strict=True, reason=_SHORT[e])) if e in _SHORT else e
+    for e in SHIPPED])
+def test_every_edition_opens_with_the_sentences_the_issue_requires(edition):
+    name, year = edition.rsplit("_", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        loaded, _ = blocks.load(name, int(year), data_dir=DATA)
+    spec = loaded.spec
+    options = blocks.table_options("partner", spec)
+    columns = blocks.table_breakdowns(loaded)
+    totals = {q: tables.crosstab(loaded, q, **options) for q in spec.questions}
+    crosstabs = [tables.crosstab(loaded, q, columns[b], **options)
+                 for b in spec.breakdowns for q in spec.questions]
+    sentences = findings.essentiel(spec, totals, crosstabs, synthetic=loaded.synthetic)
+    # filler (a sentence restating the study card) would not count: none quotes n or the population
+    card = findings.study_card(loaded)
+    for s in sentences:
+        assert s.figure not in (card["Répondants"], card["Population"])
+        assert re.search(rf"\d+(,\d)?{NNBSP}%|\d,\d", s.figure)
+    assert findings.required(spec) <= len(sentences) <= 8, [s.text for s in sentences]
+
+
 def test_partner_tables_carry_no_question_code_and_explain_the_mean(survey, totals):
     partner = blocks.table_html(totals["innovation"], survey.spec, audience="partner", data=survey.data)
     internal = blocks.table_html(totals["innovation"], survey.spec, audience="internal", data=survey.data)

@@ -18,6 +18,8 @@ A placeholder is written between square brackets::
   answer (``Oui``, ``Cité``), a net (``Total Oui``), or ``moyenne`` (the
   mean of a scale or numeric question, or the mean number of answers of a
   multi-response question). Labels are those of the spec, spelled exactly.
+- A grid question itself (``TARGET`` its id) reads one of its nets across
+  items (the spec's ``item_nets``): ``[q6 Au moins un partenariat]``.
 
 Examples: ``[q7_1 Cité] des associations travaillent au niveau local``,
 ``[innovation Total Oui] y voient une source d'innovation``, ``[q7 moyenne]
@@ -120,9 +122,12 @@ def resolve(target: str, row: str, questions: dict, *, text: str = "") -> Placeh
             f"selected answer, the question its mean number of answers)"
         )
     if owner.type == "grid" and not item:
+        if row in owner.item_nets:  # a net across the grid's items: [q6 Au moins un partenariat]
+            return Placeholder(text, owner.id, "", row)
         raise ValueError(
             f"placeholder {text!r}: {target!r} is a grid; name one of its items "
-            f"({', '.join(owner.columns)})"
+            f"({', '.join(owner.columns)}) or one of its nets across items "
+            f"({', '.join(owner.item_nets) or 'none in the spec'})"
         )
     if owner.type == "numeric":
         allowed = [MEAN]

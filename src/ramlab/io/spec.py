@@ -19,13 +19,14 @@ Spec layout (keys in brackets are optional)::
       <id>: {text, type, [title], [column] | items: {column: label},
              categories: [labels in code order], [nets: {label: [categories]}],
              [missing: [categories]], [show_missing: false], [selected: label],
+             [item_nets: {label: {any | all: [categories]}}] (grid),
              [count_label], [base: ensemble], [note], [changes],
              [message: "[q7_1 Cité] des associations ..."], [published: false],
              [concept: id shared across surveys], [comparable: false], [concept_note]}
     breakdowns: [taille, secteur, region]
     weighting: {mode: rake | rake_from_delivered | delivered, [weight_variable],
                 tolerance, margins: [{variable, file, [groups: {label: [categories]}]}]}
-    [report: {[message], [adjust: holm | bonferroni | bh | none], [main_breakdowns: [taille]],
+    [report: {[message], [messages: [message, ...]], [adjust: holm | bonferroni | bh | none], [main_breakdowns: [taille]],
               [hide_below: 30], [low_base_below: 75], [max_findings: 5],
               [ungroup_in_tables: [region]]}]
 
@@ -98,10 +99,10 @@ _STUDY_OPTIONAL = {"report", "note"}
 _QUESTION_KEYS = {
     "text", "type", "title", "column", "items", "categories", "nets", "missing",
     "show_missing", "selected", "count_label", "base", "note", "changes",
-    "message", "published", "concept", "comparable", "concept_note",
+    "message", "published", "concept", "comparable", "concept_note", "item_nets",
 }
 _REPORT_KEYS = {
-    "message", "adjust", "main_breakdowns", "hide_below", "low_base_below", "max_findings",
+    "message", "messages", "adjust", "main_breakdowns", "hide_below", "low_base_below", "max_findings",
     "ungroup_in_tables",
 }
 #: Multiple-comparison corrections a report may name (R ``p.adjust``; "bh": Benjamini-Hochberg).
@@ -109,6 +110,7 @@ REPORT_ADJUST = ("holm", "bonferroni", "bh", "none")
 #: Report options of a spec when it does not set them (see :class:`Spec`).
 REPORT_DEFAULTS = {
     "message": None,
+    "messages": [],  # further report-level messages, in order, after "message"
     "adjust": "holm",
     "main_breakdowns": None,  # None: the first breakdown
     "hide_below": 30,
@@ -181,6 +183,12 @@ class Question:
     concept_note : str or None
         French note on how the wording differs from the other surveys of the
         concept (shown in the programme report).
+    item_nets : dict
+        Grid only: nets across the items, ``{label: ("any" | "all", (categories))}``:
+        the share of respondents who give one of the categories to at least
+        one item ("any": "Au moins un partenariat") or to every item ("all").
+        The table adds one row per net (item and row both the label); a
+        message cites it as ``[q6 Au moins un partenariat]``.
     """
 
     id: str
@@ -203,6 +211,7 @@ class Question:
     concept: str | None = None
     comparable: bool = False
     concept_note: str | None = None
+    item_nets: dict = field(default_factory=dict)
 
     @property
     def valid_categories(self) -> list:
@@ -864,6 +873,7 @@ def _build_question(path, qid, q):
             if cat in missing:
                 raise _err(path, f"{where}.nets.{label}", f"{cat!r} is a missing category")
         nets[str(label)] = members
+    item_nets = _item_nets(path, where, q.get("item_nets"), qtype, categories, missing)
     selected = q.get("selected")
     if qtype == "multi":
         selected = _str(path, f"{where}.selected", selected)
@@ -887,7 +897,30 @@ def _build_question(path, qid, q):
         concept=_str(path, f"{where}.concept", q.get("concept"), optional=True),
         comparable=_bool(path, f"{where}.comparable", q.get("comparable", False)),
         concept_note=_str(path, f"{where}.concept_note", q.get("concept_note"), optional=True),
+        item_nets=item_nets,
     )
+
+
+def _item_nets(path, where, raw, qtype, categories, missing):
+    """A grid's nets across items, ``{label: (mode, categories)}``; SpecError naming the key."""
+    if raw is None:
+        return {}
+    key = f"{where}.item_nets"
+    if qtype != "grid":
+        raise _err(path, key, f"only a grid question takes item_nets, not a {qtype} question")
+    if not isinstance(raw, dict):
+        raise _err(path, key, "expected a mapping {net label: {any: [categories]} or {all: [categories]}}")
+    out = {}
+    for label, rule in raw.items():
+        if not isinstance(rule, dict) or len(rule) != 1 or next(iter(rule)) not in ("any", "all"):
+            raise _err(path, f"{key}.{label}", f"expected {{any: [categories]}} or {{all: [categories]}}, got {rule!r}")
+        mode, members = next(iter(rule.items()))
+        members = _str_list(path, f"{key}.{label}.{mode}", members)
+        for cat in members:
+            if cat not in categories or cat in missing:
+                raise _err(path, f"{key}.{label}.{mode}", f"{cat!r} is not one of the valid categories")
+        out[str(label)] = (mode, tuple(members))
+    return out
 
 
 def _bool(path, key, value):
@@ -917,6 +950,10 @@ def _build_report(path, raw, questions, breakdowns, weighting):
     report.update(raw)
     _check_message(path, "report.message", _str(path, "report.message", report["message"], optional=True),
                    questions)
+    messages = _str_list(path, "report.messages", report["messages"]) if report["messages"] else []
+    for i, message in enumerate(messages):
+        _check_message(path, f"report.messages[{i}]", message, questions)
+    report["messages"] = messages
     _choice(path, "report.adjust", report["adjust"], REPORT_ADJUST, "multiple-comparison correction")
     if report["main_breakdowns"] is not None:
         main = report["main_breakdowns"]

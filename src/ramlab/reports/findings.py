@@ -35,6 +35,8 @@ __all__ = [
     "authored",
     "computed",
     "select",
+    "essentiel",
+    "required",
     "essentiel_html",
     "study_card",
     "study_card_html",
@@ -115,6 +117,8 @@ def _row_of(table, question, item, row, labels):
     if field(info, "type") == "multi":
         label = labels.get(item, item)
         return next(key for key in index if key[2] == label and kinds[key] == "category")
+    if not item and (question, row, row) in index:  # a net across a grid's items (item_nets)
+        return (question, row, row)
     item_label = labels.get(item, item) if item else ""
     return next(key for key in index if key[1] == item_label and key[2] == row)
 
@@ -175,6 +179,7 @@ def authored(spec, tables: dict, *, synthetic: bool) -> list:
     messages = []
     if spec.report.get("message"):
         messages.append(spec.report["message"])
+    messages += list(spec.report.get("messages") or [])
     messages += [q.message for q in spec.questions.values() if q.message]
     sentences = []
     for message in messages:
@@ -307,6 +312,22 @@ def select(findings, *, cap: int) -> list:
         if len(kept) >= cap:
             break
     return kept
+
+
+def required(spec) -> int:
+    """Fewest sentences "L'essentiel" must hold: 5 with four questions or more, else 3 (issue 10)."""
+    return 5 if len(spec.questions) >= 4 else 3
+
+
+def essentiel(spec, totals: dict, crosstabs, *, synthetic: bool, most: int = 8) -> list:
+    """The sentences of "L'essentiel": the spec's messages, then the largest computed findings.
+
+    Computed findings fill the list up to `most` sentences, and at most the
+    spec's ``report.max_findings`` of them.
+    """
+    sentences = authored(spec, totals, synthetic=synthetic)
+    found = computed(crosstabs, spec, synthetic=synthetic)
+    return sentences + select(found, cap=max(0, min(spec.report["max_findings"], most - len(sentences))))
 
 
 def study_card(loaded) -> dict:

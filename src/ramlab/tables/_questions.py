@@ -459,7 +459,41 @@ def _grid(data, q, *, show, mask):
             estimates.append(Estimate(label, net_label, "net", a, b, g))
         groups.append((c, label, b))
         offset += len(shown)
+    item_nets = dict(getattr(q, "item_nets", None) or {})
+    if item_nets:
+        return _with_item_nets(Block(row, text, "grid", None, estimates, groups, mask, ""),
+                               [blk[1].dense() for blk in blocks], [blk[2:] for blk in blocks], item_nets)
     return Block(row, text, "grid", _grid_atoms([blk[1] for blk in blocks]), estimates, groups, mask, "")
+
+
+def _with_item_nets(block, items, shown, item_nets):
+    """A grid block with its nets across items (spec ``item_nets``): two atoms and one row each.
+
+    A net counts the respondents giving one of its answers to at least one
+    item ("any") or to every item ("all"), among those who answered at least
+    one item ("any") or every item ("all"); atoms stay dense (n, K).
+    """
+    atoms = list(items)
+    for mode, members in item_nets.values():
+        chosen = np.column_stack([a[:, [j for j, c in enumerate(cats) if c in members]].sum(axis=1)
+                                  for a, (cats, _) in zip(items, shown)])
+        answered = np.column_stack([a[:, [j for j, c in enumerate(cats) if c not in miss]].sum(axis=1)
+                                    for a, (cats, miss) in zip(items, shown)])
+        reduce = np.max if mode == "any" else np.min
+        base = reduce(answered, axis=1)
+        atoms.append(np.column_stack([reduce(chosen, axis=1) * base, base]))
+    atoms = np.column_stack(atoms)
+    K, offset = atoms.shape[1], atoms.shape[1] - 2 * len(item_nets)
+    estimates = [Estimate(e.item, e.label, e.kind, np.pad(e.a, (0, K - len(e.a))),
+                          np.pad(e.b, (0, K - len(e.b))), e.group) for e in block.estimates]
+    groups = [(c, label, np.pad(b, (0, K - len(b)))) for c, label, b in block.groups]
+    for e, net_label in enumerate(item_nets):
+        a, b = np.zeros(K), np.zeros(K)
+        a[offset + 2 * e], b[offset + 2 * e + 1] = 1.0, 1.0
+        estimates.append(Estimate(net_label, net_label, "net", a, b, len(groups)))
+        groups.append((net_label, net_label, b))
+    block.atoms, block.estimates, block.groups = atoms, estimates, groups
+    return block
 
 
 def _grid_atoms(items):

@@ -281,6 +281,8 @@ def _chisq_targets(data, block, factored, in_base):
         targets.append(("", col, unanswered(col, b), levels))
     elif block.type == "grid":
         for g, (col, label, b) in enumerate(block.groups):
+            if col not in used:  # a net across items (spec item_nets): no chi-square of its own
+                continue
             levels = _category_levels(data[col], block, g) if factored else None
             targets.append((label, col, unanswered(col, b), levels))
     elif block.type == "multi":
