@@ -62,7 +62,11 @@ _OPTIONS_DOC = """\
     digits, mean_digits : int
         Decimals shown for percentages and for means / medians.
     source : str, optional
-        Source line (default ``spec.study["source"]``)."""
+        Source line (default ``spec.study["source"]``).
+    ci : bool
+        Show the 95 % confidence interval of each cell, "59 % [55 ; 63]"
+        (proportions: R ``svyciprop(method = "xlogit")``; means: t interval
+        on the design df). ``Table.to_frame("tidy")`` always has them."""
 
 
 def banner(
@@ -85,6 +89,7 @@ def banner(
     digits=0,
     mean_digits=1,
     source=None,
+    ci=False,
 ):
     """A banner table: questions down the side, total and breakdown groups across.
 
@@ -118,7 +123,7 @@ def banner(
     cols = [] if cols is None else ([cols] if isinstance(cols, str) else cols)
     opts = TableOptions(cells=cells, letters=bool(letters), alpha=alpha, adjust=adjust,
                         versus=versus, min_base=min_base, hide_small=bool(hide_small),
-                        digits=digits, mean_digits=mean_digits)
+                        digits=digits, mean_digits=mean_digits, ci=bool(ci))
     data = design.data
     n = len(data)
     w = np.asarray(design.weights, dtype=float)

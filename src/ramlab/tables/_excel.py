@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 from datetime import datetime
 
-from ramlab.tables._render import display_frame, grid_display, header_labels, is_pivoted, notes
+import numpy as np
+import pandas as pd
+
+from ramlab.tables._options import PERCENT
+from ramlab.tables._render import header_labels, is_pivoted, notes, pivot_grid
 
 # Fixed timestamp written into Excel files so that a build is byte-identical.
 _EPOCH = datetime(2000, 1, 1, 0, 0, 0)
@@ -15,20 +20,25 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def to_excel(table, path):
-    """Write the table to an .xlsx file, one sheet per question id (see ``Table.to_excel``)."""
+    """Write the table to an .xlsx file, one sheet per question id (see ``Table.to_excel``).
+
+    Cells are numbers with an Excel number format (percentages as
+    proportions shown "59%", counts "148,429", means "1.6"); significance
+    letters and the small-base star are literal text of the format, so the
+    value stays a number ("59% A"). Hidden small bases are the text "–".
+    """
     from openpyxl import Workbook
 
     wb = Workbook()
     wb.remove(wb.active)
-    shown = display_frame(table)
     used = set()
     for qid, info in table.questions.items():
         ws = wb.create_sheet(_sheet_name(qid, used))
         ws.cell(row=1, column=1, value=_safe_cell(f"{qid}. {info.text}")).font = _bold()
         if is_pivoted(table, qid):
-            r = _write_grid(ws, grid_display(table, qid, shown), 3)
+            r = _write_grid(ws, table, qid, 3)
         else:
-            r = _write_rows(ws, table, shown.xs(qid, level="question"), 3)
+            r = _write_rows(ws, table, qid, 3)
         r += 1
         for line in notes(table, qid):
             ws.cell(row=r, column=1, value=_safe_cell(line))
@@ -58,20 +68,69 @@ def _right():
     return Alignment(horizontal="right")
 
 
-def _write_grid(ws, grid, r):
+def _number_cell(table, pos, j):
+    """(value, number format) of cell (row position, column position); value text or None."""
+    opts = table.options
+    kind = table.kinds.iat[pos]
+    value = table.frame.iat[pos, j]
+    if kind in ("n", "base"):
+        return (None if math.isnan(value) else float(value)), "#,##0"
+    small = bool(table.small.iat[pos, j])
+    if small and opts.hide_small:
+        return "–", None
+    if value is None or math.isnan(value):
+        return None, None
+    change = opts.trend and table.frame.columns[j][0] == "Évolution"
+    if change and kind in PERCENT:
+        value, fmt = 100 * value, _signed(_decimals(opts.digits))
+    elif change:
+        fmt = _signed(_decimals(opts.mean_digits))
+    elif kind in PERCENT and opts.cells == "count":
+        fmt = "#,##0"
+    elif kind in PERCENT:
+        fmt = _decimals(opts.digits) + "%"
+    else:
+        fmt = _decimals(opts.mean_digits)
+    suffix = (f" {table.marks.iat[pos, j]}" if table.marks.iat[pos, j] else "") + ("*" if small else "")
+    if suffix:
+        fmt = ";".join(f'{part}"{suffix}"' for part in fmt.split(";"))
+    return float(value), fmt
+
+
+def _decimals(digits):
+    return "0" if not digits else "0." + "0" * int(digits)
+
+
+def _signed(fmt):
+    return f"+{fmt};-{fmt};0"
+
+
+def _put(ws, r, j, table, pos, col):
+    value, fmt = _number_cell(table, pos, col)
+    cell = ws.cell(row=r, column=j, value=value)
+    if fmt:
+        cell.number_format = fmt
+    cell.alignment = _right()
+
+
+def _write_grid(ws, table, qid, r):
     """A grid as items x answers from row `r`; returns the next free row."""
+    positions = pd.DataFrame(np.arange(len(table.frame), dtype=float)[:, None].repeat(len(table.columns), 1),
+                             index=table.frame.index, columns=table.frame.columns)
+    grid = pivot_grid(table, qid, positions)
     for j, c in enumerate(grid.columns, start=2):
         ws.cell(row=r, column=j, value=_safe_cell(c)).font = _bold()
     r += 1
     for item, values in zip(grid.index, grid.to_numpy()):
         ws.cell(row=r, column=1, value=_safe_cell(item))
-        for j, v in enumerate(values, start=2):
-            ws.cell(row=r, column=j, value=_safe_cell(v)).alignment = _right()
+        for j, pos in enumerate(values, start=2):
+            if not np.isnan(pos):
+                _put(ws, r, j, table, int(pos), 0)
         r += 1
     return r
 
 
-def _write_rows(ws, table, sub, r):
+def _write_rows(ws, table, qid, r):
     """Banner headers and the rows of one question from row `r`; returns the next free row."""
     prev = None
     for j, c in enumerate(table.columns, start=2):
@@ -82,14 +141,16 @@ def _write_rows(ws, table, sub, r):
         ws.cell(row=r + 1, column=j, value=_safe_cell(text)).font = _bold()
     r += 2
     last_item = None
-    for (item, row), values in zip(sub.index, sub.to_numpy()):
+    for pos, (q, item, row) in enumerate(table.frame.index):
+        if q != qid:
+            continue
         if item and item != last_item:
             ws.cell(row=r, column=1, value=_safe_cell(item)).font = _bold()
             r += 1
         last_item = item
         ws.cell(row=r, column=1, value=_safe_cell(row))
-        for j, v in enumerate(values, start=2):
-            ws.cell(row=r, column=j, value=_safe_cell(v)).alignment = _right()
+        for j in range(len(table.columns)):
+            _put(ws, r, j + 2, table, pos, j)
         r += 1
     return r
 

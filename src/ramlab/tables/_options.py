@@ -47,6 +47,8 @@ class TableOptions:
         on a calibrated design (None otherwise).
     trend : bool
         A table of :func:`~ramlab.tables.trend` (change columns).
+    ci : bool
+        Show 95 % confidence intervals in the cells.
     """
 
     cells: str = "column%"
@@ -64,6 +66,7 @@ class TableOptions:
     chisq_rows: int | None = None
     chisq_df: float | None = None
     trend: bool = False
+    ci: bool = False
 
     def __post_init__(self):
         if self.cells not in CELLS:

@@ -12,6 +12,7 @@ import math
 import pandas as pd
 
 from ramlab.format import NNBSP, fmt_int, fmt_number, fmt_pct
+from ramlab.tables._export import confidence_intervals
 from ramlab.tables._options import PERCENT, TOTAL, TOTAL_LABEL
 
 _ADJUST_NAMES = {"bonferroni": "Bonferroni", "holm": "Holm", "bh": "Benjamini-Hochberg"}
@@ -22,6 +23,7 @@ def display_frame(table):
     """The formatted table as strings (French format, marks, hidden small bases)."""
     opts = table.options
     out = pd.DataFrame("", index=table.frame.index, columns=table.frame.columns, dtype=object)
+    low, high = confidence_intervals(table) if opts.ci else (None, None)
     for pos in range(len(table.frame.index)):
         kind = table.kinds.iloc[pos]
         for j, col in enumerate(table.frame.columns):
@@ -29,10 +31,22 @@ def display_frame(table):
             if opts.trend and col[0] == "Évolution":
                 out.iat[pos, j] = _format_change(value, kind, table.marks.iat[pos, j], opts)
                 continue
-            out.iat[pos, j] = _format_cell(
-                value, kind, table.marks.iat[pos, j], bool(table.small.iat[pos, j]), opts
-            )
+            small = bool(table.small.iat[pos, j])
+            text = _format_cell(value, kind, table.marks.iat[pos, j], small, opts)
+            if low is not None and text and not (small and opts.hide_small):
+                text += _format_interval(low.iat[pos, j], high.iat[pos, j], kind, opts)
+            out.iat[pos, j] = text
     return out
+
+
+def _format_interval(lo, hi, kind, opts):
+    if math.isnan(lo) or math.isnan(hi):
+        return ""
+    if kind in PERCENT and opts.cells == "column%":
+        lo_text, hi_text = fmt_number(100 * lo, opts.digits), fmt_number(100 * hi, opts.digits)
+    else:
+        lo_text, hi_text = fmt_number(lo, opts.mean_digits), fmt_number(hi, opts.mean_digits)
+    return f" [{lo_text} ; {hi_text}]"
 
 
 def _format_change(value, kind, mark, opts):
@@ -96,6 +110,8 @@ def notes(table, question):
         lines.append(info.trend_note)
     if opts.letters and opts.cells == "column%" and len(table.columns) > 1:
         lines.extend(_significance_notes(opts))
+    if opts.ci:
+        lines.append("Entre crochets : intervalle de confiance à 95 %.".replace(" %", NNBSP + "%"))
     if table.small.xs(question, level="question").to_numpy().any():
         n = opts.min_base
         if opts.hide_small:

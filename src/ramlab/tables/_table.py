@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ramlab.errors import TableError
-from ramlab.tables import _excel, _render
+from ramlab.tables import _excel, _export, _render
 from ramlab.tables._options import TOTAL, TOTAL_LABEL, TableOptions
 from ramlab.tables.significance import t_pvalue
 
@@ -72,8 +72,10 @@ class Table:
         Two rows of one question in one column (multi-response answers).
     items_by_answers(question)
         A grid as items x answers.
+    to_frame(kind="wide" | "tidy"), to_csv(path)
+        The numbers: ``pd.DataFrame(t)`` is ``t.to_frame("tidy")``.
     display_frame(), notes(question), to_html(), to_excel(path)
-        What a reader sees, in French.
+        What a reader sees, in French (the Excel cells are numbers).
     """
 
     frame: pd.DataFrame
@@ -131,6 +133,40 @@ class Table:
                 raise TableError("items_by_answers(): the table has no grid question")
             question = grids[0]
         return _render.pivot_grid(self, question, self.frame)
+
+    # -- numbers out ---------------------------------------------------------------------
+    def to_frame(self, kind="wide", *, level=0.95):
+        """The table as numbers.
+
+        Parameters
+        ----------
+        kind : {"wide", "tidy"}
+            "wide": ``frame`` (rows x columns, plain floats). "tidy": one row
+            per cell: question, item, category (the row), kind, variable and
+            group (the column), estimate, se, ci_low, ci_high (see
+            :mod:`ramlab.tables._export`), n and weighted_base (the cell's
+            unweighted and weighted bases), marks (significance letters) and
+            small (base under ``min_base``).
+        level : float
+            Confidence level of the intervals of the tidy frame.
+        """
+        if kind == "wide":
+            return self.frame.copy()
+        if kind == "tidy":
+            return _export.tidy(self, level)
+        raise TableError(f"to_frame(kind=...) is 'wide' or 'tidy', not {kind!r}")
+
+    def to_csv(self, path=None, *, kind="tidy", **options):
+        """Write ``to_frame(kind)`` as CSV (UTF-8, point decimals); no path: return the text.
+
+        Other keyword options go to :meth:`pandas.DataFrame.to_csv`.
+        """
+        frame = self.to_frame(kind)
+        return frame.to_csv(path, index=(kind == "wide"), **options)
+
+    def __iter__(self):
+        # a table is a collection of cells: pd.DataFrame(t) is t.to_frame("tidy")
+        return iter(self.to_frame("tidy").to_dict("records"))
 
     # -- display -------------------------------------------------------------------------
     def display_frame(self):
