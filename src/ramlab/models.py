@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import builtins
 import html
+import re
 import textwrap
 import warnings
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ import statsmodels.api as sm
 from ramlab.errors import ModelError
 from ramlab.format import fmt_number, fmt_pct
 
-__all__ = ["glm", "GLMResult", "FAMILIES"]
+__all__ = ["glm", "GLMResult", "WaldTest", "FAMILIES"]
 
 #: Families ``glm`` accepts, with the R ``svyglm`` family giving the same fit.
 FAMILIES = {
@@ -141,6 +142,17 @@ def glm(design, formula, *, family="gaussian"):
 # ---------------------------------------------------------------------------
 # Result
 # ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WaldTest:
+    """A Wald test of a model term (R ``regTermTest``): F, its df and ddf, p-value."""
+
+    term: str
+    statistic: float
+    df: int
+    ddf: int
+    p_value: float
+
+
 class GLMResult:
     """A fitted survey-weighted GLM (R: an ``svyglm`` object and its summary).
 
@@ -346,6 +358,42 @@ class GLMResult:
         note += "</small></p>"
         return (f"<table>{head}</table><table class='ramlab-model'><thead>{header}</thead>"
                 f"<tbody>{rows}</tbody></table>{note}")
+
+    # -- tests -----------------------------------------------------------------
+    def wald_test(self, term):
+        """Wald F test that every coefficient of a term is zero (R ``regTermTest``).
+
+        Parameters
+        ----------
+        term : str
+            A term of the formula as written there, e.g. ``"taille"`` or
+            ``"C(taille)"``: all its coefficients (one per category but the
+            first) are tested together.
+
+        Returns
+        -------
+        WaldTest
+            ``statistic`` (F = b' V^-1 b / df), ``df`` (number of
+            coefficients), ``ddf`` (the model's residual df) and ``p_value``
+            on F(df, ddf).
+
+        Notes
+        -----
+        R ``regTermTest(model, ~term)``, method "Wald", ``df = model$df.residual``.
+        """
+        info = self._parts["info"]
+        names = [t for t in info.term_names
+                 if t == term or re.fullmatch(rf"C\({re.escape(term)}(,.*)?\)", t)]
+        if not names:
+            raise ModelError(f"wald_test: {term!r} is not a term of {self.formula!r} "
+                             f"(its terms: {info.term_names})", term=term)
+        cols = np.concatenate([np.arange(len(self.params))[info.term_name_slices[t]] for t in names])
+        b = self.params.to_numpy()[cols]
+        V = self.vcov.to_numpy()[np.ix_(cols, cols)]
+        df = len(cols)
+        F = float(b @ np.linalg.solve(V, b)) / df
+        return WaldTest(term=term, statistic=F, df=df, ddf=self.df_resid,
+                        p_value=float(scipy.stats.f.sf(F, df, self.df_resid)))
 
     # -- predictive margins ---------------------------------------------------
     def margins(self, group, *, at=None, level=0.95):

@@ -39,9 +39,10 @@ from ramlab.design._design import Design
 from ramlab.design._display import design_facts, facts_html
 from ramlab.design._replicate import ReplicateDesign
 from ramlab.design._stack import stack_designs
+from ramlab.design._ttest import TTest
 from ramlab.variance import DomainPlan
 
 __all__ = [
     "CHISQ_STATISTICS", "CIPROP_METHODS", "ChisqResult", "Design", "DomainPlan", "ReplicateDesign",
-    "SurveyDesign", "chisq_from_totals", "design_facts", "facts_html", "stack_designs",
+    "SurveyDesign", "TTest", "chisq_from_totals", "design_facts", "facts_html", "stack_designs",
 ]

@@ -25,6 +25,7 @@ from ramlab.design._contrast import contrast as contrast_of
 from ramlab.design._estimates import estimate, joint_estimate
 from ramlab.design._quantile import quantile
 from ramlab.design._ratio import ratio, variance
+from ramlab.design._ttest import ttest
 from ramlab.errors import DesignError
 from ramlab.variance import DomainPlan
 
@@ -528,6 +529,34 @@ class SurveyDesign(abc.ABC):
         from ramlab.models import olr
 
         return olr(self, formula)
+
+    def ttest(self, var, group, *, level=0.95):
+        """Difference of the means of `var` between the two groups of `group` (R ``svyttest``).
+
+        Parameters
+        ----------
+        var : str
+            A numeric column (for a share, a 0/1 column with NaN where the
+            answer is unknown).
+        group : str
+            A categorical column with exactly two groups with respondents.
+        level : float
+            Level of the interval of the difference.
+
+        Returns
+        -------
+        TTest
+            ``estimate`` (second group minus first), ``se``, ``statistic``
+            (t), ``df`` (design df - 1, R's), ``p_value``, ``ci_low``,
+            ``ci_high`` and ``groups``.
+
+        Notes
+        -----
+        R ``svyttest(var ~ group, design)``: the coefficient of ``svyglm(var
+        ~ group)``. Two proportions of two groups, or of two questions on the
+        same respondents, are a :meth:`contrast` of :meth:`mean` estimates.
+        """
+        return ttest(self, var, group, level=level)
 
     def glm(self, formula, *, family="gaussian"):
         """Design-based generalised linear model (R ``svyglm``)."""
