@@ -272,6 +272,14 @@ class SurveyDesign(abc.ABC):
         -----
         Influence values u_i = (y_i - ybar) / N_hat in the domain.
         Reference: R survey ``svymean.survey.design2``, ``svyby``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 6.0], "w": [1.0, 1.0, 1.0, 3.0]})
+        >>> float(Design(df, weights="w").mean("x")["estimate"].iloc[0])  # (1+2+3+18) / 6
+        4.0
         """
         return self._estimate(var, kind="mean", by=by, deff=deff, na_rm=na_rm, cov=cov)
 
@@ -437,6 +445,14 @@ class SurveyDesign(abc.ABC):
         "wilson" its closed form ``[0, z^2 / (n + z^2)]`` with n the
         respondents, and "likelihood" raises :class:`~ramlab.errors.DesignError`
         (R errors).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"q": pd.Categorical(["Oui", "Non", "Oui", None])})
+        >>> round(float(Design(df).ciprop("q", category="Oui")["estimate"]), 3)  # 2 of 3 answers
+        0.667
         """
         return ciprop(self, x, method=method, level=level, category=category)
 
@@ -555,6 +571,19 @@ class SurveyDesign(abc.ABC):
         R ``svyttest(var ~ group, design)``: the coefficient of ``svyglm(var
         ~ group)``. Two proportions of two groups, or of two questions on the
         same respondents, are a :meth:`contrast` of :meth:`mean` estimates.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "g": pd.Categorical(["a", "a", "a", "b", "b", "b"])})
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")  # 3 rows per group: "fragile"
+        ...     t = Design(df).ttest("x", "g")
+        >>> round(t.estimate, 9), t.groups, t.df  # mean of b minus mean of a; design df - 1
+        (4.0, ('a', 'b'), 4.0)
         """
         return ttest(self, var, group, level=level)
 

@@ -220,6 +220,20 @@ def load_survey(survey, year, *, data_dir=None) -> Survey:
     Small categories grouped in the spec (e.g. Corse with Provence-Alpes-Côte
     d'Azur) are merged into ``<variable>_redressement`` before raking. Raking:
     R ``survey::rake`` / ``calibrate(calfun = "raking")`` (Deming & Stephan 1940).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from ramlab import load_survey
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # the margins rescaled (see Survey.notes)
+    ...     s = load_survey("associations", 2021)
+    >>> s
+    <Survey associations 2021: 1206 respondents, weighting rake>
+    >>> round(float(s.design.weights.sum()))  # the population, as published
+    148429
+    >>> round(100 * s.ciprop("q8_1", category="Oui")["estimate"])  # mécénat, published: 59 %
+    59
     """
     from ramlab.design import Design
 

@@ -117,6 +117,18 @@ def banner(
     ``svyby(..., covmat = TRUE)`` then ``svycontrast``), two-sided on t with
     ``design.degf()`` df (R: ``svyttest``). Medians follow R ``svyquantile``
     (survey 4.1, ``qrule = "math"``); see :func:`weighted_quantile`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ramlab import Design, banner
+    >>> df = pd.DataFrame({"q": pd.Categorical(["Oui", "Non", "Oui", "Oui"]),
+    ...                    "x": [1.0, 2.0, 3.0, 4.0], "g": pd.Categorical(["a", "a", "b", "b"])})
+    >>> t = banner(Design(df), ["q", "x"], ["g"], min_base=0, chisq=False)
+    >>> list(t.questions)
+    ['q', 'x']
+    >>> t.frame.loc[("x", "", "Moyenne")].tolist()  # total, then groups a and b
+    [2.5, 1.5, 3.5]
     """
     design, spec, domain = unwrap(design, spec)
     rows = [rows] if isinstance(rows, str) else rows
@@ -183,6 +195,18 @@ def crosstab(design, row, col=None, **options):
     Returns
     -------
     Table
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ramlab import Design, crosstab
+    >>> df = pd.DataFrame({"q": pd.Categorical(["Oui", "Non", "Oui", "Oui"]),
+    ...                    "g": pd.Categorical(["a", "a", "b", "b"]), "w": [1.0, 2.0, 1.0, 1.0]})
+    >>> t = crosstab(Design(df, weights="w"), "q", "g", min_base=0, chisq=False)
+    >>> float(t.frame.loc[("q", "", "Oui"), ("Total", "Ensemble")])  # 3 of 5 weighted
+    0.6
+    >>> t.to_frame("tidy").loc[0, ["category", "group", "estimate", "n"]].astype(str).tolist()
+    ['Non', 'Ensemble', '0.4', '4.0']
     """
     cols = [] if col is None else ([col] if isinstance(col, str) else list(col))
     return banner(design, [row], cols, **options)

@@ -31,6 +31,14 @@ def weighted_quantile(x, w, p=0.5):
         Values and weights (NaN values must be given zero weight).
     p : float
         Probability in [0, 1].
+
+    Examples
+    --------
+    >>> from ramlab.tables import weighted_quantile
+    >>> weighted_quantile([1, 2, 3, 4], [1, 1, 1, 1], 0.5)
+    2.0
+    >>> weighted_quantile([1, 2, 3, 4], [1, 1, 1, 5], 0.5)
+    4.0
     """
     x = np.asarray(x, dtype=float)
     w = np.asarray(w, dtype=float)

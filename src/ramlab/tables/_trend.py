@@ -65,6 +65,17 @@ def trend(
     design df, and the combination follows Satterthwaite (1946); with equal
     variances and df it gives ``df0 + df1``, with one dominant variance it
     falls back to that year's df.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ramlab import Design
+    >>> from ramlab.tables import trend
+    >>> y1 = pd.DataFrame({"q": pd.Categorical(["Oui", "Non", "Non", "Non"])})
+    >>> y2 = pd.DataFrame({"q": pd.Categorical(["Oui", "Oui", "Oui", "Non"])})
+    >>> t = trend({2015: Design(y1), 2021: Design(y2)}, "q")
+    >>> t.frame.loc[("q", "", "Oui")].round(2).tolist()  # 2015, 2021, change
+    [0.25, 0.75, 0.5]
     """
     if len(designs) < 2:
         raise TableError("trend() needs at least two years")
