@@ -229,7 +229,7 @@ def load_survey(survey, year, *, data_dir=None) -> Survey:
     ...     warnings.simplefilter("ignore")  # the margins rescaled (see Survey.notes)
     ...     s = load_survey("associations", 2021)
     >>> s
-    <Survey associations 2021: 1206 respondents, weighting rake>
+    <Survey associations 2021: 1206 respondents, 148429 associations (raked on taille, secteur, region); synthetic data>
     >>> round(float(s.design.weights.sum()))  # the population, as published
     148429
     >>> round(100 * s.ciprop("q8_1", category="Oui")["estimate"])  # mécénat, published: 59 %
