@@ -94,3 +94,18 @@ def test_crosstab_with_several_breakdowns_is_a_banner(s):
     assert set(t.frame.columns.get_level_values("variable")) == {"Total", "taille", "secteur"}
     single = crosstab(s, "q8_1", "secteur", chisq=False)
     np.testing.assert_allclose(t.frame["secteur"].to_numpy(), single.frame["secteur"].to_numpy())
+
+
+# -- Also: a mean row only where the spec asks for one ---------------------------------
+def test_no_mean_row_on_an_item_of_a_yes_no_grid(s):
+    assert s.data["q8_1"].cat.ordered  # read from the file as an ordered categorical
+    rows = [r for _, _, r in crosstab(s, "q8_1").frame.index]
+    assert "Moyenne" not in rows and rows[0] == "Oui"
+
+
+def test_means_false_leaves_the_mean_row_out(s):
+    with_mean = crosstab(s, "innovation", "taille")  # a scale question of the spec
+    without = crosstab(s, "innovation", "taille", means=False)
+    assert "mean" in set(with_mean.kinds) and "mean" not in set(without.kinds)
+    shared = without.frame.index
+    np.testing.assert_allclose(without.frame.to_numpy(), with_mean.frame.loc[shared].to_numpy())

@@ -63,6 +63,9 @@ _OPTIONS_DOC = """\
         Decimals shown for percentages and for means / medians.
     source : str, optional
         Source line (default ``spec.study["source"]``).
+    means : bool
+        The mean row of a scale question (its answers scored 1, 2, ... or by
+        their SPSS codes); ``means=False`` leaves it out.
     ci : bool
         Show the 95 % confidence interval of each cell, "59 % [55 ; 63]"
         (proportions: R ``svyciprop(method = "xlogit")``; means: t interval
@@ -89,6 +92,7 @@ def banner(
     digits=0,
     mean_digits=1,
     source=None,
+    means=True,
     ci=False,
 ):
     """A banner table: questions down the side, total and breakdown groups across.
@@ -149,7 +153,7 @@ def banner(
     for row in rows:
         block = resolve_question(
             data, spec, row, show_missing=show_missing, base=base, base_label=base_label, n=n,
-            domain=domain,
+            domain=domain, means=means,
         )
         block.columns_used = columns_used(spec, row)
         res, marks, keep, empty_notes = _estimate_question(

@@ -11,7 +11,7 @@ domains, lettered A, B, C ...
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -177,7 +177,8 @@ def _owner(spec, column):
     return None
 
 
-def resolve_question(data, spec, row, *, show_missing, base, base_label, n, domain=None):
+def resolve_question(data, spec, row, *, show_missing, base, base_label, n, domain=None,
+                     means=True):
     """Build the atoms and estimates of one question (or plain column)."""
     question = None
     if spec is not None and row in getattr(spec, "questions", {}):
@@ -194,8 +195,10 @@ def resolve_question(data, spec, row, *, show_missing, base, base_label, n, doma
             _require_column(data, c, f"question {row!r}")
         show = question.show_missing if show_missing is None else show_missing
     else:
-        question = _column_question(data, spec, row)
+        question = _column_question(data, spec, row, _owner(spec, row))
         show = bool(show_missing)
+    if not means and question.type == "scale":
+        question = replace(question, type="single")
     builder = {
         "single": _single,
         "scale": _single,
@@ -212,12 +215,19 @@ def resolve_question(data, spec, row, *, show_missing, base, base_label, n, doma
     return block
 
 
-def _column_question(data, spec, row):
-    """A plain column as a question: categorical -> single (ordered -> scale), bool -> single, else numeric."""
+def _column_question(data, spec, row, owner):
+    """A plain column as a question: categorical -> single, bool -> single, else numeric.
+
+    An ordered categorical is a scale (with a mean row) only when the spec
+    does not say otherwise: an item of a grid of the spec (a yes/no answer)
+    is single choice; a column of a scale question of the spec is a scale.
+    """
     series = data[row]
     is_cat = isinstance(series.dtype, pd.CategoricalDtype)
     if is_cat or series.dtype == object or pd.api.types.is_string_dtype(series):
-        qtype = "scale" if is_cat and series.cat.ordered else "single"
+        ordered = is_cat and series.cat.ordered
+        scale = owner.type == "scale" if owner is not None else ordered
+        qtype = "scale" if scale else "single"
     elif pd.api.types.is_bool_dtype(series):
         qtype = "single"
     else:
