@@ -72,6 +72,8 @@ _OPTIONS_DOC = """\
         on the design df). ``Table.to_frame("tidy")`` always has them."""
 
 
+# Over 80 lines by its docstring only (parameters, R references, examples): the code is
+# some 35 lines, the steps in the helpers below.
 def banner(
     design,
     rows,
