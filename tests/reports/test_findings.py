@@ -166,6 +166,27 @@ def test_every_edition_opens_with_the_sentences_the_issue_requires(edition):
     assert findings.required(spec) <= len(sentences) <= 8, [s.text for s in sentences]
 
 
+def test_working_notes_of_the_spec_reach_the_internal_audience_only():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        earlier = load_survey("associations", 2015, data_dir=DATA)
+    note = earlier.spec.questions["partenariat"].note
+    assert "reconstitué" in note
+    table = tables.crosstab(earlier, "partenariat", **blocks.table_options("partner", earlier.spec))
+    partner = blocks.table_html(table, earlier.spec, audience="partner", data=earlier.data)
+    internal = blocks.table_html(table, earlier.spec, audience="internal", data=earlier.data)
+    assert "reconstitué" not in partner and "Libellé" not in partner
+    assert "reconstitué" in internal
+    assert "Source : PHARE-Associations 2015" in partner  # the other notes stay
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        editions = {y: load_survey("entreprises", y, data_dir=DATA) for y in (2015, 2021)}
+    trend, comparable = blocks.trend_table(editions, "partenariat")
+    assert "reconstitué" in trend.questions["partenariat"].note
+    assert "reconstitué" not in blocks.trend_html(trend, comparable=comparable)
+    assert "reconstitué" in blocks.trend_html(trend, comparable=comparable, audience="internal")
+
+
 def test_partner_tables_carry_no_question_code_and_explain_the_mean(survey, totals):
     partner = blocks.table_html(totals["innovation"], survey.spec, audience="partner", data=survey.data)
     internal = blocks.table_html(totals["innovation"], survey.spec, audience="internal", data=survey.data)

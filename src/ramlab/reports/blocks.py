@@ -371,6 +371,8 @@ def table_html(table, spec, *, audience: str, max_columns: int = 7, data=None) -
     """
     import re
 
+    from ramlab.reports.findings import field
+
     esc = html.escape
     low = int(spec.report["low_base_below"])
     hide = int(spec.report["hide_below"])
@@ -381,6 +383,9 @@ def table_html(table, spec, *, audience: str, max_columns: int = 7, data=None) -
         question = spec.questions.get(qid)
         if audience == "partner":
             out = out.replace(f'<span class="ramlab-qid">{esc(qid)}</span> ', "")
+            note = field(table.questions[qid], "note")
+            if note:  # a working note of the team (notes_for): internal audience only
+                out = out.replace(f"<p>{esc(note)}</p>", "")
         if question is not None and data is not None and question.type == "scale":
             coding = mean_coding(question, data)
             out = out.replace('<tr class="ramlab-mean"><th>Moyenne</th>',
@@ -439,10 +444,25 @@ def turned_html(table, spec, *, audience: str, data=None) -> str:
             cells = "".join(f"<td>{esc(str(sub.loc[k].iloc[j]))}</td>" for k in keys)
             parts.append(f"<tr><th>{esc(label)}</th>{cells}<td>{esc(str(sub.loc[n_key].iloc[j]))}</td></tr>")
         parts.append("</tbody></table>")
-        lines = table.notes(qid)
+        lines = notes_for(table, qid, audience=audience)
         parts.append('<div class="ramlab-notes">' + "".join(f"<p>{esc(x)}</p>" for x in lines) + "</div>")
     parts.append("</div>")
     return "\n".join(parts)
+
+
+def notes_for(table, qid: str, *, audience: str) -> list:
+    """A question's footnotes for an audience: a partner gets no working note.
+
+    The spec's question ``note`` is the team's working note (where a wording
+    was reconstructed, which figures are published): internal audience only.
+    """
+    from ramlab.reports.findings import field
+
+    lines = table.notes(qid)
+    if audience != "partner":
+        return lines
+    note = field(table.questions[qid], "note")
+    return [line for line in lines if not note or line != note]
 
 
 def details(summary: str, body_html: str) -> str:
@@ -485,13 +505,14 @@ def trend_table(surveys: dict, question_id: str, *, source=None):
                    kinds=table.kinds[keep], tests=tests), comparable
 
 
-def trend_html(table, *, comparable: bool, coding: str = "") -> str:
+def trend_html(table, *, comparable: bool, coding: str = "", audience: str = "partner") -> str:
     """A trend table as HTML (every label escaped): "non comparable" in its change cells when so.
 
     A change cell reads "non comparable" when both of its years have the row
     but the question is not comparable; the mean row gives its `coding`
     (:func:`mean_coding`). The notes are the table's own, the significance
-    legend only when the changes are tested, each note once.
+    legend only when the changes are tested, each note once; a partner
+    (`audience`, the default) gets no working note (:func:`notes_for`).
     """
     from ramlab.reports.findings import field
 
@@ -527,7 +548,7 @@ def trend_html(table, *, comparable: bool, coding: str = "") -> str:
             label = f"{row} ({coding})" if kind == "mean" and coding else row
             parts.append(f'<tr class="ramlab-{esc(kind)}"><th>{esc(label)}</th>{"".join(cells)}</tr>')
         parts.append("</tbody></table>")
-        lines = list(dict.fromkeys(table.notes(qid)))
+        lines = list(dict.fromkeys(notes_for(table, qid, audience=audience)))
         if not comparable:
             lines = [line for line in lines if not line.startswith("Évolution en points")]
             lines.insert(1, "Non comparable : la formulation ou la base de la question a changé "
