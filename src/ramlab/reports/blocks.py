@@ -262,7 +262,7 @@ def methodology(loaded, notes=None, *, audience: str = "internal") -> str:
 
 def profile_table(loaded) -> str:
     """Sample profile against the population, before and after weighting (HTML, escaped)."""
-    from ramlab.format import fmt_int, fmt_pct
+    from ramlab.format import fmt_int
 
     esc = html.escape
     profile = loaded.profile()
