@@ -161,10 +161,14 @@ return (async () => {
   window.scrollTo({top: 0, behavior: 'instant'});
   await sleep(20);
   a.click();
-  let last = NaN, stable = 0;
-  for (let t = 0; t < 250 && stable < 3; t++) {
+  // Stable means: still for 3 ticks after it moved, or for 1 s when it never moves (a
+  // loaded machine may start a smooth scroll later than 3 ticks after the click).
+  const start = el ? el.getBoundingClientRect().top : null;
+  let last = NaN, stable = 0, moved = false;
+  for (let t = 0; t < 250 && !(stable >= 3 && (moved || t >= 50)); t++) {
     await sleep(20);
     const top = el ? el.getBoundingClientRect().top : null;
+    if (top !== start) moved = true;
     if (top === last) { stable++; } else { stable = 0; last = top; }
   }
   let scroller = document.scrollingElement, expected = 0, atEnd = false;
