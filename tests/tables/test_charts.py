@@ -298,3 +298,10 @@ def test_save_png_with_synthetic_mark(data, tmp_path, figures):
     fig2 = charts.bars(crosstab(d, "q", chisq=False)).figure
     figures.append(fig2)
     assert [x.get_text() for x in fig2.texts].count(charts.SYNTHETIC_MARK) == 1
+
+
+def test_stacked_does_not_silently_drop_a_breakdown(data):
+    # issue 12, item 8: charts.stacked(crosstab(s, "q8", "taille")) drew the total only
+    t = crosstab(Design(data, weights="w"), "grille", "taille", spec=_spec(), chisq=False)
+    with pytest.raises(TableError, match="broken down by 'taille'.*grouped"):
+        charts.stacked(t)

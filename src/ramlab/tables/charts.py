@@ -437,6 +437,12 @@ def stacked(table, *, question=None, title=None):
     question = _question(table, question)
     if table.questions[question].type != "grid":
         raise TableError(f"stacked(): question {question!r} is not a grid")
+    if len(table.columns) > 1:  # the bars show the total column only: say so, drop nothing
+        raise TableError(
+            f"stacked(): the table is broken down by {table.columns[1].variable!r}, which "
+            "stacked bars of the total cannot show; draw the total (crosstab without a "
+            "breakdown) or the groups with charts.grouped(table)"
+        )
     cats = _rows(table, question, ["category", "missing"])
     nets = _rows(table, question, ["net"])
     items = list(dict.fromkeys(cats.index.get_level_values(0)))
