@@ -30,11 +30,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, strategies as st  # noqa: E402
+import hypothesis
+from hypothesis import given, strategies as st
 
-from ramlab import BoundsError, ConvergenceError, Design  # noqa: E402
-from ramlab.format import NNBSP, fmt_number, fmt_pct  # noqa: E402
+from ramlab import BoundsError, ConvergenceError, Design
+from ramlab.format import NNBSP, fmt_number, fmt_pct
 
 RAKE_TOL = 1e-10
 
