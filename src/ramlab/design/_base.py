@@ -395,6 +395,26 @@ class SurveyDesign(abc.ABC):
         Returns
         -------
         (DataFrame with estimate and se, covariance DataFrame)
+
+        Examples
+        --------
+        Two proportions compared. Code each answer as a 0/1 column (NaN where
+        the answer is unknown). Two questions put to the same respondents are
+        not independent: their difference takes the covariance of the two
+        means.
+
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"a": [1, 0, 1, 1, 0, 1.0], "b": [1, 0, 0, 1, 0, 0.0],
+        ...                    "w": [1, 2, 1, 2, 1, 2.0]})
+        >>> d = Design(df, weights="w")
+        >>> diff, cov = d.contrast(d.mean(["a", "b"], cov=True), {"a": 1, "b": -1})
+        >>> diff.round(6)
+                  estimate        se
+        contrast  0.333333  0.222222
+
+        The same share in two groups of respondents is the difference that
+        :meth:`ttest` tests (R ``svyttest(a ~ group)``): ``d.ttest("a", "group")``.
         """
         return contrast_of(estimates, contrast)
 
