@@ -454,3 +454,28 @@ def test_bad_response_and_family():
     with pytest.raises(ModelError, match="response") as err:
         glm(design, "api00 ~ ell").margins("api00")
     assert err.value.term == "api00"
+
+
+def test_plot_margins_interval_of_a_rare_share_stays_within_0_and_1():
+    """A binomial margin near 0 in a small group: R svypredmeans' symmetric interval goes
+    below 0, the chart's logit interval does not (issue 12, item 8)."""
+    from matplotlib.collections import LineCollection
+
+    rng = np.random.default_rng(5)
+    n = 400
+    group = np.where(np.arange(n) < 40, "petit", "grand")
+    y = np.where(group == "petit", (np.arange(n) % 40 == 0), rng.random(n) < 0.5).astype(float)
+    df = pd.DataFrame({"y": y, "g": pd.Categorical(group, categories=["grand", "petit"]),
+                       "w": rng.uniform(0.5, 2.0, n)})
+    fit = Design(df, weights="w").glm("y ~ g", family="binomial")
+    table = fit.margins("g")
+    assert table.loc["petit", "ci_low"] < 0  # the case this guards
+    ax = fit.plot_margins("g").axes[0]
+    segments = [seg for coll in ax.collections if isinstance(coll, LineCollection)
+                for seg in coll.get_segments()]
+    lows = [min(s[:, 0]) for s in segments]
+    highs = [max(s[:, 0]) for s in segments]
+    assert segments and min(lows) > 0 and max(highs) < 1
+    # each drawn interval holds its estimate
+    for seg, est in zip(sorted(segments, key=lambda s: s[0, 1]), table["estimate"][::-1]):
+        assert seg[:, 0].min() <= est <= seg[:, 0].max()
