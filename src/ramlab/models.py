@@ -463,7 +463,7 @@ class GLMResult:
         from matplotlib.figure import Figure
         from matplotlib.ticker import FuncFormatter
 
-        from ramlab.tables.charts import PALETTE, SYNTHETIC_MARK, house_style
+        from ramlab.tables.charts import PALETTE, SYNTHETIC_MARK, house_style, logit_interval
 
         is_share = self.family == "binomial"
         label = (lambda v: fmt_pct(v)) if is_share else (lambda v: fmt_number(v, 1))
@@ -479,7 +479,7 @@ class GLMResult:
             est = table["estimate"].to_numpy()
             low, high = table["ci_low"].to_numpy(), table["ci_high"].to_numpy()
             if is_share:
-                low, high = _logit_interval(est, table["se"].to_numpy(), level)
+                low, high = logit_interval(est, table["se"].to_numpy(), level=level)
             err = np.vstack([est - low, high - est])
             ax.errorbar(est, ypos, xerr=err, fmt="o", color=PALETTE[0], ecolor=PALETTE[5],
                         capsize=3, lw=1.5)
@@ -1143,19 +1143,3 @@ def olr(design, formula):
         vcov=pd.DataFrame(cov, index=names, columns=names), df_resid=int(vdesign.degf()) - x.shape[1],
         nobs=int(len(rows)), deviance=float(-2 * value / w.mean()),
     )
-
-
-def _logit_interval(p, se, level):
-    """A share's interval on the logit scale (delta method), so that it stays within [0, 1].
-
-    The chart of a binomial model's margins shows this interval; the table keeps
-    R ``svypredmeans``' symmetric one.
-    """
-    from scipy.special import expit, logit
-    from scipy.stats import norm
-
-    q = norm.ppf(0.5 + level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        half = q * se / (p * (1 - p))
-        centre = logit(p)
-    return expit(centre - half), expit(centre + half)
