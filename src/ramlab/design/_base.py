@@ -288,6 +288,19 @@ class SurveyDesign(abc.ABC):
 
         Same parameters as :meth:`mean`. Reference: R survey
         ``svytotal.survey.design2``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "y": [2.0, 3.0, 5.0, 9.0, 13.0, 14.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> d = Design(df, weights="w")
+        >>> d.total("x").round(3)
+           estimate       se
+        x     420.0  138.564
         """
         return self._estimate(var, kind="total", by=by, deff=deff, na_rm=na_rm, cov=cov)
 
@@ -322,6 +335,19 @@ class SurveyDesign(abc.ABC):
         -----
         Influence values (y_i - R x_i) / X (R ``svyratio.survey.design2``);
         on a replicate design the ratio of each replicate's totals.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "y": [2.0, 3.0, 5.0, 9.0, 13.0, 14.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> d = Design(df, weights="w")
+        >>> d.ratio("y", "x").round(6)
+             estimate        se
+        y/x  1.952381  0.086245
         """
         return ratio(self, numerator, denominator, by=by, na_rm=na_rm)
 
@@ -337,6 +363,19 @@ class SurveyDesign(abc.ABC):
         pandas.DataFrame with columns estimate, se: one row for one column;
         for p columns, the p x p entries indexed by (row, column) variable in
         R's column-major order.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "y": [2.0, 3.0, 5.0, 9.0, 13.0, 14.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> d = Design(df, weights="w")
+        >>> d.var("x").round(6)
+           estimate        se
+        x  5.066667  2.028927
         """
         return variance(self, x, na_rm=na_rm)
 
@@ -533,7 +572,26 @@ class SurveyDesign(abc.ABC):
         return self._apply(function(self, **options), (name, options))
 
     def rake(self, margins, *, tol=1e-10, max_iter=100, cap=None, population=None):
-        """Rake the weights to population margins; see :func:`ramlab.weighting.rake_weights`."""
+        """Rake the weights to population margins; see :func:`ramlab.weighting.rake_weights`.
+
+        Returns a new design that remembers the raking, so that its standard
+        errors account for it (R ``rake`` / ``calibrate(calfun = "raking")``).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "y": [2.0, 3.0, 5.0, 9.0, 13.0, 14.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> d = Design(df, weights="w")
+        >>> raked = d.rake({"taille": {"petite": 50, "grande": 50}})
+        >>> raked.weights.round(4).tolist()
+        [16.6667, 16.6667, 16.6667, 16.6667, 16.6667, 16.6667]
+        >>> round(float(raked.total("x")["estimate"].iloc[0]), 6)
+        400.0
+        """
         from ramlab.weighting import rake_weights
 
         return self._weighting_step("rake", rake_weights, margins=margins, tol=tol, max_iter=max_iter,
