@@ -479,13 +479,7 @@ def _numeric(path, var, values, labels, ranges, measure):
     else:
         int_codes = np.full(values.size, -1, dtype=dtype)
         int_codes[finite] = of_present[inverse]
-    column = pd.Categorical.from_codes(
-        int_codes,
-        dtype=pd.CategoricalDtype(cat_labels, ordered=measure == "ordinal"),
-        validate=False,
-    )
-    miss = [code_to_label[c] for c in codes if _in_ranges(c, ranges)]
-    return column, {c: code_to_label[c] for c in codes}, miss, {}
+    return _labelled(int_codes, codes, code_to_label, cat_labels, measure, ranges)
 
 
 def _measure(values, code_to_label, ranges):
@@ -532,6 +526,15 @@ def _text(path, var, series, labels, ranges, measure):
     # -1 (NaN) stays -1 through the appended entry.
     table = np.array([position.get(k, -1) for k in present_keys] + [-1], dtype=np.int64)
     int_codes = table[codes_in].astype(_smallest_codes(len(codes)))
+    return _labelled(int_codes, codes, code_to_label, cat_labels, measure, ranges)
+
+
+def _labelled(int_codes, codes, code_to_label, cat_labels, measure, ranges):
+    """The categorical column of a labelled variable, with its labels and user-missing labels.
+
+    Returns ``(column, {code: label}, [user-missing labels], {})``, as the
+    readers of one column do (the last item: no missing codes set aside).
+    """
     column = pd.Categorical.from_codes(
         int_codes,
         dtype=pd.CategoricalDtype(cat_labels, ordered=measure == "ordinal"),
