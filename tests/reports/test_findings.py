@@ -96,6 +96,17 @@ def test_a_difference_is_eligible_exactly_when_its_corrected_test_is_significant
         assert "Holm" in s.base
 
 
+def test_a_finding_reads_as_a_comparison_higher_group_first(survey, by_size):
+    for s in findings.computed(by_size, survey.spec):
+        (key, hi), (_, lo) = s.cells
+        match = re.search(rf"« {re.escape(hi[1])} » (citent|répondent) plus souvent « {re.escape(key[2])} » "
+                          rf"\((\d+){NNBSP}%\) que les associations « {re.escape(lo[1])} » \((\d+){NNBSP}%\)\.$",
+                          s.text)
+        assert match, s.text
+        assert int(match.group(2)) > int(match.group(3))
+        assert "Oui » pour" not in s.text and "contre" not in s.text  # not the old generic wording
+
+
 def test_the_cap_keeps_the_largest_one_per_item_and_breakdown(survey, by_size):
     found = findings.computed(by_size, survey.spec)
     kept = findings.select(found, cap=3)

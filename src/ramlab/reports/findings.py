@@ -215,15 +215,20 @@ def _headline_rows(table, question, qspec):
 
 
 def _difference_text(qspec, info, item, row, unit, hi, lo):
-    """French sentence of one difference: (group, figure) of the higher and lower group."""
+    """French sentence of one difference: (group, figure) of the higher and lower group.
+
+    "Les associations « 50 salariés et plus » citent plus souvent « Au niveau
+    national » (56 %) que les associations « Moins de 10 salariés » (22 %)."
+    The verb agrees with any unit (no gendered adjective).
+    """
     title = (qspec.title if qspec is not None and qspec.title else field(info, "text")).rstrip(" ?…")
+    who_hi, who_lo = f"Les {unit} « {hi[0]} »", f"les {unit} « {lo[0]} »"
+    figures = f"({hi[1]}) que {who_lo} ({lo[1]})."
     if field(info, "type") == "multi":
-        selected = (qspec.selected if qspec is not None else "cité").lower()
-        return (f"« {row} » : {selected} par {hi[1]} des {unit} « {hi[0]} », "
-                f"contre {lo[1]} des {unit} « {lo[0]} ».")
-    subject = f"« {item} »" if item else title
-    return (f"{subject} : « {row} » pour {hi[1]} des {unit} « {hi[0]} », "
-            f"contre {lo[1]} des {unit} « {lo[0]} ».")
+        return f"{who_hi} citent plus souvent « {row} » {figures}"
+    if item:
+        return f"« {item} » : {who_hi[:1].lower()}{who_hi[1:]} répondent plus souvent « {row} » {figures}"
+    return f"{title} : {who_hi[:1].lower()}{who_hi[1:]} répondent plus souvent « {row} » {figures}"
 
 
 def computed(tables, spec=None, *, synthetic: bool = False) -> list:
