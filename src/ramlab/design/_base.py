@@ -412,6 +412,18 @@ class SurveyDesign(abc.ABC):
         See :mod:`ramlab.design._quantile`. The SE is derived from the
         interval as R does: (ci_high - ci_low) / (2 t(df)). On a replicate
         design the CDF's variance comes from the replicates.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "y": [2.0, 3.0, 5.0, 9.0, 13.0, 14.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> d = Design(df, weights="w")
+        >>> float(d.quantile("x", 0.5).loc[0.5, "estimate"])  # weighted median
+        5.0
         """
         return quantile(self, var, probs, ci=ci, by=by, interval_type=interval_type, qrule=qrule,
                         level=level, na_rm=na_rm)
@@ -542,6 +554,21 @@ class SurveyDesign(abc.ABC):
         ----------
         R survey ``svychisq.survey.design``; Rao & Scott (1984), Ann. Stat.
         12, 46-60; Koch, Freeman & Freeman (1975).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "y": [2.0, 3.0, 5.0, 9.0, 13.0, 14.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> d = Design(df, weights="w")
+        >>> d2 = Design(df.assign(haut=pd.Categorical(["non", "oui", "non", "oui", "oui", "non"])),
+        ...             weights="w")
+        >>> r = d2.chisq("taille", "haut")
+        >>> round(r.statistic, 4), r.df, round(r.p_value, 4)
+        (0.5625, (1.0, 5.0), 0.487)
         """
         return chisq(self, row, col, statistic=statistic)
 
@@ -598,28 +625,82 @@ class SurveyDesign(abc.ABC):
                                     cap=cap, population=population)
 
     def calibrate(self, totals, *, method="linear", bounds=None, population=None, tol=1e-12, max_iter=100):
-        """Calibrate the weights; see :func:`ramlab.weighting.calibrate_weights`."""
+        """Calibrate the weights; see :func:`ramlab.weighting.calibrate_weights`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "y": [2.0, 3.0, 5.0, 9.0, 13.0, 14.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> d = Design(df, weights="w")
+        >>> d.calibrate({"taille": {"petite": 50.0, "grande": 50.0}}).weights.round(3).tolist()
+        [16.667, 16.667, 16.667, 16.667, 16.667, 16.667]
+        """
         from ramlab.weighting import calibrate_weights
 
         return self._weighting_step("calibrate", calibrate_weights, totals=totals, method=method,
                                     bounds=bounds, population=population, tol=tol, max_iter=max_iter)
 
     def poststratify(self, columns, totals, *, partial=False):
-        """Post-stratify the weights; see :func:`ramlab.weighting.poststratify_weights`."""
+        """Post-stratify the weights; see :func:`ramlab.weighting.poststratify_weights`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "y": [2.0, 3.0, 5.0, 9.0, 13.0, 14.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> d = Design(df, weights="w")
+        >>> d.poststratify(["taille"], {"petite": 50.0, "grande": 50.0}).weights.round(3).tolist()
+        [16.667, 16.667, 16.667, 16.667, 16.667, 16.667]
+        """
         from ramlab.weighting import poststratify_weights
 
         return self._weighting_step("poststratify", poststratify_weights, columns=columns,
                                     totals=totals, partial=partial)
 
     def trim(self, lower=None, upper=None, strict=False):
-        """Trim the weights (R ``trimWeights``); see :func:`ramlab.weighting.trim_weights`."""
+        """Trim the weights (R ``trimWeights``); see :func:`ramlab.weighting.trim_weights`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "y": [2.0, 3.0, 5.0, 9.0, 13.0, 14.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> d = Design(df, weights="w")
+        >>> d.trim(upper=15).weights.round(3).tolist()  # the excess is spread over the others
+        [15.0, 15.0, 15.0, 15.0, 15.0, 15.0]
+        """
         from ramlab.weighting import trim_weights
 
         return self._weighting_step("trim", trim_weights, lower=lower, upper=upper, strict=strict)
 
     # ---------------------------------------------------------------- models
     def olr(self, formula):
-        """Design-based proportional-odds model (R ``svyolr``); see :func:`ramlab.models.olr`."""
+        """Design-based proportional-odds model (R ``svyolr``); see :func:`ramlab.models.olr`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"avis": pd.Categorical(
+        ...     ["bas", "moyen", "haut", "bas", "haut", "moyen", "haut", "bas"],
+        ...     categories=["bas", "moyen", "haut"], ordered=True),
+        ...     "x": [1.0, 2.0, 3.0, 1.5, 2.5, 3.5, 4.0, 2.0]})
+        >>> Design(df).olr("avis ~ x").params.round(3)
+        x             2.279
+        bas|moyen     4.559
+        moyen|haut    6.587
+        Name: estimate, dtype: float64
+        """
         from ramlab.models import olr
 
         return olr(self, formula)
@@ -666,7 +747,22 @@ class SurveyDesign(abc.ABC):
         return ttest(self, var, group, level=level)
 
     def glm(self, formula, *, family="gaussian"):
-        """Design-based generalised linear model (R ``svyglm``)."""
+        """Design-based generalised linear model (R ``svyglm``).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "y": [2.0, 3.0, 5.0, 9.0, 13.0, 14.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> d = Design(df, weights="w")
+        >>> d.glm("y ~ x").params.round(4)
+        Intercept   -1.0000
+        x            2.1667
+        Name: estimate, dtype: float64
+        """
         from ramlab.models import glm
 
         return glm(self, formula, family=family)
