@@ -79,6 +79,20 @@ class Design(SurveyDesign):
     Notes
     -----
     Reference: R survey 4.1-1, ``svydesign``, ``svyrecvar``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ramlab import Design
+    >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+    ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+    ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+    >>> d = Design(df, weights="w")
+    >>> d
+    Design(n=6, ids=None, strata=None, fpc=None, calibrations=0)
+    >>> d.total("x").round(3)
+       estimate       se
+    x     420.0  138.564
     """
 
     def __init__(self, data, *, weights=None, ids=None, strata=None, fpc=None, lonely_psu="fail",
@@ -182,6 +196,18 @@ class Design(SurveyDesign):
         -----
         R ``subset.survey.design`` / ``[.survey.design2``. See the module
         notes on which rows R counts for an uncalibrated design.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> d = Design(df, weights="w")
+        >>> d.subset("taille == 'grande'").mean("x").round(3)
+           estimate     se
+        x       6.0  0.516
         """
         mask = self._mask(mask)
         w = np.where(mask, self._w, 0.0)
@@ -295,6 +321,20 @@ class Design(SurveyDesign):
 
         BRR and Fay use Sylvester's Hadamard matrix; R takes its own, so the
         replicates can differ from R's (the variance of a total cannot).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from ramlab import Design
+        >>> df = pd.DataFrame({"taille": pd.Categorical(["petite"] * 3 + ["grande"] * 3),
+        ...                    "x": [1.0, 2.0, 3.0, 5.0, 6.0, 7.0],
+        ...                    "w": [10.0, 10.0, 10.0, 20.0, 20.0, 20.0]})
+        >>> r = Design(df, weights="w").replicate("JK1")
+        >>> type(r).__name__
+        'ReplicateDesign'
+        >>> r.total("x").round(3)
+           estimate       se
+        x     420.0  138.564
         """
         from ramlab.design._replicate import replicate_design
 

@@ -71,6 +71,18 @@ class ReplicateDesign(SurveyDesign):
     Reference: R survey 4.1-1, ``svrepdesign``, ``svrVar``. A domain
     (:meth:`subset`) keeps only its rows for the degrees of freedom (R's
     ``[.svyrep.design`` drops the others); its replicates are 0 outside it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ramlab import ReplicateDesign
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 6.0]})
+    >>> for i in range(4):  # JK1: one row left out, the others weigh 4/3
+    ...     df[f"r{i}"] = [0.0 if j == i else 4 / 3 for j in range(4)]
+    >>> d = ReplicateDesign(df, repweights="^r", type="JK1")
+    >>> d.mean("x").round(4)
+       estimate      se
+    x       3.0  1.0801
     """
 
     def __init__(self, data, *, repweights, type, weights=None, scale=None, rscales=None, rho=None,

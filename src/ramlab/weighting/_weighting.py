@@ -90,6 +90,21 @@ def weight_summary(weights):
         to unequal weighting), ``n_eff`` = n / kish_deff, ``efficiency`` =
         1 / kish_deff, ``min``, ``max``, ``max_min_ratio`` and ``cv`` =
         standard deviation (population form, ddof=0) / mean.
+
+    Examples
+    --------
+    >>> from ramlab import weight_summary
+    >>> weight_summary([10.0, 10.0, 10.0, 20.0, 20.0, 20.0, 0.0]).round(3)
+    n                 6.000
+    sum              90.000
+    kish_deff         1.111
+    n_eff             5.400
+    efficiency        0.900
+    min              10.000
+    max              20.000
+    max_min_ratio     2.000
+    cv                0.333
+    Name: weight_summary, dtype: float64
     """
     if hasattr(weights, "total_vcov"):  # a Design
         weights = weights.weights
