@@ -291,6 +291,17 @@ def bars(table, *, question=None, column=None, sort=None, title=None):
         Sort the bars by decreasing percentage (default: for multi-response questions).
     title : str, optional
         Chart title (default: the question's title or wording).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ramlab import Design, charts, crosstab
+    >>> df = pd.DataFrame({"q": pd.Categorical(["Oui", "Non", "NSP", "Oui", "Oui", "Non"]),
+    ...                    "g": pd.Categorical(["a", "a", "a", "b", "b", "b"])})
+    >>> t = crosstab(Design(df), "q", "g", min_base=0, chisq=False)
+    >>> chart = charts.bars(t)
+    >>> chart.kind, chart.alt.startswith("Graphique en barres : q. NSP 17")
+    ('bars', True)
     """
     question = _question(table, question)
     info = table.questions[question]
@@ -499,6 +510,13 @@ def logit_interval(p, se, df=np.inf, level=0.95):
     ``expit(logit(p) ± t * se / (p (1 - p)))``: R ``svyciprop(method = "logit")``,
     whose svyglm standard error of the logit is the delta-method ``se / (p (1 - p))``.
     A proportion of 0 or 1 gives the degenerate interval at that value.
+
+    Examples
+    --------
+    >>> from ramlab import charts
+    >>> low, high = charts.logit_interval([0.02, 0.5], [0.03, 0.1])
+    >>> low.round(4).tolist(), high.round(4).tolist()  # the first stays above 0
+    ([0.001, 0.3135], [0.2907, 0.6865])
     """
     from scipy import stats
 
@@ -569,6 +587,17 @@ def dots(table, *, question=None, variable=None, title=None, low_base=75):
     the table hides (small bases) are not drawn and are named in the footer;
     groups flagged as small are marked with "*", and groups of fewer than `low_base`
     respondents (spec: ``report.low_base_below``) "(base faible)", as in the tables.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ramlab import Design, charts, crosstab
+    >>> df = pd.DataFrame({"q": pd.Categorical(["Oui", "Non", "NSP", "Oui", "Oui", "Non"]),
+    ...                    "g": pd.Categorical(["a", "a", "a", "b", "b", "b"])})
+    >>> t = crosstab(Design(df), "q", "g", min_base=0, chisq=False)
+    >>> chart = charts.dots(t, variable="g", low_base=0)
+    >>> chart.kind, chart.alt.startswith("Points classés : q : NSP, par g.")  # its first answer
+    ('dots', True)
     """
     question = _question(table, question)
     variables = list(dict.fromkeys(c.variable for c in table.columns[1:]))
@@ -688,6 +717,18 @@ def auto(table, *, question=None, variable=None, title=None, low_base=75):
     sorted bars; a single question of three answers or more as bars; nothing
     for two answers or a numeric question. Breakdown by `variable`: a dot plot
     of the summary figure per group (not for grids: their table is clearer).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ramlab import Design, charts, crosstab
+    >>> df = pd.DataFrame({"q": pd.Categorical(["Oui", "Non", "NSP", "Oui", "Oui", "Non"]),
+    ...                    "g": pd.Categorical(["a", "a", "a", "b", "b", "b"])})
+    >>> t = crosstab(Design(df), "q", "g", min_base=0, chisq=False)
+    >>> charts.auto(t).kind  # a single question of three answers
+    'bars'
+    >>> charts.auto(t, variable="g", low_base=0).kind  # by group
+    'dots'
     """
     question = _question(table, question)
     qtype = table.questions[question].type
@@ -857,6 +898,19 @@ def save(chart, path, *, synthetic=None, dpi=200):
         Add the "Données synthétiques" mark (charts built from a synthetic
         table already carry it; True adds it to any figure).
     dpi : int
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ramlab import Design, charts, crosstab
+    >>> df = pd.DataFrame({"q": pd.Categorical(["Oui", "Non", "NSP", "Oui", "Oui", "Non"]),
+    ...                    "g": pd.Categorical(["a", "a", "a", "b", "b", "b"])})
+    >>> t = crosstab(Design(df), "q", "g", min_base=0, chisq=False)
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = charts.save(charts.bars(t), os.path.join(folder, "q.svg"))
+    ...     os.path.basename(path), os.path.getsize(path) > 0
+    ('q.svg', True)
     """
     fig = getattr(chart, "figure", chart)
     if synthetic:
