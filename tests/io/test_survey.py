@@ -18,7 +18,7 @@ import yaml
 
 import _population as P
 
-from ramlab.errors import DataFileError
+from ramlab.errors import DataFileError, SpecError
 from ramlab.format import round_half_up
 from ramlab.io.survey import load_survey
 
@@ -313,3 +313,18 @@ def test_domain_survey_says_it_is_a_domain(survey):
     d = survey.domain("partenaires")
     assert "domain partenaires" in repr(d) and len(repr(d)) < 220
     assert survey.spec.bases["partenaires"].label.replace("'", "&#x27;") in d._repr_html_()
+
+
+def test_a_misspelt_label_in_a_base_filter_is_a_spec_error(data_copy):
+    """A filter on a data column (not a question) whose label the file lacks would select
+    nobody without a word: it is an error naming the base, the label and the file's labels."""
+    path = data_copy / "specs" / "associations_2021.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["bases"]["petites"] = {"label": "Associations de moins de 10 salariés",
+                               "filter": {"column": "taille", "in": ["Moins de 10 salaries"]}}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"base 'petites': 'Moins de 10 salaries' is not among "
+                                        r"the labels of 'taille'") as info:
+        _load(data_copy)
+    assert info.value.key == "bases.petites"
+    assert "'Moins de 10 salariés'" in str(info.value)  # the labels the file has are listed

@@ -294,6 +294,15 @@ class Condition:
             out.extend(part.questions())
         return out
 
+    def label_uses(self) -> list:
+        """``(data column, labels)`` of every test on labels (not through the bases it names)."""
+        if self.form == "base":
+            return []
+        out = [(c, self.labels) for c in self.columns] if self.form in ("column", "any_in", "all_in") else []
+        for part in self.parts:
+            out.extend(part.label_uses())
+        return out
+
     def __str__(self):
         return self.describe()
 
@@ -477,6 +486,8 @@ class Spec:
             self._check_question(q, data, file)
         for m in self.weighting.margins:
             _check_margin_data(m, data, file)
+        for base in self.bases.values():
+            self._check_filter_labels(base, data, file)
         expected = self.study["sample_size"]
         if expected != len(data):
             raise SpecError(
@@ -484,6 +495,23 @@ class Spec:
                 f"respondents",
                 path=str(self.path), key="study.sample_size",
             )
+
+    def _check_filter_labels(self, base, data, file) -> None:
+        """A base filter's labels must be labels of its columns: a misspelt label would
+        otherwise select nobody without a word."""
+        if base.filter is None:
+            return
+        for column, labels in base.filter.label_uses():
+            known = _labels_of(data, column)
+            if known is None:
+                continue
+            for label in labels:
+                if label not in known:
+                    raise SpecError(
+                        f"{self.path}: base {base.id!r}: {label!r} is not among the labels of "
+                        f"{column!r} in {file} ({', '.join(map(repr, known))})",
+                        path=str(self.path), key=f"bases.{base.id}",
+                    )
 
     def _check_question(self, q, data, file) -> None:
         """Check one question's columns in ``data`` (see :meth:`check_data`)."""
