@@ -360,6 +360,17 @@ def diverging(table, *, question=None, title=None):
     Positive answers go right of zero, negative answers left; "Total Oui" and
     "Total Non" are written at the ends of the bar, never drawn as bars, so a
     bar spans 100 % of its base. A single-question scale gives one bar.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from ramlab import charts, crosstab, load_survey
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # margins rescaled: said in the methodology box
+    ...     survey = load_survey("associations", 2021)
+    >>> chart = charts.diverging(crosstab(survey, "q2"))
+    >>> chart.kind, chart.alt.startswith("Barres divergentes : L'utilité")
+    ('diverging', True)
     """
     question = _question(table, question)
     split = _diverging_split(table, question)
@@ -444,6 +455,17 @@ def stacked(table, *, question=None, title=None):
     """Stacked 100 % bars of a grid question: one bar per item, answers stacked.
 
     A net of the question is written at the end of each bar, not drawn.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from ramlab import charts, crosstab, load_survey
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # margins rescaled: said in the methodology box
+    ...     survey = load_survey("associations", 2021)
+    >>> chart = charts.stacked(crosstab(survey, "q6"))
+    >>> chart.kind, chart.alt.startswith("Barres empilées : Vos partenaires")
+    ('stacked', True)
     """
     question = _question(table, question)
     if table.questions[question].type != "grid":
@@ -806,6 +828,17 @@ def lines(table, *, question=None, rows=None, title=None):
     ----------
     rows : list of str, optional
         Answers to draw (default: the answers and nets).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ramlab import Design, charts
+    >>> from ramlab.tables import trend
+    >>> y1 = pd.DataFrame({"q": pd.Categorical(["Oui", "Non", "Non", "Non"])})
+    >>> y2 = pd.DataFrame({"q": pd.Categorical(["Oui", "Oui", "Oui", "Non"])})
+    >>> chart = charts.lines(trend({2015: Design(y1), 2021: Design(y2)}, "q"))
+    >>> chart.kind, chart.alt.startswith("Évolution 2015–2021 : q.")
+    ('lines', True)
     """
     question = _question(table, question)
     years = [c for c in table.frame.columns if c[0] == "Année"]
