@@ -336,6 +336,14 @@ def read_sav(path, *, encoding=None) -> pd.DataFrame:
     the equivalent of haven's ``read_sav(user_na = TRUE)`` in R; codes become
     categoricals through ``pandas.Categorical.from_codes``, without a pass
     over the values per label.
+
+    Examples
+    --------
+    >>> from ramlab import read_sav
+    >>> from ramlab.io.spec import default_data_dir
+    >>> df = read_sav(default_data_dir() / "raw" / "associations_2021.sav")
+    >>> len(df), df["q2_1"].cat.categories[:2].tolist()  # the labels, in code order
+    (1206, ['Oui, tout à fait', 'Oui, plutôt'])
     """
     path = Path(os.fspath(path))
     if path.is_dir():

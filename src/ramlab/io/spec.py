@@ -588,6 +588,16 @@ def load_spec(path_or_survey_id, *, year=None, data_dir=None) -> Spec:
         ``study.population_size`` by less than ``weighting.tolerance``
         (relative) are rescaled with a ``UserWarning`` naming the margin file
         and both totals; a larger gap is a SpecError.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from ramlab import load_spec
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # two margins rescaled (gap 0.10 %)
+    ...     spec = load_spec("associations", year=2021)
+    >>> list(spec.questions)[:5]
+    ['q2', 'q6', 'q7', 'q8', 'innovation']
     """
     path, data_dir = _resolve(path_or_survey_id, year, data_dir)
     raw = read_yaml(path)

@@ -190,6 +190,16 @@ def stack(surveys, *, column="year"):
     variance of a change is the sum of the years' variances, each with its
     calibration (R: the rbind of the years with year-prefixed strata,
     calibrated on year-specific margins; ``tests/fixtures/r/extra_stack.R``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from ramlab import load_survey, stack
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # margins rescaled: said in the methodology box
+    ...     stacked = stack({year: load_survey("associations", year) for year in (2015, 2021)})
+    >>> stacked.data["year"].value_counts().sort_index().to_dict()
+    {2015: 1100, 2021: 1206}
     """
     from ramlab.design import Design, stack_designs
 
