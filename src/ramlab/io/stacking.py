@@ -1,8 +1,10 @@
 """The years of a survey stacked into one survey: ``ramlab.stack({2015: s15, 2021: s21})``.
 
->>> stacked = stack({2015: load_survey("associations", 2015),
-...                  2021: load_survey("associations", 2021)})   # doctest: +SKIP
->>> crosstab(stacked, "q8_1", "year")                             # doctest: +SKIP
+    stacked = stack({2015: load_survey("associations", 2015),
+                     2021: load_survey("associations", 2021)})
+    crosstab(stacked, "q8_1", "year")
+
+(:func:`stack` has a running example.)
 
 Each year keeps its own design and calibration (:func:`ramlab.design.stack_designs`:
 the year's strata and units, prefixed with the year, and its calibrations,

@@ -1,7 +1,9 @@
 """A survey-year loaded in one line: spec, data, weighted and unweighted designs.
 
->>> s = load_survey("associations", 2021)          # doctest: +SKIP
->>> s.domain("partenaires").mean("q8_1")            # doctest: +SKIP
+    s = load_survey("associations", 2021)
+    s.domain("partenaires").mean("q8_1")
+
+(:func:`load_survey` has a running example.)
 
 The weighting follows the spec (``weighting.mode``) and goes through
 :meth:`ramlab.design.Design.rake`, the one weighting path of ramlab.
