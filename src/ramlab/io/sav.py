@@ -276,6 +276,8 @@ def _check_names(path: Path, names, encoding) -> None:
             )
 
 
+# Over 80 lines by its docstring only (what attrs holds, the rules for each kind of
+# variable): the code is some 40 lines, the steps in the helpers below.
 def read_sav(path, *, encoding=None) -> pd.DataFrame:
     """Read an SPSS ``.sav`` file into a DataFrame with labelled categoricals.
 

@@ -354,6 +354,8 @@ def _diverging_split(table, question):
     return None
 
 
+# Over 80 lines with its docstring and example; the code, some 65 lines, draws one figure
+# whose bars, segment labels and net labels are placed together.
 def diverging(table, *, question=None, title=None):
     """One diverging bar per item of an agree/disagree scale, the nets as labels.
 
@@ -643,17 +645,9 @@ def dots(table, *, question=None, variable=None, title=None, low_base=75):
     shown = [shown[i] for i in order]
     p_adj = p_adj[order]
     values = values[shown]
-    df = table.options.df if np.isfinite(table.options.df) else np.inf
-    if proportion:
-        low, high = logit_interval(values.to_numpy(), se[shown].to_numpy(dtype=float), df)
-    else:
-        from scipy import stats
-
-        q = stats.t.ppf(0.975, df)
-        low = values.to_numpy() - q * se[shown].to_numpy(dtype=float)
-        high = values.to_numpy() + q * se[shown].to_numpy(dtype=float)
+    low, high = _dots_interval(values.to_numpy(), se[shown].to_numpy(dtype=float),
+                               table.options.df, proportion)
     digits = table.options.digits if proportion else table.options.mean_digits
-    scale = 100 if proportion else 1
     fmt = (lambda v: fmt_pct(v, digits)) if proportion else (lambda v: fmt_number(v, digits))
     significant = np.nan_to_num(p_adj, nan=1.0) < _ALPHA
     flagged = [bool(small[c]) for c in shown]
@@ -665,6 +659,40 @@ def dots(table, *, question=None, variable=None, title=None, low_base=75):
     variable_label = next(c.variable_label for c in table.columns if c.variable == variable)
     figure_label = key[1] if not key[0] else f"{key[0]} : {key[1]}"
     chart_title = f"{_title(table, question, title)} : {figure_label}, par {variable_label.lower()}"
+    extra = _dots_notes(table, proportion, flagged, weak, hidden, low_base)
+    lines = _footer_lines(table, question, total_col, extra)
+    n = len(shown)
+    total = float(row[total_col])
+    with house_style():
+        fig = _figure(_height(n, len(lines) + 3, per_row=0.3, extra=0.2))
+        ax = fig.add_axes([0.36, 0.2, 0.5, 0.6])
+        _draw_dots(ax, values.to_numpy(), low, high, significant, total=total,
+                   labels=[label_of[c] for c in shown], fmt=fmt, proportion=proportion)
+        _title_text(fig, chart_title)
+        _finish(fig, ax, table, question, lines, top=0.75)
+    data = pd.Series(values.to_numpy(), index=[c[1] for c in shown])
+    parts = [f"{label_of[c]} {fmt(v)}" + (" (significatif)" if s else "")
+             for c, v, s in zip(shown, values.to_numpy(), significant)]
+    alt = _alt("Points classés", chart_title, [f"Ensemble {fmt(total)}"] + parts, lines[0])
+    chart = Chart(fig, alt, data, "dots")
+    chart.intervals = pd.DataFrame({"low": low, "high": high}, index=data.index)
+    chart.significant = pd.Series(significant, index=data.index)
+    return chart
+
+
+def _dots_interval(values, se, df, proportion):
+    """95 % interval of each dot: logit scale for a proportion (inside [0, 1]), t otherwise."""
+    df = df if np.isfinite(df) else np.inf
+    if proportion:
+        return logit_interval(values, se, df)
+    from scipy import stats
+
+    q = stats.t.ppf(0.975, df)
+    return values - q * se, values + q * se
+
+
+def _dots_notes(table, proportion, flagged, weak, hidden, low_base):
+    """The footer notes of a dot plot: the marks, small and hidden groups."""
     extra = [
         "● différence significative avec l'ensemble (test t sur le plan de sondage, p < 0,05 "
         "après correction de Holm) ; ○ différence non significative. Traits : intervalle de "
@@ -678,48 +706,39 @@ def dots(table, *, question=None, variable=None, title=None, low_base=75):
     if hidden:
         extra.append(f"Non affichés (base inférieure à {table.options.min_base} "
                      f"répondants) : {', '.join(hidden)}.")
-    lines = _footer_lines(table, question, total_col, extra)
-    n = len(shown)
-    with house_style():
-        fig = _figure(_height(n, len(lines) + 3, per_row=0.3, extra=0.2))
-        ax = fig.add_axes([0.36, 0.2, 0.5, 0.6])
-        pos = np.arange(n)
-        ax.hlines(pos, low * scale, high * scale, color="#7A8894", linewidth=1.6)
-        ax.scatter(values.to_numpy()[significant] * scale, pos[significant], s=42,
-                   color=PALETTE[0], zorder=3)
-        ax.scatter(values.to_numpy()[~significant] * scale, pos[~significant], s=42,
-                   facecolor="white", edgecolor=PALETTE[0], linewidth=1.5, zorder=3)
-        total = float(row[total_col])
-        ax.axvline(total * scale, color="#333333", linestyle="--", linewidth=1)
-        ax.text(total * scale, -0.9, _plain(f"Ensemble {fmt(total)}"), ha="center", va="bottom",
-                color="#333333")
-        for y, v, h in zip(pos, values.to_numpy(), high):
-            ax.text(h * scale, y, "  " + _plain(fmt(v)), va="center", ha="left")
-        ax.set_yticks(pos, [_plain(label_of[c], 30) for c in shown])
-        ax.tick_params(axis="y", length=0)
-        ax.set_ylim(n - 0.5, -1.2)
-        lo = float(np.nanmin(low, initial=total)) * scale
-        hi = float(np.nanmax(high, initial=total)) * scale
-        pad = (hi - lo) * 0.08 + (2 if proportion else 0.05)
-        ax.set_xlim(max(lo - pad, 0) if proportion else lo - pad,
-                    min(hi + pad * 3, 100) if proportion else hi + pad * 3)
-        if proportion:
-            from matplotlib.ticker import FuncFormatter
+    return extra
 
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.0f}\u202f%"))
-        ax.grid(axis="x", color="#E5E8EB", linewidth=0.8)
-        ax.set_axisbelow(True)
-        ax.spines["left"].set_visible(False)
-        _title_text(fig, chart_title)
-        _finish(fig, ax, table, question, lines, top=0.75)
-    data = pd.Series(values.to_numpy(), index=[c[1] for c in shown])
-    parts = [f"{label_of[c]} {fmt(v)}" + (" (significatif)" if s else "")
-             for c, v, s in zip(shown, values.to_numpy(), significant)]
-    alt = _alt("Points classés", chart_title, [f"Ensemble {fmt(total)}"] + parts, lines[0])
-    chart = Chart(fig, alt, data, "dots")
-    chart.intervals = pd.DataFrame({"low": low, "high": high}, index=data.index)
-    chart.significant = pd.Series(significant, index=data.index)
-    return chart
+
+def _draw_dots(ax, values, low, high, significant, *, total, labels, fmt, proportion):
+    """Dots (filled: significant), their intervals, the whole base's line and the labels."""
+    n = len(values)
+    scale = 100 if proportion else 1
+    pos = np.arange(n)
+    ax.hlines(pos, low * scale, high * scale, color="#7A8894", linewidth=1.6)
+    ax.scatter(values[significant] * scale, pos[significant], s=42,
+               color=PALETTE[0], zorder=3)
+    ax.scatter(values[~significant] * scale, pos[~significant], s=42,
+               facecolor="white", edgecolor=PALETTE[0], linewidth=1.5, zorder=3)
+    ax.axvline(total * scale, color="#333333", linestyle="--", linewidth=1)
+    ax.text(total * scale, -0.9, _plain(f"Ensemble {fmt(total)}"), ha="center", va="bottom",
+            color="#333333")
+    for y, v, h in zip(pos, values, high):
+        ax.text(h * scale, y, "  " + _plain(fmt(v)), va="center", ha="left")
+    ax.set_yticks(pos, [_plain(label, 30) for label in labels])
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(n - 0.5, -1.2)
+    lo = float(np.nanmin(low, initial=total)) * scale
+    hi = float(np.nanmax(high, initial=total)) * scale
+    pad = (hi - lo) * 0.08 + (2 if proportion else 0.05)
+    ax.set_xlim(max(lo - pad, 0) if proportion else lo - pad,
+                min(hi + pad * 3, 100) if proportion else hi + pad * 3)
+    if proportion:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.0f}\u202f%"))
+    ax.grid(axis="x", color="#E5E8EB", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.spines["left"].set_visible(False)
 
 
 def grouped(table, *, question=None, variable=None, title=None):
@@ -816,6 +835,8 @@ def _change_text(change, mark):
     return f"{sign}{points} {unit} {mark or 'n.s.'}"
 
 
+# One piece: the end labels are spread by their measured sizes on this figure's axes,
+# so the drawing and the labelling share one layout; the docstring makes up the rest.
 def lines(table, *, question=None, rows=None, title=None):
     """Slope chart across years of a trend table (:func:`ramlab.tables.trend`).
 
