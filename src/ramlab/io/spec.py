@@ -276,32 +276,27 @@ class Condition:
         joiner = " and " if self.form == "all" else " or "
         return joiner.join(f"({p.describe()})" for p in self.parts)
 
-    def data_columns(self) -> list:
-        """The data columns this condition reads (not through the bases it names)."""
+    def _collect(self, own) -> list:
+        """``own(condition)`` of this condition and of its parts (not through the bases it names)."""
         if self.form == "base":
             return []
-        out = list(self.columns)
+        out = list(own(self))
         for part in self.parts:
-            out.extend(part.data_columns())
+            out.extend(part._collect(own))
         return out
+
+    def data_columns(self) -> list:
+        """The data columns this condition reads (not through the bases it names)."""
+        return self._collect(lambda c: c.columns)
 
     def questions(self) -> list:
         """The question ids this condition reads (not through the bases it names)."""
-        if self.form == "base":
-            return []
-        out = [self.name] if self.form in ("any_in", "all_in") else []
-        for part in self.parts:
-            out.extend(part.questions())
-        return out
+        return self._collect(lambda c: [c.name] if c.form in ("any_in", "all_in") else [])
 
     def label_uses(self) -> list:
         """``(data column, labels)`` of every test on labels (not through the bases it names)."""
-        if self.form == "base":
-            return []
-        out = [(c, self.labels) for c in self.columns] if self.form in ("column", "any_in", "all_in") else []
-        for part in self.parts:
-            out.extend(part.label_uses())
-        return out
+        return self._collect(lambda c: [(col, c.labels) for col in c.columns]
+                             if c.form in ("column", "any_in", "all_in") else [])
 
     def __str__(self):
         return self.describe()

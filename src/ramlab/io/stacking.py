@@ -197,11 +197,8 @@ def stack(surveys, *, column="year"):
 
     Examples
     --------
-    >>> import warnings
     >>> from ramlab import load_survey, stack
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore")  # margins rescaled: said in the methodology box
-    ...     stacked = stack({year: load_survey("associations", year) for year in (2015, 2021)})
+    >>> stacked = stack({year: load_survey("associations", year) for year in (2015, 2021)})
     >>> stacked.data["year"].value_counts().sort_index().to_dict()
     {2015: 1100, 2021: 1206}
     """

@@ -365,11 +365,8 @@ def diverging(table, *, question=None, title=None):
 
     Examples
     --------
-    >>> import warnings
     >>> from ramlab import charts, crosstab, load_survey
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore")  # margins rescaled: said in the methodology box
-    ...     survey = load_survey("associations", 2021)
+    >>> survey = load_survey("associations", 2021)
     >>> chart = charts.diverging(crosstab(survey, "q2"))
     >>> chart.kind, chart.alt.startswith("Barres divergentes : L'utilité")
     ('diverging', True)
@@ -460,11 +457,8 @@ def stacked(table, *, question=None, title=None):
 
     Examples
     --------
-    >>> import warnings
     >>> from ramlab import charts, crosstab, load_survey
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore")  # margins rescaled: said in the methodology box
-    ...     survey = load_survey("associations", 2021)
+    >>> survey = load_survey("associations", 2021)
     >>> chart = charts.stacked(crosstab(survey, "q6"))
     >>> chart.kind, chart.alt.startswith("Barres empilées : Vos partenaires")
     ('stacked', True)
