@@ -500,13 +500,8 @@ class Spec:
             known = _labels_of(data, column)
             if known is None:
                 continue
-            for label in labels:
-                if label not in known:
-                    raise SpecError(
-                        f"{self.path}: base {base.id!r}: {label!r} is not among the labels of "
-                        f"{column!r} in {file} ({', '.join(map(repr, known))})",
-                        path=str(self.path), key=f"bases.{base.id}",
-                    )
+            _require_labels(labels, known, path=self.path, column=column, file=file,
+                            what=f"base {base.id!r}: ", key=lambda label: f"bases.{base.id}")
 
     def _check_question(self, q, data, file) -> None:
         """Check one question's columns in ``data`` (see :meth:`check_data`)."""
@@ -539,13 +534,9 @@ class Spec:
                     f"values; make the question numeric or label its codes",
                     path=str(self.path), key=f"questions.{q.id}.type",
                 )
-            for cat in q.categories:
-                if cat not in labels:
-                    raise SpecError(
-                        f"{self.path}: question {q.id!r}: category {cat!r} is not among "
-                        f"the labels of {col!r} in {file} ({', '.join(map(repr, labels))})",
-                        path=str(self.path), key=f"questions.{q.id}.categories",
-                    )
+            _require_labels(q.categories, labels, path=self.path, column=col, file=file,
+                            what=f"question {q.id!r}: category ",
+                            key=lambda cat: f"questions.{q.id}.categories")
             extra = [lab for lab in labels if lab not in q.categories]
             if extra:
                 raise SpecError(
@@ -1301,13 +1292,8 @@ def _check_margin_data(m, data, file) -> None:
             f"{m.path}: column {m.variable!r} of {file} has no value labels",
             path=str(m.path), key="variable",
         )
-    for cat in m.counts:
-        if cat not in labels:
-            raise SpecError(
-                f"{m.path}: category {cat!r} is not among the labels of "
-                f"{m.variable!r} in {file} ({', '.join(map(repr, labels))})",
-                path=str(m.path), key=f"categories.{cat}",
-            )
+    _require_labels(m.counts, labels, path=m.path, column=m.variable, file=file,
+                    what="category ", key=lambda cat: f"categories.{cat}")
     present = data[m.variable].dropna().unique()
     for cat in present:
         if cat not in m.counts:
@@ -1315,6 +1301,18 @@ def _check_margin_data(m, data, file) -> None:
                 f"{m.path}: {file} has respondents in {m.variable!r} = {cat!r}, "
                 f"a category the margin lacks",
                 path=str(m.path), key="categories",
+            )
+
+
+def _require_labels(wanted, labels, *, path, column, file, what, key):
+    """SpecError on the first of ``wanted`` that is not among ``labels`` (the file's own,
+    listed in the message); ``key(label)`` is the spec key to name."""
+    for label in wanted:
+        if label not in labels:
+            raise SpecError(
+                f"{path}: {what}{label!r} is not among the labels of {column!r} in {file} "
+                f"({', '.join(map(repr, labels))})",
+                path=str(path), key=key(label),
             )
 
 
