@@ -26,7 +26,7 @@ _PUBLIC.update(
         [
             "RamlabError", "DataFileError", "SpecError", "MarginError", "WeightError",
             "ConvergenceError", "BoundsError", "LonelyPSUError", "TableError",
-            "ModelError", "BuildError", "ParameterError",
+            "DesignError", "ColumnNotFoundError", "ModelError", "BuildError", "ParameterError",
         ],
         "ramlab.errors",
     )

@@ -15,6 +15,7 @@ __all__ = [
     "LonelyPSUError",
     "TableError",
     "DesignError",
+    "ColumnNotFoundError",
     "ModelError",
     "BuildError",
     "ParameterError",
@@ -126,3 +127,10 @@ class MarginRescaledWarning(UserWarning):
     and the loaded survey states them in French (``Survey.margin_notes``, the
     methodology box).
     """
+
+
+class ColumnNotFoundError(DesignError, KeyError):
+    """A column the call names is not in the data (also a ``KeyError``, as pandas raises)."""
+
+    def __str__(self):  # KeyError would quote the message
+        return self.args[0]

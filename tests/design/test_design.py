@@ -276,3 +276,16 @@ def test_by_several_columns_equals_subset():
         sub = d.subset((d.data["stype"] == g1) & (d.data["sch.wide"] == g2)).mean("api00").iloc[0]
         np.testing.assert_allclose(row[["estimate", "se"]].to_numpy(dtype=float),
                                    sub[["estimate", "se"]].to_numpy(dtype=float), rtol=1e-12)
+
+
+def test_an_unknown_column_is_a_named_ramlab_error_and_a_key_error():
+    import pandas as pd
+
+    from ramlab import ColumnNotFoundError, RamlabError
+
+    d = Design(pd.DataFrame({"age": [1.0, 2.0], "agglo": [3.0, 4.0]}))
+    with pytest.raises(ColumnNotFoundError, match=r"variable column 'ag' is not in the data; "
+                                                  r"columns starting alike: 'age', 'agglo'") as info:
+        d.mean("ag")
+    assert isinstance(info.value, RamlabError) and isinstance(info.value, KeyError)
+    assert info.value.variable == "ag"

@@ -22,7 +22,11 @@ def as_list(x):
 
 def column(data, name, role):
     if name not in data.columns:
-        raise KeyError(f"{role} column {name!r} is not in the data")
+        from ramlab.errors import ColumnNotFoundError
+
+        close = [c for c in data.columns if str(c).lower().startswith(str(name).lower()[:2])][:8]
+        hint = f"; columns starting alike: {', '.join(map(repr, close))}" if close else ""
+        raise ColumnNotFoundError(f"{role} column {name!r} is not in the data{hint}", variable=name)
     return data[name]
 
 
