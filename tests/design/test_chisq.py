@@ -10,9 +10,9 @@ from ramlab.design import ChisqResult
 CH = R.load_json("chisq.json")
 W = {c["id"]: c for c in R.load_json("weighting.json")["cases"]}
 SUPPORTED = ("F", "Chisq", "Wald", "adjWald")
-# lincom: R computes it with CompQuadForm, and without that package (as on the
-# machine that made chisq.json) silently returns the saddlepoint result; its
-# cases are not a lincom reference and ramlab offers no lincom.
+# No lincom: R computes it with CompQuadForm, and without that package (not in
+# Debian, so not on the machine that makes chisq.json) silently returns the
+# saddlepoint result; chisq.R makes no such case and ramlab offers no lincom.
 
 
 def _build(case):
