@@ -13,7 +13,7 @@ import pytest
 import _rref as R
 
 Q = R.load_json("quantile.json")
-SUPPORTED = ("mean", "beta", "xlogit", "asin")
+SUPPORTED = ("mean", "beta", "xlogit", "asin", "score")
 CASES = [c for c in Q["cases"] if "by" not in c and c["interval_type"] in SUPPORTED]
 BY = [c for c in Q["cases"] if "by" in c]
 

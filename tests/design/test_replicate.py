@@ -191,3 +191,9 @@ def test_quantile_against_r(case):
     R.assert_close(out["estimate"].to_numpy(), r["quantile"], 1e-8, what="quantile")
     R.assert_close(out[["ci_low", "ci_high"]].to_numpy().T, [r["ci_low"], r["ci_high"]], 1e-6, what="ci")
     R.assert_close(out["se"].to_numpy(), r["se"], 1e-6, what="se")
+
+
+def test_score_quantile_interval_is_refused_on_a_replicate_design():
+    # R's svyquantile.svyrep.design has no interval.type = "score" (match.arg fails)
+    with pytest.raises(ValueError, match="score.*linearised"):
+        _design("rclus1").quantile("api00", 0.5, ci=True, interval_type="score")

@@ -394,8 +394,10 @@ class SurveyDesign(abc.ABC):
             Per group (R ``svyby(..., svyquantile)``): the SE is each group's
             Woodruff SE and, as R's ``confint`` of a ``svyby``, the interval is
             the estimate -/+ the normal quantile times the SE.
-        interval_type : {"mean", "beta", "xlogit", "asin"}
-            How the interval for the CDF is made (R ``interval.type``).
+        interval_type : {"mean", "beta", "xlogit", "asin", "score"}
+            How the interval is made (R ``interval.type``): a Woodruff
+            interval for the CDF, or ("score", linearised designs only, as
+            in R) the inversion of the score test of F(q) = p.
         qrule : {"math", "school", "hf7"}
             The quantile rule (R ``qrule``; "math" is R's default).
         level : float

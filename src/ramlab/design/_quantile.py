@@ -7,10 +7,12 @@ Point estimate: a quantile rule of the weighted distribution (R ``qrule``):
 confidence interval for the CDF at the quantile, F(q) = mean of
 I(x <= q) with its design SE and t quantiles on ``degf`` degrees of freedom
 ("mean"; or on the logit ("xlogit") or arcsine ("asin") scale, or
-Korn-Graubard's "beta"), mapped back through the quantile rule. The SE is
+Korn-Graubard's "beta"), mapped back through the quantile rule. Or
+("score", R ``ffullerCI``, Francisco & Fuller 1991) the values of q where
+the design-based score test of F(q) = p reaches -/+ t. The SE is
 (ci_high - ci_low) / (2 t). On a replicate design the CDF's SE comes from
-the replicates, as R's ``svyquantile.svyrep.design`` does. Tests:
-``tests/design/test_quantile.py``.
+the replicates, as R's ``svyquantile.svyrep.design`` does (which has no
+"score" interval). Tests: ``tests/design/test_quantile.py``.
 
 Cumulative sums run in extended precision, as R's ``cumsum`` and ``sum``
 do, so that the comparisons of the CDF with p break ties as R does.
@@ -27,7 +29,7 @@ from ramlab.design._estimates import groups
 __all__ = ["INTERVAL_TYPES", "QRULES", "quantile", "quantile_rule"]
 
 QRULES = ("math", "school", "hf7")
-INTERVAL_TYPES = ("mean", "beta", "xlogit", "asin")
+INTERVAL_TYPES = ("mean", "beta", "xlogit", "asin", "score")
 
 
 def _sorted_positive(x, w):
@@ -59,17 +61,51 @@ def quantile_rule(x, w, p, rule="math"):
     raise ValueError(f"qrule must be one of {QRULES}, not {rule!r}")
 
 
+def _cdf_and_variance(d, x, q):
+    """The estimated CDF at ``q``, F(q) = mean of I(x <= q), and its design variance."""
+    w = d.weight_values
+    pos = w > 0
+    y = np.where(pos, (x <= q).astype(float), 0.0)
+    N = w.sum()
+    p = float(w @ y / N)
+    u = np.where(pos, (y - p) / N, 0.0)
+    return p, float(d.statistic_vcov(lambda W: ((W.T @ y) / W.sum(axis=0))[:, None], u[:, None])[0, 0])
+
+
+def _score_interval(d, x, p, df, level, rule):
+    """R ``ffullerCI``: the interval of the quantile by inverting the score test of F(q) = p.
+
+    As R: each bound is a root (``uniroot``, tolerance 1 / (100 sqrt(n)))
+    of (p - F(q)) / se(F(q)) -/+ t over [min + IQR / 100, max - IQR / 100],
+    then mapped through the quantile rule at the *unweighted* share of the
+    rows at or below it (R's ``mean(x <= qlow)``).
+    """
+    from scipy import optimize, stats
+
+    alpha = 1 - level
+    tq = stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - alpha / 2)
+
+    def score(theta, limit):
+        F, var = _cdf_and_variance(d, x, theta)
+        return (p - F) / np.sqrt(var) - limit
+
+    q25, q75 = np.percentile(x, [25, 75])  # R IQR(): type 7, every row
+    lower, upper = x.min() + (q75 - q25) / 100, x.max() - (q75 - q25) / 100
+    tol = 1 / (100 * np.sqrt(x.size))
+    w = d.weight_values
+    # brentq is the zeroin algorithm of R's uniroot, with R's stopping rule
+    # (|bracket| / 2 <= tol / 2 + 2 eps |x|); on this step function both
+    # return the point beside the jump where |score| is smaller
+    return tuple(quantile_rule(x, w, float(np.mean(x <= optimize.brentq(
+        score, lower, upper, args=(limit,), xtol=tol, rtol=4 * np.finfo(float).eps))), rule)
+        for limit in (tq, -tq))
+
+
 def _cdf_interval(d, x, qhat, df, level, interval_type):
     """R ``woodruffCI``'s confidence interval for the CDF at ``qhat``."""
     from scipy import stats
 
-    w = d.weight_values
-    pos = w > 0
-    y = np.where(pos, (x <= qhat).astype(float), 0.0)
-    N = w.sum()
-    p = float(w @ y / N)
-    u = np.where(pos, (y - p) / N, 0.0)
-    var = float(d.statistic_vcov(lambda W: ((W.T @ y) / W.sum(axis=0))[:, None], u[:, None])[0, 0])
+    p, var = _cdf_and_variance(d, x, qhat)
     se = np.sqrt(var)
     alpha = 1 - level
     qt = stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - alpha / 2)
@@ -99,9 +135,12 @@ def _one(d, x, probs, *, ci, level, interval_type, rule):
         if not ci:
             rows.append((q,))
             continue
-        lo_p, hi_p = _cdf_interval(d, x, q, df, level, interval_type)
-        lo = np.nan if (np.isnan(lo_p) or lo_p < 0) else quantile_rule(x, w, lo_p, rule)
-        hi = np.nan if (np.isnan(hi_p) or hi_p > 1) else quantile_rule(x, w, hi_p, rule)
+        if interval_type == "score":
+            lo, hi = _score_interval(d, x, p, df, level, rule)
+        else:
+            lo_p, hi_p = _cdf_interval(d, x, q, df, level, interval_type)
+            lo = np.nan if (np.isnan(lo_p) or lo_p < 0) else quantile_rule(x, w, lo_p, rule)
+            hi = np.nan if (np.isnan(hi_p) or hi_p > 1) else quantile_rule(x, w, hi_p, rule)
         tcrit = stats.t.ppf(1 - (1 - level) / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - (1 - level) / 2)
         rows.append((q, (hi - lo) / (2 * tcrit), lo, hi))
     return rows
@@ -116,6 +155,10 @@ def quantile(design, var, probs, *, ci=False, by=None, interval_type="mean", qru
         raise ValueError(f"qrule must be one of {QRULES}, not {qrule!r}")
     if interval_type not in INTERVAL_TYPES:
         raise ValueError(f"interval_type must be one of {INTERVAL_TYPES}, not {interval_type!r}")
+    if interval_type == "score" and ci and not design.variance_engine.linearised:
+        # R's svyquantile.svyrep.design has no score interval either
+        raise ValueError('interval_type="score" needs a linearised design; on a replicate design use '
+                         '"mean", "beta", "xlogit" or "asin"')
     probs = [float(p) for p in np.atleast_1d(probs)]
     x = column(design.data, var, "variable").to_numpy(dtype=float, na_value=np.nan)
     missing = np.isnan(x)
