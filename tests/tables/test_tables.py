@@ -560,6 +560,50 @@ def test_html_escapes_labels_and_is_deterministic():
     assert " id=" not in html
 
 
+def _partner_case():
+    """A scale asked of groups of 100, 50 and 20 respondents, with a working note."""
+    answers = ["Tout à fait", "Plutôt", "Pas du tout"]
+    df = pd.DataFrame({
+        "s": pd.Categorical(np.tile(answers, 57)[:170], categories=answers, ordered=True),
+        "g": pd.Categorical(["Grands"] * 100 + ["Moyens"] * 50 + ["Petits"] * 20),
+    })
+    spec = _spec([Question(id="q9", text="Êtes-vous satisfait ?", type="scale", columns=("s",),
+                           categories=answers, note="Libellé reconstitué (note de travail)")])
+    return crosstab(Design(df), "q9", "g", spec=spec, chisq=False, min_base=30)
+
+
+def test_partner_rendering_options_codes_marks_mean_coding_and_working_notes():
+    t = _partner_case()
+    coding = "de 1 = « Tout à fait » à 3 = « Pas du tout »"
+    partner = t.to_html(codes=False, working_notes=False, mean_labels={"q9": coding}, low_base=75)
+    assert 'class="ramlab-qid"' not in partner and "q9" not in partner
+    assert "<caption>Êtes-vous satisfait ?</caption>" in partner
+    assert "note de travail" not in partner
+    assert f"<th>Moyenne ({coding})</th>" in partner
+    # 50 respondents: under 75, not under 30 -> marked; 20 are flagged small (*), not "base faible"
+    assert '<th>Moyens (B) <span class="ramlab-low">base faible</span></th>' in partner
+    assert "<th>Petits (C)</th>" in partner and "<th>Grands (A)</th>" in partner
+    note = "Base faible : groupe de 30 à 74 répondants (Moyens), résultat à lire avec prudence."
+    assert f'<div class="ramlab-notes">\n<p>{note}</p>' in partner
+    # the same options in a turned table: groups as rows, same marks and notes
+    turned = t.to_html(codes=False, working_notes=False, mean_labels={"q9": coding}, low_base=75,
+                       turn_above=2)
+    assert 'class="ramlab-tables ramlab-turned"' in turned and "q9" not in turned
+    assert '<th>Moyens (B) <span class="ramlab-low">base faible</span></th>' in turned
+    assert f"<th>Moyenne ({coding})</th>" in turned and note in turned
+    assert turned.split("<tbody>")[1].count("<tr>") == 4  # Ensemble and the three groups
+
+
+def test_researchers_default_rendering_keeps_codes_notes_and_plain_mean():
+    t = _partner_case()
+    html = t.to_html()
+    assert '<caption><span class="ramlab-qid">q9</span> Êtes-vous satisfait ?</caption>' in html
+    assert "<p>Libellé reconstitué (note de travail)</p>" in html
+    assert '<tr class="ramlab-mean"><th>Moyenne</th>' in html
+    assert "base faible" not in html and "Base faible" not in html
+    assert "ramlab-turned" not in t.to_html(turn_above=7)  # 3 groups: not turned
+
+
 def test_excel_neutralises_formulas_names_sheets_and_is_deterministic(tmp_path):
     from openpyxl import load_workbook
 

@@ -14,9 +14,10 @@ without a survey-specific line of code:
   label HTML-escaped;
 - :func:`write_workbook` writes the tables of a report to an Excel workbook,
   atomically;
-- :func:`table_html` renders a table for an audience: no question code for
-  partners, groups under the spec's ``low_base_below`` marked "base faible",
-  the coding of every mean row, wide tables turned (groups as rows);
+- :func:`table_html` renders a table for an audience with the rendering
+  options of :func:`render_options` (:meth:`ramlab.tables.Table.to_html`): no
+  question code for partners, groups under the spec's ``low_base_below``
+  marked "base faible", the coding of every mean row, wide tables turned;
 - :func:`section_title` is a question's message (filled) or its title.
 
 Margin of error: for a proportion of 50 % on the whole sample, the 95 %
@@ -50,7 +51,7 @@ __all__ = [
     "weighting_diagnostics",
     "write_workbook",
     "table_html",
-    "turned_html",
+    "render_options",
     "mean_coding",
     "section_title",
     "details",
@@ -354,100 +355,29 @@ def section_title(question, tables, spec, *, synthetic: bool) -> str:
     return question.title or question.text
 
 
-def _low_columns(table, qid, low):
-    """Labels of the columns whose smallest unweighted base of the question is under `low`."""
-    n = table.frame[table.kinds == "n"].xs(qid, level="question").min()
-    return [c for c, count in zip(table.columns[1:], n.iloc[1:]) if count < low]
+def render_options(table, spec, *, audience: str, data=None) -> dict:
+    """The options of :meth:`ramlab.tables.Table.to_html` for an audience.
+
+    A partner gets no question code and no working note of the team; every
+    audience gets the coding of each scale's mean (:func:`mean_coding`, from
+    the file's labels in `data`) and the "base faible" mark on the groups
+    under the spec's ``report.low_base_below``.
+    """
+    partner = audience == "partner"
+    labels = {}
+    for qid in table.questions:
+        question = spec.questions.get(qid)
+        if question is not None and data is not None and question.type == "scale":
+            labels[qid] = mean_coding(question, data)
+    return {"codes": not partner, "working_notes": not partner, "mean_labels": labels,
+            "low_base": int(spec.report["low_base_below"])}
 
 
 def table_html(table, spec, *, audience: str, max_columns: int = 7, data=None) -> str:
-    """A report table as HTML for an audience (every label escaped).
-
-    - Partner: no question code in the caption.
-    - Every audience: the mean row of a scale says how it is coded; groups
-      whose unweighted base is under ``report.low_base_below`` (75) and at
-      least ``report.hide_below`` (30) carry "(base faible)" and a note;
-      a table with more than `max_columns` groups is turned (:func:`turned_html`).
-    """
-    import re
-
-    from ramlab.reports.findings import field
-
-    esc = html.escape
-    low = int(spec.report["low_base_below"])
-    hide = int(spec.report["hide_below"])
-    if len(table.columns) > max_columns + 1:
-        return turned_html(table, spec, audience=audience, data=data)
-    out = table.to_html()
-    for qid in table.questions:
-        question = spec.questions.get(qid)
-        if audience == "partner":
-            out = out.replace(f'<span class="ramlab-qid">{esc(qid)}</span> ', "")
-            note = field(table.questions[qid], "note")
-            if note:  # a working note of the team (notes_for): internal audience only
-                out = out.replace(f"<p>{esc(note)}</p>", "")
-        if question is not None and data is not None and question.type == "scale":
-            coding = mean_coding(question, data)
-            out = out.replace('<tr class="ramlab-mean"><th>Moyenne</th>',
-                              f'<tr class="ramlab-mean"><th>Moyenne ({esc(coding)})</th>')
-        lows = _low_columns(table, qid, low)
-        for column in lows:
-            header = f"{column.label} ({column.letter})" if column.letter else column.label
-            out = out.replace(f"<th>{esc(header)}</th>",
-                              f'<th>{esc(header)} <span class="ramlab-low">base faible</span></th>')
-        if lows:
-            note = (f"Base faible : groupe de {hide} à {low - 1} répondants "
-                    f"({', '.join(c.label for c in lows)}), résultat à lire avec prudence.")
-            out = re.sub(r'(<div class="ramlab-notes">)', rf"\1<p>{esc(note)}</p>", out, count=1)
-    return out
-
-
-def turned_html(table, spec, *, audience: str, data=None) -> str:
-    """A wide table turned: groups as rows, the question's answers as columns (HTML).
-
-    For a grid, each item is a column holding its first answer (e.g. "Oui");
-    the caption says which. Significance letters stay with their cells; the
-    notes are the table's own.
-    """
-    from ramlab.reports.findings import field
-
-    esc = html.escape
-    shown = table.display_frame()
-    low = int(spec.report["low_base_below"])
-    parts = ['<div class="ramlab-tables ramlab-turned">']
-    for qid, info in table.questions.items():
-        question = spec.questions.get(qid)
-        sub = shown.xs(qid, level="question")
-        kinds = table.kinds.xs(qid, level="question")
-        caption = field(info, "text") if audience == "partner" else f"{qid} {field(info, 'text')}"
-        if field(info, "type") == "grid":
-            first = question.valid_categories[0] if question is not None else sub.index[0][1]
-            keys = [k for k in sub.index if k[1] == first]
-            heads = [k[0] for k in keys]
-            caption += f" (réponse « {first} »)"
-        else:
-            keys = [k for k in sub.index if kinds[k] in ("category", "net", "mean", "answers")]
-            heads = [k[1] for k in keys]
-            if question is not None and question.type == "scale" and data is not None:
-                heads = [f"Moyenne ({mean_coding(question, data)})" if kinds[k] == "mean" else h
-                         for k, h in zip(keys, heads)]
-        n_key = next(k for k in sub.index if kinds[k] == "n")
-        parts.append('<table class="ramlab-table">')
-        parts.append(f"<caption>{esc(caption)}</caption>")
-        parts.append("<thead><tr><th></th>" + "".join(f"<th>{esc(h)}</th>" for h in heads)
-                     + "<th>Base brute (effectif)</th></tr></thead><tbody>")
-        n_row = table.frame.loc[(qid, *n_key)]
-        for j, column in enumerate(table.columns):
-            label = f"{column.label} ({column.letter})" if column.letter else column.label
-            if 0 < j and n_row.iloc[j] < low and not table.small.iloc[:, j].any():
-                label += " – base faible"
-            cells = "".join(f"<td>{esc(str(sub.loc[k].iloc[j]))}</td>" for k in keys)
-            parts.append(f"<tr><th>{esc(label)}</th>{cells}<td>{esc(str(sub.loc[n_key].iloc[j]))}</td></tr>")
-        parts.append("</tbody></table>")
-        lines = notes_for(table, qid, audience=audience)
-        parts.append('<div class="ramlab-notes">' + "".join(f"<p>{esc(x)}</p>" for x in lines) + "</div>")
-    parts.append("</div>")
-    return "\n".join(parts)
+    """A report table as HTML for an audience (every label escaped): :func:`render_options`,
+    and a table of more than `max_columns` groups turned (groups as rows)."""
+    return table.to_html(**render_options(table, spec, audience=audience, data=data),
+                         turn_above=max_columns)
 
 
 def notes_for(table, qid: str, *, audience: str) -> list:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ramlab.format import NNBSP, fmt_int, fmt_number, fmt_pct
 from ramlab.tables._export import confidence_intervals
-from ramlab.tables._options import PERCENT, TOTAL, TOTAL_LABEL
+from ramlab.tables._options import PERCENT, ROW_LABELS, TOTAL, TOTAL_LABEL
 
 _ADJUST_NAMES = {"bonferroni": "Bonferroni", "holm": "Holm", "bh": "Benjamini-Hochberg"}
 _GRID_KINDS = ["category", "missing", "net", "n", "base"]
@@ -164,33 +164,116 @@ def is_pivoted(table, qid):
     return table.questions[qid].type == "grid" and len(table.columns) == 1
 
 
-def to_html(table):
-    """The table as HTML: every label escaped, no random ids (same on every build)."""
+def to_html(table, *, codes=True, working_notes=True, mean_labels=None, low_base=None,
+            turn_above=None):
+    """The table as HTML: every label escaped, no random ids (same on every build).
+
+    The defaults are the researcher's view; a report for partners asks for
+    less internal matter and more reading help.
+
+    Parameters
+    ----------
+    codes : bool
+        Open each caption with the question id (``<span class="ramlab-qid">``).
+    working_notes : bool
+        Show each question's spec ``note`` (the team's working note) under it.
+    mean_labels : dict of str to str, optional
+        Question id -> how its mean is coded ("de 1 = « Oui » à 4 = « Non »"):
+        the mean row reads "Moyenne (de 1 = … à 4 = …)".
+    low_base : int, optional
+        Groups whose smallest unweighted base in a question is under
+        `low_base` but not flagged small (at least ``options.min_base``) are
+        marked "base faible" in their header, with a note under the table.
+    turn_above : int, optional
+        A table with more groups than this is turned: groups as rows, the
+        question's answers as columns (a grid shows each item's first answer).
+    """
     esc = html.escape
+    mean_labels = mean_labels or {}
+    if turn_above is not None and len(table.columns) > turn_above + 1:
+        return _turned_html(table, esc, codes=codes, working_notes=working_notes,
+                            mean_labels=mean_labels, low_base=low_base)
     shown = display_frame(table)
     parts = ['<div class="ramlab-tables">']
     for qid, info in table.questions.items():
+        low = _low_base_columns(table, qid, low_base)
         parts.append('<table class="ramlab-table">')
-        parts.append(
-            f'<caption><span class="ramlab-qid">{esc(qid)}</span> {esc(info.text)}</caption>'
-        )
+        parts.append(f"<caption>{_caption(qid, info, esc, codes=codes)}</caption>")
         if is_pivoted(table, qid):
             parts.extend(_html_grid(table, qid, esc, shown))
         else:
             parts.append("<thead>")
-            parts.append(_html_header(table, esc))
+            parts.append(_html_header(table, esc, low))
             parts.append("</thead><tbody>")
-            parts.extend(_html_rows(table, qid, shown, esc))
+            parts.extend(_html_rows(table, qid, shown, esc, mean_labels.get(qid)))
             parts.append("</tbody>")
         parts.append("</table>")
-        parts.append('<div class="ramlab-notes">')
-        parts.extend(f"<p>{esc(line)}</p>" for line in notes(table, qid))
-        parts.append("</div>")
+        parts.extend(_html_notes(table, qid, esc, low, low_base, working_notes=working_notes))
     parts.append("</div>")
     return "\n".join(parts)
 
 
-def _html_rows(table, qid, shown, esc):
+def _caption(qid, info, esc, *, codes):
+    code = f'<span class="ramlab-qid">{esc(qid)}</span> ' if codes else ""
+    return f"{code}{esc(info.text)}"
+
+
+def _low_base_columns(table, qid, low_base):
+    """Positions of the groups (not the total) marked "base faible" for a question."""
+    if low_base is None:
+        return []
+    n = table.frame[(table.kinds == "n").to_numpy()].xs(qid, level="question").min().to_numpy()
+    return [j for j in range(1, len(table.columns))
+            if table.options.min_base <= n[j] < low_base]
+
+
+def _html_notes(table, qid, esc, low, low_base, *, working_notes):
+    lines = notes(table, qid)
+    note = table.questions[qid].note
+    if not working_notes and note:
+        lines = [line for line in lines if line != note]
+    if low:
+        labels = ", ".join(table.columns[j].label for j in low)
+        lines.insert(0, f"Base faible : groupe de {table.options.min_base} à {low_base - 1} "
+                        f"répondants ({labels}), résultat à lire avec prudence.")
+    return ['<div class="ramlab-notes">', *(f"<p>{esc(line)}</p>" for line in lines), "</div>"]
+
+
+def _turned_html(table, esc, *, codes, working_notes, mean_labels, low_base):
+    """A wide table turned: one row per group, the question's answers as columns."""
+    shown = display_frame(table)
+    parts = ['<div class="ramlab-tables ramlab-turned">']
+    for qid, info in table.questions.items():
+        sub = shown.xs(qid, level="question")
+        kinds = table.kinds.xs(qid, level="question")
+        caption = _caption(qid, info, esc, codes=codes)
+        if info.type == "grid":
+            first = next(k[1] for k in sub.index if kinds[k] == "category")
+            keys = [k for k in sub.index if k[1] == first]
+            heads = [k[0] for k in keys]
+            caption += esc(f" (réponse « {first} »)")
+        else:
+            keys = [k for k in sub.index if kinds[k] in ("category", "net", "mean", "answers")]
+            heads = [f"{k[1]} ({mean_labels[qid]})" if kinds[k] == "mean" and qid in mean_labels
+                     else k[1] for k in keys]
+        n_key = next(k for k in sub.index if kinds[k] == "n")
+        low = _low_base_columns(table, qid, low_base)
+        parts.append('<table class="ramlab-table">')
+        parts.append(f"<caption>{caption}</caption>")
+        parts.append("<thead><tr><th></th>" + "".join(f"<th>{esc(h)}</th>" for h in heads)
+                     + f"<th>{esc(ROW_LABELS['n'])}</th></tr></thead><tbody>")
+        for j, label in enumerate(header_labels(table)):
+            mark = ' <span class="ramlab-low">base faible</span>' if j in low else ""
+            cells = "".join(f"<td>{esc(str(sub.loc[k].iloc[j]))}</td>" for k in keys)
+            parts.append(f"<tr><th>{esc(label)}{mark}</th>{cells}"
+                         f"<td>{esc(str(sub.loc[n_key].iloc[j]))}</td></tr>")
+        parts.append("</tbody></table>")
+        parts.extend(_html_notes(table, qid, esc, low, low_base, working_notes=working_notes))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _html_rows(table, qid, shown, esc, mean_label=None):
     sub = shown.xs(qid, level="question")
     kinds = table.kinds.xs(qid, level="question")
     rows = []
@@ -203,11 +286,12 @@ def _html_rows(table, qid, shown, esc):
             )
         last_item = item
         cells = "".join(f"<td>{esc(str(v))}</td>" for v in values)
-        rows.append(f'<tr class="ramlab-{esc(kind)}"><th>{esc(row)}</th>{cells}</tr>')
+        label = f"{row} ({mean_label})" if kind == "mean" and mean_label else row
+        rows.append(f'<tr class="ramlab-{esc(kind)}"><th>{esc(label)}</th>{cells}</tr>')
     return rows
 
 
-def _html_header(table, esc):
+def _html_header(table, esc, low=()):
     variables = []
     for c in table.columns:
         if variables and variables[-1][0] == c.variable:
@@ -215,8 +299,10 @@ def _html_header(table, esc):
         else:
             variables.append([c.variable, c.variable_label, 1])
     top = "".join(f'<th colspan="{span}">{esc(label)}</th>' for _, label, span in variables)
-    low = "".join(f"<th>{esc(text)}</th>" for text in header_labels(table))
-    return f"<tr><th></th>{top}</tr>\n<tr><th></th>{low}</tr>"
+    mark = ' <span class="ramlab-low">base faible</span>'
+    groups = "".join(f"<th>{esc(text)}{mark if j in low else ''}</th>"
+                     for j, text in enumerate(header_labels(table)))
+    return f"<tr><th></th>{top}</tr>\n<tr><th></th>{groups}</tr>"
 
 
 def _html_grid(table, qid, esc, shown):

@@ -74,7 +74,7 @@ class Table:
         A grid as items x answers.
     to_frame(kind="wide" | "tidy"), to_csv(path)
         The numbers: ``pd.DataFrame(t)`` is ``t.to_frame("tidy")``.
-    display_frame(), notes(question), to_html(), to_excel(path)
+    display_frame(), notes(question), to_html(**options), to_excel(path)
         What a reader sees, in French (the Excel cells are numbers).
     """
 
@@ -177,9 +177,22 @@ class Table:
         """French footnotes of one question: base, small bases, significance, source."""
         return _render.notes(self, question)
 
-    def to_html(self):
-        """The table as HTML: every label escaped, no random ids (same on every build)."""
-        return _render.to_html(self)
+    def to_html(self, *, codes=True, working_notes=True, mean_labels=None, low_base=None,
+                turn_above=None):
+        """The table as HTML: every label escaped, no random ids (same on every build).
+
+        The options (keyword-only; the defaults are the researcher's view)
+        are those of a report for partners:
+
+        - ``codes=False``: no question id in the captions;
+        - ``working_notes=False``: no spec ``note`` (the team's working note);
+        - ``mean_labels={question: coding}``: the mean row says how it is coded;
+        - ``low_base=75``: groups of ``options.min_base`` to 74 respondents
+          marked "base faible" in their header, with a note;
+        - ``turn_above=7``: a table of more groups is turned, groups as rows.
+        """
+        return _render.to_html(self, codes=codes, working_notes=working_notes,
+                               mean_labels=mean_labels, low_base=low_base, turn_above=turn_above)
 
     def _repr_html_(self):
         return self.to_html()
