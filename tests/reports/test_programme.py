@@ -36,24 +36,33 @@ def test_concepts_shared_by_two_surveys_or_more(surveys):
 
 
 def test_differences_have_the_sum_of_the_two_variances(surveys):
-    pairs = {programme.SURVEY_LABELS[s]: (tables.crosstab(v, "innovation", letters=False), "innovation")
-             for s, v in surveys.items()}
-    comparison = programme.compare(pairs)
-    row = ("", "Total Oui")
+    """The stacked surveys' figures are each survey's own; a difference is tested on the sum of
+    the two variances, with the stacked design's df (the sum of the surveys'), Holm over the row."""
+    comparison = programme.compare(surveys, "innovation")
+    own = {programme.SURVEY_LABELS[s]: tables.crosstab(v, "innovation", letters=False)
+           for s, v in surveys.items()}
+    key = ("innovation", "", "Total Oui")
+    total = ("Total", "Ensemble")
+    for label, t in own.items():
+        assert comparison.estimates.loc[("", "Total Oui"), label] == pytest.approx(
+            t.frame.loc[key, total], rel=1e-10)
+        assert comparison.se.loc[("", "Total Oui"), label] == pytest.approx(t.se.loc[key, total], rel=1e-8)
+        n, base, unit, _ = comparison.bases[label]
+        assert n == t.frame.loc[("innovation", "", "Base brute (effectif)"), total]
+        assert base == pytest.approx(t.frame.loc[("innovation", "", "Base pondérée"), total], rel=1e-10)
+    df = sum(float(findings_field(t.options, "df")) for t in own.values())
     tested = comparison.tests[(comparison.tests["item"] == "") & (comparison.tests["row"] == "Total Oui")]
     assert len(tested) == 3
     p_values = []
     for _, t in tested.iterrows():
-        ta, tb = pairs[t["column"]][0], pairs[t["versus"]][0]
-        key = ("innovation", "", "Total Oui")
-        ea, eb = ta.frame.loc[key, ("Total", "Ensemble")], tb.frame.loc[key, ("Total", "Ensemble")]
-        va, vb = ta.se.loc[key, ("Total", "Ensemble")] ** 2, tb.se.loc[key, ("Total", "Ensemble")] ** 2
-        dfa, dfb = findings_field(ta.options, "df"), findings_field(tb.options, "df")
-        df = (va + vb) ** 2 / (va**2 / dfa + vb**2 / dfb)  # Welch-Satterthwaite
+        ta, tb = own[t["column"]], own[t["versus"]]
+        ea, eb = ta.frame.loc[key, total], tb.frame.loc[key, total]
+        va, vb = ta.se.loc[key, total] ** 2, tb.se.loc[key, total] ** 2
         t_stat = (ea - eb) / math.sqrt(va + vb)
-        assert t["estimate"] == pytest.approx(ea - eb, rel=1e-12)
-        assert t["se"] == pytest.approx(math.sqrt(va + vb), rel=1e-12)
-        assert t["p_value"] == pytest.approx(2 * stats.t.sf(abs(t_stat), df), rel=1e-9)
+        assert t["estimate"] == pytest.approx(ea - eb, rel=1e-9)
+        assert t["se"] == pytest.approx(math.sqrt(va + vb), rel=1e-8)
+        assert t["df"] == df
+        assert t["p_value"] == pytest.approx(2 * stats.t.sf(abs(t_stat), df), rel=1e-6)
         p_values.append(t["p_value"])
     # Holm over the three pairs of the row (R p.adjust(method = "holm"))
     order = sorted(range(3), key=lambda i: p_values[i])
@@ -65,13 +74,15 @@ def test_differences_have_the_sum_of_the_two_variances(surveys):
     # a letter exactly where the corrected test is under 5 %
     for (_, t), q in zip(tested.iterrows(), holm):
         assert bool(t["mark"]) == (q < 0.05)
-    assert comparison.shown.loc[row].str.contains(r"\d+\s?%").all()
+    assert comparison.shown.loc[("", "Total Oui")].str.contains(r"\d+\s?%").all()
+    # each population on its own base: the partners for the associations, every mayor
+    assert comparison.bases["Associations"][3].startswith("Ont mis en place")
+    assert comparison.bases["Maires"][3] == "Ensemble"
 
 
 def test_a_concept_worded_differently_is_shown_but_not_tested(surveys):
-    pairs = {programme.SURVEY_LABELS[s]: (tables.crosstab(surveys[s], "q2", letters=False), "q2")
-             for s in ("associations", "maires")}
-    comparison = programme.compare(pairs, testable=False)
+    pair = {s: surveys[s] for s in ("associations", "maires")}
+    comparison = programme.compare(pair, "q2", testable=False)
     assert comparison.tests.empty
     assert not comparison.shown.apply(lambda col: col.str.contains(r"[A-Za-z]$")).any().any()
     found = programme.concepts({s: v.spec for s, v in surveys.items()})

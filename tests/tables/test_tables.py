@@ -645,7 +645,9 @@ def test_trend_change_in_points_with_independent_samples():
     assert t.se.loc[k, ("Évolution", "2015-2021")] == pytest.approx(np.sqrt(va + vb), rel=1e-12)
     from scipy import stats
 
-    df = (va + vb) ** 2 / (va**2 / d0.degf() + vb**2 / d1.degf())
+    # the years stacked as strata of one design: its df is the sum of the years'
+    # (R: degf() of the rbind with year-prefixed strata and PSUs, extra_stack.R)
+    df = d0.degf() + d1.degf()
     p = 2 * stats.t.sf(abs(diff) / np.sqrt(va + vb), df)
     row = t.tests[t.tests["row"] == "Yes"].iloc[0]
     assert row["p_value"] == pytest.approx(p, rel=1e-10)

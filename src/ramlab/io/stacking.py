@@ -23,7 +23,7 @@ from ramlab.errors import RamlabError
 from ramlab.io.spec import Base
 from ramlab.io.survey import Survey
 
-__all__ = ["stack", "not_asked"]
+__all__ = ["stack", "stack_data", "not_asked"]
 
 
 def _union(lists):
@@ -68,40 +68,62 @@ def _merge_questions(specs):
     return merged
 
 
-def _stack_data(surveys, questions, column):
-    """The years' rows one above the other; categoricals on the union of their categories."""
-    frames = [s.data for s in surveys.values()]
+def stack_data(frames, *, column="year", order=None):
+    """Data frames one above the other, with the column that says where each row comes from.
+
+    Parameters
+    ----------
+    frames : mapping {key: pandas.DataFrame}
+        The samples' data, in the order of the stacked rows.
+    column : str
+        The new ordered categorical column holding each row's key.
+    order : mapping {data column: list}, optional
+        Categories to put first (a spec's order); the others follow, the
+        latest frame's first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of any frame (missing where a frame lacks one);
+        categoricals on the union of their categories; ``attrs`` merged
+        (later frames win), ``synthetic`` if any frame is, and
+        ``attrs["stacked"] = {"column", "years", "not_asked": {}}``.
+    """
+    keys = list(frames)
+    frames = list(frames.values())
     names = _union([list(f.columns) for f in reversed(frames)])
-    spec_order = {}
-    for q in questions.values():
-        for col in q.columns:
-            spec_order[col] = q.categories
     out = {}
     for name in names:
         parts = [f[name] if name in f.columns else None for f in frames]
         cats = [p.cat.categories for p in parts
                 if p is not None and isinstance(p.dtype, pd.CategoricalDtype)]
         if cats:
-            order = _union([spec_order.get(name, []), *[list(c) for c in reversed(cats)]])
+            categories = _union([(order or {}).get(name, []), *[list(c) for c in reversed(cats)]])
             ordered = all(p is None or (isinstance(p.dtype, pd.CategoricalDtype) and p.cat.ordered)
                           for p in parts)
             values = np.concatenate([
                 np.full(len(f), np.nan, dtype=object) if p is None else p.astype(object).to_numpy()
                 for f, p in zip(frames, parts)
             ])
-            out[name] = pd.Categorical(values, categories=order, ordered=ordered)
+            out[name] = pd.Categorical(values, categories=categories, ordered=ordered)
         else:
             out[name] = pd.concat(
                 [pd.Series(np.nan, index=f.index) if p is None else p for f, p in zip(frames, parts)],
                 ignore_index=True,
             )
-    keys = list(surveys)
     out[column] = pd.Categorical(np.repeat(keys, [len(f) for f in frames]), categories=keys,
                                  ordered=True)
     data = pd.DataFrame(out)
     data.attrs = _merged_attrs(frames)
-    data.attrs["stacked"] = {"column": column, "years": keys,
-                             "not_asked": _not_asked_map(surveys, questions)}
+    data.attrs["stacked"] = {"column": column, "years": keys, "not_asked": {}}
+    return data
+
+
+def _stack_data(surveys, questions, column):
+    """The years' rows one above the other; categoricals on the union of their categories."""
+    spec_order = {col: q.categories for q in questions.values() for col in q.columns}
+    data = stack_data({k: s.data for k, s in surveys.items()}, column=column, order=spec_order)
+    data.attrs["stacked"]["not_asked"] = _not_asked_map(surveys, questions)
     return data
 
 
@@ -148,15 +170,36 @@ def _merge_bases(surveys, column):
     merged = {}
     for bid in ids:
         per = {y: s.spec.bases[bid] for y, s in surveys.items() if bid in s.spec.bases}
-        latest = list(per.values())[-1]
-        merged[bid] = StackedBase(id=bid, label=latest.label, filter=latest.filter,
-                                  short_label=latest.short_label, by_year=per, column=column)
+        merged[bid] = _stacked_base(bid, per, column)
     return merged
+
+
+def _stacked_base(bid, per, column):
+    latest = list(per.values())[-1]
+    return StackedBase(id=bid, label=latest.label, filter=latest.filter,
+                       short_label=latest.short_label, by_year=per, column=column)
+
+
+def _own_bases(surveys, questions, bases, column):
+    """Each question on each year's (or population's) own base, when their base ids differ.
+
+    A question asked of every respondent in one survey and of the partners
+    only in another (``innovation`` of the mayors and of the associations)
+    gets a base of its own, ``<question>:base``: each survey's base of the
+    question on its rows.
+    """
+    for qid, q in list(questions.items()):
+        per = {y: s.spec.bases[s.spec.questions[qid].base] for y, s in surveys.items()
+               if qid in s.spec.questions}
+        if len({b.id for b in per.values()}) > 1:
+            bid = f"{qid}:base"
+            bases[bid] = _stacked_base(bid, per, column)
+            questions[qid] = dataclasses.replace(q, base=bid)
 
 
 # Over 80 lines by its docstring only (the stacking rules and an example): the code is
 # some 35 lines.
-def stack(surveys, *, column="year"):
+def stack(surveys, *, column="year", across="years"):
     """Stack the years of a survey into one survey, each year keeping its own design.
 
     Parameters
@@ -166,6 +209,11 @@ def stack(surveys, *, column="year"):
         the stacked rows and the ``year`` categories take.
     column : str
         Name of the column that holds the year (an ordered categorical).
+    across : {"years", "surveys"}
+        ``"surveys"`` stacks surveys of different studies (the populations of
+        the programme: ``{"associations": a, "maires": m}``, with
+        ``column="population"``); their questions are matched on their ids,
+        and each keeps its own base.
 
     Returns
     -------
@@ -182,7 +230,8 @@ def stack(surveys, *, column="year"):
     Raises
     ------
     RamlabError
-        Fewer than two surveys, not Surveys, surveys of different studies,
+        Fewer than two surveys, not Surveys, surveys of different studies
+        (unless ``across="surveys"``),
         or a data column named ``column`` already.
 
     Notes
@@ -216,10 +265,12 @@ def stack(surveys, *, column="year"):
         if column in s.data.columns:
             raise RamlabError(f"stack: the data of {year!r} already has a column {column!r}; "
                               f"give another name (column=...)")
+    if across not in ("years", "surveys"):
+        raise RamlabError(f"stack: across must be 'years' or 'surveys', not {across!r}")
     studies = {s.spec.survey for s in surveys.values()}
-    if len(studies) > 1:
+    if len(studies) > 1 and across == "years":
         raise RamlabError(f"stack: the surveys are of different studies ({sorted(studies)}); "
-                          f"stack the years of one survey")
+                          f"stack the years of one survey, or pass across='surveys'")
     specs = [s.spec for s in surveys.values()]
     questions = _merge_questions(specs)
     data = _stack_data(surveys, questions, column)
@@ -227,11 +278,13 @@ def stack(surveys, *, column="year"):
     study = dict(latest.study)
     study["source"] = "Sources : " + " ; ".join(
         str(sp.study.get("source", "")).removeprefix("Source : ") for sp in specs)
+    bases = _merge_bases(surveys, column)
+    _own_bases(surveys, questions, bases, column)
     spec = dataclasses.replace(
         latest,
         study=study,
         questions=questions,
-        bases=_merge_bases(surveys, column),
+        bases=bases,
         breakdowns=_union([s.breakdowns for s in reversed(specs)]),
     )
     design = stack_designs({y: s.design for y, s in surveys.items()}, data)

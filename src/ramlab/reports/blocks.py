@@ -401,8 +401,11 @@ def details(summary: str, body_html: str) -> str:
             f"{body_html}\n</details>")
 
 
-def trend_table(surveys: dict, question_id: str, *, source=None):
+def trend_table(surveys: dict, question_id: str, *, source=None, stacked=None):
     """A question's trend, honest: ``(Table, comparable)``.
+
+    ``stacked`` is the editions stacked by :func:`ramlab.stack` (stacked here
+    when not given); ``surveys`` gives each edition's spec.
 
     The change between editions is tested (and starred) only when the spec of
     every edition after the first marks the question ``comparable`` (same
@@ -420,7 +423,7 @@ def trend_table(surveys: dict, question_id: str, *, source=None):
 
     years = sorted(surveys)
     comparable = all(surveys[y].spec.questions[question_id].comparable for y in years[1:])
-    table = trend(surveys, question_id, source=source)
+    table = trend(surveys if stacked is None else stacked, question_id, source=source)
     latest = ("Année", str(years[-1]))
     keep = table.frame[latest].notna().to_numpy()
     changes = [c for c in table.frame.columns if c[0] != "Année"]

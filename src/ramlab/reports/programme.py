@@ -4,13 +4,15 @@ The IMPACT programme surveys three "worlds" (associations, companies, mayors)
 with questions that measure the same thing. A spec marks such a question with
 a shared ``concept`` id (the question id alone is not enough: the same id may
 be asked differently). :func:`concepts` finds the concepts shared by two
-surveys or more; :func:`compare` puts their total columns side by side and
-tests the differences between populations.
+surveys or more; :func:`compare` stacks the surveys into one design
+(:func:`ramlab.stack` across surveys) and tabulates the question by
+population, with the differences between populations tested.
 
-The samples are independent, so the variance of a difference is the sum of
-the two variances, each the linearised variance of its own weighted design.
-The t reference has the Welch-Satterthwaite degrees of freedom of the two
-design df (as :func:`ramlab.tables.trend`). The pairs of one row are a family
+The samples are independent: each survey keeps its own design and
+calibration as a set of strata of the stacked design, so the variance of a
+difference is the sum of the two variances, each the linearised variance of
+its own weighted design. The t reference has the stacked design's degrees of
+freedom (as :func:`ramlab.tables.trend`). The pairs of one row are a family
 for the multiple-comparison correction (Holm by default, as the reports'
 letters). A difference is tested only when the wording is comparable: no
 question of the concept carries a ``concept_note`` (the note that says how the
@@ -20,15 +22,12 @@ wording differs); otherwise the row is shown, flagged "non testé".
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ramlab.reports.findings import field as _field
-
-__all__ = ["concepts", "compare", "Comparison", "comparison_html", "wordings_html", "studies_html",
+__all__ = ["concepts", "compare", "Comparison", "COLUMN", "comparison_html", "wordings_html", "studies_html",
            "notes_html", "SURVEY_LABELS"]
 
 #: French names of the populations, as column headings.
@@ -61,7 +60,7 @@ class Comparison:
     Attributes
     ----------
     estimates, se, shown : pandas.DataFrame
-        Rows: (item, row) labels of the first population; columns: the
+        Rows: (item, row) labels of the stacked question; columns: the
         populations. ``shown`` holds the displayed text with significance letters.
     kinds : pandas.Series
         Kind of each row (category, net, mean, answers).
@@ -86,20 +85,27 @@ class Comparison:
     letters: dict = field(default_factory=dict)
 
 
-def _located(table, qid):
-    """``{stable row key: frame index}`` of a question's rows (data columns, not labels)."""
-    keys = _field(table.questions[qid], "row_keys")
-    return dict(zip(keys, [k for k in table.frame.index if k[0] == qid]))
+#: The column of the stacked populations (:func:`ramlab.stack` across surveys).
+COLUMN = "population"
 
 
-def compare(tables: dict, *, testable: bool = True, adjust="holm", alpha=(0.05, 0.01)) -> Comparison:
-    """The total columns of several populations side by side, with tests of their differences.
+def compare(surveys: dict, question_id: str, *, labels: dict | None = None, testable: bool = True,
+            adjust="holm", alpha=(0.05, 0.01)) -> Comparison:
+    """The populations side by side on one question, with tests of their differences.
+
+    The surveys are stacked into one design (:func:`ramlab.stack` across
+    surveys: each keeps its own design and calibration, as a set of strata),
+    and the comparison is the table of the question by population.
 
     Parameters
     ----------
-    tables : dict
-        ``{population label: (Table, question id)}``, one independent sample each,
-        in display order.
+    surveys : dict
+        ``{survey id: Survey}``, one independent sample each, in display
+        order, each asking ``question_id``.
+    question_id : str
+        The question, under the same id in every survey (its concept).
+    labels : dict, optional
+        ``{survey id: column heading}`` (default: :data:`SURVEY_LABELS`).
     testable : bool
         Test the differences (the wording is comparable).
     adjust : {"holm", "bonferroni", "bh", None}
@@ -111,74 +117,59 @@ def compare(tables: dict, *, testable: bool = True, adjust="holm", alpha=(0.05, 
     -------
     Comparison
         Rows present in every population (matched on the data column of an
-        item and the answer label), in the first population's order.
+        item and the answer label), in the stacked question's order.
+
+    Notes
+    -----
+    The samples are independent and stacked with their own strata, so the
+    variance of a difference is the sum of the two variances, each with its
+    survey's calibration; the t reference has the stacked design's degrees
+    of freedom, the sum of the surveys' (the letters' test of
+    :func:`ramlab.banner`, here between population columns).
     """
-    from ramlab.tables.significance import column_letters
+    from ramlab import crosstab, stack
 
-    labels = list(tables)
-    located = {lab: _located(t, q) for lab, (t, q) in tables.items()}
-    first_table, first_q = tables[labels[0]]
-    keys = [k for k in located[labels[0]]
-            if all(k in located[lab] for lab in labels)
-            and first_table.kinds[located[labels[0]][k]] in _SHOWN]
-    index = pd.MultiIndex.from_tuples([located[labels[0]][k][1:] for k in keys], names=["item", "row"])
-    est = pd.DataFrame(np.nan, index=index, columns=labels)
-    se = est.copy()
-    for lab, (table, _) in tables.items():
-        est[lab] = [float(table.frame.loc[located[lab][k], _TOTAL]) for k in keys]
-        se[lab] = [float(table.se.loc[located[lab][k], _TOTAL]) for k in keys]
-    kinds = pd.Series([first_table.kinds[located[labels[0]][k]] for k in keys], index=index)
-    dfs = {lab: float(_field(t.options, "df")) for lab, (t, _) in tables.items()}
-    letters = dict(zip(labels, column_letters(len(labels))))
-    records = []
-    marks = pd.DataFrame("", index=index, columns=labels, dtype=object)
-    for pos, key in enumerate(index):
-        if not testable or kinds.iloc[pos] not in ("category", "net", "mean", "answers"):
-            continue
-        records += _pair_tests(pos, key, est, se, dfs, adjust, alpha, letters, marks)
-    shown = _shown(est, kinds, marks)
-    bases = {}
-    for lab, (table, qid) in tables.items():
-        info = table.questions[qid]
-        n = table.frame[table.kinds == "n"].xs(qid, level="question")[_TOTAL].min()
-        base = table.frame[table.kinds == "base"].xs(qid, level="question")[_TOTAL].min()
-        bases[lab] = (n, base, _field(info, "unit"), _field(info, "base_label"))
-    tests = pd.DataFrame(records, columns=["item", "row", "column", "versus", "estimate", "se", "t",
-                                           "df", "p_value", "p_adjusted", "mark"])
-    return Comparison(est, se, shown, kinds, bases, tests, testable, letters)
+    labels = {s: (labels or SURVEY_LABELS).get(s, s) for s in surveys}
+    stacked = stack(surveys, column=COLUMN, across="surveys")
+    table = crosstab(stacked, question_id, COLUMN, letters=testable, adjust=adjust, alpha=alpha,
+                     chisq=False, min_base=0)
+    cols = [(COLUMN, str(s)) for s in surveys]
+    kinds_all = table.kinds.to_numpy()
+    frame = table.frame[cols].to_numpy(dtype=float)
+    keep = np.isin(kinds_all, _SHOWN) & ~np.isnan(frame).any(axis=1)
+    index = pd.MultiIndex.from_tuples([k[1:] for k in table.frame.index[keep]], names=["item", "row"])
+    heads = [labels[s] for s in surveys]
+    est = pd.DataFrame(frame[keep], index=index, columns=heads)
+    se = pd.DataFrame(table.se[cols].to_numpy(dtype=float)[keep], index=index, columns=heads)
+    marks = pd.DataFrame(table.marks[cols].to_numpy(dtype=object)[keep], index=index, columns=heads)
+    kinds = pd.Series(kinds_all[keep], index=index)
+    letters = {labels[c.label]: c.letter for c in table.columns if c.variable == COLUMN}
+    tests = table.tests
+    tests = tests[tests["variable"] == COLUMN] if len(tests) else tests
+    tests = pd.DataFrame({
+        "item": tests["item"], "row": tests["row"],
+        "column": [labels[c] for c in tests["column"]], "versus": [labels[c] for c in tests["versus"]],
+        **{k: tests[k] for k in ("estimate", "se", "t", "df", "p_value", "p_adjusted", "mark")},
+    }, columns=_TEST_COLUMNS).reset_index(drop=True)
+    return Comparison(est, se, _shown(est, kinds, marks), kinds,
+                      _bases(table, stacked, question_id, surveys, labels), tests, testable, letters)
 
 
-def _pair_tests(pos, key, est, se, dfs, adjust, alpha, letters, marks):
-    """The tests of every pair of populations on row ``pos``, adjusted over the row.
+_TEST_COLUMNS = ["item", "row", "column", "versus", "estimate", "se", "t", "df", "p_value",
+                 "p_adjusted", "mark"]
 
-    Independent samples: the variance of a difference is the sum of the two
-    variances, with Welch-Satterthwaite degrees of freedom. Marks go into
-    ``marks`` in place; returns the records of the tests.
-    """
-    from ramlab.tables.significance import adjust_pvalues, t_pvalue
 
-    labels = list(est.columns)
-    records = []
-    pairs = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]]
-    rows = []
-    for a, b in pairs:
-        d = est.iat[pos, labels.index(a)] - est.iat[pos, labels.index(b)]
-        va, vb = se.iat[pos, labels.index(a)] ** 2, se.iat[pos, labels.index(b)] ** 2
-        v = va + vb  # independent samples: the variances add up
-        sd = math.sqrt(v) if v > 0 else 0.0
-        t = d / sd if sd > 0 else np.nan
-        df = v**2 / (va**2 / dfs[a] + vb**2 / dfs[b]) if v > 0 else np.nan
-        rows.append((a, b, d, sd, t, df, float(t_pvalue(t, df)) if sd > 0 else np.nan))
-    p_adj = adjust_pvalues([r[-1] for r in rows], adjust)
-    for (a, b, d, sd, t, df, p), q in zip(rows, p_adj):
-        mark = ""
-        if q < alpha[0]:
-            winner, loser = (a, b) if d > 0 else (b, a)
-            mark = letters[loser] if q < alpha[1] else letters[loser].lower()
-            marks.iat[pos, labels.index(winner)] += mark
-        records.append({"item": key[0], "row": key[1], "column": a, "versus": b, "estimate": d,
-                        "se": sd, "t": t, "df": df, "p_value": p, "p_adjusted": q, "mark": mark})
-    return records
+def _bases(table, stacked, qid, surveys, labels):
+    """``{label: (n, weighted base, unit, base label)}``: each population's own base."""
+    kinds = table.kinds.to_numpy()
+    base = stacked.spec.bases[stacked.spec.questions[qid].base]
+    out = {}
+    for s, survey in surveys.items():
+        col = table.frame[(COLUMN, str(s))].to_numpy(dtype=float)
+        own = getattr(base, "by_year", {}).get(s, base)
+        out[labels[s]] = (np.nanmin(col[kinds == "n"]), np.nanmin(col[kinds == "base"]),
+                          survey.spec.study.get("unit") or "répondants", own.label)
+    return out
 
 
 def _shown(est, kinds, marks):

@@ -7,34 +7,34 @@ import dataclasses
 import pandas as pd
 
 from ramlab.errors import TableError
-from ramlab.tables._questions import unwrap
 
 __all__ = ["trend_by"]
 
 
-def _groups(designs, by):
-    """The groups of ``by``: the categories of the latest year first, then the others'."""
+def _groups(data, by, column):
+    """The groups of ``by`` with respondents: the latest year's categories first, then the others'."""
+    col = data.get(by)
+    if col is None:
+        raise TableError(f"trend(by={by!r}): column {by!r} is absent from the data")
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        raise TableError(
+            f"trend(by={by!r}): column {by!r} is {col.dtype}, not a categorical; "
+            f"group it first (pandas.cut, or a categorical column)"
+        )
     out = []
-    for y in sorted(designs, reverse=True):
-        col = designs[y].data.get(by) if hasattr(designs[y], "data") else None
-        if col is None:
-            raise TableError(f"trend(by={by!r}): column {by!r} is absent from the data of {y}")
-        if not isinstance(col.dtype, pd.CategoricalDtype):
-            raise TableError(
-                f"trend(by={by!r}): column {by!r} of {y} is {col.dtype}, not a categorical; "
-                f"group it first (pandas.cut, or a categorical column)"
-            )
-        out.extend(c for c in col.cat.categories if c not in out and (col == c).any())
+    for y in reversed(list(data[column].cat.categories)):
+        present = col[(data[column] == y).to_numpy()]
+        out.extend(c for c in col.cat.categories if c not in out and (present == c).any())
     return out
 
 
-def trend_by(trend, designs, row, by, *, specs=None, **options):
-    """One :func:`trend` per group of ``by``, stacked: the item level names the group.
+def trend_by(year_trend, design, spec, column, years, row, by, **options):
+    """One trend per group of ``by``, stacked: the item level names the group.
 
-    Each group's trend is computed on the group's domain of each year's
-    design (``Design.subset(data[by] == group)``), so its variances are
-    those of a domain estimate in each year. A group absent from a year is
-    left out, with a note.
+    Each group's trend is computed on the group's domain of the stacked
+    design (``design.subset(data[by] == group)``), so its variances are those
+    of a domain estimate in each year. A group without respondents in two
+    years is left out, with a note.
 
     Returns
     -------
@@ -43,19 +43,15 @@ def trend_by(trend, designs, row, by, *, specs=None, **options):
         group ("1 à 9 salariés", or "1 à 9 salariés – Mécénat" for a grid);
         ``tests`` likewise.
     """
-    unwrapped = {y: unwrap(d, (specs or {}).get(y))[:2] for y, d in designs.items()}
-    groups = _groups({y: d for y, (d, _) in unwrapped.items()}, by)
+    data = design.data
+    groups = _groups(data, by, column)
     tables, absent = [], []
     for g in groups:
-        sub = {}
-        for y, (d, _) in unwrapped.items():
-            mask = (d.data[by] == g).fillna(False).to_numpy(dtype=bool)
-            if mask.any():
-                sub[y] = d.subset(mask)
-        if len(sub) < 2:
+        mask = (data[by] == g).fillna(False).to_numpy(dtype=bool)
+        t = year_trend(design.subset(mask), spec, column, years, row, **options)
+        if t is None:
             absent.append(str(g))
             continue
-        t = trend(sub, row, specs={y: unwrapped[y][1] for y in sub}, **options)
         tables.append((str(g), t))
     if not tables:
         raise TableError(f"trend(by={by!r}): no group of {by!r} has respondents in two years")
@@ -75,12 +71,10 @@ def trend_by(trend, designs, row, by, *, specs=None, **options):
         tt["item"] = [f"{g} – {i}" if i else g for i in tt["item"]]
         tests.append(tt)
     # the whole base's trend gives the base line and the options
-    first = trend(designs, row, specs=specs, **options)
+    first = year_trend(design, spec, column, years, row, **options)
     qid = first.frame.index[0][0]
     info = dataclasses.replace(first.questions[qid])
-    labels = [(getattr(d, "data", None) is not None and d.data.attrs.get("variable_labels", {}).get(by))
-              for d, _ in unwrapped.values()]
-    label = next((lab for lab in reversed(labels) if lab), by)
+    label = (data.attrs.get("variable_labels") or {}).get(by) or by
     notes = [f"Évolutions par « {label} » : chaque groupe comparé à lui-même d'une édition à "
              "l'autre."]
     if absent:
