@@ -17,7 +17,8 @@ Where to look (R function: module; test):
 - ``svyratio``, ``svyvar``: ``_ratio.py``; ``svycontrast``: ``_contrast.py``;
   the joint covariance of several means: ``_estimates.py``;
   ``tests/design/test_ratio.py``;
-- ``svyquantile``: ``_quantile.py``; ``tests/design/test_quantile.py``;
+- ``svyquantile``: ``_quantile.py`` (:func:`quantile_rule`, R's ``qrule``, shared
+  with the banner's medians); ``tests/design/test_quantile.py``;
 - ``svychisq``: ``_chisq.py`` (:func:`chisq_from_totals` is shared with the
   banner tables); ``tests/design/test_chisq.py``;
 - stacked independent samples (the years of a survey, ``ramlab.stack``):
@@ -37,6 +38,7 @@ from ramlab.design._ciprop import CIPROP_METHODS
 from ramlab.design._base import SurveyDesign
 from ramlab.design._design import Design
 from ramlab.design._display import design_facts, facts_html
+from ramlab.design._quantile import quantile_rule
 from ramlab.design._replicate import ReplicateDesign
 from ramlab.design._stack import stack_designs
 from ramlab.design._ttest import TTest
@@ -44,5 +46,6 @@ from ramlab.variance import DomainPlan
 
 __all__ = [
     "CHISQ_STATISTICS", "CIPROP_METHODS", "ChisqResult", "Design", "DomainPlan", "ReplicateDesign",
-    "SurveyDesign", "TTest", "chisq_from_totals", "design_facts", "facts_html", "stack_designs",
+    "SurveyDesign", "TTest", "chisq_from_totals", "design_facts", "facts_html", "quantile_rule",
+    "stack_designs",
 ]

@@ -15,8 +15,9 @@ Modules, one concern each:
 - ``_questions``: a question, its base and categories resolved against the
   data (its *atoms* and the estimates built on them); the banner's columns;
 - ``_estimation``: the cells of one question in every column, their joint
-  covariance and gradients; medians (:func:`weighted_quantile`, R
-  ``svyquantile`` qrule "math");
+  covariance and gradients; ``_medians``: the medians of a numeric question
+  (:func:`weighted_quantile`, R ``svyquantile`` qrule "math") with their
+  Woodruff SE and interval in each column's domain;
 - ``significance``: letters and + / − marks (t tests of contrasts), p-value
   adjustment (R ``p.adjust``), Rao-Scott tests (R ``svychisq``);
 - ``_banner``: :func:`banner` and :func:`crosstab`, which stack the questions

@@ -277,7 +277,8 @@ def _widen(keep, C, res, marks):
         return out
 
     wide = replace(res, est=widen(res.est, np.nan), se=widen(res.se, np.nan),
-                   n_unw=widen(res.n_unw, 0.0), w_base=widen(res.w_base, 0.0))
+                   n_unw=widen(res.n_unw, 0.0), w_base=widen(res.w_base, 0.0),
+                   low=widen(res.low, np.nan), high=widen(res.high, np.nan))
     return wide, widen(marks, "", object)
 
 
@@ -331,6 +332,7 @@ class _Rows:
     kinds: list = field(default_factory=list)
     frames: list = field(default_factory=list)
     ses: list = field(default_factory=list)
+    bounds: list = field(default_factory=list)  # (low, high) of the medians' own intervals
     marks: list = field(default_factory=list)
     smalls: list = field(default_factory=list)
     tests: list = field(default_factory=list)
@@ -338,11 +340,12 @@ class _Rows:
     questions: dict = field(default_factory=dict)
     covariances: dict = field(default_factory=dict)
 
-    def _append(self, key, kind, values, errs, marks, small):
+    def _append(self, key, kind, values, errs, marks, small, bounds=None):
         self.index.append(key)
         self.kinds.append(kind)
         self.frames.append(values)
         self.ses.append(errs)
+        self.bounds.append(bounds)
         self.marks.append(marks)
         self.smalls.append(small)
 
@@ -367,11 +370,13 @@ class _Rows:
                 else:
                     row_keys.append((item_key, spec_e.label))
                 values, errs, mk = res.est[e].copy(), res.se[e].copy(), marks[e].copy()
+                low, high = res.low[e].copy(), res.high[e].copy()
                 small = small_col[g].copy()
                 if opts.hide_small:
-                    values[small], errs[small] = np.nan, np.nan
+                    values[small], errs[small], low[small], high[small] = np.nan, np.nan, np.nan, np.nan
                     mk[small] = ""
-                self._append((block.id, spec_e.item, spec_e.label), spec_e.kind, values, errs, mk, small)
+                self._append((block.id, spec_e.item, spec_e.label), spec_e.kind, values, errs, mk, small,
+                             (low, high) if spec_e.kind == "median" else None)
             item = block.estimates[[e.group for e in block.estimates].index(g)].item if block.estimates else ""
             for kind, values in (("n", res.n_unw[g]), ("base", res.w_base[g])):
                 row_keys.append((item_key, ROW_LABELS[kind]))
@@ -388,6 +393,11 @@ class _Rows:
         def frame(rows):
             return pd.DataFrame(np.vstack(rows), index=row_index, columns=col_index)
 
+        intervals = None
+        if any(b is not None for b in self.bounds):
+            none = np.full(len(columns), np.nan)
+            intervals = tuple(frame([none if b is None else b[i] for b in self.bounds]) for i in (0, 1))
+
         return Table(
             frame=frame(self.frames),
             se=frame(self.ses),
@@ -403,4 +413,5 @@ class _Rows:
             source=source,
             synthetic=synthetic,
             covariance=self.covariances,
+            intervals=intervals,
         )

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ramlab.design import quantile_rule
 from ramlab.errors import TableError
+from ramlab.tables._medians import column_medians
 from ramlab.tables._options import PERCENT, TOTAL
 from ramlab.variance import Coded
 
@@ -23,7 +25,8 @@ def weighted_quantile(x, w, p=0.5):
     quantile is ``x[pos]`` where ``pos`` is the last index with
     ``cumw <= p * sum(w)`` when that cumulated weight equals ``p * sum(w)``
     exactly, else ``x[pos + 1]`` (R: ``survey:::qrule_math`` and ``survey:::qs``).
-    Cumulated sums are taken in extended precision, as R's ``cumsum``.
+    Cumulated sums are taken in extended precision, as R's ``cumsum``
+    (:func:`ramlab.design.quantile_rule`, which this is with ``rule="math"``).
 
     Parameters
     ----------
@@ -42,22 +45,9 @@ def weighted_quantile(x, w, p=0.5):
     """
     x = np.asarray(x, dtype=float)
     w = np.asarray(w, dtype=float)
-    keep = w != 0
-    x, w = x[keep], w[keep]
-    if x.size == 0:
+    if not (w != 0).any():
         return np.nan
-    order = np.argsort(x, kind="stable")
-    return _quantile_sorted(x[order], w[order], p)
-
-
-def _quantile_sorted(xs, ws, p):
-    cumw = np.cumsum(ws.astype(np.longdouble)).astype(float)
-    total = cumw[-1]
-    below = np.nonzero(cumw <= p * total)[0]
-    pos = below[-1] if below.size else 0  # survey:::last() gives 1 when none
-    if p - cumw[pos] / total == 0:
-        return float(xs[pos])
-    return float(xs[min(pos + 1, xs.size - 1)])
+    return quantile_rule(x, w, p, "math")
 
 
 @dataclass(frozen=True)
@@ -111,7 +101,9 @@ class BlockEstimates:
 
     ``est``, ``se``: (estimates, C); ``n_unw``, ``w_base``: (groups, C)
     unweighted and weighted bases; ``gradients``: estimate -> :class:`Gradient`;
-    ``V``, ``T``: covariance and (C, K) values of the atom totals.
+    ``V``, ``T``: covariance and (C, K) values of the atom totals; ``low``,
+    ``high``: (estimates, C) the medians' Woodruff intervals at 95 % (NaN for
+    the other rows, whose intervals follow from ``est`` and ``se``).
     """
 
     est: np.ndarray
@@ -121,6 +113,8 @@ class BlockEstimates:
     gradients: dict
     V: np.ndarray
     T: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
 
 
 def compute_block(design, block, columns, w, opts, column_masks, plan=None):
@@ -146,37 +140,45 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None):
     Xb = X if isinstance(X, Coded) or positive.all() else X * in_base[:, None]
     if plan.engine is not design.variance_engine:
         raise ValueError("the domain plan was made for another design")
-    V, T = plan.total_vcov(Xb, totals=True)
+    V, T, counts = plan.total_vcov(Xb, totals=True, counts=True)
     V = np.asarray(V, dtype=float)
     del Xb
-    n_unw, w_base = _bases(block, columns, plan, in_base, T)
+    n_unw, w_base = _bases(block, columns, plan, in_base, T, counts)
     C = len(columns)
     E = len(block.estimates)
     est = np.full((E, C), np.nan)
     se = np.full((E, C), np.nan)
+    low = np.full((E, C), np.nan)  # the medians' own intervals (Woodruff); NaN elsewhere
+    high = np.full((E, C), np.nan)
     gradients = {}
     for e, spec_e in enumerate(block.estimates):
         if spec_e.kind == "median":
-            est[e] = _median_by_column(block, columns, plan, in_base, w)
+            est[e], se[e], low[e], high[e] = column_medians(
+                design, block.numeric, block.numeric_ok & in_base & (w != 0), w, columns, plan)
             continue
         values, G, comp = _gradient(spec_e, T, opts.cells, block.width, C)
         est[e] = values
         S = G @ V @ G.T
         se[e] = np.sqrt(np.clip(np.diag(S)[:C], 0.0, None))
         gradients[e] = Gradient(G, S, comp)
-    return BlockEstimates(est, se, n_unw, w_base, gradients, V, T)
+    return BlockEstimates(est, se, n_unw, w_base, gradients, V, T, low, high)
 
 
-def _bases(block, columns, plan, in_base, T):
+def _bases(block, columns, plan, in_base, T, counts=None):
     """Unweighted and weighted bases per group (item of a grid) and column.
 
+    ``counts``: the plan's (C, codes + 1) numbers of rows of positive weight
+    per column and code of coded atoms (atoms are 0 outside the base), or None.
     Raises :class:`EmptyGroups` when a banner column has no respondent in
     the question's base (a TableError when the total column has none).
     """
     codes, table = plan.codes, plan.table  # (n,), (P, C)
     P = table.shape[0]
     B = np.column_stack([b for (_, _, b) in block.groups])  # (K, groups)
-    if isinstance(block.atoms, Coded):
+    if isinstance(block.atoms, Coded) and counts is not None:
+        answered = np.vstack([block.atoms.values @ B > 0, np.zeros((1, B.shape[1]), dtype=bool)])
+        n_unw = (counts @ answered.astype(float)).T  # (groups, C)
+    elif isinstance(block.atoms, Coded):
         # respondents per (domain pattern, answer code), then per group
         q = block.atoms.codes
         A = len(block.atoms.values) + 1
@@ -231,34 +233,3 @@ def _gradient(spec_e, T, cells, K, C):
         G[comp_r, np.tile(np.arange(K), C - 1)] = gn[1:].ravel()
         G[comp_r, np.arange(K, C * K)] = -gn[1:].ravel()
     return values, G, comp
-
-
-def _median_by_column(block, columns, plan, in_base, w):
-    """Weighted median of a numeric question in every column (R ``svyquantile``, qrule math).
-
-    The rows are sorted by value once; the groups of one banner variable are
-    disjoint, so a stable sort of the sorted rows by group makes each group's
-    rows a contiguous, value-sorted segment (one pass per banner variable).
-    """
-    x = block.numeric
-    ok = block.numeric_ok & in_base & (w != 0)
-    order = np.argsort(np.where(ok, x, np.inf), kind="stable")
-    order = order[ok[order]]
-    out = np.full(len(columns), np.nan)
-    by_variable = {}
-    for c, col in enumerate(columns):
-        by_variable.setdefault(col.variable, []).append(c)
-    for cs in by_variable.values():
-        # each row's group from its domain pattern (plan.codes, plan.table); len(cs):
-        # in no column of the variable; 16-bit codes sort by radix
-        lut = np.full(plan.table.shape[0], len(cs), dtype=np.int16 if len(cs) < 32767 else np.int64)
-        for g, c in enumerate(cs):
-            lut[plan.table[:, c] > 0] = g
-        group = lut[plan.codes[order]]
-        rows = order[np.argsort(group, kind="stable")]
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=len(cs) + 1))])
-        for g, c in enumerate(cs):
-            seg = rows[bounds[g]:bounds[g + 1]]
-            if seg.size:
-                out[c] = _quantile_sorted(x[seg], w[seg], 0.5)
-    return out

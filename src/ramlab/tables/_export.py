@@ -4,7 +4,9 @@ Intervals: for a percentage (column %), R ``svyciprop(method = "xlogit")``,
 a t interval on the logit scale back-transformed, so that it stays within
 [0, 1]; for a mean, a count or a row %, ``confint(..., df = degf(design))``,
 a t interval. Both on the table's design degrees of freedom (``options.df``;
-for a trend, the latest year's).
+for a trend, the latest year's). For a median, the Woodruff interval of R
+``svyquantile`` in the column's domain (``Table.intervals``, made at 95 %:
+NaN at another level).
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ def confidence_intervals(table, level=0.95):
             half = qt * se / (est * (1 - est))
             low[pct] = _expit(centre - half)[pct]
             high[pct] = _expit(centre + half)[pct]
+    median = kinds == "median"
+    low[median] = high[median] = np.nan
+    if table.intervals is not None and level == 0.95:
+        low[median] = table.intervals[0].to_numpy(dtype=float)[median]
+        high[median] = table.intervals[1].to_numpy(dtype=float)[median]
     no_ci = np.isin(kinds, _BASES)[:, None] | np.isnan(se)
     if table.options.trend:  # the changes between years have their own tests
         no_ci = no_ci | (table.frame.columns.get_level_values(0) == "Évolution")[None, :]

@@ -40,7 +40,8 @@ class Table:
         rows "Base brute (effectif)" and "Base pondérée" hold the unweighted n
         and the weighted base of each column.
     se : pandas.DataFrame
-        Linearised standard errors, same shape (NaN for bases and medians).
+        Linearised standard errors, same shape (NaN for bases); for medians,
+        R ``svyquantile``'s SE derived from the Woodruff interval.
     marks : pandas.DataFrame
         Significance marks (strings), same shape.
     small : pandas.DataFrame
@@ -65,6 +66,11 @@ class Table:
     covariance : dict
         Per question, the joint covariance of its atom totals and the
         gradients of its rows (for :meth:`contrast`).
+    intervals : (pandas.DataFrame, pandas.DataFrame) or None
+        (low, high) 95 % intervals of the rows whose interval is not made
+        from the estimate and its SE: the medians' Woodruff intervals (R
+        ``svyquantile(..., ci = TRUE)`` in each column's domain); NaN
+        elsewhere. None when the table has no median.
 
     Methods
     -------
@@ -91,6 +97,7 @@ class Table:
     source: str = ""
     synthetic: bool = False
     covariance: dict = field(default_factory=dict, repr=False)
+    intervals: tuple | None = field(default=None, repr=False)
 
     # -- contrasts ---------------------------------------------------------------------
     def contrast(self, row_a, row_b, *, question=None, item="", column=(TOTAL, TOTAL_LABEL)):

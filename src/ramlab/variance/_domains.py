@@ -118,7 +118,9 @@ class _Factored:
     nh: np.ndarray  # (H,) PSUs of each stratum
     D: np.ndarray  # (J, C) domain indicators of each cell
     cals: list  # _CalibrationSums, oldest first
+    rep: np.ndarray | None = None  # (J,) a row of each cell
     segments: _Segments | None = None
+    _cell_weights: object = None  # per-cell weights of the coded sums (see _coded_weights)
 
 
 def _domain_codes(domains, n):
@@ -218,7 +220,7 @@ def _factor(engine, codes, table, max_cells):
     return _Factored(
         jc=jc, J=J, w=engine.weights, cj=cj, hcode=hcode, H=H, ch=cj[hrep],
         nh=n_h[rep][hrep], D=table[codes[rep]],
-        cals=_calibration_sums(cals, c, jc, J, rep, hcode, H, engine.weights),
+        cals=_calibration_sums(cals, c, jc, J, rep, hcode, H, engine.weights), rep=rep,
     )
 
 
@@ -325,44 +327,102 @@ _MAX_CODED = 1 << 22  # cells x codes x max(domains, values) of the coded sums a
 _BLOCK = 1 << 16  # rows per block of the coded sums: bincount inputs stay in cache
 
 
-def _cell_sums_coded(f, coded):
+def _block_weights(f, a, b):
+    """The weights summed per (cell, code), on rows a:b: w, w^2, then per calibration l
+    ``(w_old / w_new) w`` (``w_old`` itself when every weight is 0 or ``w_new``) and,
+    for the calibrations where that is not w^2, ``w_new w``."""
+    wb = f.w[a:b]
+    out = [wb, wb * wb]
+    out += [A.cal.w_old[a:b] if A.old_weights else A.ratio[a:b] * wb for A in f.cals]
+    out += [A.w_new[a:b] * wb for A in f.cals if not A.new_weights]
+    return out
+
+
+def _cell_weights(f):
+    """:func:`_block_weights` per cell, (m, J), when each is constant within every cell
+    (a raked design: the weights are functions of the calibration cells); else None.
+    Checked once per plan."""
+    if f._cell_weights is None:
+        jc, rep = f.jc, f.rep
+
+        def per_cell(v):
+            vc = v[rep]
+            return vc if np.array_equal(v, vc[jc]) else None
+
+        f._cell_weights = False
+        w = per_cell(f.w) if rep is not None else None
+        parts = [w]
+        for A in f.cals:
+            if w is None:
+                break
+            if A.old_weights:
+                parts.append(per_cell(A.cal.w_old))
+            else:
+                ratio = per_cell(A.ratio)
+                parts.append(None if ratio is None else ratio * w)
+        for A in f.cals:
+            if w is not None and not A.new_weights:
+                w_new = per_cell(A.w_new)
+                parts.append(None if w_new is None else w_new * w)
+        if all(v is not None for v in parts):
+            f._cell_weights = np.vstack([w, w * w] + parts[1:])
+    return None if f._cell_weights is False else f._cell_weights
+
+
+def _cell_sums_coded(f, coded, *, counts=False):
     """Per (cell, code) sums of w, w^2 and, per calibration, w_old-type and w_new w weights.
 
-    Returns (W, W2, R, S): (J, K) arrays; ``R[l]`` sums ``(w_old / w_new) w`` and
-    ``S[l]`` sums ``w_new w`` of calibration l (``S[l]`` is W2 when every weight
-    is 0 or that w_new). Rows are taken in blocks: no temporary of n values.
+    Returns (W, W2, R, S, N): (J, K) arrays; ``R[l]`` sums ``(w_old / w_new) w``
+    and ``S[l]`` sums ``w_new w`` of calibration l (``S[l]`` is W2 when every
+    weight is 0 or that w_new); code 0 is the row of zeros (``coded`` code -1),
+    code m + 1 is ``coded`` code m. With ``counts``, ``N`` counts the rows of
+    positive weight (else None). When the weights are constant in every cell,
+    one unweighted bincount gives them all; otherwise one weighted bincount
+    per sum. Rows are taken in blocks: no temporary of n values.
     """
     codes = np.asarray(coded.codes)
-    K = coded.values.shape[0] + 1  # the last code: a row of zeros
-    J, jc, w = f.J, f.jc, f.w
+    K = coded.values.shape[0] + 1
+    J, jc = f.J, f.jc
     size = J * K
-    extra = [(None if A.old_weights else A.ratio, None if A.new_weights else A.w_new) for A in f.cals]
-    nsum = 2 + 2 * len(f.cals)
-    out = np.zeros((nsum, size))
-    for a in range(0, codes.shape[0], _BLOCK):
-        b = a + _BLOCK
-        q = codes[a:b].astype(np.int64)
-        q[q < 0] = K - 1
-        joint = jc[a:b] * K
-        joint += q
-        wb = w[a:b]
-        out[0] += np.bincount(joint, weights=wb, minlength=size)
-        out[1] += np.bincount(joint, weights=wb * wb, minlength=size)
-        for l, (A, (ratio, w_new)) in enumerate(zip(f.cals, extra)):
-            rw = A.cal.w_old[a:b] if ratio is None else ratio[a:b] * wb
-            out[2 + l] += np.bincount(joint, weights=rw, minlength=size)
-            if w_new is not None:
-                out[2 + len(f.cals) + l] += np.bincount(joint, weights=w_new[a:b] * wb, minlength=size)
-    out = out.reshape(nsum, J, K)
+    per_cell = _cell_weights(f)
     L = len(f.cals)
-    S = [out[1] if A.new_weights else out[2 + L + l] for l, A in enumerate(f.cals)]
-    return out[0], out[1], [out[2 + l] for l in range(L)], S
+    if per_cell is not None:
+        n_rows = np.zeros(size)
+        for a in range(0, codes.shape[0], _BLOCK):
+            n_rows += np.bincount(_joint(jc, codes, K, a), minlength=size)
+        n_rows = n_rows.reshape(J, K)
+        sums = per_cell[:, :, None] * n_rows[None]
+        N = n_rows * (per_cell[0] > 0)[:, None] if counts else None
+    else:
+        m = 2 + L + sum(not A.new_weights for A in f.cals)
+        sums = np.zeros((m + counts, size))
+        for a in range(0, codes.shape[0], _BLOCK):
+            joint = _joint(jc, codes, K, a)
+            for i, v in enumerate(_block_weights(f, a, a + _BLOCK)):
+                sums[i] += np.bincount(joint, weights=v, minlength=size)
+            if counts:
+                sums[m] += np.bincount(joint, weights=f.w[a:a + _BLOCK] > 0, minlength=size)
+        sums = sums.reshape(-1, J, K)
+        N = sums[m] if counts else None
+    S, extra = [], 2 + L
+    for A in f.cals:
+        S.append(sums[1] if A.new_weights else sums[extra])
+        extra += not A.new_weights
+    return sums[0], sums[1], [sums[2 + l] for l in range(L)], S, N
 
 
-def _coded_vcov(f, C, coded, totals):
+def _joint(jc, codes, K, a):
+    """Joint (cell, code + 1) codes of the rows of block ``a``."""
+    joint = jc[a:a + _BLOCK] * K
+    joint += codes[a:a + _BLOCK]
+    joint += 1
+    return joint
+
+
+def _coded_vcov(f, C, coded, totals, counts):
     """:meth:`DomainPlan.total_vcov` of :class:`Coded` influence values."""
-    W, W2, R, S = _cell_sums_coded(f, coded)
-    A = np.vstack([np.asarray(coded.values, dtype=float), np.zeros((1, coded.values.shape[1]))])
+    W, W2, R, S, N = _cell_sums_coded(f, coded, counts=counts)
+    A = np.vstack([np.zeros((1, coded.values.shape[1])), np.asarray(coded.values, dtype=float)])
     J, K = W.shape
     k = A.shape[1]
     D = f.D
@@ -380,9 +440,8 @@ def _coded_vcov(f, C, coded, totals):
     # calibrated domain sizes keep a noise of ~1e-16 of their second moment.)
     if C == 1 and np.any(np.diag(V) < _CANCELLATION * np.diag(V0)):
         return None
-    if totals:
-        return V, D.T @ T0
-    return V
+    out = (V,) + ((D.T @ T0,) if totals else ()) + ((np.roll(D.T @ N, -1, axis=1),) if counts else ())
+    return out if len(out) > 1 else V
 
 
 def _cross_products(f, C, k, Q):
@@ -451,14 +510,17 @@ class DomainPlan:
         """True when the plan uses the factored form (no n x C*k matrix)."""
         return self._factored is not None
 
-    def total_vcov(self, u, *, totals=False):
+    def total_vcov(self, u, *, totals=False, counts=False):
         """Covariance of the C*k domain totals (index c*k + j).
 
         The totals are ``sum_i w_i table[codes_i, c] u[i, j]``; ``u`` is an
         (n, k) array or :class:`Coded` values (summed per cell and code, no
         n x k matrix, on a factored plan). With
         ``totals=True``, also returns these (C, k) totals (from the same
-        cell sums).
+        cell sums). With ``counts=True``, also the (C, K + 1) numbers of rows
+        of positive weight in each domain per code of a :class:`Coded` ``u``
+        (the last: code -1), from the same pass over the rows; None when
+        ``u`` is not summed per code.
         """
         engine = self.engine
         f = self._factored
@@ -467,7 +529,7 @@ class DomainPlan:
                 raise ValueError(f"u must have {engine.n} codes, not {np.shape(u.codes)}")
             K = np.shape(u.values)[0] + 1
             if f is not None and f.J * K * max(self.C, np.shape(u.values)[1]) <= _MAX_CODED:
-                out = _coded_vcov(f, self.C, u, totals)
+                out = _coded_vcov(f, self.C, u, totals, counts)
                 if out is not None:
                     return out
                 f = None  # cancellation in one domain: residuals row by row (n x k values)
@@ -479,15 +541,19 @@ class DomainPlan:
         if n != engine.n:
             raise ValueError(f"u must have {engine.n} rows, not {n}")
         if f is None:
-            return self._dense_vcov(u, totals)
+            return self._with_counts(self._dense_vcov(u, totals), counts)
         if k <= 1 or (k <= 3 and f.segments is None):
             Q, T0, Tr, Tf = _cell_sums_direct(f, u)
         else:
             Q, T0, Tr, Tf = _cell_sums_sorted(f, u)
         V = _factored_vcov(f, self.C, k, _cross_products(f, self.C, k, Q), T0, Tr, Tf)
-        if totals:
-            return V, f.D.T @ T0
-        return V
+        return self._with_counts((V, f.D.T @ T0) if totals else V, counts)
+
+    @staticmethod
+    def _with_counts(out, counts):
+        if not counts:
+            return out
+        return (*out, None) if isinstance(out, tuple) else (out, None)
 
     def _dense_vcov(self, u, totals):
         engine = self.engine
