@@ -22,21 +22,28 @@ _GRID_KINDS = ["category", "missing", "net", "n", "base"]
 def display_frame(table):
     """The formatted table as strings (French format, marks, hidden small bases)."""
     opts = table.options
-    out = pd.DataFrame("", index=table.frame.index, columns=table.frame.columns, dtype=object)
+    values, marks = table.frame.to_numpy(), table.marks.to_numpy()
+    small = table.small.to_numpy(dtype=bool)
     low, high = confidence_intervals(table) if opts.ci else (None, None)
-    for pos in range(len(table.frame.index)):
-        kind = table.kinds.iloc[pos]
-        for j, col in enumerate(table.frame.columns):
-            value = table.frame.iat[pos, j]
-            if opts.trend and col[0] == "Évolution":
-                out.iat[pos, j] = _format_change(value, kind, table.marks.iat[pos, j], opts)
+    if low is not None:
+        low, high = low.to_numpy(), high.to_numpy()
+    change = [opts.trend and col[0] == "Évolution" for col in table.frame.columns]
+    # plain arrays, not DataFrame.iat: a report formats some 10,000 cells
+    rows = []
+    for pos, kind in enumerate(table.kinds.to_numpy()):
+        row = []
+        for j, is_change in enumerate(change):
+            if is_change:
+                row.append(_format_change(values[pos, j], kind, marks[pos, j], opts))
                 continue
-            small = bool(table.small.iat[pos, j])
-            text = _format_cell(value, kind, table.marks.iat[pos, j], small, opts)
-            if low is not None and text and not (small and opts.hide_small):
-                text += _format_interval(low.iat[pos, j], high.iat[pos, j], kind, opts)
-            out.iat[pos, j] = text
-    return out
+            text = _format_cell(values[pos, j], kind, marks[pos, j], small[pos, j], opts)
+            if low is not None and text and not (small[pos, j] and opts.hide_small):
+                text += _format_interval(low[pos, j], high[pos, j], kind, opts)
+            row.append(text)
+        rows.append(row)
+    out = pd.DataFrame(rows, index=table.frame.index, columns=table.frame.columns, dtype=object)
+    return out if rows else pd.DataFrame("", index=table.frame.index,
+                                         columns=table.frame.columns, dtype=object)
 
 
 def _format_interval(lo, hi, kind, opts):
