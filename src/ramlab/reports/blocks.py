@@ -18,6 +18,8 @@ without a survey-specific line of code:
   options of :func:`render_options` (:meth:`ramlab.tables.Table.to_html`): no
   question code for partners, groups under the spec's ``low_base_below``
   marked "base faible", the coding of every mean row, wide tables turned;
+- :func:`question_tables` cuts a banner of every question into one table
+  per question (the report computes one banner per breakdown);
 - :func:`section_title` is a question's message (filled) or its title.
 
 Margin of error: for a proportion of 50 % on the whole sample, the 95 %
@@ -52,6 +54,7 @@ __all__ = [
     "write_workbook",
     "table_html",
     "render_options",
+    "question_tables",
     "mean_coding",
     "section_title",
     "details",
@@ -353,6 +356,36 @@ def section_title(question, tables, spec, *, synthetic: bool) -> str:
 
         return fill(question.message, tables, spec)[0]
     return question.title or question.text
+
+
+def question_tables(table) -> dict:
+    """``{question id: Table}``: a banner of several questions cut into one table per question.
+
+    Each piece holds the question's rows, tests, Rao-Scott tests and
+    covariance, with the banner's columns and options: the same figures,
+    letters and tests as :func:`ramlab.tables.crosstab` of that question on
+    those columns (a banner computes each question on its own), for one
+    computation of the columns' domains instead of one per question.
+    """
+    from dataclasses import replace
+
+    pieces = {}
+    for qid in table.questions:
+        rows = (table.frame.index.get_level_values("question") == qid)
+        index = table.frame.index[rows].remove_unused_levels()
+
+        def cut(frame, rows=rows, index=index):
+            return frame[rows].set_axis(index, axis=0)
+
+        def tested(frame, qid=qid):
+            return frame[frame["question"] == qid].reset_index(drop=True)
+
+        pieces[qid] = replace(
+            table, frame=cut(table.frame), se=cut(table.se), marks=cut(table.marks),
+            small=cut(table.small), kinds=cut(table.kinds), tests=tested(table.tests),
+            chisq=tested(table.chisq), questions={qid: table.questions[qid]},
+            covariance={k: v for k, v in table.covariance.items() if k == qid})
+    return pieces
 
 
 def render_options(table, spec, *, audience: str, data=None) -> dict:
