@@ -602,6 +602,7 @@ PROBE = [
      "keyfigures.publish({'ipythondir': os.environ['IPYTHONDIR'],\n"
      "                    'history': str(get_ipython().history_manager.enabled),\n"
      "                    'pid': str(os.getpid()),\n"
+     "                    'blas': os.environ.get('OPENBLAS_NUM_THREADS', '') + os.environ.get('OMP_NUM_THREADS', ''),\n"
      "                    'start': repr(start), 'end': repr(time.time())})"),
 ]
 
@@ -615,6 +616,9 @@ def test_parallel_kernels_do_not_collide(tmp_path):
     assert first["ipythondir"] != second["ipythondir"]
     assert first["pid"] != second["pid"]
     assert first["history"] == second["history"] == "False"
+    # one BLAS / OpenMP thread per kernel: two kernels on two cores, not 2 x cores threads
+    if "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ:
+        assert first["blas"] == second["blas"] == "11"
     # the two kernels ran at the same time
     assert float(first["start"]) < float(second["end"]) and float(second["start"]) < float(first["end"])
 

@@ -133,6 +133,11 @@ def inputs_log(job: Job) -> Path:
     return job.executed.with_suffix(".inputs")
 
 
+#: The thread-count variables of the BLAS and OpenMP libraries numpy and scipy may load.
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
 @contextlib.contextmanager
 def _kernel_environment(changes: dict | None = None):
     """Environment of one run: this environment's kernels first, a private IPython dir.
@@ -140,6 +145,8 @@ def _kernel_environment(changes: dict | None = None):
     ``JUPYTER_PATH`` puts ``<sys.prefix>/share/jupyter`` first, so that kernel
     ``python3`` is the project's even when a user-level kernelspec of that
     name exists; :func:`private_ipython_dir` keeps concurrent kernels apart.
+    BLAS and OpenMP run one thread per kernel unless the caller's environment
+    sets their variables (``OPENBLAS_NUM_THREADS`` ...).
     """
     jupyter_path = os.pathsep.join(
         part
@@ -151,6 +158,9 @@ def _kernel_environment(changes: dict | None = None):
         # charts display inline even when the caller's environment sets another backend
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        # one BLAS thread per kernel (unless the caller chose): a report's matrices are
+        # small, and --jobs kernels sharing the cores with BLAS threads each run slower
+        **{name: os.environ.get(name, "1") for name in _BLAS_THREADS},
         **(changes or {}),
     }
     with _environment(changes), private_ipython_dir():
