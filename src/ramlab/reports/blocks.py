@@ -369,16 +369,20 @@ def question_tables(table) -> dict:
     """
     from dataclasses import replace
 
+    import numpy as np
+
     pieces = {}
+    questions = table.frame.index.get_level_values("question")
     for qid in table.questions:
-        rows = (table.frame.index.get_level_values("question") == qid)
+        at = np.flatnonzero(questions == qid)
+        rows = slice(at[0], at[-1] + 1)  # a banner stacks each question's rows together
         index = table.frame.index[rows].remove_unused_levels()
 
         def cut(frame, rows=rows, index=index):
-            return frame[rows].set_axis(index, axis=0)
+            return frame.iloc[rows].set_axis(index, axis=0)
 
         def tested(frame, qid=qid):
-            return frame[frame["question"] == qid].reset_index(drop=True)
+            return frame[(frame["question"] == qid).to_numpy()].reset_index(drop=True)
 
         pieces[qid] = replace(
             table, frame=cut(table.frame), se=cut(table.se), marks=cut(table.marks),
