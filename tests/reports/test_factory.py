@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ramlab.reports import factory, fingerprints, index, keyfigures, pool
+from ramlab.reports import factory, findings, fingerprints, index, keyfigures, pool
 from ramlab.reports.jobs import longest_first, plan
 from ramlab.reports._worker import failing_cell
 from ramlab.errors import BuildError, ParameterError
@@ -638,6 +638,8 @@ def test_index_links_every_report_with_escaped_figures(tmp_path):
              "card": [["Enquête", "IMPACT"], ["Population", "Associations <em>employeuses</em>"],
                       ["Répondants", "1 206 répondants"]],
              "sentences": [
+                 {"text": "non publiée, en tête", "figure": "9", "base": "b", "synthetic": True,
+                  "published": False},
                  {"text": f"73{NNBSP}% des associations <script>alert(1)</script>", "figure": f"73{NNBSP}%",
                   "base": "Base : Ensemble (148 429 associations)", "synthetic": True},
                  {"text": "deuxième", "figure": "1", "base": "b", "synthetic": False},
@@ -648,7 +650,11 @@ def test_index_links_every_report_with_escaped_figures(tmp_path):
         {"survey": "associations", "kind": "trends", "years": [2015, 2021],
          "output": reports / "associations" / "trends.html", "title": "", "key_figures": {}},
         {"survey": "maires", "kind": "report", "years": [2020],
-         "output": reports / "maires" / "2020.html", "title": "Maires \"2020\"", "key_figures": {}},
+         "output": reports / "maires" / "2020.html", "title": "Maires \"2020\"", "key_figures": {},
+         "essentiel": {"card": [], "sentences": [
+             {"text": "publiée", "figure": "87", "base": "b", "synthetic": True, "published": True},
+             {"text": "chiffre du générateur", "figure": "89", "base": "b", "synthetic": True,
+              "published": False}]}},
         {"survey": "programme", "kind": "programme", "years": [2020, 2021],
          "output": reports / "programme" / "2020-2021.html", "title": "Programme"},
     ]
@@ -665,7 +671,13 @@ def test_index_links_every_report_with_escaped_figures(tmp_path):
     assert "Associations &lt;em&gt;employeuses&lt;/em&gt;" in page and "<em>" not in page
     assert "deuxième" in page and "troisième" in page and "quatrième" not in page
     assert "Q7" not in page and "Base pondérée" not in page and "Cité" not in page
-    assert page.count("Données synthétiques</span>") == 1  # the synthetic sentence is marked
+    # published sentences first; on synthetic data, published and non-published figures marked apart
+    assert "non publiée, en tête" not in page
+    published, unpublished = findings.MARKS[True], findings.MARKS[False]
+    assert page.count(f'class="synthetic-mark {published[0]}">{published[1]}</span>') == 2
+    assert page.count(f'class="synthetic-mark {unpublished[0]}">{unpublished[1]}</span>') == 1
+    assert page.index("chiffre du générateur") < page.index(unpublished[1]) < page.index("</li>",
+                                                                               page.index("chiffre du générateur"))
     assert "Maires &quot;2020&quot;" in page and f"73{NNBSP}%" in page
     assert "Construit le 26 novembre 2026" in page
     # self-contained: nothing fetched from anywhere

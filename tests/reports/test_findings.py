@@ -58,14 +58,33 @@ def test_a_message_quotes_the_cells_of_the_table(survey, totals):
         assert _number(totals[key[0]].display_frame().loc[key, TOTAL]) == shown
 
 
-def test_unpublished_questions_give_no_key_figure_on_synthetic_data(survey, totals):
+def test_unpublished_figures_are_marked_on_synthetic_data_and_come_after_published_ones(survey, totals):
     sentences = findings.authored(survey.spec, totals, synthetic=True)
-    quoted = {s.question for s in sentences}
-    assert quoted == {q.id for q in survey.spec.questions.values() if q.message and q.published}
-    assert "q2" not in quoted and not survey.spec.questions["q2"].published
+    published = {q.id for q in survey.spec.questions.values() if q.published}
+    assert "q2" not in published and survey.spec.questions["q2"].message
+    by_question = {s.question: s for s in sentences}
+    assert not by_question["q2"].published  # q2 is not published: its figure is the generator's
+    assert all(s.published == (s.question in published) for s in sentences)
+    flags = [s.published for s in sentences]
+    assert flags == sorted(flags, reverse=True)  # published first: the index quotes the first ones
     assert all(s.synthetic for s in sentences)
-    # on real data the spec's messages are all used
-    assert "q2" in {s.question for s in findings.authored(survey.spec, totals, synthetic=False)}
+    # two distinct marks, and a note saying what the non-published mark means
+    page = findings.essentiel_html(findings.study_card(survey), sentences, adjust="holm")
+    published_mark, unpublished_mark = findings.MARKS[True][1], findings.MARKS[False][1]
+    assert published_mark != unpublished_mark and "non publié" in unpublished_mark
+    assert page.count(f"ramlab-mark-published\">{published_mark}<") == flags.count(True)
+    assert page.count(f"ramlab-mark-unpublished\">{unpublished_mark}<") == flags.count(False) == 1
+    q2 = page[page.index(by_question["q2"].text):]
+    assert q2.index(unpublished_mark) < q2.index("</li>")
+    assert "ne doit pas être cité" in page
+    # a computed finding is never a published figure
+    by_size = tables.banner(survey, ["q8"], ["taille"], **blocks.table_options("partner", survey.spec))
+    assert all(not f.published for f in findings.computed(by_size, survey.spec, synthetic=True))
+    # on real data there is no mark: an unpublished figure is simply a figure of that survey
+    real = findings.authored(survey.spec, totals, synthetic=False)
+    assert [s.text for s in real] == [s.text for s in sentences]
+    assert all(findings.mark(s) is None for s in real)
+    assert "donnée synthétique" not in findings.essentiel_html({}, real, adjust="holm")
 
 
 def test_a_difference_is_eligible_exactly_when_its_corrected_test_is_significant(survey, by_size):
@@ -148,15 +167,9 @@ def test_the_net_across_items_is_the_published_98_percent_and_its_table_cell(sur
 
 
 SHIPPED = sorted(p.stem for p in (DATA / "specs").glob("*.yaml"))
-_SHORT = {  # editions whose published figures cannot yet fill L'essentiel (see the reason)
-    "maires_2016": "published: 87 % (innovation), n = 304 (the study card) and 85 % of rural "
-                   "communes (a sample profile figure no placeholder can cite yet)",
-}
 
 
-@pytest.mark.parametrize("edition", [
-    pytest.param(e, marks=pytest.mark.xfail(strict=True, reason=_SHORT[e])) if e in _SHORT else e
-    for e in SHIPPED])
+@pytest.mark.parametrize("edition", SHIPPED)
 def test_every_edition_opens_with_the_sentences_the_issue_requires(edition):
     name, year = edition.rsplit("_", 1)
     with warnings.catch_warnings():
@@ -175,6 +188,11 @@ def test_every_edition_opens_with_the_sentences_the_issue_requires(edition):
         assert s.figure not in (card["Répondants"], card["Population"])
         assert re.search(rf"\d+(,\d)?{NNBSP}%|\d,\d", s.figure)
     assert findings.required(spec) <= len(sentences) <= 8, [s.text for s in sentences]
+    # on synthetic data every sentence says whether its figure is a published one
+    assert loaded.synthetic
+    assert all(findings.mark(s) == findings.MARKS[s.published] for s in sentences)
+    published = {q.id for q in spec.questions.values() if q.published}
+    assert all(s.published == (s.kind == "message" and s.question in published) for s in sentences)
 
 
 def test_working_notes_of_the_spec_reach_the_internal_audience_only():

@@ -17,9 +17,13 @@ without a significant test. The figures it quotes are the table's cells,
 formatted as the table formats them.
 
 A figure of a question that the spec does not mark ``published`` is never
-offered as a key figure: :func:`authored` leaves such messages out when the
-data are synthetic (the figure would be the generator's, not the survey's).
-On synthetic data every sentence carries ``synthetic=True`` and is marked.
+presented as a key figure of a real survey. On a real respondent file it is
+simply a figure of that survey. On a synthetic file it is the generator's:
+such a sentence carries ``published=False`` and is marked "Chiffre non
+publié, donnée synthétique" (:func:`mark`), distinct from the mark of a
+published figure that the synthetic file reproduces, and it comes after the
+published ones (the index quotes the first sentences). A computed finding is
+never a published figure.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ __all__ = [
     "essentiel",
     "required",
     "essentiel_html",
+    "mark",
+    "MARKS",
     "study_card",
     "study_card_html",
     "publish",
@@ -80,6 +86,9 @@ class Sentence:
     cells : tuple
         ``((question, item, row), (variable, column))`` of every table cell
         quoted, in order of appearance (for checks).
+    published : bool
+        Every figure it quotes is published by the Observatoire (the spec's
+        ``published`` of each question cited); a computed finding never is.
     """
 
     text: str
@@ -90,6 +99,24 @@ class Sentence:
     synthetic: bool = False
     size: float = 0.0
     cells: tuple = ()
+    published: bool = True
+
+
+#: The marks of a sentence on synthetic data: (CSS class, French text), by ``published``.
+MARKS = {
+    True: ("ramlab-mark-published", "Chiffre publié, reproduit par les données synthétiques"),
+    False: ("ramlab-mark-unpublished", "Chiffre non publié, donnée synthétique"),
+}
+
+
+def mark(sentence) -> tuple | None:
+    """The mark of a sentence (a :class:`Sentence` or its JSON mapping): (CSS class, text), or None.
+
+    None on real data; on synthetic data, :data:`MARKS` of its ``published``
+    (a mapping without the key, from an older build, counts as published).
+    """
+    synthetic, published = (field(sentence, "synthetic", False), field(sentence, "published", True))
+    return MARKS[bool(published)] if synthetic else None
 
 
 def _shown(value: str) -> str:
@@ -168,11 +195,12 @@ def fill(message: str, tables: dict, spec):
 
 
 def authored(spec, tables: dict, *, synthetic: bool) -> list:
-    """The sentences of the spec's messages (report, then questions in order).
+    """The sentences of the spec's messages: published ones first, each group in spec order.
 
-    A message citing a question that the spec does not mark ``published`` is
-    left out on synthetic data: it would present the generator's figure as a
-    key figure of the survey.
+    Spec order is the report's messages, then the questions'. A message is
+    published when every question it cites is marked ``published`` in the
+    spec; the others follow, with ``published=False`` (on synthetic data they
+    are marked as non-published, synthetic figures: see :func:`mark`).
     """
     from ramlab.io.message import check
 
@@ -186,16 +214,15 @@ def authored(spec, tables: dict, *, synthetic: bool) -> list:
         cited_questions = {ph.question for ph in check(message, spec.questions)}
         if not cited_questions:
             continue
-        if synthetic and not all(spec.questions[q].published for q in cited_questions):
-            continue
         text, cited = fill(message, tables, spec)
         first = cited[0][0]
         sentences.append(Sentence(
             text=text, figure=cited[0][1], base=_base_of(tables[first[0]], first),
             kind="message", question=first[0], synthetic=synthetic,
             cells=tuple((key, _TOTAL) for key, _ in cited),
+            published=all(spec.questions[q].published for q in cited_questions),
         ))
-    return sentences
+    return sorted(sentences, key=lambda s: not s.published)  # stable: spec order within each
 
 
 def _headline_rows(table, question, qspec):
@@ -293,7 +320,7 @@ def _computed(table, spec, synthetic):
             sentences.append(Sentence(
                 text=text, figure=_shown(shown.loc[key, hi]), base=base.replace(" %", "\u202f%"),
                 kind="difference", question=question, synthetic=synthetic,
-                size=abs(float(test["estimate"])), cells=((key, hi), (key, lo)),
+                size=abs(float(test["estimate"])), cells=((key, hi), (key, lo)), published=False,
             ))
     return sentences
 
@@ -368,15 +395,21 @@ def essentiel_html(card: dict, sentences, *, adjust=None) -> str:
     parts = ['<section class="ramlab-essentiel" aria-labelledby="essentiel">',
              '<h2 id="essentiel">L\'essentiel</h2>', study_card_html(card), '<ul class="ramlab-findings">']
     for s in sentences:
-        mark = ('<span class="ramlab-synthetic-mark">Données synthétiques</span>'
-                if s.synthetic else "")
+        marked = mark(s)
+        badge = (f' <span class="ramlab-synthetic-mark {marked[0]}">{esc(marked[1])}</span>'
+                 if marked else "")
         parts.append(
             f'<li class="ramlab-finding ramlab-finding-{esc(s.kind)}">'
             f'<span class="ramlab-callout">{esc(s.figure)}</span>'
             f'<p class="ramlab-sentence">{esc(s.text)}</p>'
-            f'<p class="ramlab-base">{esc(s.base)}{" " if mark else ""}{mark}</p></li>'
+            f'<p class="ramlab-base">{esc(s.base)}{badge}</p></li>'
         )
     parts.append("</ul>")
+    if any(mark(s) == MARKS[False] for s in sentences):
+        parts.append(
+            f'<p class="ramlab-findings-note">{esc(MARKS[False][1])} : chiffre calculé sur le fichier '
+            "synthétique, que l'Observatoire n'a pas publié. Il montre la forme du rapport ; il ne "
+            "décrit pas l'enquête réelle et ne doit pas être cité comme l'un de ses résultats.</p>")
     if any(s.kind == "difference" for s in sentences):
         parts.append(
             '<p class="ramlab-findings-note">Les écarts entre groupes cités sont significatifs au '

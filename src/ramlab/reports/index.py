@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from ramlab.files import write_atomic
 from ramlab.format import fmt_date
+from ramlab.reports.findings import mark
 
 __all__ = ["write_index"]
 
@@ -59,7 +60,9 @@ def write_index(reports_dir, entries) -> Path:
         One per report: ``survey``, ``output`` (path of the HTML report),
         ``kind`` ("report", "trends" or "programme"), ``years``, and
         optionally ``title`` (French), ``essentiel`` (``{"card": {label:
-        text}, "sentences": [{text, figure, base, synthetic}]}``),
+        text}, "sentences": [{text, figure, base, synthetic, published}]}``:
+        published sentences first; on synthetic data each is marked as
+        :func:`ramlab.reports.findings.mark` marks it in the report),
         ``built_at`` (ISO date) and ``synthetic`` (True: a "Données
         synthétiques" badge on the entry, and a notice at the top of the
         page). A report is headed "Édition 2021", a trend "Évolution
@@ -87,10 +90,11 @@ def write_index(reports_dir, entries) -> Path:
         pairs = essentiel.get("card") or []
         pairs = pairs.items() if isinstance(pairs, dict) else pairs  # (label, text) pairs, in order
         card = {str(k): str(v) for k, v in pairs if k != "Enquête"}
+        published_first = sorted(essentiel.get("sentences") or [], key=lambda s: not s.get("published", True))
         sentences = [
             {"text": str(s.get("text", "")), "figure": str(s.get("figure", "")),
-             "base": str(s.get("base", "")), "synthetic": bool(s.get("synthetic"))}
-            for s in (essentiel.get("sentences") or [])[:KEY_SENTENCES]
+             "base": str(s.get("base", "")), "mark": mark(s)}
+            for s in published_first[:KEY_SENTENCES]
         ]
         return {
             "href": quote(href), "edition": _edition(entry), "title": str(entry.get("title") or ""),
