@@ -148,3 +148,44 @@ def test_a_rescaled_margin_differs_visibly_from_the_population(survey, year):
         if margin.rescaled:
             assert round(100 * gap, 2) > 0, margin.path
         assert sum(margin.counts.values()) == pytest.approx(size, rel=1e-12)
+
+
+def test_finding_phrases_name_rows_as_placeholders_do(spec):
+    q8 = spec.questions["q8"].finding
+    assert q8[("q8_2", "Oui")] == "à pratiquer l'innovation sociale"
+    assert ("q8_1", "Oui ou dans les 6 mois") in q8
+    assert spec.questions["q7"].finding[("q7_3", "Cité")] == "à travailler avec leurs partenaires au niveau national"
+    assert spec.questions["innovation"].finding[("", "Total Oui")].startswith("à considérer")
+    assert spec.study["unit_gender"] == "feminine"
+
+
+@pytest.mark.parametrize("where, finding, key, says", [
+    ("q8", {"q8_9 Oui": "à pratiquer"}, "q8_9 Oui", "'q8_9' is neither a question nor an item"),
+    ("q8", {"q7_1 Cité": "à travailler"}, "q7_1 Cité", "a phrase names a row of question q8"),
+    ("q8", {"q8_1 Peut-être": "à pratiquer"}, "q8_1 Peut-être", "row 'Peut-être' is not an answer"),
+    ("q8", {"q8_1 Oui": "pratiquent le mécénat"}, "q8_1 Oui", "starts with 'à '"),
+    ("q8", {"q8_1 Oui": "à pratiquer le mécénat."}, "q8_1 Oui", "final punctuation"),
+    ("q8", {"q8_1 Oui": "à citer [q8_1 Oui]"}, "q8_1 Oui", "without brackets"),
+    ("q8", {"q8_1 Oui": 3}, "q8_1 Oui", "got 3"),
+    ("innovation", {"innovation moyenne": "à être positives"}, "innovation moyenne", "not a mean"),
+    ("q6", {"q6 Au moins un partenariat": "à avoir un partenariat"}, "q6 Au moins un partenariat",
+     "not a mean or a net across items"),
+    ("q8", "à pratiquer le mécénat", None, "expected a mapping"),
+])
+def test_an_unknown_or_ill_formed_finding_phrase_is_a_spec_error_at_load(data_dir, where, finding, key, says):
+    path = _edit(data_dir, lambda doc: doc["questions"][where].__setitem__("finding", finding))
+    with pytest.raises(SpecError) as err:
+        _load(data_dir)
+    assert err.value.key == f"questions.{where}.finding" + (f".{key}" if key else "")
+    assert str(path) in str(err.value) and says in str(err.value)
+
+
+def test_finding_phrases_need_the_gender_of_the_unit(data_dir):
+    path = _edit(data_dir, lambda doc: doc["study"].pop("unit_gender"))
+    with pytest.raises(SpecError) as err:
+        _load(data_dir)
+    assert err.value.key.endswith(".finding") and "study.unit_gender" in str(err.value)
+    assert str(path) in str(err.value)
+    _edit(data_dir, lambda doc: doc["study"].__setitem__("unit_gender", "féminin"))
+    with pytest.raises(SpecError, match=r"study\.unit_gender: unknown grammatical gender 'féminin'"):
+        _load(data_dir)

@@ -115,8 +115,49 @@ def test_a_difference_is_eligible_exactly_when_its_corrected_test_is_significant
         assert "Holm" in s.base
 
 
-def test_a_finding_reads_as_a_comparison_higher_group_first(survey, by_size):
-    for s in findings.computed(by_size, survey.spec):
+def test_a_finding_uses_the_spec_phrase_of_its_row_and_quotes_the_table_cells(survey, by_size):
+    found = findings.computed(by_size, survey.spec)
+    shown = by_size.display_frame()
+    phrased = 0
+    for s in found:
+        (key, hi), (_, lo) = s.cells
+        words = findings.phrase(survey.spec.questions[key[0]], key[1], key[2])
+        assert words, f"every headline row of associations 2021 has a phrase: {key}"
+        match = re.fullmatch(rf"Les associations « {re.escape(hi[1])} » sont plus nombreuses {re.escape(words)} "
+                             rf"\((\d+){NNBSP}%\) que celles « {re.escape(lo[1])} » \((\d+){NNBSP}%\)\.", s.text)
+        assert match, s.text
+        assert int(match.group(1)) > int(match.group(2))
+        assert [f"{match.group(1)}{NNBSP}%", f"{match.group(2)}{NNBSP}%"] == [
+            _number(shown.loc[key, hi]), _number(shown.loc[key, lo])]
+        phrased += 1
+    assert phrased == len(found) > 0
+    # the example: innovation sociale, 50 salariés et plus against moins de 10 salariés
+    example = next(s for s in found if s.cells[0][0] == ("q8", "Innovation sociale", "Oui")
+                   and {s.cells[0][1][1], s.cells[1][1][1]} == {"50 salariés et plus", "Moins de 10 salariés"})
+    assert "sont plus nombreuses à pratiquer l'innovation sociale (" in example.text
+
+
+def test_a_masculine_unit_agrees(by_size):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        companies = load_survey("entreprises", 2021, data_dir=DATA)
+    assert companies.spec.study["unit_gender"] == "masculine"
+    table = tables.banner(companies, ["q7"], ["taille"], **blocks.table_options("partner", companies.spec))
+    found = findings.computed(table, companies.spec)
+    assert found
+    for s in found:
+        assert s.text.startswith("Les établissements « ") and " sont plus nombreux à " in s.text
+        assert " que ceux « " in s.text and "nombreuses" not in s.text and "celles" not in s.text
+
+
+def test_without_a_phrase_a_finding_reads_as_a_generic_comparison(survey, by_size):
+    import dataclasses
+
+    bare = dataclasses.replace(survey.spec, questions={
+        q: dataclasses.replace(question, finding={}) for q, question in survey.spec.questions.items()})
+    found = findings.computed(by_size, bare)
+    assert found and [s.cells for s in found] == [s.cells for s in findings.computed(by_size, survey.spec)]
+    for s in found:
         (key, hi), (_, lo) = s.cells
         match = re.search(rf"« {re.escape(hi[1])} » (citent|répondent) plus souvent « {re.escape(key[2])} » "
                           rf"\((\d+){NNBSP}%\) que les associations « {re.escape(lo[1])} » \((\d+){NNBSP}%\)\.$",
@@ -124,6 +165,18 @@ def test_a_finding_reads_as_a_comparison_higher_group_first(survey, by_size):
         assert match, s.text
         assert int(match.group(2)) > int(match.group(3))
         assert "Oui » pour" not in s.text and "contre" not in s.text  # not the old generic wording
+
+
+def test_a_yes_no_question_gives_no_mirror_finding():
+    # "Non" on a two-answer question restates the "Oui" finding with the groups swapped
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        earlier = load_survey("associations", 2015, data_dir=DATA)
+    table = tables.banner(earlier, ["partenariat"], ["taille"], **blocks.table_options("partner", earlier.spec))
+    tests = table.tests
+    assert (tests[(tests["row"] == "Non")]["p_adjusted"] < 0.05).any()  # the mirror is significant too
+    found = findings.computed(table, earlier.spec)
+    assert found and {s.cells[0][0][2] for s in found} == {"Oui"}
 
 
 def test_the_cap_keeps_the_largest_one_per_item_and_breakdown(survey, by_size):

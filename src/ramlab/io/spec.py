@@ -12,7 +12,8 @@ Spec layout (keys in brackets are optional)::
     year: 2021
     [data_file: associations_2021.sav]   # in <data_dir>/raw/, default <survey>_<year>.sav
     study: {title, population, population_size, unit, mode, fieldwork_start,
-            fieldwork_end, sample_size, institute, source, [report], [note]}
+            fieldwork_end, sample_size, institute, source, [report], [note],
+            [unit_gender: feminine | masculine]}
     bases:                          # "ensemble" is added when absent
       <id>: {label, [short_label], [filter: <condition>]}
     questions:                      # in questionnaire order
@@ -22,6 +23,7 @@ Spec layout (keys in brackets are optional)::
              [item_nets: {label: {any | all: [categories]}}] (grid),
              [count_label], [base: ensemble], [note], [changes],
              [message: "[q7_1 Cité] des associations ..."], [published: false],
+             [finding: {"q8_2 Oui": "à pratiquer l'innovation sociale"}],
              [concept: id shared across surveys], [comparable: false], [concept_note]}
     breakdowns: [taille, secteur, region]
     weighting: {mode: rake | rake_from_delivered | delivered, [weight_variable],
@@ -32,6 +34,13 @@ Spec layout (keys in brackets are optional)::
 
 A ``message`` holds placeholders ``[target row]`` filled from the tables
 (:mod:`ramlab.io.message`); an unknown placeholder is a SpecError at load.
+A question's ``finding`` gives, for rows named as placeholders are (without
+the brackets: ``"q8_2 Oui"``, ``"innovation Total Oui"``), the French phrase
+that a computed finding on that row uses: "Les associations « 50 salariés et
+plus » sont plus nombreuses à pratiquer l'innovation sociale (63 %) que celles
+« Moins de 10 salariés » (41 %)". A phrase starts with "à " and an infinitive
+and is not a sentence (no final stop, no bracket); the agreement comes from
+``study.unit_gender``, which a spec with phrases must give.
 The ``report`` options: the correction applied to the significance letters
 and the computed findings alike, the breakdowns of the report's body (the
 others go to its appendix), the unweighted base under which a group is hidden
@@ -54,6 +63,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,11 +105,13 @@ _STUDY_KEYS = {
     "title", "population", "population_size", "unit", "mode", "fieldwork_start",
     "fieldwork_end", "sample_size", "institute", "source",
 }
-_STUDY_OPTIONAL = {"report", "note"}
+_STUDY_OPTIONAL = {"report", "note", "unit_gender"}
+#: Grammatical gender of ``study.unit`` (the agreement of computed findings).
+UNIT_GENDERS = ("feminine", "masculine")
 _QUESTION_KEYS = {
     "text", "type", "title", "column", "items", "categories", "nets", "missing",
     "show_missing", "selected", "count_label", "base", "note", "changes",
-    "message", "published", "concept", "comparable", "concept_note", "item_nets",
+    "message", "published", "concept", "comparable", "concept_note", "item_nets", "finding",
 }
 _REPORT_KEYS = {
     "message", "messages", "adjust", "main_breakdowns", "hide_below", "low_base_below", "max_findings",
@@ -189,6 +201,10 @@ class Question:
         one item ("any": "Au moins un partenariat") or to every item ("all").
         The table adds one row per net (item and row both the label); a
         message cites it as ``[q6 Au moins un partenariat]``.
+    finding : dict
+        ``{(item column or "", row label): French phrase}``: the phrase of the
+        computed findings on that row ("à pratiquer l'innovation sociale"),
+        written in the spec as ``finding: {"q8_2 Oui": "..."}``.
     """
 
     id: str
@@ -212,6 +228,7 @@ class Question:
     comparable: bool = False
     concept_note: str | None = None
     item_nets: dict = field(default_factory=dict)
+    finding: dict = field(default_factory=dict)
 
     @property
     def valid_categories(self) -> list:
@@ -798,6 +815,8 @@ def _build_spec(raw, path, data_dir, year):
         study[key] = value
     if study["fieldwork_end"] < study["fieldwork_start"]:
         raise _err(path, "study.fieldwork_end", "ends before study.fieldwork_start")
+    if "unit_gender" in study:
+        _choice(path, "study.unit_gender", study["unit_gender"], UNIT_GENDERS, "grammatical gender")
 
     questions_raw = raw["questions"]
     if not isinstance(questions_raw, dict) or not questions_raw:
@@ -808,6 +827,8 @@ def _build_spec(raw, path, data_dir, year):
     _check_unique_columns(path, questions)
     for q in questions.values():
         _check_message(path, f"questions.{q.id}.message", q.message, questions)
+    questions = {qid: _with_findings(path, q, questions_raw[qid].get("finding"), study)
+                 for qid, q in questions.items()}
 
     bases_raw = raw.get("bases") or {}
     if not isinstance(bases_raw, dict):
@@ -945,6 +966,44 @@ def _item_nets(path, where, raw, qtype, categories, missing):
                 raise _err(path, f"{key}.{label}.{mode}", f"{cat!r} is not one of the valid categories")
         out[str(label)] = (mode, tuple(members))
     return out
+
+
+#: A finding phrase: "à" and a word, no bracket, no line break, no final punctuation.
+_PHRASE = re.compile(r"à [^\[\]\n]*[^\s.!?;:,]")
+
+
+def _with_findings(path, question, raw, study):
+    """`question` with its ``finding`` phrases resolved to (item, row); SpecError naming the key."""
+    if raw is None:
+        return question
+    from dataclasses import replace
+
+    from ramlab.io.message import MEAN, resolve
+
+    where = f"questions.{question.id}.finding"
+    if not isinstance(raw, dict) or not raw:
+        raise _err(path, where, 'expected a mapping {"<item or question> <row>": "à ..."}, '
+                                f'e.g. {{"{question.columns[0]} {(list(question.nets) or question.categories or ["Oui"])[0]}": '
+                                f'"à pratiquer ..."}}, got {raw!r}')
+    if study.get("unit_gender") is None:
+        raise _err(path, where, f"finding phrases agree with study.unit ({study['unit']!r}): "
+                                f"give study.unit_gender ({' or '.join(UNIT_GENDERS)})")
+    out = {}
+    for key, phrase in raw.items():
+        full = f"{where}.{key}"
+        target, _, row = str(key).strip().partition(" ")
+        try:
+            ph = resolve(target, row.strip(), {question.id: question}, text=str(key))
+        except ValueError as exc:
+            raise _err(path, full, f"{exc} (a phrase names a row of question {question.id})") from None
+        if ph.row == MEAN or (question.type == "grid" and not ph.item):
+            raise _err(path, full, "a finding phrase names an answer or a net of one item, not a mean "
+                                   "or a net across items")
+        if not isinstance(phrase, str) or not _PHRASE.fullmatch(phrase.strip()):
+            raise _err(path, full, f"expected a phrase that starts with 'à ' and an infinitive, without "
+                                   f"brackets or final punctuation (\"à pratiquer le mécénat\"), got {phrase!r}")
+        out[(ph.item, ph.row)] = phrase.strip()
+    return replace(question, finding=out)
 
 
 def _bool(path, key, value):

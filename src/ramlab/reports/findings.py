@@ -50,6 +50,7 @@ __all__ = [
     "read",
     "ADJUST_NAMES",
     "field",
+    "phrase",
 ]
 
 #: MIME type of the output that carries a report's study card and sentences to the build.
@@ -238,16 +239,40 @@ def _headline_rows(table, question, qspec):
         return {k for k in keys if k[1] in first}
     if qspec.type in ("scale", "single") and qspec.nets:
         return {k for k in keys if k[1] == next(iter(qspec.nets))}
+    if qspec.type == "single" and len(qspec.valid_categories) == 2:  # "Non" would mirror "Oui"
+        return {k for k in keys if k[1] == qspec.valid_categories[0]}
     return {k for k in keys if kinds[k] == "category"}
 
 
-def _difference_text(qspec, info, item, row, unit, hi, lo):
+#: "plus nombreuses ... que celles", by the spec's ``study.unit_gender``.
+_AGREEMENT = {"feminine": ("nombreuses", "celles"), "masculine": ("nombreux", "ceux")}
+
+
+def phrase(qspec, item, row):
+    """The spec's finding phrase of a table row (``(question, item, row)`` of its index), or None."""
+    if qspec is None or not qspec.finding:
+        return None
+    column = {label: col for col, label in qspec.item_labels.items()}
+    if qspec.type == "multi":  # the item is the row of a multi-response table
+        return qspec.finding.get((column.get(row, ""), qspec.selected))
+    return qspec.finding.get((column.get(item, ""), row))
+
+
+def _difference_text(qspec, info, item, row, unit, hi, lo, *, gender=None):
     """French sentence of one difference: (group, figure) of the higher and lower group.
 
-    "Les associations « 50 salariés et plus » citent plus souvent « Au niveau
-    national » (56 %) que les associations « Moins de 10 salariés » (22 %)."
-    The verb agrees with any unit (no gendered adjective).
+    With the spec's phrase for the row (:func:`phrase`) and the unit's
+    gender: "Les associations « 50 salariés et plus » sont plus nombreuses à
+    pratiquer l'innovation sociale (63 %) que celles « Moins de 10 salariés »
+    (41 %)." Without: "Les associations « 50 salariés et plus » citent plus
+    souvent « Au niveau national » (56 %) que les associations « Moins de 10
+    salariés » (22 %)", whose verb agrees with any unit.
     """
+    words = phrase(qspec, item, row)
+    if words and gender in _AGREEMENT:
+        more, those = _AGREEMENT[gender]
+        return (f"Les {unit} « {hi[0]} » sont plus {more} {words} ({hi[1]}) "
+                f"que {those} « {lo[0]} » ({lo[1]}).")
     title = (qspec.title if qspec is not None and qspec.title else field(info, "text")).rstrip(" ?…")
     who_hi, who_lo = f"Les {unit} « {hi[0]} »", f"les {unit} « {lo[0]} »"
     figures = f"({hi[1]}) que {who_lo} ({lo[1]})."
@@ -295,6 +320,7 @@ def _computed(table, spec, synthetic):
     lo_alpha = field(table.options, "alpha")[0]
     adjust = ADJUST_NAMES[field(table.options, "adjust")]
     labels = {c.variable: c.variable_label for c in table.columns}
+    gender = spec.study.get("unit_gender") if spec is not None else None
     sentences = []
     for question, info in table.questions.items():
         qspec = spec.questions.get(question) if spec is not None else None
@@ -311,7 +337,7 @@ def _computed(table, spec, synthetic):
             n = table.frame.loc[(question, test["item"], "Base brute (effectif)")]
             text = _difference_text(qspec, info, test["item"], test["row"], field(info, "unit"),
                                     (hi[1], _shown(shown.loc[key, hi])),
-                                    (lo[1], _shown(shown.loc[key, lo])))
+                                    (lo[1], _shown(shown.loc[key, lo])), gender=gender)
             points = fmt_number(100 * abs(test["estimate"]), 0)
             label = labels[test["variable"]]
             base = (f"Base : {field(info, 'base_label')}, selon {label[:1].lower()}{label[1:]} "
