@@ -8,8 +8,10 @@ between thousands and before "%", a decimal comma, and halves rounded up
 from decimal import ROUND_HALF_UP, Decimal
 
 import math
+import re
 
-__all__ = ["NNBSP", "round_half_up", "fmt_number", "fmt_int", "fmt_pct", "fmt_seconds", "fmt_date"]
+__all__ = ["NNBSP", "round_half_up", "fmt_number", "fmt_int", "fmt_pct", "fmt_seconds", "fmt_date",
+           "french_spaces"]
 
 NNBSP = "\u202f"
 
@@ -85,3 +87,24 @@ def fmt_date(value, *, long=False):
     if long:
         return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
     return f"{value:%d/%m/%Y}"
+
+
+_BEFORE_COLON = re.compile(r"[ \u00a0\u202f]*:(?=\s|$)")
+_BEFORE_MARK = re.compile(r"[ \u00a0\u202f]*([;!?»])")
+_AFTER_OPEN = re.compile(r"«[ \u00a0\u202f]*")
+
+
+def french_spaces(text: str) -> str:
+    """`text` with the no-break spaces of French typography, so that no line starts with a sign.
+
+    A no-break space (U+00A0) before ":" and inside « », a narrow one
+    (U+202F) before ";", "!" and "?" (Lexique des règles typographiques en
+    usage à l'Imprimerie nationale). A colon inside a word or a time
+    ("12:30") is left alone.
+
+    >>> french_spaces("Base : Ensemble ; « Oui » ?") == "Base\u00a0: Ensemble\u202f; «\u00a0Oui\u00a0»\u202f?"
+    True
+    """
+    text = _BEFORE_COLON.sub("\u00a0:", text)
+    text = _BEFORE_MARK.sub(lambda m: ("\u00a0" if m.group(1) == "»" else NNBSP) + m.group(1), text)
+    return _AFTER_OPEN.sub("«\u00a0", text)

@@ -8,6 +8,8 @@ import pytest
 
 from ramlab import tables
 from ramlab.format import NNBSP
+
+NBSP = "\u00a0"  # before ":" and inside « » (French typography)
 from ramlab.io.survey import load_survey
 from ramlab.reports import blocks, findings
 
@@ -123,8 +125,8 @@ def test_a_finding_uses_the_spec_phrase_of_its_row_and_quotes_the_table_cells(su
         (key, hi), (_, lo) = s.cells
         words = findings.phrase(survey.spec.questions[key[0]], key[1], key[2])
         assert words, f"every headline row of associations 2021 has a phrase: {key}"
-        match = re.fullmatch(rf"Les associations « {re.escape(hi[1])} » sont plus nombreuses {re.escape(words)} "
-                             rf"\((\d+){NNBSP}%\) que celles « {re.escape(lo[1])} » \((\d+){NNBSP}%\)\.", s.text)
+        match = re.fullmatch(rf"Les associations «{NBSP}{re.escape(hi[1])}{NBSP}» sont plus nombreuses {re.escape(words)} "
+                             rf"\((\d+){NNBSP}%\) que celles «{NBSP}{re.escape(lo[1])}{NBSP}» \((\d+){NNBSP}%\)\.", s.text)
         assert match, s.text
         assert int(match.group(1)) > int(match.group(2))
         assert [f"{match.group(1)}{NNBSP}%", f"{match.group(2)}{NNBSP}%"] == [
@@ -146,8 +148,8 @@ def test_a_masculine_unit_agrees(by_size):
     found = findings.computed(table, companies.spec)
     assert found
     for s in found:
-        assert s.text.startswith("Les établissements « ") and " sont plus nombreux à " in s.text
-        assert " que ceux « " in s.text and "nombreuses" not in s.text and "celles" not in s.text
+        assert s.text.startswith(f"Les établissements «{NBSP}") and " sont plus nombreux à " in s.text
+        assert f" que ceux «{NBSP}" in s.text and "nombreuses" not in s.text and "celles" not in s.text
 
 
 def test_without_a_phrase_a_finding_reads_as_a_generic_comparison(survey, by_size):
@@ -159,8 +161,8 @@ def test_without_a_phrase_a_finding_reads_as_a_generic_comparison(survey, by_siz
     assert found and [s.cells for s in found] == [s.cells for s in findings.computed(by_size, survey.spec)]
     for s in found:
         (key, hi), (_, lo) = s.cells
-        match = re.search(rf"« {re.escape(hi[1])} » (citent|répondent) plus souvent « {re.escape(key[2])} » "
-                          rf"\((\d+){NNBSP}%\) que les associations « {re.escape(lo[1])} » \((\d+){NNBSP}%\)\.$",
+        match = re.search(rf"«{NBSP}{re.escape(hi[1])}{NBSP}» (citent|répondent) plus souvent «{NBSP}{re.escape(key[2])}{NBSP}» "
+                          rf"\((\d+){NNBSP}%\) que les associations «{NBSP}{re.escape(lo[1])}{NBSP}» \((\d+){NNBSP}%\)\.$",
                           s.text)
         assert match, s.text
         assert int(match.group(2)) > int(match.group(3))
@@ -216,7 +218,7 @@ def test_the_net_across_items_is_the_published_98_percent_and_its_table_cell(sur
                     if "au moins un partenariat" in s.text)
     assert sentence.text.startswith(cell) and sentence.figure == cell
     assert sentence.cells[0][0] == key
-    assert sentence.base.startswith("Base : Ensemble (148")
+    assert sentence.base.startswith(f"Base{NBSP}: Ensemble (148")
 
 
 SHIPPED = sorted(p.stem for p in (DATA / "specs").glob("*.yaml"))
@@ -241,6 +243,12 @@ def test_every_edition_opens_with_the_sentences_the_issue_requires(edition):
         assert s.figure not in (card["Répondants"], card["Population"])
         assert re.search(rf"\d+(,\d)?{NNBSP}%|\d,\d", s.figure)
     assert findings.required(spec) <= len(sentences) <= 8, [s.text for s in sentences]
+    # French typography: a full stop, no-break spaces before ":" and inside « », one pair of brackets
+    for s in sentences:
+        assert s.text.endswith("."), s.text
+        for text in (s.text, s.base):
+            assert not re.search(r" [:;?!»]|« ", text), text
+    assert "(" not in card["Population"].split("(", 1)[1]
     # on synthetic data every sentence says whether its figure is a published one
     assert loaded.synthetic
     assert all(findings.mark(s) == findings.MARKS[s.published] for s in sentences)
@@ -313,3 +321,41 @@ def test_markup_in_spec_texts_is_escaped_everywhere(survey, totals):
     assert "&lt;script&gt;" in out and "&lt;b&gt;73 %&lt;/b&gt;" in out
     assert blocks.paragraph("<img src=x>") == "<p>&lt;img src=x&gt;</p>"
     assert "<em>" not in blocks.details("<em>x</em>", "")
+
+
+def _edition(name, year):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        loaded, _ = blocks.load(name, year, data_dir=DATA)
+    options = blocks.table_options("partner", loaded.spec)
+    totals = {q: tables.crosstab(loaded, q, **options) for q in loaded.spec.questions}
+    return loaded, totals
+
+
+def test_messages_come_published_first_then_in_questionnaire_order():
+    loaded, totals = _edition("maires", 2016)
+    cited = [(s.published, s.cells[0][0][:2]) for s in findings.authored(loaded.spec, totals, synthetic=True)]
+    assert cited == [(True, ("innovation", "")), (False, ("q2", "Pour réduire les fragilités")),
+                     (False, ("q2", "Pour faire émerger de nouveaux moteurs de développement économique durable"))]
+    loaded, totals = _edition("maires", 2020)
+    cited = [(s.published, s.cells[0][0][1]) for s in findings.authored(loaded.spec, totals, synthetic=True)]
+    assert [c[1] for c in cited] == ["Pour réduire les fragilités",
+                                     "Pour faire émerger de nouveaux moteurs de développement économique durable",
+                                     "Utile sur les deux plans", ""]  # the net across items after its items
+    assert [c[0] for c in cited] == [True, True, True, False]
+
+
+def test_a_finding_on_a_group_of_30_to_74_says_base_faible():
+    loaded, _ = _edition("entreprises", 2021)
+    table = tables.crosstab(loaded, "q8", blocks.table_breakdowns(loaded)["region"],
+                            **blocks.table_options("partner", loaded.spec))
+    n = table.frame.xs("Base brute (effectif)", level=2)
+    found = findings.computed(table, loaded.spec)
+    assert found
+    for s in found:
+        (key, hi), (_, lo) = s.cells
+        for column in (hi, lo):
+            count = int(n.loc[("q8", key[1]), column])
+            says = f"{column[1]}{NBSP}: {count} répondants, base faible" in s.base
+            assert says == (30 <= count < 75), (s.base, count)
+    assert any("base faible" in s.base for s in found)

@@ -32,6 +32,8 @@ import html
 import re
 from dataclasses import asdict, dataclass
 
+from ramlab.format import french_spaces
+
 __all__ = [
     "Sentence",
     "MIME",
@@ -192,16 +194,19 @@ def fill(message: str, tables: dict, spec):
         text = _shown(table.display_frame().loc[key, _TOTAL])
         out.append(text)
         cited.append((key, text))
-    return "".join(out), cited
+    return french_spaces("".join(out)), cited
 
 
 def authored(spec, tables: dict, *, synthetic: bool) -> list:
-    """The sentences of the spec's messages: published ones first, each group in spec order.
+    """The sentences of the spec's messages, each ending with a full stop.
 
-    Spec order is the report's messages, then the questions'. A message is
-    published when every question it cites is marked ``published`` in the
-    spec; the others follow, with ``published=False`` (on synthetic data they
-    are marked as non-published, synthetic figures: see :func:`mark`).
+    Published ones first: a message is published when every question it cites
+    is marked ``published`` in the spec; the others follow, with
+    ``published=False`` (on synthetic data they are marked as non-published,
+    synthetic figures: see :func:`mark`). Within each group, the report's
+    ``message`` (its headline) comes first, then the messages in questionnaire
+    order of the first cell they cite (question, then item; a net across a
+    grid's items after its items), spec order among ties.
     """
     from ramlab.io.message import check
 
@@ -210,20 +215,26 @@ def authored(spec, tables: dict, *, synthetic: bool) -> list:
         messages.append(spec.report["message"])
     messages += list(spec.report.get("messages") or [])
     messages += [q.message for q in spec.questions.values() if q.message]
-    sentences = []
-    for message in messages:
-        cited_questions = {ph.question for ph in check(message, spec.questions)}
-        if not cited_questions:
+    order = list(spec.questions)
+    ranked = []
+    for rank, message in enumerate(messages):
+        placeholders = check(message, spec.questions)
+        if not placeholders:
             continue
         text, cited = fill(message, tables, spec)
-        first = cited[0][0]
-        sentences.append(Sentence(
-            text=text, figure=cited[0][1], base=_base_of(tables[first[0]], first),
+        first, owner = cited[0][0], spec.questions[placeholders[0].question]
+        items = list(owner.columns)
+        position = (order.index(owner.id),
+                    items.index(placeholders[0].item) if placeholders[0].item in items else len(items))
+        published = all(spec.questions[ph.question].published for ph in placeholders)
+        headline = rank == 0 and bool(spec.report.get("message"))
+        ranked.append(((not published, not headline, position, rank), Sentence(
+            text=text if text.endswith((".", "!", "?", "…")) else text + ".",
+            figure=cited[0][1], base=french_spaces(_base_of(tables[first[0]], first)),
             kind="message", question=first[0], synthetic=synthetic,
-            cells=tuple((key, _TOTAL) for key, _ in cited),
-            published=all(spec.questions[q].published for q in cited_questions),
-        ))
-    return sorted(sentences, key=lambda s: not s.published)  # stable: spec order within each
+            cells=tuple((key, _TOTAL) for key, _ in cited), published=published,
+        )))
+    return [sentence for _, sentence in sorted(ranked, key=lambda pair: pair[0])]
 
 
 def _headline_rows(table, question, qspec):
@@ -313,14 +324,19 @@ def computed(tables, spec=None, *, synthetic: bool = False) -> list:
 
 def _computed(table, spec, synthetic):
     from ramlab.format import fmt_int, fmt_number
+    from ramlab.io.spec import REPORT_DEFAULTS
 
     tests = table.tests
     if tests.empty:
         return []
     lo_alpha = field(table.options, "alpha")[0]
     adjust = ADJUST_NAMES[field(table.options, "adjust")]
-    labels = {c.variable: c.variable_label for c in table.columns}
     gender = spec.study.get("unit_gender") if spec is not None else None
+    low = int((spec.report if spec is not None else REPORT_DEFAULTS)["low_base_below"])
+
+    def group(column, n):  # "Occitanie : 111 répondants", "Corse : 53 répondants, base faible"
+        return f"{column} : {fmt_int(n)} répondants" + (", base faible" if n < low else "")
+
     sentences = []
     for question, info in table.questions.items():
         qspec = spec.questions.get(question) if spec is not None else None
@@ -339,12 +355,11 @@ def _computed(table, spec, synthetic):
                                     (hi[1], _shown(shown.loc[key, hi])),
                                     (lo[1], _shown(shown.loc[key, lo])), gender=gender)
             points = fmt_number(100 * abs(test["estimate"]), 0)
-            label = labels[test["variable"]]
-            base = (f"Base : {field(info, 'base_label')}, selon {label[:1].lower()}{label[1:]} "
-                    f"({hi[1]} : {fmt_int(n[hi])} répondants ; {lo[1]} : {fmt_int(n[lo])}). "
-                    f"Écart de {points} points, significatif à 5 % ({adjust}).")
+            base = (f"Base : {field(info, 'base_label')} ({group(hi[1], n[hi])} ; {group(lo[1], n[lo])}). "
+                    f"Écart de {points} points, significatif au seuil de 5 % ({adjust}).")
             sentences.append(Sentence(
-                text=text, figure=_shown(shown.loc[key, hi]), base=base.replace(" %", "\u202f%"),
+                text=french_spaces(text), figure=_shown(shown.loc[key, hi]),
+                base=french_spaces(base.replace(" %", "\u202f%")),
                 kind="difference", question=question, synthetic=synthetic,
                 size=abs(float(test["estimate"])), cells=((key, hi), (key, lo)), published=False,
             ))
@@ -388,6 +403,13 @@ def essentiel(spec, totals: dict, crosstabs, *, synthetic: bool, most: int = 8) 
     return sentences + select(found, cap=max(0, min(spec.report["max_findings"], most - len(sentences))))
 
 
+def _population(words: str, size: str) -> str:
+    """"Associations employeuses (148 429 associations)"; one pair of brackets when `words` ends with one."""
+    if words.endswith(")"):
+        return f"{words[:-1]} ; {size})"
+    return f"{words} ({size})"
+
+
 def study_card(loaded) -> dict:
     """Who was asked, how many, when, how and by whom: French texts of a survey-year."""
     from ramlab.format import fmt_int
@@ -399,7 +421,7 @@ def study_card(loaded) -> dict:
 
     return {
         "Enquête": study["title"],
-        "Population": f"{study['population']} ({fmt_int(study['population_size'])} {study['unit']})",
+        "Population": _population(study['population'], f"{fmt_int(study['population_size'])} {study['unit']}"),
         "Répondants": f"{fmt_int(loaded.n)} répondants",
         "Terrain": f"du {day(study['fieldwork_start'])} au {day(study['fieldwork_end'])}",
         "Mode de recueil": study["mode"],
@@ -433,9 +455,10 @@ def essentiel_html(card: dict, sentences, *, adjust=None) -> str:
     parts.append("</ul>")
     if any(mark(s) == MARKS[False] for s in sentences):
         parts.append(
-            f'<p class="ramlab-findings-note">{esc(MARKS[False][1])} : chiffre calculé sur le fichier '
-            "synthétique, que l'Observatoire n'a pas publié. Il montre la forme du rapport ; il ne "
-            "décrit pas l'enquête réelle et ne doit pas être cité comme l'un de ses résultats.</p>")
+            '<p class="ramlab-findings-note">' + esc(french_spaces(
+                f"{MARKS[False][1]} : chiffre calculé sur le fichier synthétique, que l'Observatoire "
+                "n'a pas publié. Il montre la forme du rapport ; il ne décrit pas l'enquête réelle et "
+                "ne doit pas être cité comme l'un de ses résultats.")) + "</p>")
     if any(s.kind == "difference" for s in sentences):
         parts.append(
             '<p class="ramlab-findings-note">Les écarts entre groupes cités sont significatifs au '
