@@ -355,7 +355,7 @@ def _computed(table, spec, synthetic):
                                     (hi[1], _shown(shown.loc[key, hi])),
                                     (lo[1], _shown(shown.loc[key, lo])), gender=gender)
             points = fmt_number(100 * abs(test["estimate"]), 0)
-            base = (f"Base : {field(info, 'base_label')} ({group(hi[1], n[hi])} ; {group(lo[1], n[lo])}). "
+            base = (f"Base : {field(info, 'base_label')}. {group(hi[1], n[hi])} ; {group(lo[1], n[lo])}. "
                     f"Écart de {points} points, significatif au seuil de 5 % ({adjust}).")
             sentences.append(Sentence(
                 text=french_spaces(text), figure=_shown(shown.loc[key, hi]),
