@@ -8,8 +8,10 @@ Two sources of quotable sentences, each with its figure and its base:
 - **computed findings**: differences between two groups of a breakdown that
   are significant on the design-based t test of the banner table *after* its
   multiple-comparison correction (``Table.tests["p_adjusted"]``, the very
-  tests behind the significance letters), written from French templates,
-  ranked by the size of the difference and capped.
+  tests behind the significance letters), written from French templates
+  (in the words of the question's ``finding`` phrase for the row when the
+  spec gives one, agreed with ``study.unit_gender``; a generic comparison
+  otherwise), ranked by the size of the difference and capped.
 
 A computed finding is only ever made from a row of ``Table.tests`` whose
 adjusted p-value is under the table's lower threshold (5 %): no sentence
