@@ -104,3 +104,19 @@ def test_fast_median_equals_the_exact_rule_on_ties_and_close_sums():
         t = banner(d, ["x"], ["g"], min_base=0, chisq=False)
         want = [weighted_quantile(x, w, 0.5)] + [weighted_quantile(x, w * (g == k), 0.5) for k in "abc"]
         assert t.frame.loc[("x", "", "Médiane")].tolist() == want
+
+
+@pytest.mark.parametrize("name", ["rclus1", "rstrat"])
+def test_banner_median_on_a_replicate_design_matches_r(name):
+    # R svyquantile.svyrep.design: the CDF's SE from the replicates (replicate.json), the
+    # banner's total column being the whole design
+    rep = R.load_json("replicate.json")
+    spec = rep["designs"][name]
+    d = R.design_from_spec(rep["designs"][spec["base"]]).replicate(**spec["replicate"])
+    res = next(c for c in rep["cases"] if c["id"] == f"{name}_quantile_api00")["result"]
+    i = res["probs"].index(0.5)
+    t = banner(d, ["api00"], ["stype"], min_base=0, chisq=False)
+    low, high = t.intervals
+    assert t.frame.loc[ROW, TOTAL] == res["quantile"][i]
+    assert [low.loc[ROW, TOTAL], high.loc[ROW, TOTAL]] == [res["ci_low"][i], res["ci_high"][i]]
+    R.assert_close([t.se.loc[ROW, TOTAL]], [res["se"][i]], 1e-6)

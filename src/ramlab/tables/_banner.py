@@ -145,6 +145,7 @@ def banner(
     data = design.data
     n = len(data)
     w = np.asarray(design.weights, dtype=float)
+    positive = w > 0
     columns, empty_columns = banner_columns(data, spec, cols, n, w)
     column_masks = np.column_stack([c.mask for c in columns])  # (n, C) domains of the columns
     vcov_plan = design.domain_plan(column_masks)  # shared by every question's total_vcov
@@ -159,7 +160,7 @@ def banner(
         )
         block.columns_used = columns_used(spec, row)
         res, marks, keep, empty_notes = _estimate_question(
-            design, block, columns, w, opts, column_masks, vcov_plan, chisq, out)
+            design, block, columns, w, opts, column_masks, vcov_plan, chisq, out, positive)
         row_pos, row_keys = out.add_question(block, res, marks, opts)
         out.questions[block.id] = _question_info(block, spec, data, row, show_missing, unit, w,
                                                  row_keys, res, domain)
@@ -235,14 +236,14 @@ for _f in (banner, crosstab):
         _f.__doc__ = _f.__doc__.replace("    [options]\n", _OPTIONS_DOC + "\n")
 
 
-def _estimate_question(design, block, columns, w, opts, column_masks, plan, chisq, out):
+def _estimate_question(design, block, columns, w, opts, column_masks, plan, chisq, out, positive):
     """Estimates and marks of one question in every column; its tests go to `out`.
 
     Returns the estimates, the marks, the columns it was computed on (None:
     all) and the notes on the groups left empty.
     """
     try:
-        res = compute_block(design, block, columns, w, opts, column_masks, plan)
+        res = compute_block(design, block, columns, w, opts, column_masks, plan, positive)
         keep, empty_notes = None, []
     except EmptyGroups as groups:
         # A banner group with respondents in the file but none in this
@@ -257,12 +258,12 @@ def _estimate_question(design, block, columns, w, opts, column_masks, plan, chis
     sub = columns if keep is None else [columns[c] for c in keep]
     if keep is not None:
         sub_masks = column_masks[:, keep]
-        res = compute_block(design, block, sub, w, opts, sub_masks, design.domain_plan(sub_masks))
+        res = compute_block(design, block, sub, w, opts, sub_masks, design.domain_plan(sub_masks), positive)
     marks, records = significance_marks(block, sub, res.est, res.gradients, res.n_unw, opts)
     if records is not None:
-        out.tests.append(pd.DataFrame(records))
+        out.tests.append(records)
     if chisq and len(sub) > 1:
-        out.chisq.extend(chisq_records(design, block, sub, w, opts, T=res.T, V=res.V))
+        out.chisq.extend(chisq_records(design, block, sub, w, opts, T=res.T, V=res.V, positive=positive))
     if keep is not None:
         res, marks = _widen(keep, len(columns), res, marks)
     return res, marks, keep, empty_notes
@@ -292,7 +293,7 @@ def _source_line(study, source):
 
 def _question_info(block, spec, data, row, show_missing, unit, w, row_keys, res, domain):
     # the note counts the spec's base, or else the rows tabulated (answered, in the base)
-    everyone = float(w[block.base_mask].sum())
+    everyone = float(w.sum() if block.base_mask.all() else w[block.base_mask].sum())
     weighted_base = everyone if block.spec_base else float(res.w_base[0, 0])
     base_label = block.base_label
     if base_label is None:  # a plain column without a base: who answers it
@@ -404,8 +405,8 @@ class _Rows:
             marks=frame(self.marks),
             small=frame(self.smalls),
             kinds=pd.Series(self.kinds, index=row_index, name="kind"),
-            tests=(pd.concat(self.tests, ignore_index=True) if self.tests
-                   else pd.DataFrame(columns=TEST_COLUMNS))[TEST_COLUMNS],
+            tests=(pd.DataFrame({k: np.concatenate([r[k] for r in self.tests]) for k in TEST_COLUMNS})
+                   if self.tests else pd.DataFrame(columns=TEST_COLUMNS)),
             chisq=pd.DataFrame(self.chisq, columns=CHISQ_COLUMNS),
             questions=self.questions,
             columns=columns,

@@ -117,7 +117,7 @@ class BlockEstimates:
     high: np.ndarray
 
 
-def compute_block(design, block, columns, w, opts, column_masks, plan=None):
+def compute_block(design, block, columns, w, opts, column_masks, plan=None, positive=None):
     """Estimates, standard errors, bases and gradients of one question.
 
     The influence matrix has one block of K columns per table column: the
@@ -128,7 +128,8 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None):
     delta method, ``G V G'``.
     """
     X = block.atoms
-    positive = w > 0
+    if positive is None:
+        positive = w > 0
     in_base = block.base_mask & positive
     if plan is None:
         plan = design.domain_plan(column_masks)
@@ -154,7 +155,8 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None):
     for e, spec_e in enumerate(block.estimates):
         if spec_e.kind == "median":
             est[e], se[e], low[e], high[e] = column_medians(
-                design, block.numeric, block.numeric_ok & in_base & (w != 0), w, columns, plan)
+                design, block.numeric, block.numeric_ok & in_base, w, columns, plan,
+                column=block.columns_used[0] if len(block.columns_used) == 1 else None)
             continue
         values, G, comp = _gradient(spec_e, T, opts.cells, block.width, C)
         est[e] = values

@@ -14,6 +14,10 @@ value-sorted segment. The rule needs the cumulative weights, which R sums in
 extended precision: they are summed here in double precision, with a bound
 on the difference; a segment whose comparison with p falls within that bound
 (in practice: ties of integer-like sums) is decided by the exact rule.
+The CDFs' variances come from one coded total of the banner's domain plan
+(a row's atoms: I(x <= its group's median) per banner variable, and 1).
+On a replicate-weight design, each column is ``design.subset(...).quantile``
+(the CDF's variance from the replicates, as R's ``svyquantile.svyrep.design``).
 """
 
 from __future__ import annotations
@@ -25,11 +29,9 @@ from ramlab.design import quantile_rule
 from ramlab.variance import Coded
 
 _EPS = np.finfo(float).eps
-# the CDF's atoms: I(x <= median of the row's group), and 1 (the domain)
-_CDF_ATOMS = np.array([[1.0, 1.0], [0.0, 1.0]])
 
 
-def column_medians(design, x, ok, w, columns, plan, *, level=0.95):
+def column_medians(design, x, ok, w, columns, plan, *, level=0.95, column=None):
     """Median, SE, lower and upper bound of ``x`` in each column (R ``svyquantile``).
 
     Parameters
@@ -44,6 +46,10 @@ def column_medians(design, x, ok, w, columns, plan, *, level=0.95):
     plan : DomainPlan
         The banner's domain plan (``codes``, ``table``: each row's columns).
     level : float
+    column : str, optional
+        The data column of ``x``: on a design without linearisation
+        (replicate weights), each column is ``design.subset(...).quantile``,
+        whose CDF variance comes from the replicates as in R.
 
     Returns
     -------
@@ -54,34 +60,56 @@ def column_medians(design, x, ok, w, columns, plan, *, level=0.95):
     idx = np.flatnonzero(ok)
     if idx.size == 0:
         return out
+    if column is not None and not design.variance_engine.linearised:
+        for c, col in enumerate(columns):
+            if (ok & col.mask).any():
+                res = design.subset(ok & col.mask).quantile(column, 0.5, ci=True, na_rm=True, level=level)
+                out[:, c] = res.loc[0.5, ["estimate", "se", "ci_low", "ci_high"]].to_numpy(dtype=float)
+        return out
     order = idx[np.argsort(x[idx])]
     ws = w[order]
     codes = plan.codes
-    exact = bool(np.all(w == np.floor(w))) and float(w.sum()) < 2.0 ** 53
+    sorted_codes = codes[order]  # the domain pattern of each row, in value order
+    exact = _integer_sums(w)
     by_variable = {}
     for c, col in enumerate(columns):
         by_variable.setdefault(col.variable, []).append(c)
-    for cs in by_variable.values():
+    variables = list(by_variable.values())
+    segments, groups = [], []
+    for cs in variables:
         # each row's group (len(cs): in none of the variable's columns), from its domain pattern
-        lut = np.full(plan.table.shape[0], len(cs), dtype=np.int16 if len(cs) < 32767 else np.int64)
+        lut = np.full(plan.table.shape[0], len(cs), dtype=_small_int(len(cs) + 1))
         for g, c in enumerate(cs):
             lut[plan.table[:, c] > 0] = g
-        segments = _segments(lut[codes[order]], order, ws, len(cs))
-        q = np.array([_rule(seg, x, w, 0.5, exact) for seg in segments])
-        out[0, cs] = q
-        group = lut[codes]
-        p, var = _domain_cdf(design, plan, x, ok & (group < len(cs)), group, q, cs)
-        df = _domain_degf(design, ok, group, len(cs))
-        tq = _critical(df, level)
-        half = tq * np.sqrt(var)
+        segments.append(_segments(lut[sorted_codes], order, ws, len(cs)))
+        out[0, cs] = [_rule(seg, x, w, 0.5, exact) for seg in segments[-1]]
+        groups.append(lut[codes])
+    p, var = _domain_cdf(plan, x, ok, groups, [out[0, cs] for cs in variables], variables)
+    for cs, segs, group in zip(variables, segments, groups):
+        sizes = np.array([0 if seg is None else seg[0].size for seg in segs])
+        tq = _critical(_domain_degf(design, ok, group, sizes), level)
         for g, c in enumerate(cs):
-            if segments[g] is None or not np.isfinite(half[g]):
+            half = tq[g] * np.sqrt(var[c])
+            if segs[g] is None or not np.isfinite(half):
                 continue
-            lo_p, hi_p = p[g] - half[g], p[g] + half[g]
-            lo = np.nan if lo_p < 0 else _rule(segments[g], x, w, lo_p, exact)
-            hi = np.nan if hi_p > 1 else _rule(segments[g], x, w, hi_p, exact)
+            lo_p, hi_p = p[c] - half, p[c] + half
+            lo = np.nan if lo_p < 0 else _rule(segs[g], x, w, lo_p, exact)
+            hi = np.nan if hi_p > 1 else _rule(segs[g], x, w, hi_p, exact)
             out[1:, c] = (hi - lo) / (2 * tq[g]), lo, hi
     return out
+
+
+def _small_int(size):
+    """The smallest signed integer type for codes below ``size`` (8 bits: one radix pass)."""
+    return np.int8 if size < 127 else (np.int16 if size < 32767 else np.int64)
+
+
+def _integer_sums(w):
+    """True when every weight is an integer and their sum is under 2**53 (exact double sums)."""
+    head = w[:4096]  # raked weights are not integers: decided on the first rows
+    if not np.array_equal(head, np.floor(head)):
+        return False
+    return bool(np.array_equal(w, np.floor(w))) and float(w.sum()) < 2.0 ** 53
 
 
 def _critical(df, level):
@@ -97,8 +125,9 @@ def _segments(group, order, ws, G):
         perm = None  # the total column: every row, already in value order
         bounds = [0, group.size]
     else:
-        perm = np.argsort(group, kind="stable")  # 16-bit codes: a radix sort
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=G + 1))])
+        perm = np.argsort(group, kind="stable")  # 8- or 16-bit codes: a radix sort
+        sizes = [np.count_nonzero(group == g) for g in range(G)] if G <= 16 else np.bincount(group)[:G]
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
     rows = order if perm is None else order[perm]
     wv = ws if perm is None else ws[perm]
     out = []
@@ -134,54 +163,69 @@ def _rule(segment, x, w, p, exact):
     return quantile_rule(x[keep], w[keep], p, "math")
 
 
-def _domain_cdf(design, plan, x, ok, group, q, cs):
+def _domain_cdf(plan, x, ok, groups, medians, variables):
     """Each column's CDF at its median and the variance of that CDF (R ``svymean(x <= q)``).
 
-    One coded total per banner variable: a row's atoms are I(x <= median of
-    its group) and 1, in its own group's column; the plan gives the joint
-    covariance of the domain totals, the ratio's variance by the delta method.
+    Coded totals: a row's atoms are I(x <= median of its group), one per banner
+    variable, and 1; the plan gives the joint covariance of the domain totals,
+    each column's ratio (its variable's atom over 1) its variance by the delta
+    method. One pass for up to 6 banner variables (64 codes), else one per variable.
     """
-    G = len(cs)
-    qg = np.append(q, np.nan)[group]
-    with np.errstate(invalid="ignore"):
-        code = np.where(ok, np.where(x <= qg, 0, 1), -1)
-    V, T = plan.total_vcov(Coded(code, _CDF_ATOMS), totals=True)
-    V = np.asarray(V, dtype=float)
-    p = np.full(G, np.nan)
-    var = np.full(G, np.nan)
-    for g, c in enumerate(cs):
-        num, den = T[c]
-        if not den > 0:
-            continue
-        p[g] = num / den
-        grad = np.array([1.0, -p[g]]) / den
-        block = V[2 * c:2 * c + 2, 2 * c:2 * c + 2]
-        var[g] = max(float(grad @ block @ grad), 0.0)
+    C = plan.table.shape[1]
+    p, var = np.full(C, np.nan), np.full(C, np.nan)
+    chunks = [range(a, min(a + 6, len(variables))) for a in range(0, len(variables), 6)]
+    for chunk in chunks:
+        V = len(chunk)
+        code = np.zeros(x.shape[0], dtype=np.int8)
+        with np.errstate(invalid="ignore"):
+            for bit, v in enumerate(chunk):
+                below = np.less_equal(x, np.append(medians[v], np.nan)[groups[v]])
+                code |= below.view(np.int8) << bit
+        code = np.where(ok, code, np.int8(-1))
+        patterns = ((np.arange(2 ** V)[:, None] >> np.arange(V)[None, :]) & 1).astype(float)
+        cov, T = plan.total_vcov(Coded(code, np.column_stack([patterns, np.ones(2 ** V)])), totals=True)
+        cov = np.asarray(cov, dtype=float)
+        k = V + 1
+        for bit, v in enumerate(chunk):
+            for c in variables[v]:
+                num, den = T[c, bit], T[c, V]
+                if not den > 0:
+                    continue
+                p[c] = num / den
+                grad = np.array([1.0, -p[c]]) / den
+                at = [c * k + bit, c * k + V]
+                var[c] = max(float(grad @ cov[np.ix_(at, at)] @ grad), 0.0)
     return p, var
 
 
-def _domain_degf(design, ok, group, G):
-    """R ``degf`` of each group's domain design: its PSUs minus its strata (rows ``ok``).
+def _domain_degf(design, ok, group, sizes):
+    """R ``degf`` of each group's domain design: its PSUs minus its strata (rows ``ok``;
+    ``sizes``: the number of these rows in each group).
 
     On a design without a sampling structure (replicate weights), the
     domain design's own ``degf()``.
     """
+    G = sizes.size
     structure = getattr(design, "structure", None)
     if structure is None:
         return np.array([float(design.subset(ok & (group == g)).degf()) for g in range(G)])
     stage = structure.stages[0]
-    g = group[ok].astype(np.int64)
-    strata = stage.strata[ok]
     H = int(stage.strata.max()) + 1 if stage.strata.size else 1
-    n_strata = np.count_nonzero(np.bincount(g * H + strata, minlength=(G + 1) * H).reshape(G + 1, H), axis=1)
-    if not structure.ids or structure.ids[0] is None:
-        n_psu = np.bincount(g, minlength=G + 1)  # each row its own PSU
+    clustered = bool(structure.ids) and structure.ids[0] is not None
+    g = group[ok].astype(np.int64) if H > 1 or clustered else None
+    if H == 1:
+        n_strata = (sizes > 0).astype(np.int64)
+    else:
+        n_strata = np.count_nonzero(np.bincount(g * H + stage.strata[ok], minlength=(G + 1) * H)
+                                    .reshape(G + 1, H)[:G], axis=1)
+    if not clustered:
+        n_psu = sizes  # each row its own PSU
     else:
         cluster = stage.cluster[ok]
         P = int(stage.cluster.max()) + 1
         if (G + 1) * P <= 4 * group.size + 16:
-            n_psu = np.count_nonzero(np.bincount(g * P + cluster, minlength=(G + 1) * P).reshape(G + 1, P),
-                                     axis=1)
+            n_psu = np.count_nonzero(np.bincount(g * P + cluster, minlength=(G + 1) * P)
+                                     .reshape(G + 1, P)[:G], axis=1)
         else:
-            n_psu = np.bincount(np.unique(g * P + cluster) // P, minlength=G + 1)
-    return (n_psu - n_strata)[:G].astype(float)
+            n_psu = np.bincount(np.unique(g * P + cluster) // P, minlength=G + 1)[:G]
+    return (n_psu - n_strata).astype(float)

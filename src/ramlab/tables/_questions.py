@@ -61,6 +61,9 @@ class Block:
     numeric_ok: np.ndarray | None = None
     spec_base: bool = True  # a base of the spec; else the note counts the rows tabulated
     columns_used: list = field(default_factory=list)  # data columns of the question
+    # multi-response items coded from a categorical column: column -> (code of the
+    # selected answer, whether the item is answered exactly by the question's respondents)
+    item_answers: dict = field(default_factory=dict)
 
     @property
     def width(self):
@@ -259,20 +262,31 @@ def _category_atoms(data, column, row, categories, missing, show, mask):
         if c in data_cats:
             pos[data_cats.index(c)] = j
     excluded = {data_cats.index(m) for m in missing if m in data_cats and not show}
-    valid = codes >= 0
-    pc = pos[codes]  # the atom of each row's answer, -1 for none
-    stray = valid & (pc < 0)
-    if excluded:
-        stray &= ~np.isin(codes, list(excluded))
-    if (stray & mask).any():
-        bad = sorted({data_cats[k] for k in np.unique(codes[stray & mask])})
-        raise TableError(
-            f"question {row!r}: column {column!r} has answers {bad} that are neither "
-            "answers nor missing codes of the spec"
-        )
+    strays = [k for k in range(len(data_cats)) if pos[k] < 0 and k not in excluded]
+    if strays:  # answers neither shown nor excluded: refused within the base
+        found = np.isin(codes, strays) & mask
+        if found.any():
+            bad = sorted({data_cats[k] for k in np.unique(codes[found])})
+            raise TableError(
+                f"question {row!r}: column {column!r} has answers {bad} that are neither "
+                "answers nor missing codes of the spec"
+            )
     # a row of the identity per answer, none (code -1) for the others
-    atoms = Coded(np.where(mask, pc, -1), np.eye(len(shown)))
+    pc = _recode(codes, pos)
+    if not mask.all():
+        pc = np.where(mask, pc, pc.dtype.type(-1))
+    atoms = Coded(pc, np.eye(len(shown)))
     return atoms, shown, missing
+
+
+def _recode(codes, pos):
+    """``pos[codes]`` (code -1: ``pos[-1]``) in the smallest integer type that holds it."""
+    dtype = np.int8 if len(pos) < 127 else (np.int16 if len(pos) < 32767 else np.int64)
+    if dtype is np.int8 and codes.dtype == np.int8:
+        lut = np.full(256, pos[-1], dtype=np.int8)  # a lookup by the codes' bytes: -1 is 255
+        lut[:len(pos) - 1] = pos[:-1]
+        return np.take(lut, codes.view(np.uint8))
+    return pos.astype(dtype)[codes]
 
 
 def _scores(data, column, shown, missing):
@@ -332,35 +346,9 @@ def _single(data, q, *, show, mask):
     return Block(row, text, qtype, atoms, estimates, [("", "", b)], mask, "")
 
 
-def _selected(series, column, row, selected=None, missing=()):
-    """0/1 indicator (NaN where unanswered) of a multi-response item column."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        cats = [str(c) for c in series.cat.categories]
-        chosen = None
-        if selected is not None:
-            if selected not in cats:
-                raise TableError(
-                    f"question {row!r}: selected answer {selected!r} is not a category "
-                    f"of item column {column!r} ({cats})"
-                )
-            chosen = selected
-        else:
-            for yes in ("Oui", "Cité", "Citée", "Coché", "Cochée", "Yes", "1"):
-                if yes in cats:
-                    chosen = yes
-                    break
-        if chosen is None:
-            raise TableError(
-                f"question {row!r}: item column {column!r} is categorical {cats} and "
-                "no category says which answer is selected (expected 0/1 or Oui/Non)"
-            )
-        codes = series.cat.codes.to_numpy()
-        out = (codes == cats.index(chosen)).astype(float)
-        out[codes < 0] = np.nan
-        for m in missing:
-            if m in cats:
-                out[codes == cats.index(m)] = np.nan
-        return out
+def _selected(series, column, row):
+    """0/1 indicator (NaN where unanswered) of a multi-response item column that is not
+    categorical (:func:`_item_answers` reads the categorical ones)."""
     if pd.api.types.is_bool_dtype(series):
         return series.astype(float).to_numpy()
     if not pd.api.types.is_numeric_dtype(series):
@@ -385,15 +373,16 @@ def _multi(data, q, *, show, mask):
         answered = raw.notna().to_numpy()
         tokens = raw.fillna("").astype(str).str.split(r"\s*[;,|]\s*", regex=True)
         keys = list(item_labels)
-        Y = np.column_stack([tokens.map(lambda t, k=str(k): k in t).to_numpy(dtype=float) for k in keys])
+        Y = [tokens.map(lambda t, k=str(k): k in t).to_numpy(dtype=bool) for k in keys]
         labels = [item_labels[k] for k in keys]
+        answers = []
     else:
-        Y = np.column_stack([_selected(data[c], c, row, selected, missing) for c in columns])
-        answered = ~np.isnan(Y).all(axis=1)
-        Y = np.nan_to_num(Y, nan=0.0)
+        answers = [_item_answers(data[c], c, row, selected, missing) for c in columns]
+        answered = ~np.logical_and.reduce([na for _, na, _ in answers])
+        Y = [sel for sel, _, _ in answers]
         labels = [item_labels.get(c, _variable_label(data, None, c)) for c in columns]
         keys = list(columns)
-    z = (answered & mask).astype(float)
+    z = answered & mask
     extra, net_items = [], []
     for net_label, members in nets.items():
         idx = [keys.index(m) if m in keys else (labels.index(m) if m in labels else None) for m in members]
@@ -401,7 +390,7 @@ def _multi(data, q, *, show, mask):
             raise TableError(f"question {row!r}: net {net_label!r} names unknown items {members}")
         extra.append((net_label, None))
         net_items.append(idx)
-    I = Y.shape[1]
+    I = len(Y)
     atoms = _multi_atoms(Y, z, net_items)
     K = I + len(extra) + 1
     b = np.zeros(K)
@@ -418,29 +407,70 @@ def _multi(data, q, *, show, mask):
     a = np.zeros(K)
     a[:I] = 1.0
     estimates.append(Estimate("", count_label or ROW_LABELS["answers"], "answers", a, b, 0))
-    return Block(row, text, "multi", atoms, estimates, [("", "", b)], mask, "")
+    block = Block(row, text, "multi", atoms, estimates, [("", "", b)], mask, "")
+    for c, (_, _, coded) in zip(columns, answers):
+        if coded is not None:  # for the Rao-Scott tests: is the item's answer an atom?
+            codes, chosen = coded
+            block.item_answers[c] = (chosen, not (((codes >= 0) != z) & mask).any())
+    return block
+
+
+def _item_answers(series, column, row, selected, missing):
+    """(selected, unanswered, coding) of a multi-response item column: two (n,) bools, and
+    (codes, code of the selected answer) for a categorical column (else None)."""
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        values = _selected(series, column, row)
+        return values == 1, np.isnan(values), None
+    cats = [str(c) for c in series.cat.categories]
+    chosen = _chosen(cats, column, row, selected)
+    codes = series.cat.codes.to_numpy()
+    k = cats.index(chosen)
+    drop = [cats.index(m) for m in missing if m in cats]
+    unanswered = codes < 0
+    if drop:
+        unanswered |= np.isin(codes, drop)
+    return codes == k, unanswered, (codes, k)
+
+
+def _chosen(cats, column, row, selected):
+    """The selected answer of a categorical item: ``selected``, else a usual "yes" label."""
+    if selected is not None:
+        if selected not in cats:
+            raise TableError(
+                f"question {row!r}: selected answer {selected!r} is not a category "
+                f"of item column {column!r} ({cats})"
+            )
+        return selected
+    for yes in ("Oui", "Cité", "Citée", "Coché", "Cochée", "Yes", "1"):
+        if yes in cats:
+            return yes
+    raise TableError(
+        f"question {row!r}: item column {column!r} is categorical {cats} and "
+        "no category says which answer is selected (expected 0/1 or Oui/Non)"
+    )
 
 
 def _multi_atoms(Y, z, net_items):
     """Atoms of a multi-response question: items, nets and respondent, zero outside ``z``.
 
-    ``net_items`` lists the items of each net (a net is chosen when one of its
-    items is). Coded by the pattern of the items' answers (2 ** items codes, at
-    most ``_MAX_PATTERNS``): a pattern's atoms are its items, its nets and 1;
-    otherwise the (n, K) matrix.
+    ``Y`` lists the items' (n,) bool answers; ``net_items`` the items of each
+    net (a net is chosen when one of its items is). Coded by the pattern of the
+    items' answers (2 ** items codes, at most ``_MAX_PATTERNS``): a pattern's
+    atoms are its items, its nets and 1; otherwise the (n, K) matrix.
     """
-    n, I = Y.shape
+    I = len(Y)
     if 2 ** I > _MAX_PATTERNS:
-        nets = [Y[:, idx].max(axis=1) for idx in net_items]
-        return np.column_stack([Y * z[:, None]] + [net * z for net in nets] + [z])
-    bits = np.zeros(n, dtype=np.int64)
-    for i in range(I):
-        bits |= (Y[:, i] > 0).astype(np.int64) << i
+        items = np.column_stack(Y).astype(float) * z[:, None]
+        nets = [items[:, idx].max(axis=1) for idx in net_items]
+        return np.column_stack([items] + nets + [z.astype(float)])
+    bits = np.zeros(z.shape[0], dtype=np.int16)
+    for i, y in enumerate(Y):
+        bits |= y.astype(np.int16) << i
     patterns = ((np.arange(2 ** I)[:, None] >> np.arange(I)[None, :]) & 1).astype(float)
     values = np.column_stack(
         [patterns] + [patterns[:, idx].max(axis=1) for idx in net_items] + [np.ones(2 ** I)]
     )
-    return Coded(np.where(z > 0, bits, -1), values)
+    return Coded(np.where(z, bits, np.int16(-1)), values)
 
 
 def _grid(data, q, *, show, mask):
@@ -516,10 +546,11 @@ def _grid_atoms(items):
     radix = [len(item.values) + 1 for item in items]
     if int(np.prod(radix)) > _MAX_PATTERNS:
         return np.column_stack([item.dense() for item in items])
-    code = np.zeros(len(items[0].codes), dtype=np.int64)
+    code = np.zeros(len(items[0].codes), dtype=np.int16)  # under _MAX_PATTERNS
     for item, r in zip(items, radix):
         code *= r
-        code += item.codes + 1  # 0: no answer
+        code += item.codes
+        code += 1  # 0: no answer
     combos = np.indices(radix).reshape(len(items), -1)  # (items, patterns), C order as ``code``
     values = np.column_stack([
         np.vstack([np.zeros((1, r - 1)), item.values])[combo] for item, r, combo in zip(items, radix, combos)

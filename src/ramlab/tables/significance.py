@@ -100,33 +100,42 @@ def banner_variables(columns):
 def _comparisons(block, columns, est, gradients, n_unw, opts):
     """Every difference tested in one question, with its variance.
 
-    One tuple per test: (estimate position, column, other column or -1 for
-    the complement, family (one row x one banner variable), difference, variance).
+    Arrays, one value per test: estimate position, column, other column (-1
+    for the complement), family (one row x one banner variable), difference,
+    variance; in the order of rows, banner variables, then pairs of columns.
     """
     C = len(columns)
+    complement = opts.versus == "complement"
+    pairs = []
+    for cols in banner_variables(columns).values():
+        cols = np.asarray(cols)
+        if complement:
+            pairs.append((cols, np.full(cols.size, -1)))
+        else:
+            i, j = np.triu_indices(cols.size, 1)  # (0, 1), (0, 2), ... (1, 2), ...
+            pairs.append((cols[i], cols[j]))
     out = []
     fam = 0
-    complement = opts.versus == "complement"
-    variables = banner_variables(columns)
     for e, spec_e in enumerate(block.estimates):
         if spec_e.kind not in TESTED or e not in gradients:
             continue
         S, comp = gradients[e].S, gradients[e].complement
         ok_col = n_unw[spec_e.group] >= max(opts.min_base, 2)
-        for cols in variables.values():
-            cols = [c for c in cols if ok_col[c]]
+        for a, b in pairs:
             if complement:
-                for c in cols:
-                    if np.isnan(comp[c]):
-                        continue
-                    r = C + c - 1
-                    out.append((e, c, -1, fam, est[e, c] - comp[c], S[c, c] + S[r, r] - 2 * S[c, r]))
+                a = a[ok_col[a] & ~np.isnan(comp[a])]
+                r = C + a - 1
+                diff, var = est[e, a] - comp[a], S[a, a] + S[r, r] - 2 * S[a, r]
+                b = np.full(a.size, -1)
             else:
-                for i, a in enumerate(cols):
-                    for b in cols[i + 1:]:
-                        out.append((e, a, b, fam, est[e, a] - est[e, b], S[a, a] + S[b, b] - 2 * S[a, b]))
+                keep = ok_col[a] & ok_col[b]
+                a, b = a[keep], b[keep]
+                diff, var = est[e, a] - est[e, b], S[a, a] + S[b, b] - 2 * S[a, b]
+            out.append((np.full(a.size, e), a, b, np.full(a.size, fam), diff, var))
             fam += 1
-    return out
+    if not out:
+        return None
+    return tuple(np.concatenate(part) for part in zip(*out))
 
 
 def significance_marks(block, columns, est, gradients, n_unw, opts):
@@ -150,9 +159,9 @@ def significance_marks(block, columns, est, gradients, n_unw, opts):
     if not opts.letters or opts.cells != "column%" or C == 1:
         return marks, None
     comps = _comparisons(block, columns, est, gradients, n_unw, opts)
-    if not comps:
+    if comps is None or comps[0].size == 0:
         return marks, None
-    e_idx, c1, c2, family, diffs, var_d = (np.asarray(x) for x in zip(*comps))
+    e_idx, c1, c2, family, diffs, var_d = comps
     diffs = diffs.astype(float)
     sds = np.sqrt(np.clip(var_d.astype(float), 0.0, None))
     # a zero SE (both 0 % or both 100 %) is not a test
@@ -210,7 +219,7 @@ def _place_marks(marks, pairs, columns, diffs, p_adj, alpha):
     return mark_text
 
 
-def chisq_records(design, block, columns, w, opts, T=None, V=None):
+def chisq_records(design, block, columns, w, opts, T=None, V=None, positive=None):
     """Rao-Scott tests (``Design.chisq``) of each question/item against each banner variable.
 
     Each test is R's ``svychisq(~row + col, subset(design, mask))``, the mask
@@ -232,7 +241,7 @@ def chisq_records(design, block, columns, w, opts, T=None, V=None):
     if not variables or block.type == "numeric":
         return []
     factored = T is not None and V is not None and design.is_calibrated
-    in_base = block.base_mask & (w > 0)
+    in_base = block.base_mask & (w > 0 if positive is None else positive)
     targets = _chisq_targets(design.data, block, factored, in_base)
     records = []
     for var, cols in variables.items():
@@ -289,7 +298,7 @@ def _chisq_targets(data, block, factored, in_base):
         items = [e for e in block.estimates if e.kind == "category"]
         if len(items) == len(used):  # one 0/1 column per item (not a delimited set)
             for e, col in zip(items, used):
-                levels = _item_levels(data[col], block, e.a, in_base) if factored else None
+                levels = _item_levels(data[col], col, block, e.a, in_base) if factored else None
                 targets.append((e.label, col, lambda: np.zeros(len(in_base), dtype=bool), levels))
     return targets
 
@@ -327,18 +336,25 @@ def _category_levels(series, block, group):
     return [found[k] for k in sorted(found)]
 
 
-def _item_levels(series, block, a, in_base):
+def _item_levels(series, column, block, a, in_base):
     """Atom vectors of the two answers of a multi-response item, in category order.
 
     The item's atom ``atoms @ a`` must be one category and the respondent atom
     (last column) the item's non-missing rows, on every row of the base:
-    then the cells of the test are atoms. None otherwise.
+    then the cells of the test are atoms. None otherwise. An item that the
+    question coded from its categories (``block.item_answers``) says so
+    without a pass over the data.
     """
     if not isinstance(series.dtype, pd.CategoricalDtype) or len(series.cat.categories) != 2:
         return None
     i = int(np.argmax(a))
     if np.count_nonzero(a) != 1 or a[i] != 1.0:
         return None
+    z_atom = np.zeros_like(a)
+    z_atom[-1] = 1.0
+    chosen, agrees = block.item_answers.get(column, (None, False))
+    if agrees:
+        return [a, z_atom - a] if chosen == 0 else [z_atom - a, a]
     codes = series.cat.codes.to_numpy()
     last = np.zeros(len(a))
     last[-1] = 1.0
@@ -347,8 +363,6 @@ def _item_levels(series, block, a, in_base):
     if (((codes >= 0) != z) & in_base).any() or ((y != 0) & (y != 1)).any():
         return None
     y = y > 0
-    z_atom = np.zeros_like(a)
-    z_atom[-1] = 1.0
     for chosen in (0, 1):
         if not (((codes == chosen) != y) & in_base).any():
             sel, other = a, z_atom - a

@@ -269,9 +269,28 @@ def _weighted(v, wv):
 
 
 def _cell_sums_direct(f, u):
-    """Per-cell cross-products Q, sums T0 and calibration-weighted sums, by bincount."""
+    """Per-cell cross-products Q, sums T0 and calibration-weighted sums, by bincount.
+
+    When the weights are constant in every cell (:func:`_cell_weights`), the
+    sums of ``u`` and of its cross-products per cell, scaled by each cell's
+    weights, give them all.
+    """
     k = u.shape[1]
     jc, J = f.jc, f.J
+    per_cell = _cell_weights(f)
+    if per_cell is not None and np.isfinite(u).all():
+        U0 = np.column_stack([np.bincount(jc, weights=u[:, j], minlength=J) for j in range(k)])
+        Q = np.empty((J, k, k))
+        for a in range(k):
+            for b in range(a, k):
+                Q[:, a, b] = Q[:, b, a] = np.bincount(jc, weights=u[:, a] * u[:, b], minlength=J)
+        L = len(f.cals)
+        S, extra = [], 2 + L
+        for A in f.cals:
+            S.append(per_cell[1] if A.new_weights else per_cell[extra])
+            extra += not A.new_weights
+        return (Q * per_cell[1][:, None, None], U0 * per_cell[0][:, None],
+                [U0 * per_cell[2 + l][:, None] for l in range(L)], [U0 * (f.cj * s)[:, None] for s in S])
     x = _weighted(u, f.w)
 
     def sums(weight):
@@ -451,6 +470,18 @@ def _cross_products(f, C, k, Q):
     return (E.T @ D).reshape(C, k, k, C).transpose(0, 1, 3, 2).reshape(C * k, C * k)
 
 
+def _crossed(f, I, T):
+    """``I' (D (x) T)``, (p, C*k): row ``j`` of ``D (x) T`` is ``D_j (x) T_j``; ``I`` (J, p).
+
+    The (J, C*k) matrix is never formed: ``(I (x) T)' D``, (p*k, C), then reordered.
+    """
+    J, p = I.shape
+    k = T.shape[1]
+    C = f.D.shape[1]
+    M = (I[:, :, None] * T[:, None, :]).reshape(J, p * k).T @ f.D
+    return M.reshape(p, k, C).transpose(0, 2, 1).reshape(p, C * k)
+
+
 def _factored_vcov(f, C, k, V, T0, Tr, Tf):
     """Covariance of the C*k domain totals from the per-cell sums.
 
@@ -459,21 +490,20 @@ def _factored_vcov(f, C, k, V, T0, Tr, Tf):
     ``w_old / w_new`` and by ``c w_new`` of calibration l.
     """
     D = f.D
-    J = f.J
-    CK = C * k
-
-    def spread(T):  # (J, C*k): row j is D_j (x) T_j
-        return (D[:, :, None] * T[:, None, :]).reshape(J, CK)
-
-    s = group_rows(spread(T0), f.hcode, f.H)
+    if f.H == 1:
+        s = (D.T @ T0).reshape(1, C * k)
+    elif f.H <= C:
+        s = _crossed(f, np.eye(f.H)[f.hcode], T0)
+    else:
+        s = group_rows((D[:, :, None] * T0[:, None, :]).reshape(f.J, C * k), f.hcode, f.H)
     Bs = []
     for a, A in enumerate(f.cals):
-        ZA = A.I.T @ spread(Tr[a])
+        ZA = _crossed(f, A.I, Tr[a])
         for b in range(a):
             ZA = ZA - A.ZF[b] @ Bs[b]
         Bs.append(A.pinv @ ZA)
     for a, A in enumerate(f.cals):
-        cross = (spread(Tf[a]).T @ A.I) @ Bs[a]
+        cross = _crossed(f, A.I, Tf[a]).T @ Bs[a]
         V = V - cross - cross.T
         for b in range(len(f.cals)):
             V = V + Bs[a].T @ A.FSF[b] @ Bs[b]
