@@ -33,7 +33,7 @@ Standard errors come from the design's variance engine
 that made them: ``tests/fixtures/r/``.
 """
 
-from ramlab.design._chisq import CHISQ_STATISTICS, ChisqResult, chisq_from_totals
+from ramlab.design._chisq import CHISQ_STATISTICS, ChisqResult, chisq_from_totals, chisqsum_sf, fsum_sf
 from ramlab.design._ciprop import CIPROP_METHODS
 from ramlab.design._base import SurveyDesign
 from ramlab.design._design import Design
