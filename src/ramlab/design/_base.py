@@ -494,8 +494,10 @@ class SurveyDesign(abc.ABC):
             - "logit": Wald interval for the intercept of a quasi-binomial
               ``svyglm``, back-transformed (equal to "xlogit");
             - "likelihood": profile (Rao-Scott scaled) likelihood interval of
-              that model. R approximates the profile by a spline on a grid;
-              ramlab solves for the bounds exactly (agreement ~1e-3);
+              that model, on R's grid and spline (agreement ~1e-11). Linearised
+              designs only: on a replicate design R answers NA (a
+              replicate-weight svyglm has no model-based covariance) and
+              ramlab raises DesignError;
             - "beta": Korn & Graubard (1998), effective n = p(1-p)/var
               times (qt(alpha/2, nrow - 1) / qt(alpha/2, df))^2, with nrow the
               rows R's design holds;

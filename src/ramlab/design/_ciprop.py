@@ -145,6 +145,13 @@ def ciprop(design, x, *, method, level, category=None):
         raise ValueError(f"method must be one of {CIPROP_METHODS}, not {method!r}")
     if not 0 < level < 1:
         raise ValueError("level must be between 0 and 1")
+    if method == "likelihood" and not design.variance_engine.linearised:
+        raise DesignError(
+            'ciprop(method="likelihood") needs a linearised design: on a replicate design '
+            "R's svyciprop answers NA (the profile interval scales by svyglm's model-based "
+            "covariance, which a replicate-weight svyglm does not have); use method=\"logit\", "
+            '"beta", "xlogit", "asin", "mean" or "wilson"'
+        )
     y, name = _indicator(design, x, category)
     missing = np.isnan(y)
     d = design.subset(~missing) if (missing & (design.weight_values > 0)).any() else design

@@ -143,6 +143,10 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None, posi
         raise ValueError("the domain plan was made for another design")
     V, T, counts = plan.total_vcov(Xb, totals=True, counts=True)
     V = np.asarray(V, dtype=float)
+    engine = design.variance_engine
+    # a replicate design recomputes every estimate in each replicate (R svyby
+    # on a svyrep.design) rather than linearising it: (R, C, K) atom totals
+    Tr = None if engine.linearised else plan.replicate_totals(Xb).reshape(-1, len(columns), block.width)
     del Xb
     n_unw, w_base = _bases(block, columns, plan, in_base, T, counts)
     C = len(columns)
@@ -160,7 +164,11 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None, posi
             continue
         values, G, comp = _gradient(spec_e, T, opts.cells, block.width, C)
         est[e] = values
-        S = G @ V @ G.T
+        if Tr is None:
+            S = G @ V @ G.T
+        else:
+            vr, cr = _values(spec_e, Tr, opts.cells)
+            S = engine.vcov_of(np.hstack([vr, cr[:, 1:]]), np.concatenate([values, comp[1:]]))
         se[e] = np.sqrt(np.clip(np.diag(S)[:C], 0.0, None))
         gradients[e] = Gradient(G, S, comp)
     return BlockEstimates(est, se, n_unw, w_base, gradients, V, T, low, high)
@@ -203,33 +211,48 @@ def _bases(block, columns, plan, in_base, T, counts=None):
     return n_unw, w_base
 
 
+def _values(spec_e, T, cells):
+    """Values and complements of one estimate from atom totals ``T`` (..., C, K).
+
+    The complement of column c is the rest of the base (totals t_0 - t_c);
+    NaN for the total column, where that rest is empty and for counts and
+    row percentages.
+    """
+    num = T @ spec_e.a
+    comp = np.full(num.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if cells == "count" and spec_e.kind in PERCENT:
+            return num, comp
+        if cells == "row%" and spec_e.kind in PERCENT:
+            return np.where(num[..., :1] != 0, num / num[..., :1], np.nan), comp
+        den = T @ spec_e.b
+        dn = den[..., :1] - den
+        comp = np.where(dn > 0, (num[..., :1] - num) / dn, np.nan)
+        comp[..., 0] = np.nan
+        return num / den, comp
+
+
 def _gradient(spec_e, T, cells, K, C):
     """Values (C,), gradient G (2C-1, C*K) and complements (C,) of one estimate."""
     a, b = spec_e.a, spec_e.b
     G = np.zeros((2 * C - 1, C * K))
     diag_r = np.repeat(np.arange(C), K)
     diag_c = np.arange(C * K)
-    comp = np.full(C, np.nan)
+    values, comp = _values(spec_e, T, cells)
     num = T @ a
     if cells == "count" and spec_e.kind in PERCENT:
-        values = num
         G[diag_r, diag_c] = np.tile(a, C)
     elif cells == "row%" and spec_e.kind in PERCENT:
-        values = num / num[0] if num[0] != 0 else np.full(C, np.nan)
         G[diag_r, diag_c] = np.tile(a / num[0], C)
         G[:C, :K] -= values[:, None] * (a / num[0])[None, :]
     else:
         den = T @ b
+        dn = den[0] - den
         with np.errstate(invalid="ignore", divide="ignore"):
-            values = num / den
             gb = (a[None, :] - values[:, None] * b[None, :]) / den[:, None]
-            # complements: the rest of the base outside column c (totals t_0 - t_c)
-            dn = den[0] - den
-            comp = np.where(dn > 0, (num[0] - num) / dn, np.nan)
             gn = (a[None, :] - comp[:, None] * b[None, :]) / dn[:, None]
         gb[~(den > 0)] = 0.0
         gn[~(dn > 0)] = 0.0
-        comp[0] = np.nan
         G[diag_r, diag_c] = gb.ravel()
         comp_r = np.repeat(np.arange(C, 2 * C - 1), K)
         G[comp_r, np.tile(np.arange(K), C - 1)] = gn[1:].ravel()

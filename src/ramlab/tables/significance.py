@@ -3,7 +3,9 @@
 The arithmetic (:func:`t_pvalue`, :func:`adjust_pvalues`, :func:`column_letters`)
 is tested against closed forms and R's ``p.adjust`` without building a table.
 :func:`significance_marks` compares the columns of one question from its joint
-linearised covariance (R: ``svyby(..., covmat = TRUE)`` then ``svycontrast``);
+covariance, linearised or, on a replicate design, from the estimates
+recomputed in every replicate (R: ``svyby(..., covmat = TRUE)`` then
+``svycontrast``);
 :func:`chisq_records` gives its Rao-Scott tests (R: ``svychisq``).
 """
 
@@ -143,7 +145,8 @@ def significance_marks(block, columns, est, gradients, n_unw, opts):
 
     For every tested row and banner variable: the difference of two column
     estimates (``versus="columns"``) or of a column and the rest of the base
-    (``versus="complement"``), its SE from the joint linearised covariance,
+    (``versus="complement"``), its SE from the joint covariance (linearised, or
+the replicates' on a replicate design),
     ``t = d / se`` and a two-sided p-value on t with the design's df, adjusted
     over the comparisons of that row and variable. Columns whose unweighted
     base is under ``min_base`` (or under 2) are not tested.
@@ -240,7 +243,9 @@ def chisq_records(design, block, columns, w, opts, T=None, V=None, positive=None
     variables = banner_variables(columns)
     if not variables or block.type == "numeric":
         return []
-    factored = T is not None and V is not None and design.is_calibrated
+    # a replicate design's test takes the replicates' covariance of the cell
+    # proportions (R svychisq.svyrep.design): Design.chisq, not the totals' V
+    factored = T is not None and V is not None and design.is_calibrated and design.variance_engine.linearised
     in_base = block.base_mask & (w > 0 if positive is None else positive)
     targets = _chisq_targets(design.data, block, factored, in_base)
     records = []

@@ -585,6 +585,22 @@ class DomainPlan:
             return out
         return (*out, None) if isinstance(out, tuple) else (out, None)
 
+    def replicate_totals(self, u):
+        """(R, C*k) domain totals (index c*k + j) under each replicate weight column.
+
+        For a replicate engine only (``engine.linearised`` False): what a
+        statistic of the domain totals is recomputed from, replicate by
+        replicate (R's ``svyby`` on a ``svyrep.design``).
+        """
+        if isinstance(u, Coded):
+            u = u.dense()
+        u = np.asarray(u, dtype=float)
+        if u.ndim == 1:
+            u = u[:, None]
+        n, k = u.shape
+        U = (u[:, None, :] * self.table[self.codes][:, :, None]).reshape(n, self.C * k)
+        return self.engine.replicate_totals(U)
+
     def _dense_vcov(self, u, totals):
         engine = self.engine
         n, k = u.shape

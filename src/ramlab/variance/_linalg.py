@@ -57,9 +57,14 @@ def pinv_sym(G, tol=1e-10):
 def qr_rank(X, tol=1e-5, block=65536):
     """Rank of X (n, p) as R's ``qr(X, tol)$rank`` (LINPACK ``dqrdc2``).
 
-    A column counts when the part of it not explained by the earlier
-    columns keeps at least ``tol`` of its norm. The triangular factor is
-    accumulated over blocks of rows (no n x p copy).
+    Columns are taken in order; one counts when the part of it not
+    explained by the columns already counted keeps at least ``tol`` of its
+    norm. As ``dqrdc2``'s limited pivoting, a column that does not count is
+    set aside and takes no dimension: an unpivoted QR would spend one on its
+    rounding noise, and undercount the rank of a matrix with fewer rows than
+    columns (a domain of a replicate design). The columns are compressed to
+    their triangular factor over blocks of rows (no n x p copy), which keeps
+    their inner products.
     """
     n, p = X.shape
     if n == 0 or p == 0:
@@ -67,9 +72,20 @@ def qr_rank(X, tol=1e-5, block=65536):
     R = np.zeros((0, p))
     for a in range(0, n, block):
         R = np.linalg.qr(np.vstack([R, X[a:a + block]]), mode="r")
-    norms = np.sqrt(np.einsum("ij,ij->j", R, R))
-    diag = np.abs(np.diag(R)) if R.shape[0] >= p else np.append(np.abs(np.diag(R)), np.zeros(p - R.shape[0]))
-    return int(np.count_nonzero((norms > 0) & (diag >= tol * norms)))
+    basis = np.zeros((R.shape[0], 0))
+    rank = 0
+    for j in range(p):
+        col = R[:, j]
+        norm = np.sqrt(col @ col)
+        if norm == 0:
+            continue
+        r = col - basis @ (basis.T @ col)
+        r -= basis @ (basis.T @ r)  # twice is enough (Giraud et al. 2005)
+        rn = np.sqrt(r @ r)
+        if rn >= tol * norm:
+            basis = np.column_stack([basis, r / rn])
+            rank += 1
+    return rank
 
 
 def rowsum(x, codes, size):
