@@ -231,6 +231,8 @@ def test_score_quantile_interval_is_refused_on_a_replicate_design():
 
 def _banner_columns(data):
     data = data.copy()
+    data["a600"] = (data["api00"] > 600).astype(float)
+    data["b600"] = (data["api99"] > 600).astype(float)
     data["schwide_yes"] = pd.Categorical(np.where(data["sch.wide"] == "Yes", "Oui", "Non"),
                                          categories=["Non", "Oui"])
     return data
@@ -278,3 +280,26 @@ def test_banner_rao_scott_test_against_r(case):
     R.assert_close([row["statistic"]], [r["statistic"]], 1e-6, what="statistic")
     R.assert_close([row["ndf"], row["ddf"]], [r["parameter"]["ndf"], r["parameter"]["ddf"]], 1e-6, what="df")
     R.assert_close([row["p_value"]], [r["p_value"]], 1e-6, what="p-value")
+
+
+@pytest.mark.parametrize("case", _cases("banner_contrast"), ids=lambda c: c["id"])
+def test_banner_contrast_of_two_answers_against_r(case):
+    """Table.contrast of two answers of a multi-response question on a replicate
+    design: R's svyratio(covmat = TRUE) + svycontrast, replicate by replicate."""
+    from types import SimpleNamespace
+
+    from ramlab.io.spec import Base, Question
+
+    q = Question(id="m", text="Au-dessus de 600", type="multi", columns=("a600", "b600"),
+                 item_labels={"a600": "api00 > 600", "b600": "api99 > 600"}, count_label="Nombre moyen")
+    spec = SimpleNamespace(questions={"m": q}, bases={"ensemble": Base("ensemble", "Ensemble")},
+                           study={"unit": "écoles", "source": "R survey"})
+    t = crosstab(_design(case["design"], _banner_columns), "m", "stype", spec=spec, min_base=0, chisq=False)
+    r = case["result"]
+    if case["group"] == "all":
+        c = t.contrast("api00 > 600", "api99 > 600")
+        R.assert_close(c.p_value, r["p_value"], 1e-6, what="p-value")
+    else:  # the column is a domain of the whole design, whose df it keeps
+        c = t.contrast("api00 > 600", "api99 > 600", column=("stype", case["group"]))
+    R.assert_close(c.estimate, r["estimate"], 1e-8, atol=1e-12, what="estimate")
+    R.assert_close(c.se, r["se"], 1e-6, what="se")

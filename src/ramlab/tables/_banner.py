@@ -165,7 +165,9 @@ def banner(
         out.questions[block.id] = _question_info(block, spec, data, row, show_missing, unit, w,
                                                  row_keys, res, domain)
         out.questions[block.id].empty_notes = empty_notes
-        out.covariances[block.id] = QuestionCovariance(res.V, row_pos, res.gradients, keep)
+        engine = design.variance_engine
+        out.covariances[block.id] = QuestionCovariance(res.V, row_pos, res.gradients, keep,
+                                                       None if engine.linearised else engine.vcov_of)
     table = out.table(columns, opts, _source_line(study, source),
                       synthetic=bool(data.attrs.get("synthetic", False)))
     # stacked years (ramlab.stack): an answer a year did not offer is missing there

@@ -63,6 +63,10 @@ class Gradient:
     G: np.ndarray
     S: np.ndarray
     complement: np.ndarray
+    # on a replicate design: the 2C - 1 estimates (columns, then complements)
+    # in every replicate (R, 2C - 1) and in the full sample (2C - 1,)
+    replicates: np.ndarray | None = None
+    full: np.ndarray | None = None
 
 
 class EmptyGroups(Exception):
@@ -85,14 +89,36 @@ class QuestionCovariance:
     rows: dict  # (item, row label) -> estimate position
     gradients: dict  # estimate position -> Gradient
     keep: list | None = None
+    vcov_of: object = None  # a replicate design's (thetas, coef) -> covariance; None: linearised
 
-    def gradient(self, row, column):
-        """Gradient of row ``(item, label)`` in table column position `column`."""
+    def _position(self, column):
         if self.keep is not None:
             if column not in self.keep:
                 raise TableError("contrast(): this column has no respondents for the question")
             column = self.keep.index(column)
-        return self.gradients[self.rows[row]].G[column]
+        return column
+
+    def gradient(self, row, column):
+        """Gradient of row ``(item, label)`` in table column position `column`."""
+        return self.gradients[self.rows[row]].G[self._position(column)]
+
+    def variance(self, terms):
+        """Variance of ``sum c * estimate(row, column)`` over ``terms`` = [(c, row, column), ...].
+
+        Delta method on ``V`` (linearised), or, on a replicate design, the
+        spread of the combination recomputed in every replicate (R
+        ``svycontrast`` of a ``svyrepstat``).
+        """
+        if self.vcov_of is None:
+            g = sum(c * self.gradient(row, column) for c, row, column in terms)
+            return max(float(g @ self.V @ g), 0.0)
+        thetas, full = 0.0, 0.0
+        for c, row, column in terms:
+            grad = self.gradients[self.rows[row]]
+            pos = self._position(column)
+            thetas = thetas + c * grad.replicates[:, pos]
+            full = full + c * grad.full[pos]
+        return float(self.vcov_of(np.asarray(thetas)[:, None], np.atleast_1d(full))[0, 0])
 
 
 @dataclass(frozen=True)
@@ -166,11 +192,13 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None, posi
         est[e] = values
         if Tr is None:
             S = G @ V @ G.T
+            gradients[e] = Gradient(G, S, comp)
         else:
             vr, cr = _values(spec_e, Tr, opts.cells)
-            S = engine.vcov_of(np.hstack([vr, cr[:, 1:]]), np.concatenate([values, comp[1:]]))
+            thetas, full = np.hstack([vr, cr[:, 1:]]), np.concatenate([values, comp[1:]])
+            S = engine.vcov_of(thetas, full)
+            gradients[e] = Gradient(G, S, comp, thetas, full)
         se[e] = np.sqrt(np.clip(np.diag(S)[:C], 0.0, None))
-        gradients[e] = Gradient(G, S, comp)
     return BlockEstimates(est, se, n_unw, w_base, gradients, V, T, low, high)
 
 

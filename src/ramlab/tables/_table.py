@@ -115,19 +115,15 @@ class Table:
             raise TableError(f"contrast(): question {question!r} is not in this table")
         cov = self.covariance[question]
         col_pos = _column_position(self.columns, column)
-        grads = []
         for label in (row_a, row_b):
-            key = (item, label)
-            if key not in cov.rows:
+            if (item, label) not in cov.rows:
                 raise TableError(
                     f"contrast(): row {label!r} (item {item!r}) not in question {question!r}"
                 )
-            grads.append(cov.gradient(key, col_pos))
-        g = grads[0] - grads[1]
         est = float(self.frame.loc[(question, item, row_a), column]) - float(
             self.frame.loc[(question, item, row_b), column]
         )
-        se = float(np.sqrt(max(g @ cov.V @ g, 0.0)))
+        se = float(np.sqrt(cov.variance([(1, (item, row_a), col_pos), (-1, (item, row_b), col_pos)])))
         t = est / se if se > 0 else np.nan
         df = self.options.df
         return Contrast(est, se, t, df, float(t_pvalue(t, df)))

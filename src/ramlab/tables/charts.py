@@ -573,12 +573,10 @@ def _versus_total(table, question, key, columns):
     if cov is None or key not in cov.rows:
         return np.full(len(columns), np.nan)
     all_columns = list(table.frame.columns)
-    g0 = cov.gradient(key, 0)
     values = table.frame.loc[(question, *key)]
     p = []
     for column in columns:
-        g = cov.gradient(key, all_columns.index(column)) - g0
-        se = float(np.sqrt(max(g @ cov.V @ g, 0.0)))
+        se = float(np.sqrt(cov.variance([(1, key, all_columns.index(column)), (-1, key, 0)])))
         diff = float(values[column] - values.iloc[0])
         p.append(2 * stats.t.sf(abs(diff / se), table.options.df) if se > 0 else np.nan)
     p = np.asarray(p)
