@@ -767,3 +767,23 @@ def test_index_flags_reports_built_on_synthetic_data(tmp_path):
     assert page.count('class="synthetic-badge"') == 1
     real = index.write_index(reports, entries[1:]).read_text(encoding="utf-8")
     assert "Données synthétiques" not in real
+
+
+def test_the_executed_notebook_is_written_when_code_cells_start_not_at_every_step(tmp_path, monkeypatch):
+    import papermill.engines
+
+    root = make_project(tmp_path, surveys={"maires": [2020]}, trends=False)
+    cells = [*REPORT, ("markdown", "## Deux"), ("code", "print(2)"), ("markdown", "## Trois")]
+    write_notebook(root / "notebooks" / "impact_maires.ipynb", cells)
+    written = []
+    write = papermill.engines.write_ipynb
+    monkeypatch.setattr(papermill.engines, "write_ipynb",
+                        lambda nb, path: written.append(len(nb.cells)) or write(nb, path))
+    [job] = plan(root)
+    papermill_build(job)
+    code = sum(kind == "code" for kind, *_ in cells) + 1  # and papermill's parameters cell
+    # papermill's write at the start, one per code cell start, one at the end (not 2 per cell)
+    assert len(written) == code + 2, written
+    executed = json.loads(job.executed.read_text(encoding="utf-8"))
+    assert all(c["metadata"]["papermill"]["status"] == "completed" for c in executed["cells"])
+    assert "2\n" in executed["cells"][-2]["outputs"][0]["text"]
