@@ -6,6 +6,7 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -128,3 +129,78 @@ def test_programme_report_shows_the_populations_with_their_bases(programme_html)
     assert "la variance de l'écart entre deux populations est la somme des variances" in text
     assert "Base : Ont mis en place au moins un partenariat" in text or "base : Ont mis en place" in text
     assert "Données synthétiques" in text
+    # "L'essentiel" first, then a chart per shared question, with its alt text
+    assert text.index("L'essentiel") < text.index("Les enquêtes comparées")
+    assert "les associations répondent plus souvent" in text
+    charts = re.findall(r'<img [^>]*alt="Comparaison des populations : [^>]*src="data:image/svg\+xml', programme_html)
+    assert len(charts) == 4
+
+
+@pytest.fixture(scope="module")
+def comparisons(surveys):
+    labels = {s: programme.SURVEY_LABELS[s] for s in surveys}
+    out = {}
+    for concept, questions in programme.concepts({s: v.spec for s, v in surveys.items()}).items():
+        first = next(iter(questions.values()))
+        testable = not any(q.concept_note for q in questions.values())
+        out[concept] = (programme.compare({s: surveys[s] for s in questions}, first.id, labels=labels,
+                                          testable=testable), questions)
+    return out
+
+
+def test_programme_chart_draws_each_population_of_the_comparison(comparisons):
+    comparison, _ = comparisons["modes_partenariat"]
+    rows = programme.chart_rows(comparison)
+    # the headline answer the spec's message cites ("[q8_1 Oui]"), on every item
+    assert [r for _, r in rows] == ["Oui"] * 4
+    chart = programme.chart(comparison, title="Nature de vos pratiques partenariales")
+    try:
+        bars = [p.get_width() for p in chart.figure.axes[0].patches if p.get_gid() == "ramlab-bar"]
+        expected = comparison.estimates.loc[rows, ["Associations", "Entreprises"]].to_numpy()
+        np.testing.assert_allclose(bars, 100 * expected.ravel(), rtol=1e-12)
+        texts = [t.get_text() for t in chart.figure.axes[0].texts]
+        # each figure with the comparison's letters (the associations' 59 % is above the companies')
+        for (key, label) in [(r, lab) for r in rows for lab in ("Associations", "Entreprises")]:
+            assert comparison.shown.loc[key, label].replace(" %", "\u202f%") in texts
+        assert "Comparaison des populations" in chart.alt
+        assert all(label in chart.alt for label in comparison.bases)
+        assert "Base : Entreprises : Ont des partenariats" in chart.alt
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(chart.figure)
+    # a multi-response question draws its answers; a scale, the net its message cites
+    assert [r for _, r in programme.chart_rows(comparisons["territorialite"][0])][:1] == [
+        "Au niveau local ou micro local (ville, quartier)"]
+    assert programme.chart_rows(comparisons["innovation"][0]) == [("", "Total Oui")]
+
+
+def test_programme_essentiel_states_only_significant_differences_and_published_figures(
+        surveys, comparisons):
+    labels = {s: programme.SURVEY_LABELS[s] for s in surveys}
+    sentences = programme.essentiel(surveys, comparisons, labels=labels)
+    assert 3 <= len(sentences) <= 8
+    differences = [s for s in sentences if s.kind == "difference"]
+    assert differences and len({s.question for s in differences}) >= 2  # not all from one question
+    by_question = {c.table.frame.index[0][0]: c for c, _ in comparisons.values()}
+    for s in differences:
+        comparison = by_question[s.question]
+        assert comparison.testable  # never on the differently worded q2
+        (key, hi), (_, lo) = s.cells
+        test = comparison.tests[(comparison.tests["item"] == key[1]) & (comparison.tests["row"] == key[2])
+                                & comparison.tests["column"].isin([hi[1], lo[1]])
+                                & comparison.tests["versus"].isin([hi[1], lo[1]])]
+        assert len(test) == 1 and test["p_adjusted"].iloc[0] < 0.05  # Holm over the row
+        high = comparison.shown.loc[key[1:], hi[1]]
+        assert high.startswith(s.figure)  # the cell as shown, before its letters
+        assert f"les {hi[1].lower()}" in s.text.lower() and f"que les {lo[1].lower()}" in s.text
+        assert s.synthetic
+    # the differences are the largest eligible ones of their question
+    messages = [s for s in sentences if s.kind == "message"]
+    assert messages
+    for s in messages:  # synthetic data: only figures the spec marks published
+        owners = [q for _, qs in comparisons.values() for q in qs.values() if q.id == s.question]
+        assert any(q.published for q in owners)
+        assert s.synthetic
+    assert "92 % des maires jugent la co-construction utile" in " ".join(
+        s.text.replace("\u202f", " ") for s in messages)

@@ -305,3 +305,128 @@ def test_stacked_does_not_silently_drop_a_breakdown(data):
     t = crosstab(Design(data, weights="w"), "grille", "taille", spec=_spec(), chisq=False)
     with pytest.raises(TableError, match="broken down by 'taille'.*grouped"):
         charts.stacked(t)
+
+
+def _grid_years(items=7, seed=11):
+    """Two years of a yes/no grid of ``items`` items, and its spec."""
+    rng = np.random.default_rng(seed)
+    cols = [f"g{i}" for i in range(1, items + 1)]
+    q = Question(id="grille", text="Une grille de beaucoup d'items", type="grid", columns=tuple(cols),
+                 item_labels={c: f"Item numéro {i}" for i, c in enumerate(cols, 1)},
+                 categories=["Oui", "Non"])
+    spec = SimpleNamespace(questions={"grille": q}, bases={"ensemble": Base("ensemble", "Ensemble")},
+                           study={"unit": "associations", "source": "Source : test"})
+    years = {}
+    for year, shift in ((2015, 0.0), (2021, 0.15)):
+        n = 250
+        df = pd.DataFrame({c: pd.Categorical.from_codes(
+            (rng.uniform(size=n) > 0.2 + 0.07 * i + shift).astype(int), ["Oui", "Non"])
+            for i, c in enumerate(cols)})
+        df["w"] = rng.uniform(0.5, 2.0, n)
+        years[year] = Design(df, weights="w")
+    return years, spec
+
+
+@pytest.mark.parametrize("max_series", [4, 3])
+def test_trend_chart_of_a_grid_of_many_items_is_faceted(figures, max_series):
+    years, spec = _grid_years(items=7)
+    tr = trend(years, "grille", specs={2015: spec, 2021: spec})
+    chart = charts.lines(tr, rows=["Oui"], max_series=max_series)
+    figures.append(chart)
+    panels = chart.figure.axes
+    assert len(panels) == -(-7 // max_series)  # 7 items: 2 panels of 4 and 3, or 3 of 3, 2, 2
+    series = [[line for line in ax.lines if line.get_gid() == "ramlab-series"] for ax in panels]
+    assert all(1 <= len(s) <= max_series for s in series)
+    assert sum(len(s) for s in series) == 7
+    # the drawn values are the table's, item by item, in the table's order
+    years_cols = [("Année", "2015"), ("Année", "2021")]
+    table = tr.frame.xs("grille", level="question")
+    table = table[table.index.get_level_values("row") == "Oui"][years_cols]
+    drawn = np.array([line.get_ydata() for s in series for line in s], dtype=float)
+    np.testing.assert_allclose(drawn, 100 * table.to_numpy(dtype=float), rtol=1e-12)
+    # every panel on the whole 0-100 % scale; no legend, the title above the first panel
+    assert all(ax.get_ylim() == (0, 100) for ax in panels)
+    assert all(ax.get_legend() is None for ax in panels)
+    renderer = chart.figure.canvas.get_renderer()
+    title = next(t for t in chart.figure.texts if t.get_text().startswith("Une grille"))
+    top = max(ax.get_tightbbox(renderer).y1 for ax in panels)
+    assert title.get_window_extent(renderer).y0 >= top - 1
+    # no two panels overlap, nor two end labels of one panel
+    boxes = [ax.get_position() for ax in panels]
+    for a, b in zip(boxes, boxes[1:]):
+        assert b.y1 <= a.y0
+    for ax in panels:
+        ends = [t.get_window_extent(renderer) for t in ax.texts if "(" in t.get_text()]
+        for i, a in enumerate(ends):
+            for b in ends[i + 1:]:
+                assert not a.overlaps(b), (a, b)
+    assert all(f"Item numéro {i}" in chart.alt for i in range(1, 8))
+    _assert_no_math(chart.figure)
+
+
+def test_trend_chart_of_few_series_is_one_panel(data, figures):
+    tr = trend({2019: Design(data, weights="w"), 2021: Design(data, weights=None)}, "q")
+    chart = charts.lines(tr)
+    figures.append(chart)
+    assert len(chart.figure.axes) == 1
+    with pytest.raises(TableError, match="max_series"):
+        charts.lines(tr, max_series=0)
+
+
+def test_compared_draws_each_groups_figure_with_its_letters(data, figures):
+    t = crosstab(Design(data, weights="w"), "q", "taille", min_base=0, chisq=False)
+    rows = [("", "Oui, tout à fait"), ("", "Oui, plutôt")]
+    chart = charts.compared(t, variable="taille", rows=rows, footer=["Base : deux groupes"])
+    figures.append(chart)
+    ax = chart.figure.axes[0]
+    bars = [p for p in ax.patches if p.get_gid() == "ramlab-bar"]
+    expected = 100 * t.frame.loc[[("q", *r) for r in rows],
+                                 [("taille", "Petite"), ("taille", "Grande $$")]].to_numpy(dtype=float)
+    np.testing.assert_allclose([b.get_width() for b in bars], expected.ravel(), rtol=1e-12)
+    np.testing.assert_allclose(chart.values.to_numpy(), expected.ravel() / 100, rtol=1e-12)
+    texts = [x.get_text() for x in ax.texts]
+    # each group named with the letter its significance marks refer to
+    assert "Petite (A)" in texts and "Grande \\$\\$ (B)" in texts
+    assert "Comparaison des populations" in chart.alt and "Base : deux groupes" in chart.alt
+    with pytest.raises(TableError, match="not rows"):
+        charts.compared(t, variable="taille", rows=[("", "Absente")])
+    with pytest.raises(TableError, match="no column"):
+        charts.compared(t, variable="région", rows=rows)
+    _assert_no_math(chart.figure)
+
+
+def test_trend_chart_of_a_question_not_comparable_claims_no_change(data, figures):
+    from dataclasses import replace
+
+    tr = trend({2019: Design(data, weights="w"), 2021: Design(data, weights=None)}, "q")
+    changes = [c for c in tr.frame.columns if c[0] == "Évolution"]
+    frame = tr.frame.copy()
+    frame.loc[:, changes] = np.nan  # as the trends report empties a question not comparable
+    chart = charts.lines(replace(tr, frame=frame))
+    figures.append(chart)
+    ends = [t.get_text() for t in chart.figure.axes[0].texts if "\u202f%" in t.get_text()]
+    assert ends and not any("()" in t or "n.s." in t for t in ends)
+    footer = " ".join(t.get_text() for t in chart.figure.texts)
+    assert "pas comparable" in footer and "Trait plein" not in footer
+
+
+def test_trend_chart_of_a_grid_with_several_answers_has_a_panel_per_item(figures):
+    years, spec = _grid_years(items=3)
+    tr = trend(years, "grille", specs={2015: spec, 2021: spec})
+    chart = charts.lines(tr, max_series=2)  # 3 items x 2 answers
+    figures.append(chart)
+    panels = chart.figure.axes
+    assert [ax.get_title(loc="left") for ax in panels] == [f"Item numéro {i}" for i in (1, 2, 3)]
+    for i, ax in enumerate(panels, 1):
+        series = [line for line in ax.lines if line.get_gid() == "ramlab-series"]
+        assert len(series) == 2
+        rows = tr.frame.loc[("grille", f"Item numéro {i}")][[("Année", "2015"), ("Année", "2021")]]
+        np.testing.assert_allclose([line.get_ydata() for line in series],
+                                   100 * rows.loc[["Oui", "Non"]].to_numpy(dtype=float), rtol=1e-12)
+        # each line named by its answer, its item being the panel's heading
+        ends = [t.get_text() for t in ax.texts if "(" in t.get_text()]
+        assert any(" Oui (" in t for t in ends) and any(" Non (" in t for t in ends)
+    renderer = chart.figure.canvas.get_renderer()
+    boxes = [ax.get_tightbbox(renderer) for ax in panels]
+    for a, b in zip(boxes, boxes[1:]):
+        assert b.y1 <= a.y0 + 1  # headings and panels do not overlap

@@ -271,7 +271,7 @@ def phrase(qspec, item, row):
     return qspec.finding.get((column.get(item, ""), row))
 
 
-def _difference_text(qspec, info, item, row, unit, hi, lo, *, gender=None):
+def _difference_text(qspec, info, item, row, unit, hi, lo, *, gender=None, groups=None):
     """French sentence of one difference: (group, figure) of the higher and lower group.
 
     With the spec's phrase for the row (:func:`phrase`) and the unit's
@@ -279,15 +279,18 @@ def _difference_text(qspec, info, item, row, unit, hi, lo, *, gender=None):
     pratiquer l'innovation sociale (63 %) que celles « Moins de 10 salariés »
     (41 %)." Without: "Les associations « 50 salariés et plus » citent plus
     souvent « Au niveau national » (56 %) que les associations « Moins de 10
-    salariés » (22 %)", whose verb agrees with any unit.
+    salariés » (22 %)", whose verb agrees with any unit. ``groups`` names a
+    group in words instead, without the phrase ({"Maires": "les maires"}:
+    populations compared, whose nouns differ in gender).
     """
     words = phrase(qspec, item, row)
-    if words and gender in _AGREEMENT:
+    if words and gender in _AGREEMENT and not groups:
         more, those = _AGREEMENT[gender]
         return (f"Les {unit} « {hi[0]} » sont plus {more} {words} ({hi[1]}) "
                 f"que {those} « {lo[0]} » ({lo[1]}).")
     title = (qspec.title if qspec is not None and qspec.title else field(info, "text")).rstrip(" ?…")
-    who_hi, who_lo = f"Les {unit} « {hi[0]} »", f"les {unit} « {lo[0]} »"
+    who_hi, who_lo = ((groups or {}).get(g) or f"les {unit} « {g} »" for g in (hi[0], lo[0]))
+    who_hi = who_hi[:1].upper() + who_hi[1:]
     figures = f"({hi[1]}) que {who_lo} ({lo[1]})."
     if field(info, "type") == "multi":
         return f"{who_hi} citent plus souvent « {row} » {figures}"
@@ -296,7 +299,7 @@ def _difference_text(qspec, info, item, row, unit, hi, lo, *, gender=None):
     return f"{title} : {who_hi[:1].lower()}{who_hi[1:]} répondent plus souvent « {row} » {figures}"
 
 
-def computed(tables, spec=None, *, synthetic: bool = False) -> list:
+def computed(tables, spec=None, *, synthetic: bool = False, groups=None) -> list:
     """Every eligible computed finding of banner tables, largest difference first.
 
     A difference between two groups of one breakdown is eligible exactly when
@@ -311,6 +314,9 @@ def computed(tables, spec=None, *, synthetic: bool = False) -> list:
         Banner tables (``crosstab``/``banner`` with a breakdown).
     spec : Spec, optional
         Their spec (titles, answers, nets).
+    groups : dict, optional
+        ``{column label: French words}`` naming groups in the sentences
+        ("les maires" for the column "Maires" of the programme report).
 
     Returns
     -------
@@ -319,12 +325,12 @@ def computed(tables, spec=None, *, synthetic: bool = False) -> list:
     """
     if hasattr(tables, "tests"):
         tables = [tables]
-    sentences = [s for table in tables for s in _computed(table, spec, synthetic)]
+    sentences = [s for table in tables for s in _computed(table, spec, synthetic, groups)]
     sentences.sort(key=lambda s: -s.size)  # stable: table order among ties
     return sentences
 
 
-def _computed(table, spec, synthetic):
+def _computed(table, spec, synthetic, groups=None):
     from ramlab.format import fmt_int, fmt_number
     from ramlab.io.spec import REPORT_DEFAULTS
 
@@ -355,7 +361,8 @@ def _computed(table, spec, synthetic):
             n = table.frame.loc[(question, test["item"], "Base brute (effectif)")]
             text = _difference_text(qspec, info, test["item"], test["row"], field(info, "unit"),
                                     (hi[1], _shown(shown.loc[key, hi])),
-                                    (lo[1], _shown(shown.loc[key, lo])), gender=gender)
+                                    (lo[1], _shown(shown.loc[key, lo])), gender=gender,
+                                    groups=groups)
             points = fmt_number(100 * abs(test["estimate"]), 0)
             base = (f"Base : {field(info, 'base_label')}. {group(hi[1], n[hi])} ; {group(lo[1], n[lo])}. "
                     f"Écart de {points} points, significatif au seuil de 5 % ({adjust}).")

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["concepts", "compare", "Comparison", "COLUMN", "comparison_html", "wordings_html", "studies_html",
+__all__ = ["concepts", "compare", "Comparison", "COLUMN", "chart", "chart_rows", "essentiel",
+           "programme_card", "comparison_html", "wordings_html", "studies_html",
            "notes_html", "SURVEY_LABELS"]
 
 #: French names of the populations, as column headings.
@@ -73,6 +74,10 @@ class Comparison:
         False when the wording differs (a ``concept_note``): nothing tested.
     letters : dict
         ``{population: letter}``.
+    table : Table
+        The question by population on the stacked surveys (charts, findings).
+    spec : Spec
+        The stacked surveys' spec.
     """
 
     estimates: pd.DataFrame
@@ -83,6 +88,8 @@ class Comparison:
     tests: pd.DataFrame
     testable: bool
     letters: dict = field(default_factory=dict)
+    table: object = None
+    spec: object = None
 
 
 #: The column of the stacked populations (:func:`ramlab.stack` across surveys).
@@ -130,10 +137,12 @@ def compare(surveys: dict, question_id: str, *, labels: dict | None = None, test
     from ramlab import crosstab, stack
 
     labels = {s: (labels or SURVEY_LABELS).get(s, s) for s in surveys}
-    stacked = stack(surveys, column=COLUMN, across="surveys")
+    stacked = stack({labels[s]: survey for s, survey in surveys.items()}, column=COLUMN,
+                    across="surveys")
+    stacked.data.attrs["variable_labels"][COLUMN] = "la population"
     table = crosstab(stacked, question_id, COLUMN, letters=testable, adjust=adjust, alpha=alpha,
                      chisq=False, min_base=0)
-    cols = [(COLUMN, str(s)) for s in surveys]
+    cols = [(COLUMN, labels[s]) for s in surveys]
     kinds_all = table.kinds.to_numpy()
     frame = table.frame[cols].to_numpy(dtype=float)
     keep = np.isin(kinds_all, _SHOWN) & ~np.isnan(frame).any(axis=1)
@@ -143,16 +152,16 @@ def compare(surveys: dict, question_id: str, *, labels: dict | None = None, test
     se = pd.DataFrame(table.se[cols].to_numpy(dtype=float)[keep], index=index, columns=heads)
     marks = pd.DataFrame(table.marks[cols].to_numpy(dtype=object)[keep], index=index, columns=heads)
     kinds = pd.Series(kinds_all[keep], index=index)
-    letters = {labels[c.label]: c.letter for c in table.columns if c.variable == COLUMN}
+    letters = {c.label: c.letter for c in table.columns if c.variable == COLUMN}
     tests = table.tests
     tests = tests[tests["variable"] == COLUMN] if len(tests) else tests
-    tests = pd.DataFrame({
-        "item": tests["item"], "row": tests["row"],
-        "column": [labels[c] for c in tests["column"]], "versus": [labels[c] for c in tests["versus"]],
-        **{k: tests[k] for k in ("estimate", "se", "t", "df", "p_value", "p_adjusted", "mark")},
-    }, columns=_TEST_COLUMNS).reset_index(drop=True)
-    return Comparison(est, se, _shown(est, kinds, marks), kinds,
-                      _bases(table, stacked, question_id, surveys, labels), tests, testable, letters)
+    tests = pd.DataFrame({k: tests[k] for k in _TEST_COLUMNS}, columns=_TEST_COLUMNS)
+    bases = _bases(table, stacked, question_id, surveys, labels)
+    # the findings' base line names each population's own base
+    table.questions[question_id].base_label = " ; ".join(
+        f"{lab} : {label}" for lab, (_, _, _, label) in bases.items())
+    return Comparison(est, se, _shown(est, kinds, marks), kinds, bases,
+                      tests.reset_index(drop=True), testable, letters, table, stacked.spec)
 
 
 _TEST_COLUMNS = ["item", "row", "column", "versus", "estimate", "se", "t", "df", "p_value",
@@ -165,8 +174,8 @@ def _bases(table, stacked, qid, surveys, labels):
     base = stacked.spec.bases[stacked.spec.questions[qid].base]
     out = {}
     for s, survey in surveys.items():
-        col = table.frame[(COLUMN, str(s))].to_numpy(dtype=float)
-        own = getattr(base, "by_year", {}).get(s, base)
+        col = table.frame[(COLUMN, labels[s])].to_numpy(dtype=float)
+        own = getattr(base, "by_year", {}).get(labels[s], base)
         out[labels[s]] = (np.nanmin(col[kinds == "n"]), np.nanmin(col[kinds == "base"]),
                           survey.spec.study.get("unit") or "répondants", own.label)
     return out
@@ -252,3 +261,102 @@ def notes_html(comparison: Comparison, surveys: dict, questions: dict, populatio
     if any(surveys[s].synthetic for s in questions):
         lines.append("Données synthétiques.")
     return '<div class="ramlab-notes">' + "".join(f"<p>{esc(x)}</p>" for x in lines) + "</div>"
+
+
+def chart_rows(comparison: Comparison) -> list:
+    """The rows the chart draws: each item's headline answer, as the spec's message cites it.
+
+    A multi-response question draws its answers; another question, on each
+    item, the answer its ``message`` cites first ("Total Oui", "Oui"), else
+    its first net for a scale, else its first answer.
+    """
+    from ramlab.io.message import check
+
+    qid = comparison.table.frame.index[0][0]
+    q = comparison.spec.questions[qid]
+    index = list(comparison.estimates.index)
+    kinds = dict(zip(index, comparison.kinds))
+    if q.type == "multi":
+        return [key for key in index if kinds[key] == "category"]
+    cited = [ph.row for ph in check(q.message, comparison.spec.questions)] if q.message else []
+    wanted = (cited[:1] or (list(q.nets)[:1] if q.type == "scale" else [])
+              or [c for c in q.categories if c not in q.missing][:1])
+    return [key for key in index if key[1] in wanted and kinds[key] in ("category", "net")]
+
+
+def chart(comparison: Comparison, *, title: str):
+    """The deck's chart of one question across populations: a bar per population, with its
+    figure and letters, each population's base under it (:func:`ramlab.charts.compared`)."""
+    from ramlab import charts
+    from ramlab.format import fmt_int
+
+    footer = [f"Base : {lab} : {label} ({fmt_int(b)} {unit} ; {fmt_int(n)} répondants)"
+              for lab, (n, b, unit, label) in comparison.bases.items()]
+    if not comparison.testable:
+        footer.append("Écarts non testés : les questions ne sont pas posées dans les mêmes termes.")
+    return charts.compared(comparison.table, variable=COLUMN, rows=chart_rows(comparison),
+                           title=title, footer=footer)
+
+
+def programme_card(surveys: dict, labels: dict) -> dict:
+    """The study card of the programme: the surveys compared and their respondents."""
+    from ramlab.format import fmt_int
+
+    return {
+        "Enquêtes": " ; ".join(s.spec.study["title"] for s in surveys.values()),
+        "Répondants": " ; ".join(f"{labels[k]} : {fmt_int(s.n)}" for k, s in surveys.items()),
+        "Institut": " ; ".join(dict.fromkeys(s.spec.study["institute"] for s in surveys.values())),
+    }
+
+
+def essentiel(surveys: dict, comparisons: dict, *, labels: dict, most: int = 8,
+              differences: int = 4) -> list:
+    """The sentences of the programme's "L'essentiel" (:mod:`ramlab.reports.findings`).
+
+    First the largest differences between populations that are significant
+    after the Holm correction (:func:`ramlab.reports.findings.computed` on
+    each comparison's table: the largest of each question, at most
+    ``differences``), then
+    the spec's messages of the compared questions that each survey publishes
+    (:func:`ramlab.reports.findings.authored`, ``published`` only: a figure
+    the spec does not mark published is never a key figure here), up to
+    ``most`` sentences. Each sentence
+    is marked synthetic when its data are.
+
+    Parameters
+    ----------
+    surveys : dict
+        ``{survey id: Survey}``.
+    comparisons : dict
+        ``{concept: (Comparison, {survey id: Question})}``.
+    labels : dict
+        ``{survey id: population label}``.
+    """
+    from dataclasses import replace
+
+    from ramlab import crosstab
+    from ramlab.reports import findings
+
+    synthetic = any(s.synthetic for s in surveys.values())
+    groups = {labels[k]: f"les {labels[k].lower()}" for k in surveys}
+    found = []
+    for comparison, _ in comparisons.values():
+        if comparison.testable:
+            found += findings.computed(comparison.table, comparison.spec, synthetic=synthetic,
+                                       groups=groups)
+    # the largest difference of each question: every concept speaks, none repeats itself
+    found.sort(key=lambda s: -s.size)
+    firsts = sorted({s.question: s for s in reversed(found)}.values(), key=lambda s: -s.size)
+    sentences = findings.select(firsts, cap=differences)
+    for comparison, questions in comparisons.values():
+        for key, question in questions.items():
+            survey = surveys[key]
+            if not question.message or len(sentences) >= most:
+                continue
+            spec = replace(survey.spec, questions={question.id: question},
+                           report={**survey.spec.report, "message": None, "messages": []})
+            own = {question.id: crosstab(survey, question.id)}
+            published = [s for s in findings.authored(spec, own, synthetic=survey.synthetic)
+                         if s.published]
+            sentences += published[: most - len(sentences)]
+    return sentences

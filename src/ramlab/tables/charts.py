@@ -43,7 +43,7 @@ from ramlab.format import fmt_int, fmt_number, fmt_pct
 
 __all__ = [
     "PALETTE", "SYNTHETIC_MARK", "Chart", "auto", "bars", "diverging", "stacked", "dots",
-    "grouped", "lines", "logit_interval", "save", "house_style",
+    "grouped", "lines", "compared", "logit_interval", "save", "house_style",
 ]
 
 #: Okabe-Ito colour-blind-safe palette (blue first: the house colour).
@@ -108,7 +108,7 @@ class Chart:
         The drawn values in the table's units (proportions 0-1, or means),
         indexed by the bar, dot or point they are drawn as.
     kind : str
-        "bars", "diverging", "stacked", "dots", "grouped" or "lines".
+        "bars", "diverging", "stacked", "dots", "grouped", "lines" or "compared".
     """
 
     figure: object
@@ -238,19 +238,28 @@ def _footer_lines(table, question, column=None, extra=()):
     return [line for line in lines if line]
 
 
-def _finish(fig, ax, table, question, lines, *, top=0.55):
-    """Footer under the axes, synthetic mark; the axes fill what is left."""
-    wrapped = [_plain(line, 80) for line in lines]
-    text = "\n".join(wrapped)
-    n_lines = text.count("\n") + 1
+def _footer_text(lines):
+    """The footer's wrapped text and its height in inches."""
+    text = "\n".join(_plain(line, 80) for line in lines)
+    return text, 0.25 + 0.19 * (text.count("\n") + 1)
+
+
+def _footer(fig, table, text):
+    """The footer at the foot of the figure, and the synthetic mark."""
     fig.text(0.01, 0.01, text, ha="left", va="bottom", fontsize=MIN_POINTS, color="#333333",
              linespacing=1.25)
-    height = fig.get_figheight()
-    bottom = (0.25 + 0.19 * n_lines) / height
-    box = ax.get_position()
-    ax.set_position([box.x0, bottom, box.width, max(1 - top / height - bottom, 0.08)])
     if table.synthetic:
         _mark(fig)
+
+
+def _finish(fig, ax, table, question, lines, *, top=0.55):
+    """Footer under the axes, synthetic mark; the axes fill what is left."""
+    text, footer = _footer_text(lines)
+    _footer(fig, table, text)
+    height = fig.get_figheight()
+    bottom = footer / height
+    box = ax.get_position()
+    ax.set_position([box.x0, bottom, box.width, max(1 - top / height - bottom, 0.08)])
     return fig
 
 
@@ -739,6 +748,109 @@ def grouped(table, *, question=None, variable=None, title=None):
 
 
 # ---------------------------------------------------------------------------
+# Groups side by side (the populations of the programme)
+
+
+# Over 80 lines by its docstring and example (some 30 lines); the drawing is one piece:
+# each bar with its group, figure and letters, on one vertical layout.
+def compared(table, *, variable, rows, question=None, title=None, footer=()):
+    """Bars of some rows of one question, side by side for each group of ``variable``.
+
+    The deck's chart of one question asked of several populations: per row
+    (an item's headline answer), one bar per group, each labelled with the
+    group, its figure and the table's significance letters. No legend: every
+    bar names its group.
+
+    Parameters
+    ----------
+    table : Table
+        A table of ``question`` by ``variable`` (e.g. the stacked surveys by
+        population), with letters between its groups.
+    variable : str
+        The banner variable whose groups are compared.
+    rows : list of (item, row)
+        The rows drawn, in order (proportions).
+    footer : sequence of str
+        Lines under the chart (the groups' bases), before the letters' note
+        and the table's source.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ramlab import Design, charts, crosstab
+    >>> df = pd.DataFrame({"q": pd.Categorical(["Oui", "Non", "Oui", "Oui", "Oui", "Non"]),
+    ...                    "g": pd.Categorical(["a", "a", "a", "b", "b", "b"])})
+    >>> t = crosstab(Design(df), "q", "g", min_base=0, chisq=False)
+    >>> chart = charts.compared(t, variable="g", rows=[("", "Oui")])
+    >>> chart.kind, chart.values.round(2).tolist()
+    ('compared', [0.67, 0.67])
+    """
+    from matplotlib.transforms import blended_transform_factory
+
+    question = _question(table, question)
+    columns = [c for c in table.frame.columns if c[0] == variable]
+    if not columns:
+        raise TableError(f"compared(): the table has no column of {variable!r}")
+    sub = table.frame.xs(question, level="question")
+    marks = table.marks.xs(question, level="question")
+    missing = [r for r in rows if r not in sub.index]
+    if missing:
+        raise TableError(f"compared(): rows {missing} are not rows of {question!r}")
+    values = sub.loc[list(rows), columns].to_numpy(dtype=float)
+    digits = table.options.digits
+    lines_ = list(footer)
+    if table.options.letters:
+        lines_.append("Lettre : résultat significativement supérieur à celui de la population "
+                      "indiquée (minuscule : p < 0,05 ; majuscule : p < 0,01).")
+    if table.source:
+        lines_.append(table.source)
+    letters = {c.label: c.letter for c in table.columns if c.variable == variable}
+    groups = [str(c[1]) for c in columns]
+    shown_groups = [f"{g} ({letters[g]})" if table.options.letters and letters.get(g) else g
+                    for g in groups]
+    names = [_plain(_labels([r])[0], 60) for r in rows]
+    # vertical layout in bar units (0.3 in each): a row's name, then its bars
+    first, cursor = [], 0.0
+    for name in names:
+        cursor += 0.7 * (name.count("\n") + 1) + 0.3
+        first.append(cursor)
+        cursor += len(groups)
+    text, footer_height = _footer_text(lines_)
+    height = 0.6 + 0.3 * cursor + footer_height
+    parts = []
+    with house_style():
+        fig = _figure(height)
+        _footer(fig, table, text)
+        ax = fig.add_axes([0.36, footer_height / height, 0.4, 0.3 * cursor / height])
+        at_left = blended_transform_factory(fig.transFigure, ax.transData)
+        for i, (item, row) in enumerate(rows):
+            for j, group in enumerate(groups):
+                y = first[i] + j
+                v = values[i, j]
+                ax.barh(y, 100 * v, height=0.8, color=PALETTE[j % len(PALETTE)], gid="ramlab-bar")
+                mark = str(marks.loc[(item, row), columns[j]] or "")
+                figure = fmt_pct(v, digits) + (f" {mark}" if mark else "")
+                ax.text(100 * v + 1.5, y, _plain(figure), va="center", ha="left",
+                        color="#222222", clip_on=False)
+                ax.text(-2, y, _plain(shown_groups[j]), va="center", ha="right", color="#222222",
+                        clip_on=False)
+                parts.append(f"{_labels([(item, row)])[0]}, {group} : {figure}")
+            ax.text(0.01, first[i] - 0.55, names[i], va="bottom", ha="left", color="#222222",
+                    fontweight="bold", transform=at_left, clip_on=False)
+        ax.set_xlim(0, 100)
+        ax.set_ylim(cursor - 0.5, -0.5)
+        ax.set_yticks([])
+        ax.set_xticks([])
+        for side in ("left", "right", "top", "bottom"):
+            ax.spines[side].set_visible(False)
+        _title_text(fig, _title(table, question, title))
+    data = pd.Series(values.ravel(), index=[f"{_labels([r])[0]} : {g}" for r in rows for g in groups])
+    alt = _alt("Comparaison des populations", _title(table, question, title), parts,
+               " ; ".join(footer))
+    return Chart(fig, alt, data, "compared")
+
+
+# ---------------------------------------------------------------------------
 # Choosing the chart
 
 
@@ -827,20 +939,28 @@ def _change_text(change, mark):
     return f"{sign}{points} {unit} {mark or 'n.s.'}"
 
 
-# One piece: the end labels are spread by their measured sizes on this figure's axes,
-# so the drawing and the labelling share one layout; the docstring makes up the rest.
-def lines(table, *, question=None, rows=None, title=None):
+#: Most lines on one panel of a trend chart; more are drawn as facets.
+MAX_SERIES = 4
+
+
+def lines(table, *, question=None, rows=None, title=None, max_series=MAX_SERIES):
     """Slope chart across years of a trend table (:func:`ramlab.tables.trend`).
 
     One line per answer; its values are written at each year, its label and
     change at the right end, spread so that no two labels overlap. A change
     that the table marks significant is drawn solid with its stars; one that
-    is not is dashed and says "n.s.".
+    is not is dashed and says "n.s.". There is no legend: each line is named
+    at its end. More lines than ``max_series`` (the items of a grid) are
+    drawn as facets: panels one above the other, each of at most
+    ``max_series`` lines, on the same 0-100 % scale, under one title and over
+    one footer.
 
     Parameters
     ----------
     rows : list of str, optional
         Answers to draw (default: the answers and nets).
+    max_series : int
+        Most lines on one panel (default 4).
 
     Examples
     --------
@@ -857,6 +977,8 @@ def lines(table, *, question=None, rows=None, title=None):
     years = [c for c in table.frame.columns if c[0] == "Année"]
     if len(years) < 2:
         raise TableError("lines(): the table is not a trend (needs columns per year)")
+    if int(max_series) < 1:
+        raise TableError(f"lines(): max_series must be 1 or more, not {max_series!r}")
     change_cols = [c for c in table.frame.columns if c[0] == "Évolution"]
     sub = table.frame.xs(question, level="question")
     marks = table.marks.xs(question, level="question")
@@ -866,71 +988,129 @@ def lines(table, *, question=None, rows=None, title=None):
     if rows is not None:
         keep &= np.array([r in rows for _, r in sub.index])
     sub, marks = sub[keep], marks[keep]
-    x = np.arange(len(years), dtype=float)
-    digits = table.options.digits
+    tested = bool(change_cols) and sub[change_cols[-1]].notna().any()
     lines_ = _footer_lines(table, question, years[-1], [
         "Trait plein : évolution significative (* p < 0,05 ; ** p < 0,01, test t sur le plan "
-        "de sondage) ; pointillés : non significative (n.s.)."])
+        "de sondage) ; pointillés : non significative (n.s.)." if tested else
+        "Évolution non testée : la question n'est pas comparable d'une édition à l'autre."])
     lines_[0] = _trend_base(table, question, years)
     n = len(sub)
-    height = max(3.4, 1.4 + 0.42 * n) + 0.21 * len(lines_)
+    chunks, heads, names = _panels(sub.index, int(max_series))
+    text, footer = _footer_text(lines_)
+    top, gap = 0.7, 0.3
+    head_room = [0.0 if h is None else 0.12 + 0.19 * (h.count("\n") + 1) for h in heads]
+    if len(chunks) == 1:
+        heights = [max(max(3.4, 1.4 + 0.42 * n) + 0.21 * len(lines_) - top - footer, 1.2)]
+    else:
+        heights = [max(2.4, 1.0 + 0.55 * len(c)) for c in chunks]
+    # facets: the years under the last panel need their own room above the footer
+    height = top + sum(heights) + sum(head_room) + gap * (len(chunks) - 1) + footer
+    height += 0.25 if len(chunks) > 1 else 0.0
+    label_labels = []
     with house_style():
         fig = _figure(height)
-        ax = fig.add_axes([0.12, 0.2, 0.36, 0.6])
-        values = sub[years].to_numpy(dtype=float) * 100
-        ax.set_ylim(0, 100)  # the whole scale: a slope is not exaggerated by a zoom
-        _finish(fig, ax, table, question, lines_, top=0.7)
-        y0, y1 = ax.get_ylim()
-        line = (y1 - y0) * (MIN_POINTS * 1.45 / 72) / (ax.get_position().height * height)
-        label_labels = []
-        for k, ((item, r), v) in enumerate(zip(sub.index, values)):
-            colour = PALETTE[k % len(PALETTE)]
-            mark = str(marks.iloc[k][change_cols[-1]]) if change_cols else ""
-            ax.plot(x, v, marker="o", color=colour, linewidth=2.2 if mark else 1.4,
-                    linestyle="-" if mark else "--")
-            change = sub.iloc[k][change_cols[-1]] * 100 if change_cols else np.nan
-            text = (r if not item else item) if n > 1 else (r if not item else f"{item} : {r}")
-            stamp = _change_text(change, mark)
-            label = _plain(f"{fmt_pct(v[-1] / 100, digits)} {text} ({stamp})", 36)
-            label_labels.append((v, colour, label))
-        for j in range(len(years)):  # value labels at each year, spread apart
-            ys = _spread([v[j] for v, _, _ in label_labels], line * 1.1, y0, y1)
-            for (v, colour, _), y in zip(label_labels, ys):
-                if j == len(years) - 1:
-                    continue
-                ax.annotate(_plain(fmt_pct(v[j] / 100, digits)), (x[j], v[j]), xytext=(x[j] - 0.06, y),
-                            ha="right", va="center", color=colour,
-                            arrowprops=None if abs(y - v[j]) < line / 2 else
-                            {"arrowstyle": "-", "color": colour, "linewidth": 0.6})
-        ends = [ax.text(x[-1] + 0.08, v[-1], text, ha="left", va="center", color=colour,
-                        clip_on=False) for v, colour, text in label_labels]
-        # Spread the end labels by their drawn heights (in data units), plus a third of a line.
-        renderer = fig.canvas.get_renderer()
-        to_data = ax.transData.inverted()
-        sizes = []
-        for t in ends:
-            box = t.get_window_extent(renderer)
-            (_, b0), (_, b1) = to_data.transform([(box.x0, box.y0), (box.x0, box.y1)])
-            sizes.append(abs(b1 - b0) + line * 0.35)
-        ys = _spread([v[-1] for v, _, _ in label_labels], sizes, y0, y1 + line * 2)
-        for t, (v, colour, _), y in zip(ends, label_labels, ys):
-            t.set_y(y)
-            if abs(y - v[-1]) >= line / 2:
-                ax.plot([x[-1] + 0.01, x[-1] + 0.07], [v[-1], y], color=colour, linewidth=0.6,
-                        clip_on=False)
-        ax.set_xticks(x, [_plain(str(c[1])) for c in years])
-        ax.set_xlim(-0.45, len(years) - 1 + 0.1)
-        from matplotlib.ticker import FuncFormatter
-
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}\u202f%"))
+        _footer(fig, table, text)
+        upper = height - top
+        for chunk, panel, head, room in zip(chunks, heights, heads, head_room):
+            upper -= room
+            ax = fig.add_axes([0.12, (upper - panel) / height, 0.36, panel / height])
+            if head is not None:  # the facet's grid item, above its panel
+                ax.set_title(head, loc="left", fontsize=MIN_POINTS + 0.5, fontweight="bold",
+                             pad=6)
+            upper -= panel + gap
+            label_labels += _slopes(fig, ax, sub.iloc[chunk], marks.iloc[chunk], years,
+                                    change_cols, table.options.digits, [names[k] for k in chunk])
         _title_text(fig, _title(table, question, title))
     data = sub[years].astype(float).copy()
     data.index = _labels(sub.index)
     data = data.stack()
-    parts = [text for _, _, text in label_labels]
+    parts = [label for _, _, label in label_labels]
     alt = _alt(f"Évolution {years[0][1]}–{years[-1][1]}", _title(table, question, title), parts,
                lines_[0])
     return Chart(fig, alt, data, "lines")
+
+
+# One piece: the end labels are spread by their measured sizes on this panel's axes,
+# so the drawing and the labelling share one layout.
+def _panels(index, most):
+    """Facets of a slope chart: ``(chunks of row positions, panel headings, line names)``.
+
+    Up to ``most`` lines: one panel. More, on a grid drawn with several
+    answers per item: a panel per item (split further beyond ``most``),
+    headed by the item, its lines named by their answer; else balanced
+    panels of at most ``most`` lines (7 lines: 4 and 3). A line is named by
+    its item, or its item and answer when an item has several lines.
+    """
+    index = list(index)
+    n = len(index)
+    items = list(dict.fromkeys(item for item, _ in index))
+    repeated = len(items) < n  # an item with several answers drawn
+    if n > most and repeated and len(items) > 1 and all(items):
+        chunks, heads = [], []
+        for it in items:
+            rows = [k for k, (item, _) in enumerate(index) if item == it]
+            size = -(-len(rows) // -(-len(rows) // most))
+            for i in range(0, len(rows), size):
+                chunks.append(rows[i:i + size])
+                heads.append(_plain(it, 60))
+        return chunks, heads, [r for _, r in index]
+    names = [r if not item else (f"{item} : {r}" if repeated or n == 1 else item)
+             for item, r in index]
+    if n <= most:
+        return [list(range(n))], [None], names
+    size = -(-n // -(-n // most))  # balanced
+    chunks = [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+    return chunks, [None] * len(chunks), names
+
+
+def _slopes(fig, ax, sub, marks, years, change_cols, digits, names):
+    """One panel of a slope chart: a line per row of ``sub``; returns (values, colour, label)."""
+    x = np.arange(len(years), dtype=float)
+    height = fig.get_figheight()
+    ax.set_ylim(0, 100)  # the whole scale: a slope is not exaggerated by a zoom
+    y0, y1 = ax.get_ylim()
+    line = (y1 - y0) * (MIN_POINTS * 1.45 / 72) / (ax.get_position().height * height)
+    values = sub[years].to_numpy(dtype=float) * 100
+    label_labels = []
+    for k, ((item, r), v) in enumerate(zip(sub.index, values)):
+        colour = PALETTE[k % len(PALETTE)]
+        mark = str(marks.iloc[k][change_cols[-1]]) if change_cols else ""
+        ax.plot(x, v, marker="o", color=colour, linewidth=2.2 if mark else 1.4,
+                linestyle="-" if mark else "--", gid="ramlab-series")
+        change = sub.iloc[k][change_cols[-1]] * 100 if change_cols else np.nan
+        text = names[k]
+        stamp = _change_text(change, mark)
+        label = _plain(f"{fmt_pct(v[-1] / 100, digits)} {text}" + (f" ({stamp})" if stamp else ""), 36)
+        label_labels.append((v, colour, label))
+    for j in range(len(years) - 1):  # value labels at each year but the last, spread apart
+        ys = _spread([v[j] for v, _, _ in label_labels], line * 1.1, y0, y1)
+        for (v, colour, _), y in zip(label_labels, ys):
+            ax.annotate(_plain(fmt_pct(v[j] / 100, digits)), (x[j], v[j]), xytext=(x[j] - 0.06, y),
+                        ha="right", va="center", color=colour,
+                        arrowprops=None if abs(y - v[j]) < line / 2 else
+                        {"arrowstyle": "-", "color": colour, "linewidth": 0.6})
+    ends = [ax.text(x[-1] + 0.08, v[-1], text, ha="left", va="center", color=colour,
+                    clip_on=False) for v, colour, text in label_labels]
+    # Spread the end labels by their drawn heights (in data units), plus a third of a line.
+    renderer = fig.canvas.get_renderer()
+    to_data = ax.transData.inverted()
+    sizes = []
+    for t in ends:
+        box = t.get_window_extent(renderer)
+        (_, b0), (_, b1) = to_data.transform([(box.x0, box.y0), (box.x0, box.y1)])
+        sizes.append(abs(b1 - b0) + line * 0.35)
+    ys = _spread([v[-1] for v, _, _ in label_labels], sizes, y0, y1 + line * 2)
+    for t, (v, colour, _), y in zip(ends, label_labels, ys):
+        t.set_y(y)
+        if abs(y - v[-1]) >= line / 2:
+            ax.plot([x[-1] + 0.01, x[-1] + 0.07], [v[-1], y], color=colour, linewidth=0.6,
+                    clip_on=False)
+    ax.set_xticks(x, [_plain(str(c[1])) for c in years])
+    ax.set_xlim(-0.45, len(years) - 1 + 0.1)
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}\u202f%"))
+    return label_labels
 
 
 def save(chart, path, *, synthetic=None, dpi=200):
