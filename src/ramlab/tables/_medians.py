@@ -133,31 +133,73 @@ def _segments(group, order, ws, G):
     out = []
     for g in range(G):
         a, b = bounds[g], bounds[g + 1]
-        out.append((rows[a:b], np.cumsum(wv[a:b])) if b > a else None)
+        out.append((rows[a:b], _Cumulative(wv[a:b])) if b > a else None)
     return out
+
+
+class _Cumulative:
+    """The cumulative sums of a segment's weights, made where a search needs them.
+
+    The sums of chunks of rows, cumulated, locate the chunk where the sums
+    pass a value; the running sum is made inside that chunk only. Every sum
+    is within ``(m + 2) eps`` of the total of its exact value (m rows), as a
+    running sum over all the rows would be.
+    """
+
+    CHUNK = 2048
+
+    def __init__(self, w):
+        self.w = w
+        self.m = w.size
+        self.starts = np.arange(0, self.m, self.CHUNK)
+        self.ends = np.cumsum(np.add.reduceat(w, self.starts))  # the sum up to each chunk's last row
+        self.total = float(self.ends[-1])
+
+    def at(self, i):
+        """The sum of the weights of rows 0..i."""
+        k = i // self.CHUNK
+        before = self.ends[k - 1] if k else 0.0
+        return float(before + self.w[k * self.CHUNK:i + 1].sum())
+
+    def search(self, t):
+        """(pos, S[pos], S[pos + 1]): pos the last row whose running sum S is <= t (-1: none;
+        S[-1] is then None), S[pos + 1] None when pos is the last row or undecided here."""
+        k = int(np.searchsorted(self.ends, t, side="right"))  # chunks 0..k-1 end at or below t
+        if k == self.ends.size:
+            return self.m - 1, float(self.ends[-1]), None
+        a = k * self.CHUNK
+        before = float(self.ends[k - 1]) if k else 0.0
+        local = before + np.cumsum(self.w[a:a + self.CHUNK])
+        j = int(np.searchsorted(local, t, side="right"))  # local sums at or below t
+        if j == local.size:  # the chunk's own sums end at or below t: left to the exact rule
+            return a + j - 1, float(local[-1]), None
+        s_pos = float(local[j - 1]) if j else (before if k else None)
+        return a + j - 1, s_pos, float(local[j])
 
 
 def _rule(segment, x, w, p, exact):
     """R's qrule "math" p-quantile of one value-sorted segment (:func:`quantile_rule`).
 
     R compares the cumulative weights, summed in extended precision, with
-    ``p`` times their total. The double sums differ from R's by at most
-    ``(m + 2) eps`` of the total (m rows): when no comparison falls within
-    three times that, both decide alike; else the exact rule decides. Integer
-    weights (with a total under 2**53) sum exactly: no bound needed.
+    ``p`` times their total. The double sums (:class:`_Cumulative`) differ
+    from R's by at most ``(m + 2) eps`` of the total (m rows): when no
+    comparison falls within three times that, both decide alike; else the
+    exact rule decides. Integer weights (with a total under 2**53) sum
+    exactly: no bound needed.
     """
     if segment is None:
         return np.nan
     rows, S = segment
-    m = S.size
-    T = S[-1]
+    m = S.m
+    T = S.total
     t = p * T
-    pos = int(np.searchsorted(S, t, side="right")) - 1
+    pos, s_pos, s_next = S.search(t)
     if exact:
-        pos = max(pos, 0)  # survey:::last gives 1 when no cumulative weight is under p
-        return float(x[rows[pos if p - S[pos] / T == 0 else min(pos + 1, m - 1)]])
+        if pos < 0:  # survey:::last gives 1 when no cumulative weight is under p
+            pos, s_pos = 0, S.at(0)
+        return float(x[rows[pos if p - s_pos / T == 0 else min(pos + 1, m - 1)]])
     e = 3 * (m + 2) * _EPS * T
-    if (pos < 0 or S[pos] < t - e) and pos + 1 < m and S[pos + 1] > t + e:
+    if (pos < 0 or s_pos < t - e) and s_next is not None and s_next > t + e:
         return float(x[rows[min(max(pos, 0) + 1, m - 1)]])
     keep = np.sort(rows)  # the rows in data order: the exact rule's stable sort, as R's order()
     return quantile_rule(x[keep], w[keep], p, "math")
