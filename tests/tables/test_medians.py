@@ -12,6 +12,7 @@ the SEs.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import _rref as R
@@ -90,8 +91,6 @@ def test_tidy_frame_and_cells_show_the_median_interval():
 def test_fast_median_equals_the_exact_rule_on_ties_and_close_sums():
     # integer weights (exact sums, the CDF hits 1/2 exactly), equal non-integer
     # weights (sums that R rounds in extended precision) and continuous weights
-    import pandas as pd
-
     from ramlab import Design
     from ramlab.tables import weighted_quantile
 
@@ -120,3 +119,18 @@ def test_banner_median_on_a_replicate_design_matches_r(name):
     assert t.frame.loc[ROW, TOTAL] == res["quantile"][i]
     assert [low.loc[ROW, TOTAL], high.loc[ROW, TOTAL]] == [res["ci_low"][i], res["ci_high"][i]]
     R.assert_close([t.se.loc[ROW, TOTAL]], [res["se"][i]], 1e-6)
+
+
+def test_a_banner_cut_into_questions_keeps_each_median_interval():
+    # reports.blocks.question_tables cuts a banner into one table per question
+    from ramlab.reports.blocks import question_tables
+
+    d = _design("dstrat_calraked")
+    t = banner(d, ["sch.wide", "api00"], ["stype"], min_base=0, chisq=False)
+    piece = question_tables(t)["api00"].to_frame("tidy")
+    whole = t.to_frame("tidy")
+    whole = whole[whole["question"] == "api00"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(piece, whole)
+    res = _case(MEDIAN, "dstrat_calraked_by_stype_median_api00")
+    median = piece[piece["kind"] == "median"].set_index("group")
+    assert median.loc[res["groups"], "ci_low"].tolist() == res["ci_low"]

@@ -41,8 +41,10 @@ def confidence_intervals(table, level=0.95):
     median = kinds == "median"
     low[median] = high[median] = np.nan
     if table.intervals is not None and level == 0.95:
-        low[median] = table.intervals[0].to_numpy(dtype=float)[median]
-        high[median] = table.intervals[1].to_numpy(dtype=float)[median]
+        # by labels: a table cut into pieces (rows, columns) keeps the banner's intervals
+        for out, bounds in zip((low, high), table.intervals):
+            out[median] = bounds.reindex(index=table.frame.index, columns=table.frame.columns).to_numpy(
+                dtype=float)[median]
     no_ci = np.isin(kinds, _BASES)[:, None] | np.isnan(se)
     if table.options.trend:  # the changes between years have their own tests
         no_ci = no_ci | (table.frame.columns.get_level_values(0) == "Évolution")[None, :]
