@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -244,6 +245,7 @@ def _against_floor(root: Path, workdir: Path, base: dict, *, years, rounds: int)
 
     picked = {"years": years} if years else {}
     own, real_s, floor_s = {}, {}, {}
+    loads = [os.getloadavg()[0]]
     for _ in range(rounds):  # alternate, so that machine load hits both alike
         real = build(root, "real", 1, **picked)
         floor = build(floor_root, "floor", 1, **picked)
@@ -251,19 +253,23 @@ def _against_floor(root: Path, workdir: Path, base: dict, *, years, rounds: int)
             own.setdefault(r["key"], []).append(r["seconds"] - f["seconds"])
             real_s.setdefault(r["key"], []).append(r["seconds"])
             floor_s.setdefault(r["key"], []).append(f["seconds"])
+        loads.append(os.getloadavg()[0])
+    print(f"charge moyenne (1 min) pendant les tours : {_ratio(min(loads))} à {_ratio(max(loads))} "
+          f"pour {os.cpu_count()} cœurs : les temps absolus en dépendent, les rapports appariés moins")
     print(f"projet : {root} ; plancher F : le même build, chaque notebook réduit à ses paramètres "
           f"et aux imports des dépendances ({rounds} tours appariés, --jobs 1, médianes)")
     for key in own:
         f = statistics.median(floor_s[key])
         print(f"  {key} : build {_seconds(statistics.median(real_s[key]))}, F {_seconds(f)}, "
               f"part propre de ramlab (build - F, apparié) {_seconds(statistics.median(own[key]))} "
-              f"(objectif : moins de 1 s) ; build / F {_ratio(statistics.median(real_s[key]) / f)}")
+              f"(objectif : moins de 1 s) ; build / F {_ratio(statistics.median(real_s[key]) / f)} "
+              f"(apparié : {_ratio(statistics.median(r / f for r, f in zip(real_s[key], floor_s[key])))})")
     grid = build(root, "grid", 2, grid=True)  # every survey-year, trends included
     grid_floor_1 = build(floor_root, "grid-floor-1", 1, grid=True)
     total_f = sum(r["seconds"] for r in grid_floor_1["results"])
     print(f"grille complète ({len(grid['results'])} rapports, --jobs 2, depuis zéro) : "
           f"{_seconds(grid['wall'])} ; somme des planchers F (--jobs 1) {_seconds(total_f)} : "
-          f"rapport {_ratio(grid['wall'] / total_f)}")
+          f"rapport {_ratio(grid['wall'] / total_f)} (charge moyenne {_ratio(os.getloadavg()[0])})")
     return 0
 
 

@@ -752,6 +752,8 @@ def test_benchmark_measures_a_small_project_against_its_imports_only_floor(tmp_p
     out = done.stdout
     assert re.search(r"demo/2021 : build .* F .* part propre de ramlab \(build - F, apparié\)", out), out
     assert re.search(r"grille complète \(4 rapports, --jobs 2, depuis zéro\) .* somme des planchers F", out), out
+    assert re.search(r"build / F \d+,\d\d \(apparié : \d+,\d\d\)", out), out
+    assert re.search(r"charge moyenne \(1 min\) pendant les tours : \d+,\d\d à \d+,\d\d", out), out
 
 
 def test_index_flags_reports_built_on_synthetic_data(tmp_path):
