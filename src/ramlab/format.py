@@ -92,19 +92,25 @@ def fmt_date(value, *, long=False):
 _BEFORE_COLON = re.compile(r"[ \u00a0\u202f]*:(?=\s|$)")
 _BEFORE_MARK = re.compile(r"[ \u00a0\u202f]*([;!?»])")
 _AFTER_OPEN = re.compile(r"«[ \u00a0\u202f]*")
+_THOUSANDS = re.compile(r"(?<![\d,])(\d{1,3}) (?=\d{3}(?!\d))")
 
 
 def french_spaces(text: str) -> str:
     """`text` with the no-break spaces of French typography, so that no line starts with a sign.
 
     A no-break space (U+00A0) before ":" and inside « », a narrow one
-    (U+202F) before ";", "!" and "?" (Lexique des règles typographiques en
-    usage à l'Imprimerie nationale). A colon inside a word or a time
-    ("12:30") is left alone.
+    (U+202F) before ";", "!" and "?" and between the thousands of a number
+    written with a plain space in a label ("5 000 salariés"), as
+    :func:`fmt_int` writes them (Lexique des règles typographiques en usage à
+    l'Imprimerie nationale). A colon inside a word or a time ("12:30") is left
+    alone.
 
     >>> french_spaces("Base : Ensemble ; « Oui » ?") == "Base\u00a0: Ensemble\u202f; «\u00a0Oui\u00a0»\u202f?"
     True
+    >>> french_spaces("(5 000 salariés et plus), 10 à 249") == "(5\u202f000 salariés et plus), 10 à 249"
+    True
     """
+    text = _THOUSANDS.sub(lambda m: m.group(1) + NNBSP, text)
     text = _BEFORE_COLON.sub("\u00a0:", text)
     text = _BEFORE_MARK.sub(lambda m: ("\u00a0" if m.group(1) == "»" else NNBSP) + m.group(1), text)
     return _AFTER_OPEN.sub("«\u00a0", text)

@@ -131,6 +131,8 @@ def test_a_finding_uses_the_spec_phrase_of_its_row_and_quotes_the_table_cells(su
         assert int(match.group(1)) > int(match.group(2))
         assert [f"{match.group(1)}{NNBSP}%", f"{match.group(2)}{NNBSP}%"] == [
             _number(shown.loc[key, hi]), _number(shown.loc[key, lo])]
+        # the gap is the difference of the figures quoted, as a reader subtracts them
+        assert f"Écart de {int(match.group(1)) - int(match.group(2))} points" in s.base
         phrased += 1
     assert phrased == len(found) > 0
     # the example: innovation sociale, 50 salariés et plus against moins de 10 salariés
@@ -359,3 +361,20 @@ def test_a_finding_on_a_group_of_30_to_74_says_base_faible():
             says = f"{column[1]}{NBSP}: {count} répondants, base faible" in s.base
             assert says == (30 <= count < 75), (s.base, count)
     assert any("base faible" in s.base for s in found)
+
+
+def test_the_gap_is_the_difference_of_the_figures_quoted_and_labels_keep_their_thousands():
+    # entreprises 2015: 96 % against 50 % (unrounded 46.8 points) reads "Écart de 46 points"
+    loaded, _ = _edition("entreprises", 2015)
+    table = tables.crosstab(loaded, "q7", blocks.table_breakdowns(loaded)["taille"],
+                            **blocks.table_options("partner", loaded.spec))
+    found = findings.computed(table, loaded.spec)
+    assert found
+    rounded_apart = 0
+    for s in found:
+        hi, lo = (int(x) for x in re.findall(rf"\((\d+){NNBSP}%\)", s.text))
+        assert f"Écart de {hi - lo} points" in s.base, (s.text, s.base)
+        rounded_apart += round(100 * s.size) != hi - lo
+        assert not re.search(r"\d \d{3}\b", s.text + s.base), s.text  # "5 000": a narrow no-break space
+    assert rounded_apart, "a gap whose unrounded value rounds apart from the quoted figures"
+    assert any(f"(5{NNBSP}000 salariés et plus)" in s.text for s in found)

@@ -331,7 +331,7 @@ def computed(tables, spec=None, *, synthetic: bool = False, groups=None) -> list
 
 
 def _computed(table, spec, synthetic, groups=None):
-    from ramlab.format import fmt_int, fmt_number
+    from ramlab.format import fmt_int
     from ramlab.io.spec import REPORT_DEFAULTS
 
     tests = table.tests
@@ -363,7 +363,7 @@ def _computed(table, spec, synthetic, groups=None):
                                     (hi[1], _shown(shown.loc[key, hi])),
                                     (lo[1], _shown(shown.loc[key, lo])), gender=gender,
                                     groups=groups)
-            points = fmt_number(100 * abs(test["estimate"]), 0)
+            points = _gap(_shown(shown.loc[key, hi]), _shown(shown.loc[key, lo]), test["estimate"])
             base = (f"Base : {field(info, 'base_label')}. {group(hi[1], n[hi])} ; {group(lo[1], n[lo])}. "
                     f"Écart de {points} points, significatif au seuil de 5 % ({adjust}).")
             sentences.append(Sentence(
@@ -373,6 +373,23 @@ def _computed(table, spec, synthetic, groups=None):
                 size=abs(float(test["estimate"])), cells=((key, hi), (key, lo)), published=False,
             ))
     return sentences
+
+
+def _gap(hi: str, lo: str, estimate: float) -> str:
+    """The gap in points between two displayed percentages, as a reader subtracts them.
+
+    96 % against 50 % is "46" points even when the unrounded gap is 46.8: the
+    sentence must agree with the figures it quotes. The unrounded estimate is
+    used only when a figure does not read as a number.
+    """
+    from ramlab.format import fmt_number
+
+    figures = [re.match(r"-?\d+(?:,(\d+))?", text.replace("\u202f", "")) for text in (hi, lo)]
+    if not all(figures):
+        return fmt_number(100 * abs(float(estimate)), 0)
+    digits = max(len(m.group(1) or "") for m in figures)
+    values = [float(m.group(0).replace(",", ".")) for m in figures]
+    return fmt_number(abs(values[0] - values[1]), digits)
 
 
 def select(findings, *, cap: int) -> list:
