@@ -42,12 +42,20 @@ class StackedBase(Base):
     column: str = "year"
 
     def mask(self, data):
-        out = pd.Series(False, index=data.index, name=self.id)
-        years = data[self.column]
+        # each year's filter on the whole frame (no copy of its rows), kept on its rows;
+        # years that share a base are evaluated once
+        years = data[self.column].to_numpy()
+        out = np.zeros(len(data), dtype=bool)
+        done = {}
         for year, base in self.by_year.items():
-            rows = (years == year).to_numpy()
-            out.loc[rows] = base.mask(data.loc[rows]).to_numpy(dtype=bool)
-        return out
+            rows = years == year
+            if not rows.any():
+                continue
+            key = (base.id, repr(base.filter))
+            if key not in done:
+                done[key] = base.mask(data).to_numpy(dtype=bool)
+            out[rows] = done[key][rows]
+        return pd.Series(out, index=data.index, name=self.id)
 
 
 def _merge_questions(specs):

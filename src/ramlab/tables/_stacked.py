@@ -15,9 +15,9 @@ import pandas as pd
 
 __all__ = ["mask_not_asked"]
 
-def _column_years(data, year_col, column, answered):
+def _column_years(years, column, answered):
     """The years of a table column's rows that answered the question's column."""
-    years = data[year_col].to_numpy()[column.mask & answered]
+    years = years[column.mask & answered]
     return {y for y in pd.unique(years) if not pd.isna(y)}
 
 
@@ -67,6 +67,7 @@ def mask_not_asked(table, data, spec=None):
         return table
     not_asked = info["not_asked"]
     year_col = info["column"]
+    years = data[year_col].to_numpy()
     frame, se, marks = table.frame.copy(), table.se.copy(), table.marks.copy()
     masked = set()  # (question, item, row, column label)
     unanswered = set()  # (question, item) with an answer not offered in some column
@@ -83,7 +84,7 @@ def mask_not_asked(table, data, spec=None):
                 continue
             order = list(data[col].cat.categories) if col in data.columns else []
             answered = data[col].notna().to_numpy() if col in data.columns else True
-            col_years = [_column_years(data, year_col, c, answered) for c in table.columns]
+            col_years = [_column_years(years, c, answered) for c in table.columns]
             kind = table.kinds.iloc[pos]
             if kind in ("n", "base"):
                 continue
