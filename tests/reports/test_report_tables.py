@@ -37,6 +37,9 @@ def test_banner_cut_per_question_equals_a_crosstab_per_question(survey, breakdow
         pd.testing.assert_frame_equal(piece.small, alone.small)
         pd.testing.assert_series_equal(piece.kinds, alone.kinds)
         assert piece.questions == alone.questions and piece.options == alone.options
+        assert (piece.intervals is None) == (alone.intervals is None)
+        for mine, theirs in zip(piece.intervals or (), alone.intervals or ()):
+            pd.testing.assert_frame_equal(mine, theirs, check_exact=False, rtol=1e-12)
         # the significance tests (Holm within a row) and the Rao-Scott tests
         assert len(piece.tests) == len(alone.tests)
         if len(alone.tests):
@@ -73,3 +76,22 @@ def test_a_few_published_cells_of_the_banner_path(survey):
                 assert alone.marks.loc[key, column] == pieces[qid].marks.loc[key, column]
                 checked += 1
     assert checked >= 20
+
+
+def test_median_intervals_are_cut_with_their_question():
+    """A banner with medians (numeric questions) cut per question: the intervals of each piece
+    are its crosstab's, so the tidy frame (estimates, intervals) is the same."""
+    from ramlab import Design, banner
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"x": rng.normal(size=300), "y": rng.gamma(2.0, size=300),
+                       "q": pd.Categorical(rng.choice(["a", "b"], 300)),
+                       "g": pd.Categorical(rng.choice(["u", "v"], 300))})
+    pieces = blocks.question_tables(banner(Design(df), ["x", "q", "y"], ["g"], chisq=False, min_base=0))
+    for qid in ("x", "q", "y"):
+        alone = banner(Design(df), [qid], ["g"], chisq=False, min_base=0)
+        assert (pieces[qid].intervals is None) == (alone.intervals is None)
+        for mine, theirs in zip(pieces[qid].intervals or (), alone.intervals or ()):
+            pd.testing.assert_frame_equal(mine, theirs)
+        pd.testing.assert_frame_equal(pieces[qid].to_frame("tidy"), alone.to_frame("tidy"))
+    assert pieces["x"].intervals is not None  # the medians of a numeric question have intervals

@@ -361,8 +361,8 @@ def section_title(question, tables, spec, *, synthetic: bool) -> str:
 def question_tables(table) -> dict:
     """``{question id: Table}``: a banner of several questions cut into one table per question.
 
-    Each piece holds the question's rows, tests, Rao-Scott tests and
-    covariance, with the banner's columns and options: the same figures,
+    Each piece holds the question's rows, tests, Rao-Scott tests,
+    covariance and median intervals, with the banner's columns and options: the same figures,
     letters and tests as :func:`ramlab.tables.crosstab` of that question on
     those columns (a banner computes each question on its own), for one
     computation of the columns' domains instead of one per question.
@@ -388,8 +388,17 @@ def question_tables(table) -> dict:
             table, frame=cut(table.frame), se=cut(table.se), marks=cut(table.marks),
             small=cut(table.small), kinds=cut(table.kinds), tests=tested(table.tests),
             chisq=tested(table.chisq), questions={qid: table.questions[qid]},
-            covariance={k: v for k, v in table.covariance.items() if k == qid})
+            covariance={k: v for k, v in table.covariance.items() if k == qid},
+            intervals=_cut_intervals(table.intervals, cut))
     return pieces
+
+
+def _cut_intervals(intervals, cut):
+    """A question's rows of a banner's median intervals; None when it has no median (as crosstab)."""
+    if intervals is None:
+        return None
+    low, high = (cut(bounds) for bounds in intervals)
+    return None if low.isna().to_numpy().all() and high.isna().to_numpy().all() else (low, high)
 
 
 def render_options(table, spec, *, audience: str, data=None) -> dict:
