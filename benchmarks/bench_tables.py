@@ -2,8 +2,11 @@
 
 60 questions (single choice, scales with nets, multi-response, grids, numeric)
 x 15 banner columns (taille 3 + secteur 5 + region 7 groups) with letters, on a
-raked design (the IMPACT weighting), at n = 2,000 and n = 1,000,000.
-Targets (issue 4): under 0.5 s at n = 2,000 and under 10 s at n = 1,000,000.
+raked design (the IMPACT weighting), at n = 2,000 and n = 1,000,000; the
+numeric questions' medians with their Woodruff SE and interval.
+Targets: under 0.5 s at n = 2,000 (issue 4); under 2 s at n = 1,000,000
+(issue 14; 10 s in issue 4). And the banner of 20 questions x 5 breakdowns at
+n = 100,000 within 8 times its floor (issue 14, ``--floor-n``).
 
 Usage::
 
