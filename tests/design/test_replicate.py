@@ -4,11 +4,13 @@ Reference values: tests/fixtures/r/replicate.json, made by replicate.R (JK1
 on apiclus1, JKn on apistrat, BRR and Fay on R's scd, a seeded bootstrap on
 apistrat whose replicate weights R exported, JK1 with mse = TRUE): estimators
 with ``deff=``, ``ciprop`` (every method), banner tables (group estimates,
-pairwise and group-versus-rest tests, Rao-Scott test) on the replicate design.
+pairwise and group-versus-rest tests, Rao-Scott test, medians) on the replicate
+design; quantiles with interval types "mean" and "quantile", whole and by group.
 """
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -18,7 +20,7 @@ import pytest
 import _rref as R
 from ramlab import Design, ReplicateDesign
 from ramlab.errors import DesignError, MarginError, WeightError
-from ramlab.tables import crosstab
+from ramlab.tables import banner, crosstab
 
 REP = R.load_json("replicate.json")
 CASES = REP["cases"]
@@ -308,3 +310,65 @@ def test_banner_contrast_of_two_answers_against_r(case):
         c = t.contrast("api00 > 600", "api99 > 600", column=("stype", case["group"]))
     R.assert_close(c.estimate, r["estimate"], 1e-8, atol=1e-12, what="estimate")
     R.assert_close(c.se, r["se"], 1e-6, what="se")
+
+
+_MEDIAN_ROW = ("api00", "", "Médiane")
+
+
+def _nan(values):
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+@pytest.mark.parametrize("name", ["rclus1", "rboot", "rclus1_raked"])
+def test_banner_median_on_a_replicate_design_against_r(name):
+    """Banner medians on a replicate design: R svyby(~api00, ~g, d, svyquantile,
+    quantiles = 0.5, ci = TRUE, vartype = c("se", "ci")), each group's CDF at its
+    median recomputed in every replicate, on the group's replicate degf."""
+    d = _design(name)
+    t = banner(d, ["api00"], ["stype", "awards"], min_base=0, chisq=False)
+    low, high = t.intervals
+    total = next(c for c in CASES if c["id"] == f"{name}_quantile_mean_api00")["result"]
+    i = total["probs"].index(0.5)
+    key = ("Total", "Ensemble")
+    assert t.frame.loc[_MEDIAN_ROW, key] == total["quantile"][i]
+    assert [low.loc[_MEDIAN_ROW, key], high.loc[_MEDIAN_ROW, key]] == [total["ci_low"][i], total["ci_high"][i]]
+    R.assert_close([t.se.loc[_MEDIAN_ROW, key]], [total["se"][i]], 1e-6, what="se")
+    for by in ("stype", "awards"):
+        r = next(c for c in CASES if c["id"] == f"{name}_by_{by}_median_mean_api00")["result"]
+        cols = [(by, g) for g in r["groups"]]
+        assert t.frame.loc[_MEDIAN_ROW, cols].tolist() == r["quantile"]
+        # bounds are order statistics of the data: equal, not close; NaN where R's is
+        np.testing.assert_array_equal(low.loc[_MEDIAN_ROW, cols].to_numpy(dtype=float), _nan(r["ci_low"]))
+        np.testing.assert_array_equal(high.loc[_MEDIAN_ROW, cols].to_numpy(dtype=float), _nan(r["ci_high"]))
+        np.testing.assert_allclose(t.se.loc[_MEDIAN_ROW, cols].to_numpy(dtype=float), _nan(r["se"]), rtol=1e-6)
+        assert [d.subset((d.data[by] == g).to_numpy()).degf() for g in r["groups"]] == r["df"]
+
+
+@pytest.mark.parametrize("case", _cases("banner_median"), ids=lambda c: c["id"])
+def test_quantile_by_and_interval_types_against_r(case):
+    """Design.quantile on a replicate design, whole and by= (R svyquantile.svyrep.design
+    with interval.type "mean" and "quantile", svyby's se and confint)."""
+    d = _design(case["design"])
+    r = case["result"]
+    with warnings.catch_warnings():  # the jackknife warning of "quantile": its own test
+        warnings.simplefilter("ignore")
+        out = d.quantile("api00", r.get("probs", 0.5), ci=True, by=case.get("by"),
+                         interval_type=case["interval_type"])
+    R.assert_close(out["estimate"].to_numpy(), r["quantile"], 1e-8, what="quantile")
+    np.testing.assert_allclose(out["se"].to_numpy(dtype=float), _nan(r["se"]), rtol=1e-6)
+    low, high = ("ci_low", "ci_high") if "by" not in case else ("confint_low", "confint_high")
+    np.testing.assert_allclose(out["ci_low"].to_numpy(dtype=float), _nan(r[low]), rtol=1e-6)
+    np.testing.assert_allclose(out["ci_high"].to_numpy(dtype=float), _nan(r[high]), rtol=1e-6)
+
+
+def test_quantile_interval_warns_on_jackknife_and_is_refused_on_a_linearised_design():
+    # R: svyquantile.svyrep.design warns on JK1/JKn; svyquantile.survey.design has no "quantile"
+    with pytest.warns(UserWarning, match="Jackknife"):
+        _design("rclus1").quantile("api00", 0.5, ci=True, interval_type="quantile")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _design("rboot").quantile("api00", 0.5, ci=True, interval_type="quantile")
+    spec = REP["designs"]["dclus1"]
+    linear = Design(R.load_data(spec["data"]), ids=spec["ids"], weights=spec["weights"], fpc=spec["fpc"])
+    with pytest.raises(ValueError, match="replicate design"):
+        linear.quantile("api00", 0.5, ci=True, interval_type="quantile")

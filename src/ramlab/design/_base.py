@@ -394,10 +394,14 @@ class SurveyDesign(abc.ABC):
             Per group (R ``svyby(..., svyquantile)``): the SE is each group's
             Woodruff SE and, as R's ``confint`` of a ``svyby``, the interval is
             the estimate -/+ the normal quantile times the SE.
-        interval_type : {"mean", "beta", "xlogit", "asin", "score"}
+        interval_type : {"mean", "beta", "xlogit", "asin", "score", "quantile"}
             How the interval is made (R ``interval.type``): a Woodruff
             interval for the CDF, or ("score", linearised designs only, as
-            in R) the inversion of the score test of F(q) = p.
+            in R) the inversion of the score test of F(q) = p, or
+            ("quantile", replicate designs only, as in R) q -/+ t times the
+            SE of the quantile recomputed in every replicate (R ``repCI``;
+            R warns, and so does ramlab, that jackknife replicates may not
+            give valid SEs for quantiles).
         qrule : {"math", "school", "hf7"}
             The quantile rule (R ``qrule``; "math" is R's default).
         level : float

@@ -12,13 +12,19 @@ Korn-Graubard's "beta"), mapped back through the quantile rule. Or
 the design-based score test of F(q) = p reaches -/+ t. The SE is
 (ci_high - ci_low) / (2 t). On a replicate design the CDF's SE comes from
 the replicates, as R's ``svyquantile.svyrep.design`` does (which has no
-"score" interval). Tests: ``tests/design/test_quantile.py``.
+"score" interval), or ("quantile", R ``repCI``, replicate designs only) the
+quantile itself is recomputed with every replicate's weights, its variance
+taken around the full-sample quantile (R ``svrVar``) and the interval is
+q -/+ t se. Tests: ``tests/design/test_quantile.py``,
+``tests/design/test_replicate.py``.
 
 Cumulative sums run in extended precision, as R's ``cumsum`` and ``sum``
 do, so that the comparisons of the CDF with p break ties as R does.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -29,7 +35,7 @@ from ramlab.design._estimates import groups
 __all__ = ["INTERVAL_TYPES", "QRULES", "quantile", "quantile_rule"]
 
 QRULES = ("math", "school", "hf7")
-INTERVAL_TYPES = ("mean", "beta", "xlogit", "asin", "score")
+INTERVAL_TYPES = ("mean", "beta", "xlogit", "asin", "score", "quantile")
 
 
 def _sorted_positive(x, w):
@@ -45,6 +51,8 @@ def quantile_rule(x, w, p, rule="math"):
     """The p-quantile of ``x`` with weights ``w`` under R's ``qrule`` (rows of weight 0 left out)."""
     x, cumw, total = _sorted_positive(np.asarray(x, dtype=float), np.asarray(w, dtype=float))
     n = x.size
+    if n == 0:
+        return np.nan
     if rule == "hf7":
         pk = np.concatenate([[0.0], cumw[:-1]]) / cumw[n - 2]
         # R approx(rule = 2): linear, ties of pk averaged, ends held
@@ -123,10 +131,23 @@ def _cdf_interval(d, x, qhat, df, level, interval_type):
             stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p)))
 
 
-def _one(d, x, probs, *, ci, level, interval_type, rule):
-    """Rows (estimate[, se, ci_low, ci_high]) of the quantiles of one domain."""
+def _replicate_se(d, x, q, p, rule):
+    """R ``repCI``: the SE of the quantile recomputed with every replicate's weights,
+    centred as R ``svrVar`` (on the replicates' mean, or on ``q`` with ``mse``)."""
+    engine = d.variance_engine
+    thetas = [quantile_rule(x, W[:, r], p, rule) for W in engine.replicate_blocks() for r in range(W.shape[1])]
+    return float(np.sqrt(engine.vcov_of(np.array(thetas)[:, None], np.array([q]))[0, 0]))
+
+
+def _tcrit(df, level):
+    """R's ``qt(1 - alpha / 2, df)``, ``qnorm`` for infinite df."""
     from scipy import stats
 
+    return stats.t.ppf(1 - (1 - level) / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - (1 - level) / 2)
+
+
+def _one(d, x, probs, *, ci, level, interval_type, rule):
+    """Rows (estimate[, se, ci_low, ci_high]) of the quantiles of one domain."""
     w = d.weight_values
     rows = []
     df = d.degf() if ci else None
@@ -137,12 +158,14 @@ def _one(d, x, probs, *, ci, level, interval_type, rule):
             continue
         if interval_type == "score":
             lo, hi = _score_interval(d, x, p, df, level, rule)
+        elif interval_type == "quantile":
+            half = _tcrit(df, level) * _replicate_se(d, x, q, p, rule)
+            lo, hi = q - half, q + half
         else:
             lo_p, hi_p = _cdf_interval(d, x, q, df, level, interval_type)
             lo = np.nan if (np.isnan(lo_p) or lo_p < 0) else quantile_rule(x, w, lo_p, rule)
             hi = np.nan if (np.isnan(hi_p) or hi_p > 1) else quantile_rule(x, w, hi_p, rule)
-        tcrit = stats.t.ppf(1 - (1 - level) / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - (1 - level) / 2)
-        rows.append((q, (hi - lo) / (2 * tcrit), lo, hi))
+        rows.append((q, (hi - lo) / (2 * _tcrit(df, level)), lo, hi))
     return rows
 
 
@@ -158,7 +181,15 @@ def quantile(design, var, probs, *, ci=False, by=None, interval_type="mean", qru
     if interval_type == "score" and ci and not design.variance_engine.linearised:
         # R's svyquantile.svyrep.design has no score interval either
         raise ValueError('interval_type="score" needs a linearised design; on a replicate design use '
-                         '"mean", "beta", "xlogit" or "asin"')
+                         '"mean", "beta", "xlogit", "asin" or "quantile"')
+    if interval_type == "quantile" and ci:
+        if design.variance_engine.linearised:
+            # R's svyquantile.survey.design has no "quantile" interval either
+            raise ValueError('interval_type="quantile" needs a replicate design (R repCI); on a '
+                             'linearised design use "mean", "beta", "xlogit", "asin" or "score"')
+        if design.type in ("JK1", "JKn"):
+            warnings.warn("Jackknife replicate weights may not give valid standard errors for "
+                          'quantiles (R svyquantile, interval.type = "quantile")', stacklevel=3)
     probs = [float(p) for p in np.atleast_1d(probs)]
     x = column(design.data, var, "variable").to_numpy(dtype=float, na_value=np.nan)
     missing = np.isnan(x)

@@ -16,8 +16,10 @@ on the difference; a segment whose comparison with p falls within that bound
 (in practice: ties of integer-like sums) is decided by the exact rule.
 The CDFs' variances come from one coded total of the banner's domain plan
 (a row's atoms: I(x <= its group's median) per banner variable, and 1).
-On a replicate-weight design, each column is ``design.subset(...).quantile``
-(the CDF's variance from the replicates, as R's ``svyquantile.svyrep.design``).
+On a replicate-weight design, each column is ``design.subset(...).quantile``:
+the CDF at the column's median recomputed in every replicate, on the
+column's replicate degf, as R's ``svyquantile.svyrep.design`` (checked in
+``tests/design/test_replicate.py``).
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ def column_medians(design, x, ok, w, columns, plan, *, level=0.95, column=None):
     idx = np.flatnonzero(ok)
     if idx.size == 0:
         return out
-    if column is not None and not design.variance_engine.linearised:
+    if not design.variance_engine.linearised:
+        if column is None:  # the plan's delta method below is not R's replicate variance
+            raise ValueError("medians on a replicate design need the question's data column")
         for c, col in enumerate(columns):
             if (ok & col.mask).any():
                 res = design.subset(ok & col.mask).quantile(column, 0.5, ci=True, na_rm=True, level=level)
