@@ -502,3 +502,38 @@ def test_complement_marks_follow_rs_contrasts(outcome, key):
         assert t.marks.loc[key, ("stype", g)] == expected, g
         hit = t.tests[(t.tests["row"] == key[2]) & (t.tests["column"] == g)]
         assert hit["mark"].tolist() == [expected], g
+
+
+# --------------------------------------------------------------------------
+# Corners of the multistage variance (variance/_multistage.py): lonely PSUs
+# averaged or adjusted in domains, subsets that miss PSUs, later stages
+# (R extra_multistage.json)
+# --------------------------------------------------------------------------
+
+MULTISTAGE = R.load_json("extra_multistage.json")
+
+
+@pytest.mark.parametrize("case", MULTISTAGE["cases"], ids=lambda c: c["id"])
+def test_multistage_variance_corners_against_r(case):
+    if case["design"] == "three":
+        df = pd.DataFrame(MULTISTAGE["data_three"])
+    else:
+        df = R.load_data(case["design"])
+        df["fpc1_inf"] = np.inf
+    df = df.iloc[np.asarray(case["rows"]) - 1].reset_index(drop=True)
+    d = Design(df, weights=case["weights"], ids=case.get("ramlab_ids") or case["ids"] or None,
+               strata=case["strata"],
+               fpc=case["fpc"], lonely_psu=case["lonely_psu"],
+               lonely_psu_domain="adjust" if case["adjust_domain_lonely"] else None)
+    if case["domain"] is not None:
+        mask = np.zeros(len(df), bool)
+        mask[np.asarray(case["domain"], dtype=int) - 1] = True
+        d = d.subset(pd.Series(mask, index=df.index))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = d.total(case["variable"])
+    R.assert_close(out["estimate"].to_numpy(), [case["result"]["estimate"]], 1e-8, what="total")
+    if case["result"]["se"] is None:  # R: NaN ("average" with no stratum left)
+        assert np.isnan(out["se"].to_numpy()).all()
+    else:
+        R.assert_close(out["se"].to_numpy(), [case["result"]["se"]], 1e-8, what="se")

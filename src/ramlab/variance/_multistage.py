@@ -219,11 +219,15 @@ def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=N
 
 
 def _stratum_weights(scale_h, census, lonely, in_domain, lonely_psu, mult_h):
-    """Each stratum's factor f n_h / (n_h - 1) (0 for a census or an "average"-d lonely stratum)."""
-    na_h = lonely & (lonely_psu == "average")
+    """Each stratum's factor f n_h / (n_h - 1) (0 for a census or an "average"-d lonely stratum).
+
+    With "average", R's ``onestrat`` returns NA for a lonely stratum, and for a
+    stratum lonely in the domain under ``survey.adjust.domain.lonely`` (scale
+    NA); ``onestage`` leaves the NA strata out of the sum and rescales it by
+    (number of strata) / (number of strata without NA): ``na_h`` marks both.
+    """
+    na_h = (lonely | in_domain) & (lonely_psu == "average")
     weight_h = np.where(census | na_h, 0.0, scale_h)
-    if lonely_psu == "average":
-        weight_h = np.where(in_domain, np.nan, weight_h)  # R: scale NA
     if mult_h is not None:
         weight_h = weight_h * mult_h
     return weight_h, na_h
