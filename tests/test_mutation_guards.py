@@ -17,6 +17,7 @@ import pytest
 
 import _rref as R
 from ramlab import ConvergenceError, Design, crosstab
+from ramlab.errors import MarginError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -537,3 +538,54 @@ def test_multistage_variance_corners_against_r(case):
         assert np.isnan(out["se"].to_numpy()).all()
     else:
         R.assert_close(out["se"].to_numpy(), [case["result"]["se"]], 1e-8, what="se")
+
+
+# --------------------------------------------------------------------------
+# Raking refusals name the variable, the category and the rule
+# (weighting/_weighting.py: _rake_setup, _rake_one, rake_weights)
+# --------------------------------------------------------------------------
+
+
+def test_raking_refusals_name_the_variable_category_and_rule():
+    d, margins, _ = _kalton()
+    with pytest.raises(MarginError, match=r"^margin variable 'c' is not in the data$") as info:
+        d.rake({**margins, "c": {1: 1.0}})
+    assert info.value.variable == "c"
+    df = d.data.copy()
+    df["a"] = df["a"].astype(object)
+    df.loc[0, "a"] = None
+    with pytest.raises(MarginError, match=r"^margin variable 'a' has 1 missing values among weighted rows$"):
+        Design(df).rake(margins)
+    zero = {"a": {**margins["a"], 2: 0.0}, "b": margins["b"]}
+    zero["b"] = {k: v * sum(zero["a"].values()) / sum(margins["b"].values()) for k, v in margins["b"].items()}
+    with pytest.raises(MarginError, match=r"^margin of 'a': category 2 has respondents but a target of 0$") as info:
+        d.rake(zero)
+    assert (info.value.variable, info.value.category) == ("a", 2)
+    with pytest.raises(ConvergenceError, match=r"^raking did not converge: largest relative error "):
+        d.rake(margins, tol=1e-10, max_iter=3)
+
+
+def test_raking_margins_must_agree_within_the_relative_tolerance():
+    d, margins, _ = _kalton()
+    total = sum(margins["a"].values())
+    # a relative gap of 1e-12 on totals of about 2,000 is within tol = 1e-10
+    near = {"a": margins["a"], "b": {**margins["b"], 1: margins["b"][1] * (1 + 1e-12 * total / margins["b"][1])}}
+    d.rake(near, tol=1e-10)
+    # shares: a gap of 1.5e-10 on a total of 1 is beyond tol = 1e-10
+    shares = {v: {k: t / total for k, t in m.items()} for v, m in margins.items()}
+    shares["b"][1] += 1.5e-10
+    with pytest.raises(MarginError, match=r"^margins disagree: 'a' totals .* but 'b' totals ") as info:
+        d.rake(shares, tol=1e-10)
+    assert info.value.variable == "b"
+    # proportions given with a population size must sum to 1
+    with pytest.raises(MarginError, match=r"^margin of 'a': proportions sum to"):
+        d.rake({"a": {**shares["a"], 1: shares["a"][1] + 0.01}, "b": shares["b"]}, population=total)
+
+
+def test_rake_weights_called_directly_with_its_defaults_reaches_kalton():
+    # ramlab.weighting.rake_weights is public: its own defaults (tol 1e-10)
+    # must give R's raking of Kalton's table (kalton.json)
+    from ramlab.weighting import rake_weights
+
+    d, margins, ref = _kalton()
+    R.assert_close(rake_weights(d, margins).weights, ref["weights"], 1e-8, what="Kalton raking weights")

@@ -183,6 +183,7 @@ def _check_support(var, labels, targets, sums, *, what, noun, zero_target_ok, wh
     respondents and, unless ``zero_target_ok``, respondents with a target
     of 0.
     """
+    labels = [lab.item() if isinstance(lab, np.generic) else lab for lab in labels]  # 2, not np.int64(2)
     for k, tk in enumerate(targets):
         if np.isnan(tk):
             if sums[k] > 0:
