@@ -189,3 +189,10 @@ def test_finding_phrases_need_the_gender_of_the_unit(data_dir):
     _edit(data_dir, lambda doc: doc["study"].__setitem__("unit_gender", "féminin"))
     with pytest.raises(SpecError, match=r"study\.unit_gender: unknown grammatical gender 'féminin'"):
         _load(data_dir)
+
+
+def test_an_unknown_population_status_is_a_spec_error(data_dir):
+    path = _edit(data_dir, lambda doc: doc["study"].__setitem__("population_status", "estimée"))
+    with pytest.raises(SpecError, match=r"study\.population_status: unknown population status 'estimée'") as err:
+        _load(data_dir)
+    assert str(path) in str(err.value)

@@ -26,6 +26,7 @@ from nbformat.v4 import (
 )
 
 from ramlab.files import write_atomic
+from ramlab.format import french_spaces
 from ramlab.reports import build, execute, factory, layout, render
 from ramlab.reports.parameters import check_parameters, notebook_parameters, validate_parameters
 from ramlab.reports.jobs import plan
@@ -452,7 +453,7 @@ def test_report_2021_shows_the_published_figures(report_2021):
         ends = [text.find(t, start + len(title)) for t in titles if t != title]
         sections[qid] = text[start: min([e for e in ends if e > start] + [len(text)])]
 
-    assert f"Base : Ensemble (148{NNBSP}429 associations)" in text
+    assert french_spaces(f"Base : Ensemble (148{NNBSP}429 associations)") in text
     q7 = sections["q7"]
     assert f"(147{NNBSP}511 associations)" in q7
     labels = list(spec.questions["q7"].item_labels.values())  # local, regional, national, international
@@ -473,7 +474,7 @@ def test_report_2021_shows_the_published_figures(report_2021):
     _after(sections["innovation"], "Total Oui", _pct(90))
     # every table states its unweighted base too
     assert text.count("Base brute") >= len(spec.questions)
-    assert text.count(spec.study["source"]) >= len(spec.questions)
+    assert text.count(french_spaces(spec.study["source"])) >= len(spec.questions)
 
 
 def test_report_2021_has_profile_diagnostics_and_the_synthetic_notice(report_2021):
@@ -626,5 +627,5 @@ def test_partner_report_2021_shows_no_code_path_hash_or_working_note(report_2021
         assert internal not in text, internal
     # "L'essentiel" opens the report: the study card, then sentences with figure and base
     essentiel = text[text.index("L'essentiel"):]
-    assert essentiel.index("Population") < essentiel.index("Base :")
+    assert essentiel.index("Population") < essentiel.index(french_spaces("Base :"))
     assert report_2021.count('class="ramlab-finding ') >= 5

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ramlab import tables
-from ramlab.format import NNBSP
+from ramlab.format import NNBSP, french_spaces
 
 NBSP = "\u00a0"  # before ":" and inside « » (French typography)
 from ramlab.io.survey import load_survey
@@ -269,7 +269,7 @@ def test_working_notes_of_the_spec_reach_the_internal_audience_only():
     internal = blocks.table_html(table, earlier.spec, audience="internal", data=earlier.data)
     assert "reconstitué" not in partner and "Libellé" not in partner
     assert "reconstitué" in internal
-    assert "Source : PHARE-Associations 2015" in partner  # the other notes stay
+    assert french_spaces("Source : PHARE-Associations 2015") in partner  # the other notes stay
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         editions = {y: load_survey("entreprises", y, data_dir=DATA) for y in (2015, 2021)}
@@ -294,7 +294,7 @@ def test_groups_under_75_are_marked_base_faible(survey, options):
     assert low, "some regions have 30-74 respondents"
     for label in low:
         assert re.search(rf"{re.escape(label)} \([A-Z]+\) <span class=\"ramlab-low\">base faible", html)
-    assert "Base faible : groupe de 30 à 74 répondants" in html
+    assert french_spaces("Base faible : groupe de 30 à 74 répondants") in html
 
 
 def test_corse_is_grouped_in_the_tables_as_in_the_weighting(survey):
@@ -378,3 +378,17 @@ def test_the_gap_is_the_difference_of_the_figures_quoted_and_labels_keep_their_t
         assert not re.search(r"\d \d{3}\b", s.text + s.base), s.text  # "5 000": a narrow no-break space
     assert rounded_apart, "a gap whose unrounded value rounds apart from the quoted figures"
     assert any(f"(5{NNBSP}000 salariés et plus)" in s.text for s in found)
+
+
+def test_a_population_size_that_is_an_inference_is_stated_as_an_estimate():
+    # IMPACT.md: the 343,000 establishments are "an inference, to be stated as such";
+    # the 148,429 associations are a published count
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        companies = load_survey("entreprises", 2021, data_dir=DATA)
+        associations = load_survey("associations", 2021, data_dir=DATA)
+    card = findings.study_card(companies)["Population"]
+    assert f"environ 343{NNBSP}000 établissements, estimation" in card
+    assert f"environ 343{NNBSP}000 établissements, estimation" in blocks.methodology(companies, audience="partner")
+    assert "estimation" not in findings.study_card(associations)["Population"]
+    assert f"(148{NNBSP}429 associations)" in findings.study_card(associations)["Population"]

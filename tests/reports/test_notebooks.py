@@ -24,6 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from ramlab.format import french_spaces
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOK_NAMES = sorted(path.name for path in NOTEBOOK_DIR.glob("*.ipynb"))
@@ -212,8 +214,8 @@ def test_exploration_runs_on_the_shipped_2021_data(exploration):
     # weighted total of IMPACT-Associations 2021: 148 429 employer associations
     assert f"148{NNBSP}429 associations" in text
     # the cross-tab has its base and source lines, and the synthetic mark
-    assert f"Base : Ont mis en place au moins un partenariat ou prévoient d'en mettre en place (147{NNBSP}511 associations)" in text
-    assert "Source : IMPACT-Associations 2021, Comisis-OpinionWay" in text
+    assert french_spaces(f"Base : Ont mis en place au moins un partenariat ou prévoient d'en mettre en place (147{NNBSP}511 associations)") in text
+    assert french_spaces("Source : IMPACT-Associations 2021, Comisis-OpinionWay") in text
     assert "Données synthétiques" in text
     # mécénat, first mode in 2021: 59 % "Oui" among associations with a partnership
     assert re.search(rf"Oui {_pct(59)}", text)

@@ -20,7 +20,7 @@ import pytest
 from _rref import assert_close, design_from_spec, load_json
 from ramlab import TableError
 from ramlab.design import Design
-from ramlab.format import NNBSP
+from ramlab.format import NNBSP, french_spaces
 from ramlab.io.spec import Base, Question
 from ramlab.tables import banner, crosstab, trend, weighted_quantile
 from ramlab.tables.significance import adjust_pvalues, column_letters
@@ -584,13 +584,13 @@ def test_partner_rendering_options_codes_marks_mean_coding_and_working_notes():
     assert '<th>Moyens (B) <span class="ramlab-low">base faible</span></th>' in partner
     assert "<th>Petits (C)</th>" in partner and "<th>Grands (A)</th>" in partner
     note = "Base faible : groupe de 30 à 74 répondants (Moyens), résultat à lire avec prudence."
-    assert f'<div class="ramlab-notes">\n<p>{note}</p>' in partner
+    assert f'<div class="ramlab-notes">\n<p>{french_spaces(note)}</p>' in partner
     # the same options in a turned table: groups as rows, same marks and notes
     turned = t.to_html(codes=False, working_notes=False, mean_labels={"q9": coding}, low_base=75,
                        turn_above=2)
     assert 'class="ramlab-tables ramlab-turned"' in turned and "q9" not in turned
     assert '<th>Moyens (B) <span class="ramlab-low">base faible</span></th>' in turned
-    assert f"<th>Moyenne ({coding})</th>" in turned and note in turned
+    assert f"<th>Moyenne ({coding})</th>" in turned and french_spaces(note) in turned
     assert turned.split("<tbody>")[1].count("<tr>") == 4  # Ensemble and the three groups
 
 

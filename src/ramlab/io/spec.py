@@ -13,7 +13,8 @@ Spec layout (keys in brackets are optional)::
     [data_file: associations_2021.sav]   # in <data_dir>/raw/, default <survey>_<year>.sav
     study: {title, population, population_size, unit, mode, fieldwork_start,
             fieldwork_end, sample_size, institute, source, [report], [note],
-            [unit_gender: feminine | masculine]}
+            [unit_gender: feminine | masculine],
+            [population_status: published | inference | assumption]}
     bases:                          # "ensemble" is added when absent
       <id>: {label, [short_label], [filter: <condition>]}
     questions:                      # in questionnaire order
@@ -105,7 +106,7 @@ _STUDY_KEYS = {
     "title", "population", "population_size", "unit", "mode", "fieldwork_start",
     "fieldwork_end", "sample_size", "institute", "source",
 }
-_STUDY_OPTIONAL = {"report", "note", "unit_gender"}
+_STUDY_OPTIONAL = {"report", "note", "unit_gender", "population_status"}
 #: Grammatical gender of ``study.unit`` (the agreement of computed findings).
 UNIT_GENDERS = ("feminine", "masculine")
 _QUESTION_KEYS = {
@@ -817,6 +818,10 @@ def _build_spec(raw, path, data_dir, year):
         raise _err(path, "study.fieldwork_end", "ends before study.fieldwork_start")
     if "unit_gender" in study:
         _choice(path, "study.unit_gender", study["unit_gender"], UNIT_GENDERS, "grammatical gender")
+    # how the population size is known, stated wherever it is shown (an estimate is not a count)
+    study["population_status"] = study.get("population_status", "published")
+    _choice(path, "study.population_status", study["population_status"], POPULATION_STATUSES,
+            "population status")
 
     questions_raw = raw["questions"]
     if not isinstance(questions_raw, dict) or not questions_raw:

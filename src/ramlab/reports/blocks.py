@@ -209,6 +209,7 @@ def methodology(loaded, notes=None, *, audience: str = "internal") -> str:
     not found) go to the internal edition.
     """
     from ramlab.format import fmt_int, fmt_number
+    from ramlab.reports.findings import population_size_text
     from ramlab.weighting import weight_summary
 
     esc = html.escape
@@ -234,8 +235,7 @@ def methodology(loaded, notes=None, *, audience: str = "internal") -> str:
             )
         margins.append(f"<li>{text}</li>")
     rows = [
-        ("Population", f"{esc(study['population'])} ({fmt_int(study['population_size'])} "
-                       f"{esc(study.get('unit', ''))})"),
+        ("Population", f"{esc(study['population'])} ({esc(population_size_text(study))})"),
         ("Échantillon", f"{fmt_int(loaded.n)} répondants"),
         ("Mode de recueil", esc(study["mode"])),
         ("Terrain", f"du {_fieldwork_date(study['fieldwork_start'])} au "
@@ -555,6 +555,7 @@ def changes_note(surveys: dict, question_id: str) -> str:
 def editions_html(surveys: dict) -> str:
     """The editions of a trend, one row each: title, respondents, mode, fieldwork, population (escaped)."""
     from ramlab.format import fmt_int
+    from ramlab.reports.findings import population_size_text
 
     esc = html.escape
     rows = []
@@ -564,7 +565,7 @@ def editions_html(surveys: dict) -> str:
             f"<tr><th>{esc(str(year))}</th><td>{esc(study['title'])}</td><td>{fmt_int(loaded.n)}</td>"
             f"<td>{esc(study['mode'])}</td><td>du {_fieldwork_date(study['fieldwork_start'])} au "
             f"{_fieldwork_date(study['fieldwork_end'])}</td><td>{esc(study['population'])} "
-            f"({fmt_int(study['population_size'])} {esc(study['unit'])})</td></tr>")
+            f"({esc(population_size_text(study))})</td></tr>")
     head = "".join(f"<th>{h}</th>" for h in ("Édition", "Enquête", "Répondants", "Mode de recueil",
                                              "Terrain", "Population"))
     return (f'<table class="ramlab-editions"><thead><tr>{head}</tr></thead>'

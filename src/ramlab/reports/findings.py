@@ -429,6 +429,28 @@ def essentiel(spec, totals: dict, crosstabs, *, synthetic: bool, most: int = 8) 
     return sentences + select(found, cap=max(0, min(spec.report["max_findings"], most - len(sentences))))
 
 
+#: How a population size that is not a published count is stated to readers.
+_SIZE_STATUS = {"inference": "environ {size}, estimation", "assumption": "{size}, hypothèse"}
+
+
+def population_size_text(study: dict) -> str:
+    """The population size in words, saying when it is an estimate or an assumption.
+
+    Examples
+    --------
+    >>> population_size_text({"population_size": 343000, "unit": "établissements",
+    ...                       "population_status": "inference"})
+    'environ 343\u202f000 établissements, estimation'
+    >>> population_size_text({"population_size": 148429, "unit": "associations"})
+    '148\u202f429 associations'
+    """
+    from ramlab.format import fmt_int
+
+    size = f"{fmt_int(study['population_size'])} {study['unit']}"
+    status = study.get("population_status", "published")
+    return _SIZE_STATUS[status].format(size=size) if status in _SIZE_STATUS else size
+
+
 def _population(words: str, size: str) -> str:
     """"Associations employeuses (148 429 associations)"; one pair of brackets when `words` ends with one."""
     if words.endswith(")"):
@@ -447,7 +469,7 @@ def study_card(loaded) -> dict:
 
     return {
         "Enquête": study["title"],
-        "Population": _population(study['population'], f"{fmt_int(study['population_size'])} {study['unit']}"),
+        "Population": _population(study['population'], population_size_text(study)),
         "Répondants": f"{fmt_int(loaded.n)} répondants",
         "Terrain": f"du {day(study['fieldwork_start'])} au {day(study['fieldwork_end'])}",
         "Mode de recueil": study["mode"],

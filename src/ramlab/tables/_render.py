@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 
-from ramlab.format import NNBSP, fmt_int, fmt_number, fmt_pct
+from ramlab.format import NNBSP, fmt_int, fmt_number, fmt_pct, french_spaces
 from ramlab.tables._export import confidence_intervals
 from ramlab.tables._options import PERCENT, ROW_LABELS, TOTAL, TOTAL_LABEL
 
@@ -243,7 +243,8 @@ def _html_notes(table, qid, esc, low, low_base, *, working_notes):
         labels = ", ".join(table.columns[j].label for j in low)
         lines.insert(0, f"Base faible : groupe de {table.options.min_base} à {low_base - 1} "
                         f"répondants ({labels}), résultat à lire avec prudence.")
-    return ['<div class="ramlab-notes">', *(f"<p>{esc(line)}</p>" for line in lines), "</div>"]
+    # French typography (no-break spaces before ":" and ";", in numbers) as in L'essentiel
+    return ['<div class="ramlab-notes">', *(f"<p>{esc(french_spaces(line))}</p>" for line in lines), "</div>"]
 
 
 def _turned_html(table, esc, *, codes, working_notes, mean_labels, low_base):
