@@ -274,6 +274,24 @@ def test_svg_is_deterministic_and_embedded_as_an_img_with_alt(data, figures):
     assert 'alt="Graphique"' not in html
 
 
+def test_svg_with_shared_text_paths_is_matplotlibs_own_encoding(data, figures):
+    # to_svg keeps text layouts and glyph outlines across figures; the bytes must be
+    # those of a plain matplotlib encoding, whatever was drawn before (other texts
+    # and glyphs, the same chart again, a "$" escaped label)
+    import io
+
+    d = Design(data, weights="w")
+    made = [charts.bars(crosstab(d, "q", chisq=False)),
+            charts.auto(crosstab(d, "q", "taille", chisq=False), variable="taille"),
+            charts.bars(crosstab(d, "q", chisq=False), title="Coût de 5$ à 10$ : œ, €, ≥")]
+    figures.extend(c for c in made if c is not None)
+    for chart in (c for c in made if c is not None):
+        plain = io.StringIO()
+        with charts.house_style():
+            chart.figure.savefig(plain, format="svg", metadata={"Date": None}, facecolor="white")
+        assert chart.to_svg() == plain.getvalue()
+
+
 def test_palette_is_the_okabe_ito_set():
     assert charts.PALETTE[:3] == ["#0072B2", "#E69F00", "#009E73"]
 

@@ -79,6 +79,70 @@ _RC = {
 }
 
 
+class _TextPaths:
+    """Text layouts and glyph outlines shared by every chart's SVG encoding.
+
+    With ``svg.fonttype="path"`` matplotlib lays each text out and extracts
+    its glyph outlines again in every figure (a new ``TextToPath`` per
+    renderer): a third of a report's chart time. This one keeps them for the
+    life of the process, keyed by the text and the font; the SVG bytes are
+    the same (the renderer still writes each figure's own glyph definitions).
+    Made lazily by :func:`_shared_text_paths`, used only while
+    :meth:`Chart.to_svg` encodes.
+    """
+
+    def __init__(self):
+        from matplotlib.textpath import TextToPath
+
+        self._base = TextToPath()
+        self._metrics = {}
+        self._glyphs = {}
+
+    def __getattr__(self, name):  # mathtext parser, font lookup, hinting flag: matplotlib's own
+        return getattr(self._base, name)
+
+    def get_text_width_height_descent(self, s, prop, ismath):
+        key = (s, ismath, tuple(prop.get_family()), prop.get_style(), prop.get_variant(),
+               prop.get_weight(), prop.get_stretch(), prop.get_size_in_points(), prop.get_file(),
+               prop.get_math_fontfamily())
+        if key not in self._metrics:
+            self._metrics[key] = self._base.get_text_width_height_descent(s, prop, ismath)
+        return self._metrics[key]
+
+    def get_glyphs_with_font(self, font, s, glyph_map=None, return_new_glyphs_only=False, *,
+                             features=None, language=None):
+        key = (font.fname, s, None if features is None else tuple(features), language)
+        hit = self._glyphs.get(key)
+        if hit is None or hit[0] is not font:  # the font object is kept: the key stays its own
+            info, paths, _ = self._base.get_glyphs_with_font(font, s, features=features, language=language)
+            hit = self._glyphs[key] = (font, info, paths)
+        _, info, paths = hit
+        glyph_map = {} if glyph_map is None else glyph_map
+        new = {} if return_new_glyphs_only else glyph_map
+        for glyph, *_ in info:  # outlines this figure has not defined yet, in order of use
+            if glyph not in glyph_map and glyph not in new:
+                new[glyph] = paths[glyph]
+        return list(info), new, []
+
+
+_TEXT_PATHS = []
+
+
+@contextmanager
+def _shared_text_paths():
+    """Renderers made in this context use the process's :class:`_TextPaths`."""
+    import matplotlib.text
+
+    if not _TEXT_PATHS:
+        _TEXT_PATHS.append(_TextPaths())
+    made = matplotlib.text.TextToPath  # what RendererBase.__init__ calls
+    matplotlib.text.TextToPath = lambda: _TEXT_PATHS[0]
+    try:
+        yield
+    finally:
+        matplotlib.text.TextToPath = made
+
+
 @contextmanager
 def house_style():
     """Context in which ramlab charts are drawn (palette, fonts, no TeX, stable SVG ids)."""
@@ -121,7 +185,7 @@ class Chart:
         """The chart as SVG text, the same bytes on every build."""
         if self._svg is None:
             buffer = io.StringIO()
-            with house_style():
+            with house_style(), _shared_text_paths():
                 self.figure.savefig(buffer, format="svg", metadata={"Date": None},
                                     facecolor="white")
             self._svg = buffer.getvalue()
