@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from ramlab import tables
+from ramlab.format import french_spaces
 from ramlab.io.survey import load_survey
 from ramlab.reports import build, jobs, programme
 from ramlab.reports.findings import field as findings_field
@@ -195,6 +196,11 @@ def test_programme_essentiel_states_only_significant_differences_and_published_f
         assert high.startswith(s.figure)  # the cell as shown, before its letters
         assert f"les {hi[1].lower()}" in s.text.lower() and f"que les {lo[1].lower()}" in s.text
         assert s.synthetic
+        # its base line names the two populations compared, each with its own base, and no other
+        named = [lab for lab in comparison.bases if f"{lab}\u00a0:" in s.base]
+        assert sorted(named) == sorted([hi[1], lo[1]]), s.base
+        for lab in named:
+            assert f"{lab}\u00a0: {french_spaces(comparison.bases[lab][3])}," in s.base, s.base
     # the differences are the largest eligible ones of their question
     messages = [s for s in sentences if s.kind == "message"]
     assert messages

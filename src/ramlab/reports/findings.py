@@ -299,7 +299,7 @@ def _difference_text(qspec, info, item, row, unit, hi, lo, *, gender=None, group
     return f"{title} : {who_hi[:1].lower()}{who_hi[1:]} répondent plus souvent « {row} » {figures}"
 
 
-def computed(tables, spec=None, *, synthetic: bool = False, groups=None) -> list:
+def computed(tables, spec=None, *, synthetic: bool = False, groups=None, bases=None) -> list:
     """Every eligible computed finding of banner tables, largest difference first.
 
     A difference between two groups of one breakdown is eligible exactly when
@@ -317,6 +317,10 @@ def computed(tables, spec=None, *, synthetic: bool = False, groups=None) -> list
     groups : dict, optional
         ``{column label: French words}`` naming groups in the sentences
         ("les maires" for the column "Maires" of the programme report).
+    bases : dict, optional
+        ``{column label: base label}`` when each group has its own base (the
+        populations of the programme report): a sentence's base line then names
+        the bases of its two groups only, instead of the question's base.
 
     Returns
     -------
@@ -325,12 +329,12 @@ def computed(tables, spec=None, *, synthetic: bool = False, groups=None) -> list
     """
     if hasattr(tables, "tests"):
         tables = [tables]
-    sentences = [s for table in tables for s in _computed(table, spec, synthetic, groups)]
+    sentences = [s for table in tables for s in _computed(table, spec, synthetic, groups, bases)]
     sentences.sort(key=lambda s: -s.size)  # stable: table order among ties
     return sentences
 
 
-def _computed(table, spec, synthetic, groups=None):
+def _computed(table, spec, synthetic, groups=None, bases=None):
     from ramlab.format import fmt_int
     from ramlab.io.spec import REPORT_DEFAULTS
 
@@ -343,7 +347,8 @@ def _computed(table, spec, synthetic, groups=None):
     low = int((spec.report if spec is not None else REPORT_DEFAULTS)["low_base_below"])
 
     def group(column, n):  # "Occitanie : 111 répondants", "Corse : 53 répondants, base faible"
-        return f"{column} : {fmt_int(n)} répondants" + (", base faible" if n < low else "")
+        own = f"{bases[column]}, " if bases else ""  # "Entreprises : Ont des partenariats, 615 répondants"
+        return f"{column} : {own}{fmt_int(n)} répondants" + (", base faible" if n < low else "")
 
     sentences = []
     for question, info in table.questions.items():
@@ -364,8 +369,8 @@ def _computed(table, spec, synthetic, groups=None):
                                     (lo[1], _shown(shown.loc[key, lo])), gender=gender,
                                     groups=groups)
             points = _gap(_shown(shown.loc[key, hi]), _shown(shown.loc[key, lo]), test["estimate"])
-            base = (f"Base : {field(info, 'base_label')}. {group(hi[1], n[hi])} ; {group(lo[1], n[lo])}. "
-                    f"Écart de {points} points, significatif au seuil de 5 % ({adjust}).")
+            base = "Base : " if bases else f"Base : {field(info, 'base_label')}. "
+            base += f"{group(hi[1], n[hi])} ; {group(lo[1], n[lo])}. Écart de {points} points, significatif au seuil de 5 % ({adjust})."
             sentences.append(Sentence(
                 text=french_spaces(text), figure=_shown(shown.loc[key, hi]),
                 base=french_spaces(base.replace(" %", "\u202f%")),

@@ -341,9 +341,10 @@ def essentiel(surveys: dict, comparisons: dict, *, labels: dict, most: int = 8,
     groups = {labels[k]: f"les {labels[k].lower()}" for k in surveys}
     found = []
     for comparison, _ in comparisons.values():
-        if comparison.testable:
+        if comparison.testable:  # a sentence names the bases of the two populations it compares
+            bases = {lab: label for lab, (_, _, _, label) in comparison.bases.items()}
             found += findings.computed(comparison.table, comparison.spec, synthetic=synthetic,
-                                       groups=groups)
+                                       groups=groups, bases=bases)
     # the largest difference of each question: every concept speaks, none repeats itself
     found.sort(key=lambda s: -s.size)
     firsts = sorted({s.question: s for s in reversed(found)}.values(), key=lambda s: -s.size)
