@@ -351,12 +351,12 @@ def _computed(table, spec, synthetic, groups=None, bases=None):
         return f"{column} : {own}{fmt_int(n)} répondants" + (", base faible" if n < low else "")
 
     sentences = []
+    shown = table.display_frame()
     for question, info in table.questions.items():
         qspec = spec.questions.get(question) if spec is not None else None
         headline = _headline_rows(table, question, qspec)
         sig = tests[(tests["question"] == question) & (tests["p_adjusted"] < lo_alpha)
                     & (tests["versus"] != "complement")]
-        shown = table.display_frame()
         for pos, test in sig.iterrows():
             if (test["item"], test["row"]) not in headline:
                 continue
@@ -364,15 +364,15 @@ def _computed(table, spec, synthetic, groups=None, bases=None):
             a, b = (test["variable"], test["column"]), (test["variable"], test["versus"])
             hi, lo = (a, b) if test["estimate"] > 0 else (b, a)
             n = table.frame.loc[(question, test["item"], "Base brute (effectif)")]
+            figure_hi, figure_lo = _shown(shown.loc[key, hi]), _shown(shown.loc[key, lo])
             text = _difference_text(qspec, info, test["item"], test["row"], field(info, "unit"),
-                                    (hi[1], _shown(shown.loc[key, hi])),
-                                    (lo[1], _shown(shown.loc[key, lo])), gender=gender,
+                                    (hi[1], figure_hi), (lo[1], figure_lo), gender=gender,
                                     groups=groups)
-            points = _gap(_shown(shown.loc[key, hi]), _shown(shown.loc[key, lo]), test["estimate"])
+            points = _gap(figure_hi, figure_lo, test["estimate"])
             base = "Base : " if bases else f"Base : {field(info, 'base_label')}. "
             base += f"{group(hi[1], n[hi])} ; {group(lo[1], n[lo])}. Écart de {points} points, significatif au seuil de 5 % ({adjust})."
             sentences.append(Sentence(
-                text=french_spaces(text), figure=_shown(shown.loc[key, hi]),
+                text=french_spaces(text), figure=figure_hi,
                 base=french_spaces(base.replace(" %", "\u202f%")),
                 kind="difference", question=question, synthetic=synthetic,
                 size=abs(float(test["estimate"])), cells=((key, hi), (key, lo)), published=False,
