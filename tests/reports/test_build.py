@@ -629,3 +629,38 @@ def test_partner_report_2021_shows_no_code_path_hash_or_working_note(report_2021
     essentiel = text[text.index("L'essentiel"):]
     assert essentiel.index("Population") < essentiel.index(french_spaces("Base :"))
     assert report_2021.count('class="ramlab-finding ') >= 5
+
+
+def test_job_kernels_freeze_what_an_import_cell_leaves():
+    # A job's kernel runs the startup files of its private IPython profile; ramlab's
+    # registers a hook that moves the objects alive after a cell that imported modules
+    # out of the garbage collector's reach (gc.freeze), and nothing after other cells.
+    import gc
+    import sys
+    import types
+    from types import SimpleNamespace
+
+    with execute.private_ipython_dir() as directory:
+        startup = sorted((directory / "profile_default" / "startup").glob("*.py"))
+        source = "".join(path.read_text(encoding="utf-8") for path in startup)
+    hooks = []
+    shell = SimpleNamespace(events=SimpleNamespace(register=lambda name, f: hooks.append((name, f))))
+    namespace = {"get_ipython": lambda: shell}
+    exec(compile(source, "startup", "exec"), namespace)
+    assert [name for name, _ in hooks] == ["post_run_cell"]
+    assert not [name for name in namespace if name.startswith("_ramlab")]  # the notebook sees nothing
+    hook = hooks[0][1]
+    gc.unfreeze()
+    try:
+        hook(None)  # a cell that imported nothing
+        assert gc.get_freeze_count() == 0
+        sys.modules["ramlab_test_imported_module"] = types.ModuleType("ramlab_test_imported_module")
+        hook(None)  # a cell that imported a module
+        assert gc.get_freeze_count() > 0
+        frozen = gc.get_freeze_count()
+        gc.unfreeze()
+        hook(None)  # nothing new since
+        assert gc.get_freeze_count() == 0 < frozen
+    finally:
+        gc.unfreeze()
+        sys.modules.pop("ramlab_test_imported_module", None)
