@@ -8,6 +8,7 @@ from R survey (tests/fixtures/r/*.json), a textbook, or a closed form.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 
 import _rref as R
 from ramlab import ConvergenceError, Design, crosstab
-from ramlab.errors import MarginError
+from ramlab.errors import BoundsError, MarginError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -589,3 +590,179 @@ def test_rake_weights_called_directly_with_its_defaults_reaches_kalton():
 
     d, margins, ref = _kalton()
     R.assert_close(rake_weights(d, margins).weights, ref["weights"], 1e-8, what="Kalton raking weights")
+
+
+# --------------------------------------------------------------------------
+# Calibration: calibrate_weights, _calibrate_one, _grake, _calfun
+# (mutation run of 30 November 2026, tests/MUTATION.md)
+# --------------------------------------------------------------------------
+
+
+def _dclus1_linear_case():
+    """R's calibrate(dclus1, ~stype+api99, calfun="linear") of weighting.json, as ramlab totals."""
+    w = R.load_json("weighting.json")
+    case = next(c for c in w["cases"] if c["id"] == "dclus1_calibrate_linear")
+    d = R.design_from_spec(w["designs"][case["design"]])
+    pop = case["population"]
+    n = pop["(Intercept)"]
+    totals = {"stype": {"E": n - pop["stypeH"] - pop["stypeM"], "H": pop["stypeH"], "M": pop["stypeM"]},
+              "api99": pop["api99"]}
+    assert list(d.data["stype"].cat.categories) == ["E", "H", "M"]
+    return d, totals, case["result"]["weights"]
+
+
+def test_calibrate_weights_called_directly_with_its_defaults_is_rs_linear_calibration():
+    # ramlab.weighting.calibrate_weights is public: its own default method is
+    # R's calfun = "linear"
+    from ramlab.weighting import calibrate_weights
+
+    d, totals, ref = _dclus1_linear_case()
+    R.assert_close(calibrate_weights(d, totals).weights, ref, 1e-8, what="linear calibration weights")
+
+
+def _cells_design():
+    """Factors a (x, y) and b (p, q): cells xp, xq, yp of two rows of weight 0.5, plus a
+    zero-weight row in xp; the cell yq (the last of the product) is empty."""
+    df = pd.DataFrame({
+        "a": pd.Categorical(list("xxxxyyx"), categories=["x", "y"]),
+        "b": pd.Categorical(list("ppqqppp"), categories=["p", "q"]),
+        "w": [0.5] * 6 + [0.0],
+    })
+    return Design(df, weights="w")
+
+
+# the margins fix the three cell totals: yp = 1.1 (only y cell), xq = 1.5
+# (only q cell), xp = 2.4 - 1.5 = 0.9
+CELL_TOTALS = {"a": {"x": 2.4, "y": 1.1}, "b": {"p": 2.0, "q": 1.5}}
+CELL_WEIGHTS = [0.45, 0.45, 0.75, 0.75, 0.55, 0.55, 0.0]
+
+
+@pytest.mark.parametrize("method, bounds", [("raking", None), ("linear", (0.0, 10.0)), ("logit", (0.5, 2.0))])
+def test_calibration_on_cells_of_weight_at_most_one_with_an_empty_last_cell(method, bounds):
+    # the margins determine the cells, so every calibration function gives
+    # the same weights; a zero design weight stays 0 (w_new = w g)
+    got = _cells_design().calibrate(CELL_TOTALS, method=method, bounds=bounds).weights.to_numpy()
+    np.testing.assert_allclose(got, CELL_WEIGHTS, rtol=1e-10, atol=0)
+    assert got[-1] == 0.0
+
+
+def _numeric_design():
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 5.0, 8.0, 13.0], "w": [2.0] * 6})
+    return Design(df, weights="w")
+
+
+def test_calibration_a_first_newton_step_within_1e_6_goes_on_to_the_tolerance():
+    # targets 1e-4 away from the sample totals: one Newton step leaves a
+    # relative misfit of about 1e-8, the next ones reach 1e-12
+    d = _numeric_design()
+    N, tx = 12.0 * (1 + 1e-4), 64.0 * (1 + 3e-4)
+    w = d.calibrate({"x": tx}, method="raking", population=N).weights.to_numpy()
+    assert abs(w.sum() - N) / (1 + N) < 1e-12
+    assert abs(w @ d.data["x"].to_numpy() - tx) / (1 + tx) < 1e-12
+
+
+def test_calibration_that_does_not_converge_names_its_method_and_iterations():
+    d = _numeric_design()
+    with pytest.raises(ConvergenceError, match=r"^calibration \(raking\) did not converge: largest "
+                                               r"relative misfit \S+ after 1 iterations$") as e:
+        d.calibrate({"x": 100.0}, method="raking", population=15.0, max_iter=1)
+    assert e.value.iterations == 1 and e.value.max_error > 1e-6
+
+
+def test_calibration_bounds_of_one_keep_weights_that_already_meet_the_totals():
+    # bounds (1, 1) fix g at 1: totals already met are kept, others cannot be met
+    d = _numeric_design()
+    w = d.calibrate({"x": 64.0}, method="linear", population=12.0, bounds=(1.0, 1.0)).weights
+    np.testing.assert_array_equal(w.to_numpy(), np.full(6, 2.0))
+    with pytest.raises(BoundsError, match=r"^calibration \(linear\) cannot meet the totals within "
+                                          r"bounds \(1.0, 1.0\)"):
+        d.calibrate({"x": 65.0}, method="linear", population=12.0, bounds=(1.0, 1.0))
+
+
+def test_calibration_bounds_that_exclude_g_of_one_cannot_be_met():
+    # at g = 1 every row is outside (1.2, 2): no Newton direction, a clear refusal
+    d = _numeric_design()
+    with pytest.raises(BoundsError, match=r"cannot meet the totals within bounds \(1.2, 2.0\)"):
+        d.calibrate({"x": 64.0}, method="linear", population=12.0, bounds=(1.2, 2.0), max_iter=5)
+
+
+def test_calibration_refusals_name_the_rule():
+    d = _numeric_design()
+    with pytest.raises(BoundsError, match=r"^lower bound 2.0 is above upper bound 1.0$"):
+        d.calibrate({"x": 64.0}, bounds=(2.0, 1.0))
+    with pytest.raises(ValueError, match=r"not 'probit'$"):
+        d.calibrate({"x": 64.0}, method="probit")
+    for bounds in [(0.5, None), (None, 2.0)]:
+        with pytest.raises(BoundsError, match=r"^logit calibration needs finite bounds \(lower < 1 < upper\)$"):
+            d.calibrate({"x": 64.0}, method="logit", bounds=bounds)
+    for bounds in [(1.0, 2.0), (0.5, 1.0)]:
+        with pytest.raises(BoundsError, match=r"^logit calibration needs lower < 1 < upper, not "
+                                              + re.escape(str(tuple(map(float, bounds)))) + "$"):
+            d.calibrate({"x": 64.0}, method="logit", bounds=bounds)
+
+
+def test_collinear_totals_that_disagree_are_refused():
+    # y = 2 x: totals x 64 and y 130 (not 128) cannot both be met; R's
+    # regcalibrate would return weights that miss them
+    from ramlab.weighting import calibrate_weights
+
+    d = _numeric_design()
+    d = Design(d.data.assign(y=2 * d.data["x"]), weights="w")
+    with pytest.raises(MarginError, match=r"^calibration totals are inconsistent with the model "
+                                          r"\(collinear totals disagree\)$"):
+        calibrate_weights(d, {"x": 64.0, "y": 130.0}, population=12.0)
+
+
+def test_a_replicate_without_respondents_in_a_category_is_named():
+    # JK1 on 4 clusters: replicate 1 drops cluster 1, the only one with g = "rare"
+    df = pd.DataFrame({
+        "psu": np.repeat([1, 2, 3, 4], 3),
+        "g": pd.Categorical(["rare", "c", "c"] + ["c"] * 9, categories=["c", "rare"]),
+        "w": [3.0] * 12,
+    })
+    d = Design(df, ids="psu", weights="w").replicate("JK1")
+    with pytest.raises(MarginError, match=r"^replicate 1: totals: category 'g=rare' has no respondents "
+                                          r"\(total 1.0\)$") as e:
+        d.calibrate({"g": {"c": 35.0, "rare": 1.0}})
+    assert e.value.category == "g=rare"
+
+
+EXTRA_CAL = R.load_json("extra_calibrate.json")
+
+
+def _bound(b):
+    return None if b is None else float(b)
+
+
+@pytest.mark.parametrize("case", [c for c in EXTRA_CAL["cases"] if c["design"] == "dclus1"],
+                         ids=lambda c: c["id"])
+def test_calibration_with_one_sided_bounds_against_r(case):
+    # a bound given as None is infinite (R c(0.7, Inf), c(-Inf, 1.7))
+    d, totals, _ = _dclus1_linear_case()
+    lower, upper = (_bound(b) for b in case["bounds"])
+    w = d.calibrate(totals, method=case["calfun"], bounds=(lower, upper)).weights.to_numpy()
+    R.assert_close(w, case["result"]["weights"], 1e-8, what="weights")
+    g = w / d.weight_values
+    R.assert_close([g.min(), g.max()], [case["result"]["g_min"], case["result"]["g_max"]], 1e-8, what="g range")
+
+
+@pytest.mark.parametrize("case", [c for c in EXTRA_CAL["cases"] if c["design"] == "dsmall"],
+                         ids=lambda c: c["id"])
+def test_bounded_calibration_rescaled_when_every_ratio_exceeds_20_against_r(case):
+    # ratios 20.6, 20.2 and 21: R rescales by 20.6, then bounds g / 20.6
+    df = pd.DataFrame({"s": pd.Categorical(EXTRA_CAL["data_small"]["s"], categories=["A", "B"]),
+                       "x": EXTRA_CAL["data_small"]["x"]})
+    pop = EXTRA_CAL["population_small"]
+    d = Design(df)
+    w = d.calibrate({"s": {"A": pop["A"], "B": pop["B"]}, "x": pop["x"]}, method=case["calfun"],
+                    bounds=tuple(case["bounds"])).weights.to_numpy()
+    R.assert_close(w, case["result"]["weights"], 1e-8, what="weights")
+
+
+def test_calibration_on_a_variable_whose_sample_total_is_zero():
+    # x sums to 0 in the sample: R grake's ratio population / sample total is
+    # infinite there, not an error; the calibrated totals are met
+    df = pd.DataFrame({"x": [-2.0, -1.0, 1.0, 2.0, 0.5, -0.5]})
+    w = Design(df).calibrate({"x": 1.5}, method="raking", population=7.0).weights.to_numpy()
+    assert abs(w.sum() - 7.0) / 8.0 < 1e-12
+    assert abs(w @ df["x"].to_numpy() - 1.5) / 2.5 < 1e-12

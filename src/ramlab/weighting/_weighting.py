@@ -740,7 +740,7 @@ def _calibrate_one(w, spec, FdF, bounds, tol, max_iter, method, *, pairs=None, w
     empty = np.flatnonzero((s0[:model.kc] <= 0) & (t[:model.kc] > 0))
     if empty.size:  # only a replicate can lack a category the full sample has
         raise MarginError(f"{where}totals: category {spec.names[empty[0]]!r} has no respondents "
-                          f"(total {t[empty[0]]!r})", category=spec.names[empty[0]])
+                          f"(total {float(t[empty[0]])!r})", category=spec.names[empty[0]])
     L, U = bounds
     if method == "linear" and not (np.isfinite(L) or np.isfinite(U)):
         g = 1.0 + model.matvec(pinv_sym(G0) @ (t - s0))
