@@ -160,17 +160,23 @@ return (async () => {
   }
   window.scrollTo({top: 0, behavior: 'instant'});
   await sleep(20);
+  // scrollend (any scroller: a capturing listener) marks the end of a scroll, smooth or not;
+  // a smooth scroll that stalls for a few ticks on a loaded machine has not ended
+  let ended = false;
+  const onEnd = () => { ended = true; };
+  window.addEventListener('scrollend', onEnd, {capture: true});
   a.click();
-  // Stable means: still for 3 ticks after it moved, or for 1 s when it never moves (a
-  // loaded machine may start a smooth scroll later than 3 ticks after the click).
+  // Stable means: still for 3 ticks after its scroll ended, or for 1 s when it never moves
+  // (a loaded machine may start a smooth scroll later than 3 ticks after the click).
   const start = el ? el.getBoundingClientRect().top : null;
   let last = NaN, stable = 0, moved = false;
-  for (let t = 0; t < 250 && !(stable >= 3 && (moved || t >= 50)); t++) {
+  for (let t = 0; t < 250 && !(stable >= 3 && (moved ? ended : t >= 50)); t++) {
     await sleep(20);
     const top = el ? el.getBoundingClientRect().top : null;
     if (top !== start) moved = true;
     if (top === last) { stable++; } else { stable = 0; last = top; }
   }
+  window.removeEventListener('scrollend', onEnd, {capture: true});
   let scroller = document.scrollingElement, expected = 0, atEnd = false;
   if (el) {
     for (let p = el.parentElement; p; p = p.parentElement) {
