@@ -787,19 +787,10 @@ def _str_list(path, key, value):
     return list(value)
 
 
-def _build_spec(raw, path, data_dir, year):
-    _check_keys(path, "", raw, _TOP_KEYS, required=("survey", "year", "study", "questions", "weighting"))
-    survey = _str(path, "survey", raw["survey"])
-    spec_year = _int(path, "year", raw["year"], minimum=1900)
-    if year is not None and int(year) != spec_year:
-        raise _err(path, "year", f"the file says {spec_year}, {year} was asked for")
-    data_file = Path(data_dir) / "raw" / _str(
-        path, "data_file", raw.get("data_file") or f"{survey}_{spec_year}.sav"
-    )
-
-    study = raw["study"]
-    _check_keys(path, "study", study, _STUDY_KEYS | _STUDY_OPTIONAL, required=tuple(_STUDY_KEYS))
-    study = dict(study)
+def _build_study(path, raw_study):
+    """The ``study`` block, checked: texts, sizes, fieldwork dates as dates, the options."""
+    _check_keys(path, "study", raw_study, _STUDY_KEYS | _STUDY_OPTIONAL, required=tuple(_STUDY_KEYS))
+    study = dict(raw_study)
     for key in ("title", "population", "unit", "mode", "institute", "source"):
         _str(path, f"study.{key}", study[key])
     _int(path, "study.population_size", study["population_size"], minimum=1)
@@ -822,6 +813,20 @@ def _build_spec(raw, path, data_dir, year):
     study["population_status"] = study.get("population_status", "published")
     _choice(path, "study.population_status", study["population_status"], POPULATION_STATUSES,
             "population status")
+    return study
+
+
+def _build_spec(raw, path, data_dir, year):
+    _check_keys(path, "", raw, _TOP_KEYS, required=("survey", "year", "study", "questions", "weighting"))
+    survey = _str(path, "survey", raw["survey"])
+    spec_year = _int(path, "year", raw["year"], minimum=1900)
+    if year is not None and int(year) != spec_year:
+        raise _err(path, "year", f"the file says {spec_year}, {year} was asked for")
+    data_file = Path(data_dir) / "raw" / _str(
+        path, "data_file", raw.get("data_file") or f"{survey}_{spec_year}.sav"
+    )
+
+    study = _build_study(path, raw["study"])
 
     questions_raw = raw["questions"]
     if not isinstance(questions_raw, dict) or not questions_raw:
