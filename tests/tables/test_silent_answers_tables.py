@@ -109,3 +109,10 @@ def test_means_false_leaves_the_mean_row_out(s):
     assert "mean" in set(with_mean.kinds) and "mean" not in set(without.kinds)
     shared = without.frame.index
     np.testing.assert_allclose(without.frame.to_numpy(), with_mean.frame.loc[shared].to_numpy())
+
+
+def test_a_misspelt_breakdown_names_the_close_ones(s):
+    with pytest.raises(TableError, match=r"banner column 'tailel' is absent .*did you mean 'taille'"):
+        crosstab(s, "q7", "tailel")
+    with pytest.raises(TableError, match=r"banner column 'zzz' is absent from the data and the spec$"):
+        crosstab(s, "q7", "zzz")

@@ -11,6 +11,7 @@ domains, lettered A, B, C ...
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -607,7 +608,10 @@ def banner_columns(data, spec, cols, n, w):
             name = col
             missing = None
         if name not in data.columns:
-            raise TableError(f"banner column {col!r} is absent from the data and the spec")
+            known = [*getattr(spec, "breakdowns", []), *getattr(spec, "questions", {}), *map(str, data.columns)]
+            close = difflib.get_close_matches(str(col), dict.fromkeys(known), n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise TableError(f"banner column {col!r} is absent from the data and the spec{hint}")
         labels = (data.attrs.get("value_labels") or {}).get(name)
         if not is_categorical(data[name], value_labels=labels):
             raise TableError(not_categorical(data[name], name, "banner variable"))
