@@ -718,6 +718,8 @@ def calibrate_weights(design, totals, *, method="linear", bounds=None, populatio
     if method not in ("linear", "raking", "logit"):
         raise ValueError(f"method must be 'linear', 'raking' or 'logit', not {method!r}")
     FdF = _calfun(method, (L, U))
+    if design.n == 0:  # (a design's weights are otherwise never all 0: WeightError)
+        raise MarginError("calibration of a design without respondents: no total can be met")
     spec = _build_model(design, totals, population)
     w = design.weight_values
     args = (spec, FdF, (L, U), tol, max_iter, method)
