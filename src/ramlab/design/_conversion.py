@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ramlab.errors import DesignError
 from ramlab.variance import brr_factors, jk1_weights, jkn_weights
 
 __all__ = ["REPLICATE_METHODS", "replicate_factors"]
@@ -61,6 +62,8 @@ def replicate_factors(design, type, *, replicates=None, seed=None, rho=None):
         fpc = _fpc_factor(st)
         if fpc is not None and np.unique(fpc).size > 1:
             raise ValueError("JK1 needs a single finite population correction")
+        if np.unique(psu).size < 2:  # R refuses such a design ("only one primary sampling unit")
+            raise DesignError("JK1 needs at least two PSUs: the design has one")
         factors, scale = jk1_weights(psu, fpc=None if fpc is None else fpc[0])
         return factors, scale, np.ones(factors.shape[1]), "JK1"
     if type == "JKn":
