@@ -566,8 +566,11 @@ def _categorical_columns(cat, w, n, population):
         # R drops all-zero columns with a zero total
         kt = ~np.isnan(t) & (s_k > 0)
         keep.append(kt)
-        for j, k in enumerate(np.flatnonzero(kt)):
-            if j:  # R: treatment contrasts drop the first level
+        for k in np.flatnonzero(kt):
+            # R's treatment contrasts drop the first level, even when it has
+            # no column here (no respondents, total 0): the next one keeps its
+            # column in R's model matrix, and its ratio in grake's rescaling
+            if k:
                 pairs.append((t[k], s_k[k]))
                 r_cols.append(len(names))
             names.append(f"{var}={labels[k]}")
@@ -675,7 +678,12 @@ def calibrate_weights(design, totals, *, method="linear", bounds=None, populatio
         ``{categorical column: {category: count}, numeric column: total}``.
         Categorical columns are calibrated on all their categories (the
         intercept is implied); a model with numeric columns only has no
-        intercept unless ``population`` is given.
+        intercept unless ``population`` is given. A Series will do for the
+        inner mapping. The categorical columns' totals (and ``population``,
+        when given with them) must agree within 1e-9 of the first column's
+        total (1e-9 when it is below 1). A category without respondents and
+        with a total of 0 gets no column, as in R (``calibrate`` drops
+        all-zero columns of zero total).
     method : {"linear", "raking", "logit"}
         Calibration function (R ``calfun``).
     bounds : (float, float), optional
