@@ -1,7 +1,8 @@
 """Raking a replicate design with ``cap=``: every replicate's weights respect the cap.
 
-R has no raking with limits on the weights (``trimWeights`` trims after the
-fact and leaves the margins unmet), so this tests ramlab's documented
+R's ``rake`` has no limits on the weights (``trimWeights`` trims after the
+fact and leaves the margins unmet; ``calibrate(bounds.const = TRUE)`` is
+compared in ``test_rake_cap.py``), so this tests ramlab's documented
 contract (:func:`ramlab.weighting.rake_weights`, ``cap``: w_i = clip(d_i
 g_cell(i), lo, hi) with every margin met), which a replicate design applies to
 each replicate (raked from its own weights, as R's ``rake`` of a

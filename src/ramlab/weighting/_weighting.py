@@ -324,11 +324,12 @@ def rake_weights(design, margins, *, tol=1e-10, max_iter=100, cap=None, populati
     max_iter : int
         Maximum number of iterations (sweeps over the margins).
     cap : (float, float), optional
-        Lower and upper limits on the final weights (None for no limit):
-        rows whose raked weight falls outside are trimmed to the limit and
-        held there while the others are re-raked, until both the limits and
-        the margins hold (within ``tol``), or :class:`BoundsError` is
-        raised. The result is w_i = clip(d_i * g_cell(i), lo, hi).
+        Lower and upper limits on the final weights (None for no limit).
+        The result is w_i = clip(d_i * g_cell(i), lo, hi) with every margin
+        met within ``tol``, g_cell(i) the raking factor of row i's cell: R's
+        ``calibrate(calfun = "raking", bounds = cap, bounds.const = TRUE)``.
+        The raking of the limited weights converges more slowly than the
+        raking without limits: it may run max(``max_iter``, 1000) sweeps.
     population : float, optional
         Population size, when the margins are proportions.
 
@@ -351,7 +352,9 @@ def rake_weights(design, margins, *, tol=1e-10, max_iter=100, cap=None, populati
         The relative error did not fall below ``tol`` in ``max_iter``
         iterations.
     BoundsError
-        ``cap`` cannot be met together with the margins.
+        ``cap`` cannot be met together with the margins (a category whose
+        rows cannot reach its target within the limits is named), or was
+        not met in max(``max_iter``, 1000) sweeps.
 
     Notes
     -----
@@ -398,57 +401,94 @@ def _rake_one(w0, setup, tol, max_iter, cap, where=""):
     w_new = np.take(g, cell)
     np.multiply(w_new, w0, out=w_new)
     if cap is not None:
-        w_new = _capped(w0, w_new, cell, ncell, cell_codes, Ks, targets, tol, max_iter, cap)
+        w_new = _capped(w0, w_new, setup, tol, max_iter, cap, where)
     return w_new, cw
 
 
-def _capped(w0, w, cell, ncell, cell_codes, Ks, targets, tol, max_iter, cap):
-    """Raking with limits on the weights (active-set trim-and-rake).
+def _capped(w0, w, setup, tol, max_iter, cap, where=""):
+    """Raking with limits on the weights: w_i = clip(d_i * g_cell(i), lo, hi), every margin met.
 
-    Rows whose raked weight falls outside [lo, hi] are set to the limit and
-    held there; the other rows are re-raked to the margins minus the held
-    rows' contribution; rows are held or released again from their raked
-    value, until the set of held rows no longer changes. The result is
-    w_i = clip(d_i * g_cell(i), lo, hi) with every margin met. After 20
-    rounds rows are only added to the held set, so that the loop ends.
+    ``w`` is the raking without limits (d_i * g_cell(i)). Iterative
+    proportional fitting on the clipped weights: each category of each
+    margin in turn gets the factor f that brings the sum over its rows of
+    clip(d_i * g_cell(i) * f, lo, hi) to its target, until the largest
+    relative error is below ``tol``. Each sweep is a step of coordinate
+    ascent on the dual of the raking distance with bounds on the weights
+    (R ``calibrate(calfun = "raking", bounds.const = TRUE)`` solves the same
+    problem by Newton steps), so the sweeps reach the solution when there
+    is one; coordinate ascent is slower than Newton steps, hence at least
+    1000 sweeps.
     """
+    terms, cell, ncell, cell_codes, Ks, targets = setup
     lo, hi = cap
     lo = -np.inf if lo is None else float(lo)
     hi = np.inf if hi is None else float(hi)
     if lo > hi:
         raise BoundsError(f"cap lower limit {lo} is above the upper limit {hi}")
-    pos = w0 > 0
-    lo_fix = pos & (w < lo)
-    hi_fix = pos & (w > hi)
-    if not (lo_fix.any() or hi_fix.any()):
+    rows = np.flatnonzero(w0 > 0)
+    if not np.any((w[rows] < lo) | (w[rows] > hi)):
         return w
-    for round_ in range(max(max_iter, 50)):
-        free = pos & ~lo_fix & ~hi_fix
-        held = np.where(lo_fix, lo, 0.0) + np.where(hi_fix, hi, 0.0)
-        cw_free = np.bincount(cell, weights=np.where(free, w0, 0.0), minlength=ncell)
-        cw_held = np.bincount(cell, weights=held, minlength=ncell)
-        adj = []
-        for cc, K, t in zip(cell_codes, Ks, targets):
-            a = t - np.bincount(cc, weights=cw_held, minlength=K)
-            if np.any(a < -tol * np.nan_to_num(np.abs(t), nan=0.0) - 1e-12):
-                raise BoundsError(
-                    f"cap {cap} cannot be met with the margins: the rows held at the limits "
-                    "already exceed a target"
-                )
-            adj.append(np.where(np.isnan(t), np.nan, np.clip(a, 0.0, None)))
-        g, _, err = _ipf_cells(cw_free, cell_codes, Ks, adj, tol, max_iter)
-        if err > tol:
-            raise BoundsError(f"cap {cap} cannot be met with the margins (raking error {err:.3g})")
-        prop = w0 * g[cell]
-        new_lo = pos & (prop < lo)
-        new_hi = pos & (prop > hi)
-        if round_ >= 20:
-            new_lo |= lo_fix
-            new_hi |= hi_fix
-        if np.array_equal(new_lo, lo_fix) and np.array_equal(new_hi, hi_fix):
-            return np.where(lo_fix, lo, np.where(hi_fix, hi, np.where(pos, prop, 0.0)))
-        lo_fix, hi_fix = new_lo & ~new_hi, new_hi
-    raise BoundsError(f"cap {cap} cannot be met with the margins after {max(max_iter, 50)} rounds")
+    d, c = w0[rows], cell[rows]
+    cats = [cc[c] for cc in cell_codes]  # each row's category in each margin
+    for (var, _, K, t, labels), cat in zip(terms, cats):
+        n_k = np.bincount(cat, minlength=K)
+        least = n_k * max(lo, 0.0)
+        most = n_k * hi if np.isfinite(hi) else np.where(n_k > 0, np.inf, 0.0)
+        out = np.flatnonzero((t < least * (1 - tol)) | (t > most * (1 + tol)))
+        if out.size:
+            k = out[0]
+            reach = f"at least {float(least[k])!r}" if t[k] < least[k] else f"at most {float(most[k])!r}"
+            raise BoundsError(
+                f"{where}cap {cap} cannot be met: category {labels[k]!r} of {var!r} has a target of "
+                f"{float(t[k])!r}, but its {n_k[k]} rows weigh {reach} within the limits"
+            )
+    g = np.ones(ncell)
+    g[c] = w[rows] / d
+    it, err = 0, np.inf
+    while it < max(max_iter, 1000):
+        it += 1
+        for cat, K, t, cc in zip(cats, Ks, targets, cell_codes):
+            g *= _clipped_factor(d * g[c], cat, K, t, lo, hi, tol)[cc]
+        x = np.clip(d * g[c], lo, hi)
+        err = 0.0
+        for cat, K, t in zip(cats, Ks, targets):
+            s = np.bincount(cat, weights=x, minlength=K)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                err = max(err, float(np.max(np.where(t > 0, np.abs(s - t) / t, 0.0))))
+        if err <= tol:
+            break
+    if err > tol:
+        raise BoundsError(f"{where}cap {cap} cannot be met with the margins: largest relative error "
+                          f"{err:.3g} after {it} iterations")
+    capped = np.zeros_like(w)
+    capped[rows] = x
+    return capped
+
+
+def _clipped_factor(v, cat, K, t, lo, hi, tol):
+    """Per category k, f_k > 0 with sum over its rows of clip(v_i * f_k, lo, hi) = t_k.
+
+    The sum is continuous, non-decreasing and piecewise linear in f_k:
+    Newton steps, bisection when a step leaves the bracket of the root,
+    to a thousandth of ``tol``. Categories without a positive target get 1.
+    """
+    f = np.ones(K)
+    a, b = np.zeros(K), np.full(K, np.inf)  # sum(a) < t < sum(b)
+    t = np.where(np.isnan(t), 0.0, t)
+    for _ in range(100):
+        x = v * f[cat]
+        r = np.where(t > 0, t - np.bincount(cat, weights=np.clip(x, lo, hi), minlength=K), 0.0)
+        todo = np.abs(r) > 1e-3 * tol * t
+        if not todo.any():
+            break
+        slope = np.bincount(cat, weights=np.where((x > lo) & (x < hi), v, 0.0), minlength=K)
+        a = np.where(todo & (r > 0), f, a)
+        b = np.where(todo & (r < 0), f, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = f + r / slope
+        bisect = np.where(np.isfinite(b), 0.5 * (a + b), 2.0 * f)
+        f = np.where(todo, np.where((slope > 0) & (step > a) & (step < b), step, bisect), f)
+    return f
 
 
 def _cell_index(codes_list, Ks, n):

@@ -1,0 +1,170 @@
+"""Raking with limits on the weights (``rake(cap=)``).
+
+The result is documented as w_i = clip(d_i * g_cell(i), lo, hi) with every
+margin met, g_cell(i) the raking factor of row i's cell (a product of one
+factor per margin). That is R's ``calibrate(calfun = "raking", bounds =
+c(lo, hi), bounds.const = TRUE)`` (``extra_rake_cap.json``, R survey 4.1-1),
+and, where R's Newton iterations fail, the conditions checked by
+``_assert_clipped_raking``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import _rref as R
+from ramlab.design import Design
+from ramlab.errors import BoundsError
+
+REF = R.load_json("extra_rake_cap.json")
+MARGINS = {"sch.wide": {"No": 1072, "Yes": 5122}, "awards": {"No": 2027, "Yes": 4167}}
+
+
+def _dstrat(scale=1.0):
+    df = R.load_data("apistrat")
+    df["w"] = df["pw"] / scale
+    return Design(df, strata="stype", weights="w", fpc="fpc")
+
+
+@pytest.mark.parametrize("case", REF["cases"], ids=lambda c: c["id"])
+def test_capped_raking_equals_rs_calibration_with_bounds_on_the_weights(case):
+    scale = case["scale"]
+    margins = {v: {k: t / scale for k, t in m.items()} for v, m in MARGINS.items()}
+    raked = _dstrat(scale).rake(margins, cap=tuple(case["cap"]), tol=1e-12)
+    R.assert_close(raked.weights.to_numpy(), case["result"]["weights"], 1e-8, what="weights")
+
+
+def _assert_clipped_raking(design, margins, weights, cap, tol):
+    """w = clip(d * g_cell, lo, hi), log g_cell additive over the margins, margins met."""
+    lo = -np.inf if cap[0] is None else cap[0]
+    hi = np.inf if cap[1] is None else cap[1]
+    d, w, data = design.weights.to_numpy(), np.asarray(weights, dtype=float), design.data
+    assert np.all(w[d == 0] == 0)
+    pos = d > 0
+    assert np.all(w[pos] >= lo * (1 - 1e-12)) and np.all(w[pos] <= hi * (1 + 1e-12))
+    for var, m in margins.items():
+        got = pd.Series(w).groupby(data[var].to_numpy()).sum()
+        for k, t in m.items():
+            assert abs(got.get(k, 0.0) - t) <= 1.01 * tol * t, (var, k)
+    at_lo = pos & (w <= lo * (1 + 1e-9))
+    at_hi = pos & (w >= hi * (1 - 1e-9))
+    free = pos & ~at_lo & ~at_hi
+    cells = data[list(margins)].astype(str).agg("/".join, axis=1).to_numpy()
+    log_g = {}
+    for c in np.unique(cells[pos]):
+        rows = cells == c
+        if (free & rows).any():
+            g = w[free & rows] / d[free & rows]
+            assert g.max() / g.min() - 1 < 1e-9, c  # one factor per cell
+            g = g.mean()
+            assert np.all(d[at_hi & rows] * g >= hi * (1 - 1e-9)), c  # clipped, not moved
+            assert np.all(d[at_lo & rows] * g <= lo * (1 + 1e-9)), c
+            log_g[c] = np.log(g)
+        else:  # every row at a limit: some factor must clip them all
+            assert np.max(hi / d[at_hi & rows], initial=0) <= np.min(lo / d[at_lo & rows], initial=np.inf)
+    # log g additive over the margins: a least-squares fit on the margins' indicators is exact
+    keys = list(log_g)
+    X = np.column_stack([[k.split("/")[j] == str(cat) for k in keys]
+                         for j, var in enumerate(margins) for cat in margins[var]]).astype(float)
+    y = np.array([log_g[k] for k in keys])
+    fit = X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    assert np.max(np.abs(fit - y)) < 1e-8
+
+
+def test_capped_raking_where_rs_newton_iterations_fail():
+    # R's calibrate(bounds = c(22, 40), bounds.const = TRUE) stops after 1000
+    # iterations ("Failed to converge"); a solution exists.
+    d = _dstrat()
+    _assert_clipped_raking(d, MARGINS, d.rake(MARGINS, cap=(22, 40)).weights, (22, 40), 1e-10)
+
+
+def test_capped_raking_releases_a_row_first_held_at_a_limit():
+    # x: d = 1 and 10, target 9.5 within [4, 6]. The raking without limits
+    # gives 0.86 and 8.6, both outside; the solution keeps only the first at a
+    # limit: g = 0.55, weights clip(0.55, 4, 6) = 4 and clip(5.5, 4, 6) = 5.5.
+    df = pd.DataFrame({"a": pd.Categorical(["x", "x", "y", "y"]), "w": [1.0, 10.0, 5.0, 5.0]})
+    d = Design(df, weights="w")
+    np.testing.assert_allclose(d.rake({"a": {"x": 9.5, "y": 10.0}}, cap=(4, 6)).weights, [4, 5.5, 5, 5],
+                               rtol=1e-10)
+    # target 10.5: g = 4.5, weights 4.5 and clip(45, 4, 6) = 6
+    np.testing.assert_allclose(d.rake({"a": {"x": 10.5, "y": 10.0}}, cap=(4, 6)).weights, [4.5, 6, 5, 5],
+                               rtol=1e-10)
+
+
+@pytest.mark.parametrize("target, message", [
+    (7.9, r"category 'x' of 'a' has a target of 7\.9, but its 2 rows weigh at least 8\.0 within the limits"),
+    (12.1, r"category 'x' of 'a' has a target of 12\.1, but its 2 rows weigh at most 12\.0 within the limits"),
+])
+def test_capped_raking_refuses_a_target_out_of_reach_of_the_limits(target, message):
+    df = pd.DataFrame({"a": pd.Categorical(["x", "x", "y", "y"]), "w": [1.0, 10.0, 5.0, 5.0]})
+    with pytest.raises(BoundsError, match=r"^cap \(4, 6\) cannot be met: " + message + "$"):
+        Design(df, weights="w").rake({"a": {"x": target, "y": 10.0}}, cap=(4, 6))
+
+
+def test_capped_raking_whose_margins_together_exceed_the_limits():
+    # each target is within reach of its rows, not all together: u = 6 puts
+    # both (x, u) rows at 3, leaving 0.5 for the (x, v) row, below 1
+    df = pd.DataFrame({"a": pd.Categorical(list("xxyyx")), "b": pd.Categorical(list("uuvvv")), "w": [1.0] * 5})
+    margins = {"a": {"x": 6.5, "y": 2.5}, "b": {"u": 6.0, "v": 3.0}}
+    np.testing.assert_allclose(Design(df, weights="w").rake(margins).weights, [3, 3, 1.25, 1.25, 0.5])
+    with pytest.raises(BoundsError, match=r"^cap \(1, 3\) cannot be met with the margins: largest relative "
+                                          r"error .+ after 1000 iterations$"):
+        Design(df, weights="w").rake(margins, cap=(1, 3))
+
+
+def test_equal_limits_give_equal_weights_when_the_margins_allow():
+    df = pd.DataFrame({"a": pd.Categorical(["x", "x", "y", "y"]), "w": [1.0, 10.0, 5.0, 5.0]})
+    raked = Design(df, weights="w").rake({"a": {"x": 10.0, "y": 10.0}}, cap=(5, 5))
+    np.testing.assert_allclose(raked.weights, [5, 5, 5, 5], rtol=1e-12)
+
+
+def test_cap_limits_in_the_wrong_order():
+    with pytest.raises(BoundsError, match=r"^cap lower limit 45\.0 is above the upper limit 20\.0$"):
+        _dstrat().rake(MARGINS, cap=(45, 20))
+
+
+def test_capped_raking_of_a_domain_is_the_capped_raking_of_its_rows():
+    df = R.load_data("apistrat")
+    inside = (df["stype"] != "H").to_numpy()
+    d = Design(df, weights="pw").subset(inside)
+    margins = {"sch.wide": {"No": 800, "Yes": 4500}, "awards": {"No": 1700, "Yes": 3600}}
+    raked = d.rake(margins, cap=(20, 45)).weights.to_numpy()
+    assert np.all(raked[~inside] == 0)
+    alone = Design(df[inside].reset_index(drop=True), weights="pw").rake(margins, cap=(20, 45))
+    np.testing.assert_allclose(raked[inside], alone.weights, rtol=1e-9)
+    _assert_clipped_raking(Design(df[inside].reset_index(drop=True), weights="pw"), margins,
+                           alone.weights, (20, 45), 1e-10)
+
+
+def test_capped_raking_with_an_empty_last_cell():
+    # no respondent in the last cell (b, v) of the cross-classification
+    df = pd.DataFrame({"p": pd.Categorical(list("aaaabbbbaab"), categories=["a", "b"]),
+                       "q": pd.Categorical(list("uvuvuuuuvvu"), categories=["u", "v"]),
+                       "w": [1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]})
+    d = Design(df, weights="w")
+    margins = {"p": {"a": 30.0, "b": 25.0}, "q": {"u": 35.0, "v": 20.0}}
+    cap = (2.0, 7.5)
+    _assert_clipped_raking(d, margins, d.rake(margins, cap=cap).weights, cap, 1e-10)
+
+
+def test_capped_raking_on_more_cells_than_the_full_product_holds():
+    # 60 x 60 x 21 possible cells for 300 rows (only the observed ones are
+    # indexed); the last category of c is empty, with a target of 0.
+    rng = np.random.default_rng(15)
+    n = 300
+    df = pd.DataFrame({"a": pd.Categorical(rng.integers(0, 60, n), categories=range(60)),
+                       "b": pd.Categorical(rng.integers(0, 60, n), categories=range(60)),
+                       "c": pd.Categorical(rng.integers(0, 20, n), categories=range(21))})
+    df["w"] = rng.uniform(1, 3, n)
+    w_true = np.clip(df["w"] * np.exp(rng.normal(0, 0.3, n)), 1.2, 3.5)  # realises the margins
+    margins = {v: {k: float(t) for k, t in w_true.groupby(df[v], observed=False).sum().items()}
+               for v in ("a", "b", "c")}
+    assert margins["c"][20] == 0.0
+    d = Design(df, weights="w")
+    raked = d.rake(margins, cap=(1.2, 3.5), tol=1e-10, max_iter=1000)
+    got = raked.weights.groupby(df["c"], observed=False).sum()
+    assert got[20] == 0
+    _assert_clipped_raking(d, {v: {k: t for k, t in m.items() if t > 0} for v, m in margins.items()},
+                           raked.weights, (1.2, 3.5), 1e-10)
