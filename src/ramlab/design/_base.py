@@ -358,6 +358,16 @@ class SurveyDesign(abc.ABC):
         SE is that mean's, xbar held fixed (R ``svyvar.survey.design``); on a
         replicate design, the variance recomputed with each replicate.
 
+        Parameters
+        ----------
+        x : str or list of str
+            Numeric columns.
+        na_rm : bool
+            Leave out the rows with a missing value (a domain); otherwise NaN
+            (R gives NA where a missing value enters and no finite SE). As R,
+            n in n / (n - 1) counts the rows of nonzero weight before the
+            missing ones are left out (on a replicate design: after).
+
         Returns
         -------
         pandas.DataFrame with columns estimate, se: one row for one column;

@@ -4,7 +4,8 @@ Linear contrasts: c'theta, variance c'Vc. Nonlinear ones (an expression in
 the estimates' names): the delta method, g'Vg with g the gradient at the
 estimates, as R's ``svycontrast`` with a ``quote()``-d expression (R takes
 the derivatives symbolically; ramlab by complex-step differentiation, exact
-to rounding for the functions allowed). Tests: ``tests/design/test_ratio.py``.
+to rounding for the functions allowed). Tests: ``tests/design/test_ratio.py``,
+``tests/design/test_contrast_ratio_corners.py``.
 """
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
         else:
             U = Y.copy() if all_pos else Y
         if not all_pos:
-            U = np.where((w > 0)[:, None], U, 0.0)
+            U = np.where((w != 0)[:, None], U, 0.0)
         if kind == "mean":
             V = d.statistic_vcov(lambda W: (W.T @ Y) / W.sum(axis=0)[:, None], U)
         else:

@@ -5,7 +5,8 @@ Linearised design: influence values of a ratio R = Y / X are
 of (x_i - xbar)^2 n / (n - 1), its SE that mean's, xbar held fixed (R
 ``svyvar.survey.design``). Replicate design: the statistic recomputed with
 each replicate's weights (R ``svyratio.svyrep.design``,
-``svyvar.svyrep.design``). Tests: ``tests/design/test_ratio.py``.
+``svyvar.svyrep.design``). Tests: ``tests/design/test_ratio.py``,
+``tests/design/test_contrast_ratio_corners.py``.
 """
 
 from __future__ import annotations
@@ -27,19 +28,23 @@ def _numeric(design, var):
 
 
 def _domain(design, missing, na_rm):
-    """The design with the rows of missing values left out (na_rm), or None when one is weighted."""
+    """The design with the rows of missing values left out (na_rm), or None when one is weighted.
+
+    A row counts when its weight is not 0: unbounded linear calibration can
+    make weights negative, and R keeps those rows (``1 / design$prob``).
+    """
     if not missing.any():
         return design
     if na_rm:
         return design.subset(~missing)
-    return None if (missing & (design.weight_values > 0)).any() else design
+    return None if (missing & (design.weight_values != 0)).any() else design
 
 
 def _ratio_domain(d, y, x):
     if d is None:
         return np.nan, np.nan
     w = d.weight_values
-    pos = w > 0
+    pos = w != 0
     y0, x0 = np.where(pos, y, 0.0), np.where(pos, x, 0.0)
     Y, X = w @ y0, w @ x0
     r = Y / X
@@ -78,6 +83,10 @@ def variance(design, variables, *, na_rm=False):
     X = np.column_stack([_numeric(design, v) for v in variables])
     missing = np.isnan(X).any(axis=1)
     d = _domain(design, missing, na_rm)
+    # R svyvar.survey.design: n = the rows of nonzero weight of the design
+    # given, counted before na.rm drops the missing ones; svyvar.svyrep.design:
+    # the rows its replicate design holds once they are dropped
+    n = int(np.count_nonzero(design.weight_values)) if design.variance_engine.linearised else None
     p = len(variables)
     # p x p entries in R's column-major order: (row variable, column variable)
     index = pd.Index(variables) if p == 1 else pd.MultiIndex.from_arrays(
@@ -85,11 +94,9 @@ def variance(design, variables, *, na_rm=False):
     if d is None:
         return pd.DataFrame({"estimate": np.nan, "se": np.nan}, index=index)
     w = d.weight_values
-    pos = w > 0
+    pos = w != 0
     X0 = np.where(pos[:, None], X, 0.0)
-    # R: n = the rows with a nonzero weight (linearised), the rows R's
-    # replicate design holds (replicates)
-    n = int(pos.sum()) if d.variance_engine.linearised else d.n_held_rows
+    n = d.n_held_rows if n is None else n
     N = w.sum()
     Z = _products(X0, (w @ X0) / N) * (n / (n - 1))
     est = (w @ Z) / N

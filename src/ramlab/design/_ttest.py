@@ -3,8 +3,9 @@
 R fits ``svyglm(var ~ group)`` and tests the group's coefficient (the
 difference of the two domain means, second group minus first) on t with the
 model's residual degrees of freedom (``degf(design) - 1``). ramlab does the
-same through :func:`ramlab.models.glm`. Tests: ``tests/design/test_ttest.py``
-against ``tests/fixtures/r/tables.json`` (``svyttest`` cases).
+same through :func:`ramlab.models.glm`. Tests: ``tests/design/test_ttest_wald.py``
+against ``tests/fixtures/r/tables.json`` (``svyttest`` cases) and
+``tests/design/test_contrast_ratio_corners.py`` (``extra_contrast.json``).
 """
 
 from __future__ import annotations

@@ -226,7 +226,7 @@ class Calibration:
     def weight_ratio(self):
         """w_old / w_new per row (0 where w_new is 0)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.w_new > 0, self.w_old / self.w_new, 0.0)
+            return np.where(self.w_new != 0, self.w_old / self.w_new, 0.0)
 
     def residualise(self, x):
         """Residualise weighted influence values ``x`` (n, k): see :func:`residualise`."""

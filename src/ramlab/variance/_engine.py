@@ -59,9 +59,12 @@ class VarianceEstimator(abc.ABC):
 
     @property
     def all_positive(self):
-        """True when every weight is positive (no row outside the domain); computed once."""
+        """True when no weight is 0 (no row outside the domain); computed once.
+
+        Negative weights (unbounded linear calibration) count, as in R.
+        """
         if getattr(self, "_all_positive", None) is None:
-            self._all_positive = bool((self.weights > 0).all())
+            self._all_positive = bool((self.weights != 0).all())
         return self._all_positive
 
     @abc.abstractmethod
