@@ -128,7 +128,9 @@ def estimate(design, var, *, kind, by, deff, na_rm):
         frames.append(pd.DataFrame(res, index=pd.Index(labels)))
         keys.append(glabels[g])
     if not frames:
-        raise ValueError(f"no group of {by!r} has a positive weight")
+        raise DesignError(
+            f"no group of {by!r} has a respondent of positive weight (the by variable is missing "
+            "on every row, or outside the subset)", variable=by if isinstance(by, str) else None)
     names = as_list(by)
     if len(names) == 1:
         gindex = pd.Index(keys, name=names[0])
@@ -175,7 +177,7 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
         codes = Y[0]
         ok = slice(None) if not any_missing else codes >= 0
         totals = np.bincount(codes[ok], weights=w[ok], minlength=k)
-        ybar = totals / psum
+        ybar = totals / psum if psum > 0 else totals  # a total of an empty domain: 0, quietly
         # the influence values of each category: centred indicators for a mean
         values = (np.eye(k) - ybar) / psum if kind == "mean" else np.eye(k)
         V = d.total_vcov(Coded(codes, values))
@@ -185,7 +187,7 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
         elif any_missing:
             Y = np.where(missing[:, None], 0.0, Y)
         totals = w @ Y
-        ybar = totals / psum
+        ybar = totals / psum if psum > 0 else totals
         if kind == "mean":
             U = Y - ybar
             U /= psum
