@@ -905,7 +905,7 @@ def _grake(model, w, t, s0, FdF, bounds, pairs, tol, max_iter, method, G0=None):
 
 
 def _poststrata_targets(columns, totals):
-    """Normalise totals to a dict {tuple of labels: count}."""
+    """Normalise totals to a dict {tuple of labels: count}, each finite and non-negative."""
     out = {}
     if isinstance(totals, pd.DataFrame):
         if not all(c in totals.columns for c in columns):
@@ -916,16 +916,20 @@ def _poststrata_targets(columns, totals):
         for row in totals.itertuples(index=False):
             vals = dict(zip(totals.columns, row))
             out[tuple(vals[c] for c in columns)] = float(vals[count_cols[0]])
-        return out
-    if isinstance(totals, pd.Series):
-        totals = totals.to_dict()
-    if len(columns) == 1 and isinstance(totals, dict) and columns[0] in totals and isinstance(totals[columns[0]], dict):
-        totals = totals[columns[0]]
-    for k, v in totals.items():
-        key = k if isinstance(k, tuple) else (k,)
-        if len(key) != len(columns):
-            raise MarginError(f"post-stratum {k!r} does not name one category of each of {columns}")
-        out[key] = float(v)
+    else:
+        if isinstance(totals, pd.Series):
+            totals = totals.to_dict()
+        if len(columns) == 1 and isinstance(totals, dict) and columns[0] in totals and isinstance(totals[columns[0]], dict):
+            totals = totals[columns[0]]
+        for k, v in totals.items():
+            key = k if isinstance(k, tuple) else (k,)
+            if len(key) != len(columns):
+                raise MarginError(f"post-stratum {k!r} does not name one category of each of {columns}")
+            out[key] = float(v)
+    for key, v in out.items():
+        if not np.isfinite(v) or v < 0:
+            raise MarginError(f"post-stratum {key!r}: population total {v!r} is negative or not finite",
+                              variable=columns[0], category=key)
     return out
 
 
@@ -992,8 +996,9 @@ def poststratify_weights(design, columns, totals, *, partial=False):
     Raises
     ------
     MarginError
-        A post-stratum of the sample missing from the totals, a populated
-        post-stratum with no (weighted) sample, missing values.
+        A post-stratum of the sample missing from the totals or with a total
+        of 0 (as R), a populated post-stratum with no (weighted) sample, a
+        negative or non-finite total, missing values.
     """
     columns = [columns] if isinstance(columns, str) else list(columns)
     w = design.weight_values
@@ -1003,15 +1008,16 @@ def poststratify_weights(design, columns, totals, *, partial=False):
     has_sample = cw > 0
     if partial:
         tcell = np.where(has_sample, tcell, np.nan)
+    # R refuses a post-stratum of the sample with a population count of 0 or none
     for bad, what in ((has_sample & np.isnan(tcell), "has respondents but no population total"),
+                      (has_sample & (tcell == 0), "has respondents but a population total of 0"),
                       (~has_sample & (np.nan_to_num(tcell) > 0), "has no respondents")):
         if bad.any():
             c = int(np.flatnonzero(bad)[0])
-            key = tuple(lab[cc[c]] for lab, cc in zip(labels_list, cell_codes))
-            total = "" if np.isnan(tcell[c]) else f" (total {tcell[c]!r})"
-            hint = "; partial=True leaves it out" if what == "has no respondents" else ""
-            raise MarginError(f"post-stratum {key!r} {what}{total}{hint}",
-                              variable=columns[0], category=key)
+            key = _cell_key(labels_list, cell_codes, c)
+            if what == "has no respondents":
+                what += f" (total {float(tcell[c])!r}); partial=True leaves it out"
+            raise MarginError(f"post-stratum {key!r} {what}", variable=columns[0], category=key)
     with np.errstate(divide="ignore", invalid="ignore"):
         g_cell = np.where(has_sample, tcell / cw, 1.0)
     w_new = w * g_cell[cell]
@@ -1031,15 +1037,21 @@ def poststratify_weights(design, columns, totals, *, partial=False):
     return Reweighting(w_new, Calibration("poststratify", model, w, w_new, np.diag(cw[keep])), reps)
 
 
+def _cell_key(labels_list, cell_codes, c):
+    """Labels of cell ``c``, as plain Python values (``2``, not ``np.int64(2)``, in messages)."""
+    labs = (lab[cc[c]] for lab, cc in zip(labels_list, cell_codes))
+    return tuple(lab.item() if isinstance(lab, np.generic) else lab for lab in labs)
+
+
 def _poststratify_replicate(a, cell, ncell, tcell, has_sample, labels_list, cell_codes, columns, r):
     """One replicate post-stratified to the same totals (R ``postStratify.svyrep.design``)."""
     cw = np.bincount(cell, weights=a, minlength=ncell)
-    lost = has_sample & (cw <= 0) & (np.nan_to_num(tcell) > 0)
+    lost = has_sample & (cw <= 0)  # the full sample's post-strata all have a positive total
     if lost.any():
         c = int(np.flatnonzero(lost)[0])
-        key = tuple(lab[cc[c]] for lab, cc in zip(labels_list, cell_codes))
+        key = _cell_key(labels_list, cell_codes, c)
         raise MarginError(f"replicate {r + 1}: post-stratum {key!r} has no respondents "
-                          f"(total {tcell[c]!r})", variable=columns[0], category=key)
+                          f"(total {float(tcell[c])!r})", variable=columns[0], category=key)
     with np.errstate(divide="ignore", invalid="ignore"):
         g = np.where(cw > 0, tcell / cw, 1.0)
     return a * g[cell]
