@@ -87,6 +87,12 @@ def test_partial_poststratification_without_the_last_post_stratum_against_r():
         poststratify_weights(d, ["stype", "sch.wide"], pop)
 
 
+def test_jk1_replicates_without_the_last_post_stratum_poststratified_with_partial_against_r():
+    case = CASES["rclus1_without_M_yes_partial"]
+    d = _dclus1(_without_m_yes()).replicate("JK1")
+    _assert_estimates(d.poststratify(["stype", "sch.wide"], _population(case), partial=True), case["result"])
+
+
 def test_poststratify_weights_called_directly_gives_rs_weights_and_no_replicates():
     case = CASES["dclus1_stype_schwide"]
     out = poststratify_weights(_dclus1(), ["stype", "sch.wide"], _population(case))
