@@ -36,7 +36,7 @@ def _indicator(design, x, category):
         name = "x"
     if category is not None:
         return _category_indicator(s, name, category), f"{name} = {category}"
-    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
         cats = list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) else sorted(s.dropna().unique())
         raise DesignError(
             f"{name!r} holds categories {cats[:6]}: name the one to estimate, "
@@ -65,7 +65,7 @@ def _warn_if_comparison(design, s, name):
     if missing.any():
         warnings.warn(
             f"ciprop: {name!r} has {int(missing.sum())} missing answers, counted here as false; "
-            f"d.ciprop({name!r}, category=...) leaves them out", stacklevel=4,
+            f"d.ciprop({name!r}, category=...) leaves them out", stacklevel=5,  # the caller of Design.ciprop
         )
 
 
@@ -77,7 +77,7 @@ def _glm_intercept_held(d, y0):
     return glm_intercept(y0 if rows is None else y0[rows], wr / wr.mean())
 
 
-def _interval(method, d, y0, p, var, df, level):
+def _interval(method, d, y0, p, var, df, level, answered):
     """(low, high, estimate) of one method; the estimate changes for logit/likelihood."""
     from scipy import stats
 
@@ -112,7 +112,7 @@ def _interval(method, d, y0, p, var, df, level):
         centre = (p + z2 / (2 * n_eff)) / (1 + z2 / n_eff)
         half = qt / (1 + z2 / n_eff) * np.sqrt(p * (1 - p) / n_eff + z2 / (4 * n_eff**2))
         return centre - half, centre + half, p
-    lo, hi = likelihood_ci(d, y0, df, level)
+    lo, hi = likelihood_ci(d, y0, df, level, answered=answered)
     return lo, hi, float(logit_linkinv(_glm_intercept_held(d, y0)))
 
 
@@ -154,7 +154,9 @@ def ciprop(design, x, *, method, level, category=None):
         )
     y, name = _indicator(design, x, category)
     missing = np.isnan(y)
-    d = design.subset(~missing) if (missing & (design.weight_values > 0)).any() else design
+    # R: svyciprop(~x, subset(design, !is.na(x))), which drops the rows of an
+    # uncalibrated design, weight 0 or not ("beta" counts them: nrow)
+    d = design.subset(~missing) if missing.any() else design
     y0 = np.where(missing, 0.0, y)
     w = d.weight_values
     pos = w > 0
@@ -174,7 +176,7 @@ def ciprop(design, x, *, method, level, category=None):
         (lo, hi), est = edge, p
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            lo, hi, est = _interval(method, d, y0, p, var, df, level)
+            lo, hi, est = _interval(method, d, y0, p, var, df, level, ~missing)
     p = est
     return pd.Series(
         {"estimate": p, "se": np.sqrt(var), "ci_low": float(lo), "ci_high": float(hi), "df": float(df)},

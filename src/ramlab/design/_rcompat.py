@@ -178,7 +178,7 @@ def intercept_var(d, y, mu):
     return float(d.statistic_vcov(refit, (u / (mu * (1 - mu)))[:, None])[0, 0])
 
 
-def likelihood_ci(d, y, df, level):
+def likelihood_ci(d, y, df, level, *, answered=None):
     """Profile-likelihood interval of R ``svyciprop(method = "likelihood")``.
 
     As R (``confint.svyglm(method = "likelihood")``, ``MASSprofile_glm``,
@@ -195,6 +195,11 @@ def likelihood_ci(d, y, df, level):
     model-based one from the last iteration's working weights. Taking them
     at the exact proportion instead moves the interval by up to 6e-4
     relative for small proportions (the profile step and lambda change).
+
+    ``answered`` (boolean, one per row): the rows whose answer is known.
+    R's glm leaves the others out (``na.omit``) after it has scaled the
+    weights by their mean over every row of the design, so they count
+    only in the F quantile's degrees of freedom, nobs - 1.
     """
     from scipy import stats
 
@@ -220,8 +225,11 @@ def likelihood_ci(d, y, df, level):
         alpha = stats.norm.cdf(stats.t.ppf(alpha_lvl / 2, df) * np.sqrt(lam)) / 2
     else:
         alpha = stats.norm.cdf(stats.norm.ppf(alpha_lvl / 2) * np.sqrt(lam)) / 2
-    nobs = yy.size
-    zmax = np.sqrt(stats.f.isf(alpha, 1, nobs - 1))
+    nobs = yy.size if answered is None else int(np.count_nonzero(answered if rows is None else answered[rows]))
+    # R: sqrt(qf(alpha, 1, nobs - 1, lower.tail = FALSE)), the same as this t
+    # quantile (F(1, v) = t(v)^2); scipy's f.isf loses digits below 1e-9 and
+    # is inf below ~1e-20 (alpha is 3e-26 on a domain with df = 1)
+    zmax = stats.t.isf(alpha / 2, nobs - 1)
     zi, bi_all = _profile(yy, W, B0, D0, phi, np.sqrt(cov), zmax)
     sx, sy = _r_spline(bi_all, zi, 3 * zi.size)
     unscaled = 2 * alpha
