@@ -3,7 +3,9 @@
 References: ``extra_ciprop.json`` (made by ``extra_ciprop.R``): a domain with
 one degree of freedom, missing answers left out as a domain (R's
 ``subset(design, !is.na(x))``) on equal weights, on a raked design and when
-the only missing answers are in rows of weight 0, and a single respondent.
+the only missing answers are in rows of weight 0, a single respondent, and a
+census design (variance 0; R's "beta" (0.5, 0.5) is not followed: ramlab
+gives (p, p)).
 Wilson's interval at p = 0 or 1 is checked against its closed form
 (Wilson 1927, with n the respondents, as documented).
 """
@@ -47,6 +49,10 @@ def _design_and_variable(case):
     kind = case["id"].rsplit("_", 2)[0]
     if kind == "missing_zero_weight":
         return _zero_weight_design(case)
+    if kind == "census":
+        data = R.load_data("apistrat")
+        data["fpc_census"] = data.groupby("stype")["stype"].transform("size").astype(float)
+        return Design(data, strata="stype", fpc="fpc_census"), _indicator(data, case["indicator"])
     d = R.design_from_spec(DESIGNS[case["design"]])
     if case.get("calibration"):
         d = d.rake(MARGINS)
@@ -70,6 +76,11 @@ def test_ciprop_corners_as_r(case):
         out = d.ciprop(x, method=case["method"], level=case["level"])
     R.assert_close(out["estimate"], res["estimate"], 1e-8, what="estimate")
     R.assert_close(out["se"], res["se"], 1e-6, atol=1e-12, what="se")
+    if case["id"] == "census_beta_0.95":
+        # R: qbeta(., Inf, Inf) = 0.5, an interval without its estimate; ramlab: the limit (p, p)
+        assert (res["ci_low"], res["ci_high"]) == (0.5, 0.5)
+        assert out["ci_low"] == out["ci_high"] == res["estimate"]
+        return
     for key in ("ci_low", "ci_high"):
         if res[key] is None:
             assert np.isnan(out[key]), key
@@ -103,6 +114,16 @@ def test_wilson_at_an_edge_with_one_degree_of_freedom():
     data = pd.DataFrame({"psu": [1] * 5 + [2] * 5, "y": np.zeros(10)})
     out = Design(data, ids="psu").ciprop("y", method="wilson")
     assert (out["ci_low"], out["ci_high"]) == pytest.approx((0.0, _wilson_edge(10, 1)), abs=1e-15)
+
+
+def test_wilson_on_a_census_design_is_the_estimate():
+    # variance exactly 0 (fpc = the sample size): n_eff infinite, Wilson's interval collapses on p
+    data = pd.DataFrame({"y": [1.0, 0.0, 0.0, 1.0, 1.0], "n": 5.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = Design(data, fpc="n").ciprop("y", method="wilson")
+    assert out["se"] == 0
+    assert out["ci_low"] == out["ci_high"] == out["estimate"] == 0.6
 
 
 def test_wilson_of_a_single_respondent():

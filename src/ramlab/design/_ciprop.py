@@ -139,6 +139,26 @@ def _boundary(method, p, n, qt):
     return None
 
 
+def _census(method, p):
+    """(low, high) when the variance is exactly 0 and 0 < p < 1 (a census design).
+
+    As R 4.1, (p, p) for "logit", "asin", "mean" and "xlogit"; R's "likelihood"
+    errors. R's "beta" gives (0.5, 0.5) (qbeta with both shapes Inf, from an
+    effective sample size p(1-p)/0): an interval without the estimate, so
+    ramlab gives the limit (p, p) of the Clopper-Pearson interval, as
+    "wilson". None where the general formula already gives (p, p).
+    """
+    if method == "likelihood":
+        raise DesignError(
+            'ciprop(method="likelihood"): no interval on a census design (no sampling '
+            f"variance: every unit of the population was sampled, p = {p:g} is exact; "
+            "R's svyciprop errors too); use method=\"logit\" or \"mean\", which give (p, p)"
+        )
+    if method in ("beta", "wilson"):
+        return p, p
+    return None
+
+
 def ciprop(design, x, *, method, level, category=None):
     """:meth:`Design.ciprop` (R ``svyciprop``): see its docstring."""
     if method not in CIPROP_METHODS:
@@ -172,6 +192,8 @@ def ciprop(design, x, *, method, level, category=None):
 
         qt = stats.t.ppf(1 - (1 - level) / 2, df) if df > 0 else np.nan
         edge = _boundary(method, p, int(pos.sum()), qt)
+    elif var == 0:
+        edge = _census(method, p)
     if edge is not None:
         (lo, hi), est = edge, p
     else:
