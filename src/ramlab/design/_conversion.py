@@ -69,7 +69,7 @@ def replicate_factors(design, type, *, replicates=None, seed=None, rho=None):
     if type == "JKn":
         if not stratified:
             raise ValueError("JKn needs a stratified design: use type='JK1'")
-        factors, scale, rscales = jkn_weights(strata, psu, fpc=_fpc_factor(st),
+        factors, scale, rscales = jkn_weights(st.strata_labels[strata], psu, fpc=_fpc_factor(st),
                                               lonely_psu=design.lonely_psu)
         return factors, scale, rscales, "JKn"
     if type in ("BRR", "Fay"):
@@ -78,7 +78,7 @@ def replicate_factors(design, type, *, replicates=None, seed=None, rho=None):
         r = 0.0 if type == "BRR" else rho
         if type == "Fay" and (rho is None or not 0 < rho < 1):
             raise ValueError("type='Fay' needs rho between 0 and 1")
-        factors = brr_factors(strata, psu, rho=r)
+        factors = brr_factors(st.strata_labels[strata], psu, rho=r)
         R = factors.shape[1]
         return factors, 1.0 / (R * (1 - r) ** 2), np.ones(R), type
     if type in ("bootstrap", "subbootstrap"):

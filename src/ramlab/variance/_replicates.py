@@ -123,7 +123,9 @@ def jkn_weights(strata, psu, *, fpc=None, lonely_psu="fail"):
         units = psus[np.sort(first)]
         nh = units.size
         f = 1.0 if fpc is None else float(fpc[np.flatnonzero(in_s)[0]])
-        if nh == 1 and f != 0:
+        if f == 0:  # census stratum: R jk1weights makes no replicate (survey.drop.replicates)
+            continue
+        if nh == 1:
             if lonely_psu == "fail":
                 raise LonelyPSUError(f"Stratum ({s}) has only one PSU", stratum=s, stage=1)
             if lonely_psu == "adjust":
@@ -160,29 +162,36 @@ def _sylvester(size):
 def brr_factors(strata, psu, *, rho=0.0):
     """Balanced half-sample factors of a design with two PSUs per stratum.
 
-    As R ``brrweights`` (with ``fay.rho``): in replicate r, the stratum h
-    whose Hadamard entry H[h + 1, r] is 0 keeps its second PSU (factor
-    2 - rho) and its first PSU gets rho; 1 swaps them. PSUs are ordered by
-    first appearance. The Hadamard matrix is Sylvester's, of the smallest
-    order 2^k above the number of strata: R picks from its own list of
-    matrices, so the replicates may differ from R's, but any full
-    orthogonal balance gives the same variance of a total.
+    As R ``brrweights`` (with ``fay.rho``): strata are numbered in the
+    order of their labels sorted as text (``strata``, any values, are
+    compared as ``str``: R sorts ``as.character(strata)``, so stratum 10
+    comes before stratum 2); in replicate r, stratum k uses row k + 1 of
+    R's Hadamard matrix H (0/1 form, first row and column all 1): where
+    H[k + 1, r] is 1 its first PSU (first appearance) gets 2 - rho and the
+    second rho; where 0 they swap.
+
+    H is Sylvester's, of the smallest order 2^j above the number of strata.
+    It is R's ``hadamard()`` for up to 7 strata and for 12 to 15; for other
+    numbers R takes a smaller Paley or stored matrix (12 replicates for 8 to
+    11 strata, 20 for 16 to 19): then the replicates differ from R's and so
+    do the SEs of nonlinear statistics (the variance of a total is the same
+    with any full orthogonal balance).
     """
-    _, first = np.unique(strata, return_index=True)
-    order = strata[np.sort(first)]
+    labels = np.asarray(strata).astype(str)
+    order, code = np.unique(labels, return_inverse=True)
     size = 1
     while size < order.size + 1:
         size *= 2
-    H = _sylvester(size)
-    factors = np.ones((strata.shape[0], size))
+    H = 1 - _sylvester(size)
+    factors = np.ones((labels.shape[0], size))
     for h, s in enumerate(order):
-        rows = strata == s
+        rows = code.ravel() == h
         psus = psu[rows]
         _, pf = np.unique(psus, return_index=True)
         units = psus[np.sort(pf)]
         if units.size != 2:
             raise ValueError(f"BRR needs two PSUs in every stratum; stratum {s!r} has {units.size}")
-        first_factor = np.where(H[h + 1] == 0, rho, 2 - rho)
+        first_factor = np.where(H[h + 1] == 1, 2 - rho, rho)
         is_first = rows & (psu == units[0])
         factors[is_first] = first_factor
         factors[rows & ~is_first] = 2 - first_factor

@@ -1,0 +1,84 @@
+"""Replicate weights made from a linearised design against R ``as.svrepdesign``.
+
+Reference: tests/fixtures/r/extra_replicate_weights.json (extra_replicate_weights.R):
+R's ``weights(rd, "analysis")``, ``scale``, ``rscales`` and ``degf`` of BRR
+and Fay designs of 3 to 13 strata of two PSUs (R ``brrweights`` with its
+Hadamard matrices), JK1 on apiclus1 (``jk1weights``, with and without fpc),
+JKn on apistrat with fpc and on a small design with a single-PSU stratum under
+every ``survey.lonely.psu`` and a census stratum (``jknweights``); and the SE
+of a mean and of a ratio, which depend on the replicates themselves (a total's
+SE does not: any balanced half-sample set gives it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import _rref as R
+from ramlab import Design
+from ramlab.errors import LonelyPSUError
+
+REF = R.load_json("extra_replicate_weights.json")
+CASES = {c["id"]: c["result"] for c in REF["cases"]}
+# R's hadamard(9) is a Paley matrix of order 12; ramlab uses Sylvester's of order 16
+PALEY = pytest.mark.xfail(strict=True, reason="R uses a Paley Hadamard matrix (12 replicates) for 8 to 11 strata")
+IDS = [pytest.param(i, marks=PALEY) if i == "paired9_brr" else i for i in sorted(CASES)]
+
+
+def _replicate(case_id):
+    r = CASES[case_id]
+    data = pd.DataFrame(r["data"])
+    if case_id.startswith("apiclus1"):
+        d = Design(data, ids="dnum", weights="pw", fpc="fpc" if r["fpc"] else None)
+    elif case_id.startswith("apistrat"):
+        d = Design(data, strata="stype", weights="pw", fpc="fpc")
+    elif case_id.startswith("lonely"):
+        d = Design(data, ids="psu", strata="h", weights="pw", fpc="N", lonely_psu=r["lonely_psu"])
+    else:
+        d = Design(data, ids="psu", strata="h", weights="pw")
+    return d.replicate(r["type"], rho=r.get("rho") or None)
+
+
+@pytest.mark.parametrize("case_id", IDS)
+def test_replicate_weights_scale_and_degf_against_r(case_id):
+    r = CASES[case_id]
+    rep = _replicate(case_id)
+    A = rep.replicate_weights.to_numpy()
+    assert A.shape[1] == r["n_replicates"]
+    if r["repweights"] is not None:
+        R.assert_close(A, np.column_stack(r["repweights"]), 1e-12, what="replicate weights")
+    R.assert_close(rep.scale, r["scale"], 1e-12, what="scale")
+    R.assert_close(rep.rscales, np.ravel(r["rscales"]), 1e-12, what="rscales")
+    assert rep.degf() == r["degf"]
+
+
+@pytest.mark.parametrize("case_id", IDS)
+def test_nonlinear_replicate_se_against_r(case_id):
+    """SE of a mean and a ratio: they differ with the half-samples, the scale or rscales."""
+    r = CASES[case_id]
+    rep = _replicate(case_id)
+    R.assert_close(rep.mean("y")["se"].iloc[0], r["mean_se"], 1e-8, what="mean se")
+    R.assert_close(rep.ratio("y", "x")["se"].iloc[0], r["ratio_se"], 1e-8, what="ratio se")
+
+
+SELFREP = pytest.mark.xfail(strict=True, reason=(
+    "R svytotal drops the rows of census strata (design$selfrep) before the replicate totals; "
+    "the lonely-PSU 'adjust' replicate weights them by nstrat / (nstrat - 1), ramlab keeps them"))
+
+
+@pytest.mark.parametrize("case_id", [pytest.param(i, marks=SELFREP) if i == "lonely_jkn_adjust" else i
+                                     for i in sorted(CASES) if i.startswith(("api", "lonely"))])
+def test_replicate_total_se_against_r(case_id):
+    r = CASES[case_id]
+    var = "enroll" if case_id.startswith("api") else "y"
+    R.assert_close(_replicate(case_id).total(var)["se"].iloc[0], r[f"total_{var}_se"], 1e-8, what="total se")
+
+
+def test_lonely_psu_fail_names_the_stratum():
+    r = CASES["lonely_jkn_adjust"]
+    d = Design(pd.DataFrame(r["data"]), ids="psu", strata="h", weights="pw", fpc="N")
+    with pytest.raises(LonelyPSUError, match=r"Stratum \(3\) has only one PSU") as err:
+        d.replicate("JKn")
+    assert (err.value.stratum, err.value.stage) == (3, 1)
