@@ -7,7 +7,7 @@ rows (weight 0 or not), so a PSU made only of them leaves the variance; the
 table total and the denominator degrees of freedom still count every row.
 R's result is the same with the rows dropped or kept (the fpc keeps each
 stratum's sample size of the full design): a whole PSU, part of one, and a
-whole stratum of such rows.
+whole stratum of such rows, and a whole PSU without fpc.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _design(case):
     data.loc[rows, "sch.wide"] = np.nan
     if case["data"] == "apistrat":
         return Design(data, strata="stype", weights="pw0", fpc="fpc")
-    return Design(data, ids="dnum", weights="pw0", fpc="fpc")
+    return Design(data, ids="dnum", weights="pw0", fpc="fpc" if case["fpc"] else None)
 
 
 @pytest.mark.parametrize("case", EXTRA["cases"], ids=lambda c: c["id"])
