@@ -36,7 +36,7 @@ import scipy.special
 import scipy.stats
 import statsmodels.api as sm
 
-from ramlab.errors import ModelError
+from ramlab.errors import ModelError, WeightError
 from ramlab.format import fmt_number, fmt_pct
 
 __all__ = ["glm", "GLMResult", "WaldTest", "FAMILIES"]
@@ -106,6 +106,9 @@ def glm(design, formula, *, family="gaussian"):
         A variable absent from the data, a constant or collinear term, perfect
         separation in a binomial model, too few cases or degrees of freedom; the
         error's ``term`` names the culprit.
+    WeightError
+        A row of the model has a negative weight (an unbounded linear
+        calibration): R's ``glm`` stops with "negative weights not allowed".
 
     Warns
     -----
@@ -521,7 +524,7 @@ def _fit(design, formula, family, *, categorical=(), start=None):
     data = design.data
     weights = np.asarray(design.weights, dtype=float)
     variables = _formula_variables(formula, data)
-    frame, positions = _model_frame(data, variables, weights > 0, categorical=categorical)
+    frame, positions = _model_frame(data, variables, weights != 0, categorical=categorical)
     try:
         y_df, x_df = patsy.dmatrices(
             formula, frame, NA_action="drop", return_type="dataframe",
@@ -538,11 +541,12 @@ def _fit(design, formula, family, *, categorical=(), start=None):
     _check_matrix(x, names, info)
 
     w = weights[rows]
+    _refuse_negative_weights(w, formula)
     n_rows = len(rows)
     mask = np.zeros(len(weights), dtype=bool)
     mask[rows] = True
     # Rows dropped for missing values leave the domain (R: design[-na.action, ]).
-    vdesign = design if mask.sum() == (weights > 0).sum() else design.subset(
+    vdesign = design if mask.sum() == np.count_nonzero(weights) else design.subset(
         pd.Series(mask, index=data.index))
     df_resid = int(vdesign.degf()) - x.shape[1] + 1
     if df_resid <= 0:
@@ -696,6 +700,23 @@ def _code_names(code, columns):
     return names
 
 
+def _refuse_negative_weights(w, formula):
+    """WeightError when a row of the model has a negative weight.
+
+    An unbounded linear calibration can give them; R's ``svyglm`` (so
+    ``svyttest``, ``svyciprop`` "logit"/"likelihood") stops in ``glm``
+    ("negative weights not allowed"), and ``svyolr`` fails too.
+    """
+    neg = int(np.count_nonzero(w < 0))
+    if neg:
+        raise WeightError(
+            f"{formula!r}: negative weights not allowed in a model (as R's svyglm): "
+            f"{neg} rows (of the {w.size} in the model) have a negative weight "
+            f"(min {w.min():.6g}); calibrate with bounds (bounds=) to keep the weights positive",
+            variable="weight",
+        )
+
+
 def _model_frame(data, variables, in_domain, *, categorical=()):
     """Domain rows complete on `variables`, unused categories removed.
 
@@ -706,7 +727,7 @@ def _model_frame(data, variables, in_domain, *, categorical=()):
     """
     in_domain = np.asarray(in_domain, dtype=bool)
     if not in_domain.any():
-        raise ModelError("the design has no row with a positive weight")
+        raise ModelError("the design has no row with a nonzero weight")
     frame = data.loc[in_domain, variables].reset_index(drop=True)
     positions = np.flatnonzero(in_domain)
     user_missing = data.attrs.get("user_missing", {}) or {}
@@ -1109,7 +1130,7 @@ def olr(design, formula):
     data = design.data
     variables = _formula_variables(formula, data)
     weights = np.asarray(design.weights, dtype=float)
-    frame, rows = _model_frame(data, variables, weights > 0)
+    frame, rows = _model_frame(data, variables, weights != 0)
     levels = data[response].cat.categories if isinstance(data[response].dtype, pd.CategoricalDtype) \
         else pd.Index(sorted(pd.unique(frame[response])))
     y = pd.Categorical(frame[response], categories=levels).codes.astype(np.int64)
@@ -1124,10 +1145,11 @@ def olr(design, formula):
     x_df = x_df.drop(columns=[c for c in x_df.columns if c == "Intercept"])
     x = x_df.to_numpy(dtype=float)
     w = weights[rows]
+    _refuse_negative_weights(w, formula)
     theta, score, H, value = _olr_fit(x, y, q, w)
     mask = np.zeros(len(weights), dtype=bool)
     mask[rows] = True
-    vdesign = design if mask.sum() == (weights > 0).sum() else design.subset(
+    vdesign = design if mask.sum() == np.count_nonzero(weights) else design.subset(
         pd.Series(mask, index=data.index))
     influence = np.zeros((len(weights), theta.size))
     influence[rows] = score @ np.linalg.inv(H)

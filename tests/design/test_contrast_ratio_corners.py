@@ -20,7 +20,7 @@ import pytest
 
 import _rref as R
 from ramlab import Design
-from ramlab.errors import ColumnNotFoundError, DesignError
+from ramlab.errors import ColumnNotFoundError, DesignError, WeightError
 
 X = R.load_json("extra_contrast.json")
 CASES = {c["id"]: c for c in X["cases"]}
@@ -228,6 +228,96 @@ def test_negative_weights_count_as_r(what):
     R.assert_close(out["estimate"], r["estimate"], 1e-8, what=what)
     R.assert_close(out["se"], r["se"], 1e-6, what=what)
 
+
+
+@lru_cache(maxsize=None)
+def _negative():
+    """dstrat_neg of extra_contrast.R with its columns low, api00_na and mealcat."""
+    data = R.load_data("apistrat")
+    data["low"] = np.where(data["api99"] < 569, "TRUE", "FALSE")
+    data["api00_na"] = data["api00"].astype(float)
+    data.loc[data.index[np.asarray(CASES["dstrat_neg_svymean_na_narm"]["na_rows"]) - 1], "api00_na"] = np.nan
+    data["mealcat"] = pd.cut(data["meals"], [0, 25, 50, 75, 100], include_lowest=True)
+    return _strat(data).calibrate({"api99": 6194 * 900.0}, method="linear", population=6194.0)
+
+
+@pytest.mark.parametrize("case_id, call", [
+    ("svymean_deff", lambda d: d.mean("api00", deff=True)),
+    ("svymean_factor_deff", lambda d: d.mean("sch.wide", deff=True)),
+    ("svytotal_deff", lambda d: d.total("api00", deff=True)),
+    ("svymean_na_narm", lambda d: d.mean("api00_na", na_rm=True)),
+])
+def test_negative_weights_design_effect_and_missing_values_as_r(case_id, call):
+    """R's deff counts n as the rows of nonzero weight; na.rm drops a row of negative weight."""
+    r = _res(f"dstrat_neg_{case_id}")
+    out = call(_negative())
+    R.assert_close(out["estimate"], r["estimate"], 1e-8, what="estimate")
+    R.assert_close(out["se"], r["se"], 1e-6, what="se")
+    if "deff" in r:
+        R.assert_close(out["deff"], r["deff"], 1e-6, what="deff")
+
+
+def test_negative_weights_missing_value_gives_no_mean():
+    """A missing value on a row of negative weight: no mean (R stops; before, ramlab left the row out)."""
+    assert "NA" in _res("dstrat_neg_refused_svymean_na")["error"]
+    out = _negative().mean("api00_na")
+    assert out["estimate"].isna().all() and out["se"].isna().all()
+
+
+@pytest.mark.parametrize("by", ["stype", "low"])
+def test_negative_weights_by_group_as_r(by):
+    """svyby keeps a group whose weights are all negative (low: api99 < 569)."""
+    r = _res(f"dstrat_neg_svyby_{by}")
+    out = _negative().mean("api00", by=by, deff=by == "stype")
+    assert [str(g) for g in out.index] == r["groups"][by]
+    R.assert_close(out["estimate"], r["estimate"], 1e-8, what="estimate")
+    R.assert_close(out["se"], r["se"], 1e-6, what="se")
+    if by == "stype":
+        R.assert_close(out["deff"], r["deff"], 1e-6, what="deff")
+
+
+@pytest.mark.parametrize("method", ["mean", "beta", "xlogit", "asin"])
+def test_negative_weights_ciprop_as_r(method):
+    r = _res(f"dstrat_neg_svyciprop_{method}")
+    out = _negative().ciprop("sch.wide", category="Yes", method=method)
+    R.assert_close(out["estimate"], r["estimate"], 1e-8, what="estimate")
+    R.assert_close(out["se"], r["se"], 1e-6, what="se")
+    R.assert_close([out["ci_low"], out["ci_high"]], r["conf_int"], 1e-6, what="interval")
+
+
+@pytest.mark.parametrize("case_id, call", [
+    ("svyttest", lambda d: d.ttest("api00", "sch.wide")),
+    ("svyglm", lambda d: d.glm("api00 ~ ell")),
+    ("svyolr", lambda d: d.olr("mealcat ~ api99")),
+    ("svyciprop_logit", lambda d: d.ciprop("sch.wide", category="Yes", method="logit")),
+    ("svyciprop_likelihood", lambda d: d.ciprop("sch.wide", category="Yes", method="likelihood")),
+])
+def test_negative_weights_refused_by_models_as_r(case_id, call):
+    """R's glm stops on negative weights (svyglm, svyttest, svyciprop logit/likelihood); svyolr fails too."""
+    r = _res(f"dstrat_neg_refused_{case_id}")
+    assert r["error"] == ("Value 1.42453 out of range (0, 1)" if case_id == "svyolr"
+                          else "negative weights not allowed")
+    d = _negative()
+    n_negative = int((d.weight_values < 0).sum())
+    assert n_negative == _res("dstrat_neg_svymean")["negative_weights"]
+    with pytest.raises(WeightError, match=rf"negative weights not allowed.*\b{n_negative} rows"):
+        call(d)
+
+
+@pytest.mark.parametrize("case_id, call", [
+    ("svytotal", lambda d: d.total("api00")),
+    ("svymean", lambda d: d.mean("sch.wide")),
+    ("svyby", lambda d: d.total("api00", by="stype")),
+])
+def test_negative_weights_of_a_calibrated_replicate_design_as_r(case_id, call):
+    """Each JKn replicate's totals keep the rows of negative weight (R's svytotal on a svyrep design)."""
+    r = _res(f"rstrat_neg_{case_id}")
+    d = _strat(R.load_data("apistrat")).replicate(type="JKn").calibrate(
+        {"api99": 6194 * 900.0}, method="linear", population=6194.0)
+    assert int((d.weight_values < 0).sum()) == r["negative_weights"]
+    out = call(d)
+    R.assert_close(out["estimate"], r["estimate"], 1e-8, what="estimate")
+    R.assert_close(out["se"], r["se"], 1e-6, what="se")
 
 def test_nullable_columns_are_numbers():
     """pandas' Int64 with <NA> (read_spss, convert_dtypes) is read as the float column with NaN."""

@@ -533,7 +533,9 @@ class SurveyDesign(abc.ABC):
         estimate), "beta", "xlogit" and "asin" give NaN bounds (as R),
         "wilson" its closed form ``[0, z^2 / (n + z^2)]`` with n the
         respondents, and "likelihood" raises :class:`~ramlab.errors.DesignError`
-        (R errors).
+        (R errors). Negative weights (an unbounded linear calibration) count
+        as in R; "logit" and "likelihood" refuse them (WeightError), as R's
+        ``svyglm`` does.
 
         Examples
         --------

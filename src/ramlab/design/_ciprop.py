@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ramlab.design._columns import aligned, column
-from ramlab.errors import DesignError
+from ramlab.errors import DesignError, WeightError
 from ramlab.design._rcompat import expit, glm_intercept, intercept_var, likelihood_ci, logit_linkinv
 
 __all__ = ["CIPROP_METHODS", "ciprop"]
@@ -61,7 +61,7 @@ def _warn_if_comparison(design, s, name):
     """A true/false Series named after a column with missing answers: maybe ``data[col] == "Oui"``."""
     if not pd.api.types.is_bool_dtype(s.dtype) or name not in design.data.columns:
         return
-    missing = design.data[name].isna().to_numpy() & (design.weight_values > 0)
+    missing = design.data[name].isna().to_numpy() & (design.weight_values != 0)
     if missing.any():
         warnings.warn(
             f"ciprop: {name!r} has {int(missing.sum())} missing answers, counted here as false; "
@@ -179,7 +179,14 @@ def ciprop(design, x, *, method, level, category=None):
     d = design.subset(~missing) if missing.any() else design
     y0 = np.where(missing, 0.0, y)
     w = d.weight_values
-    pos = w > 0
+    if method in ("logit", "likelihood") and (w < 0).any():
+        raise WeightError(
+            f'ciprop(method="{method}") of {name!r}: negative weights not allowed (R fits '
+            f"svyglm, whose glm refuses them): {int((w < 0).sum())} rows have a negative weight "
+            f'(min {w.min():.6g}); use method="mean", "beta", "xlogit", "asin" or "wilson", '
+            "or calibrate with bounds", variable="weight",
+        )
+    pos = w != 0  # negative weights (unbounded linear calibration) count, as in R
     N = w.sum()
     p = float(w @ y0 / N)
     u = np.where(pos, (y0 - p) / N, 0.0)

@@ -87,7 +87,7 @@ def groups(design, by):
     labels are tuples), as R ``svyby(~a + b)``.
     """
     cols = as_list(by)
-    pos = design.weight_values > 0
+    pos = design.weight_values != 0  # negative weights count, as in R's svyby
     if len(cols) == 1:
         codes, labels = factor_codes(categorical_column(design.data, cols[0], "by variable"))
     else:
@@ -159,7 +159,7 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
     all_pos = d.variance_engine.all_positive
     coded = isinstance(Y, tuple)
     k = Y[1] if coded else Y.shape[1]
-    if any_missing and bool((missing & (w > 0)).any()):
+    if any_missing and bool((missing & (w != 0)).any()):
         nan = np.full(k, np.nan)
         res = {"estimate": nan, "se": nan}
         if deff:
@@ -168,9 +168,9 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
             res["vcov"] = np.full((k, k), np.nan)
         return res
     psum = w.sum()
-    if kind == "mean" and not psum > 0:
+    if kind == "mean" and psum == 0:  # negative weights (a group of them) give a mean, as R
         raise DesignError(
-            "mean of an empty domain: no row has a positive weight (every row is outside "
+            "mean of an empty domain: no row has a nonzero weight (every row is outside "
             "the subset" + (", or its value is missing)" if na_rm else ")")
         )
     if coded and d.variance_engine.linearised:
@@ -205,7 +205,7 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
     if cov:
         res["vcov"] = V
     if deff:
-        nobs = int(np.count_nonzero(w > 0))
+        nobs = int(np.count_nonzero(w))
         # R svyvar: weighted variance with n / (n - 1), n = nonzero weights
         with np.errstate(divide="ignore", invalid="ignore"):
             if coded:  # sum_i w_i (y_i - ybar)^2 of an indicator

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ramlab.design._columns import categorical_column, column
-from ramlab.errors import DesignError
+from ramlab.errors import DesignError, WeightError
 
 __all__ = ["TTest", "ttest"]
 
@@ -59,7 +60,14 @@ def ttest(design, var, group, *, level=0.95):
             f"e.g. data[{var!r}].eq('Oui').astype(float) where the answer is known",
             variable=var,
         )
-    in_model = (design.weight_values > 0) & y.notna().to_numpy() & g.notna().to_numpy()
+    in_model = (design.weight_values != 0) & y.notna().to_numpy() & g.notna().to_numpy()
+    negative = int(np.count_nonzero(design.weight_values[in_model] < 0))
+    if negative:
+        raise WeightError(
+            f"ttest of {var!r} by {group!r}: negative weights not allowed (R's svyttest fits "
+            f"svyglm, whose glm refuses them): {negative} rows have a negative weight; "
+            "calibrate with bounds (bounds=) to keep the weights positive", variable="weight",
+        )
     present = [c for c in (g.cat.categories if isinstance(g.dtype, pd.CategoricalDtype)
                            else sorted(g[in_model].unique()))
                if (g[in_model] == c).any()]

@@ -239,13 +239,13 @@ class ReplicateVariance(VarianceEstimator):
     def replicate_totals(self, u):
         """(R, k) totals ``sum_i a_ir u[i, j]`` under each replicate weight column."""
         u = as_columns(u, self.n)
-        u = np.where((self.weights > 0)[:, None], u, 0.0)
+        u = np.where((self.weights != 0)[:, None], u, 0.0)
         # u is 0 outside the domain: no masking of the replicate weights
         return self.replicates.T @ u
 
     def total_vcov(self, u):
         """Replicate covariance of the totals ``sum_i w_i u[i, j]`` (R ``svytotal``)."""
-        u = np.where((self.weights > 0)[:, None], as_columns(u, self.n), 0.0)
+        u = np.where((self.weights != 0)[:, None], as_columns(u, self.n), 0.0)
         return self.vcov_of(self.replicate_totals(u), self.weights @ u)
 
     def statistic_vcov(self, statistic, influence):
