@@ -276,6 +276,34 @@ def test_negative_weights_by_group_as_r(by):
         R.assert_close(out["deff"], r["deff"], 1e-6, what="deff")
 
 
+
+def test_negative_weights_quantile_interval_as_r():
+    """Woodruff's interval: the CDF's variance keeps the rows of negative weight."""
+    r = _res("dstrat_neg_svyquantile")
+    out = _negative().quantile("api00", [0.25, 0.5], ci=True)
+    R.assert_close(out["estimate"], r["estimate"], 1e-12, what="quantile")
+    R.assert_close(out["se"], r["se"], 1e-6, what="se")
+    R.assert_close(out["ci_low"], r["ci_low"], 1e-12, what="ci_low")
+    R.assert_close(out["ci_high"], r["ci_high"], 1e-12, what="ci_high")
+
+
+@pytest.mark.parametrize("statistic", ["F", "Chisq", "Wald", "adjWald", "saddlepoint"])
+def test_negative_weights_chisq_as_r(statistic):
+    """awards x stype: every cell of the weighted table is positive, so R tests it."""
+    r = _res(f"dstrat_neg_svychisq_{statistic}")
+    out = _negative().chisq("awards", "stype", statistic=statistic)
+    R.assert_close(out.statistic, r["statistic"], 1e-6, what="statistic")
+    R.assert_close(out.p_value, r["p_value"], 1e-6, what="p value")
+    if r["parameter"]:
+        R.assert_close(np.atleast_1d(out.df), r["parameter"], 1e-6, what="df")
+
+
+def test_negative_weights_chisq_refuses_a_negative_cell_as_r():
+    """sch.wide x stype has a negative cell (No, M): R's chisq.test stops."""
+    assert _res("dstrat_neg_refused_svychisq")["error"].startswith("all entries of 'x' must be nonnegative")
+    with pytest.raises(WeightError, match=r"1 cells of the weighted table are negative.*from 71 rows"):
+        _negative().chisq("sch.wide", "stype")
+
 @pytest.mark.parametrize("method", ["mean", "beta", "xlogit", "asin"])
 def test_negative_weights_ciprop_as_r(method):
     r = _res(f"dstrat_neg_svyciprop_{method}")

@@ -568,7 +568,14 @@ class SurveyDesign(abc.ABC):
         -------
         ChisqResult with statistic, df ((ndf, ddf), or the chi^2 df for
         "Chisq"), p_value and method. All NaN when either variable has fewer
-        than two categories with a positive weight (nothing to test).
+        than two categories with a nonzero weight (nothing to test).
+
+        Raises
+        ------
+        WeightError
+            A cell of the weighted table is negative (negative weights of an
+            unbounded linear calibration): R's ``svychisq`` stops in
+            ``chisq.test``. Negative weights otherwise count, as in R.
 
         References
         ----------

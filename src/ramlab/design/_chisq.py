@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ramlab.design._columns import categorical_column, factor_codes
+from ramlab.errors import WeightError
 
 __all__ = ["CHISQ_STATISTICS", "ChisqResult", "chisq", "chisq_from_totals", "chisqsum_sf", "fsum_sf"]
 
@@ -62,10 +63,10 @@ def chisq(design, row, col, *, statistic):
     rc, _ = factor_codes(categorical_column(design.data, row, "row variable"))
     cc, _ = factor_codes(categorical_column(design.data, col, "column variable"))
     miss = (rc < 0) | (cc < 0)
-    d = design.subset(~miss) if (miss & (design.weight_values > 0)).any() else design
+    d = design.subset(~miss) if (miss & (design.weight_values != 0)).any() else design
     w = d.weight_values
-    pos = w > 0
-    # levels with a positive weight, in factor order
+    pos = w != 0  # negative weights (unbounded linear calibration) count, as in R
+    # levels with a nonzero weight, in factor order
     rl = _present_codes(rc[pos])
     cl = _present_codes(cc[pos])
     nr, ncol = rl.size, cl.size
@@ -82,6 +83,13 @@ def chisq(design, row, col, *, statistic):
     cell = ri + nr * ci  # rows vary fastest (R interaction order)
     K = nr * ncol
     t = np.bincount(cell[ok], weights=w[ok], minlength=K)
+    if (t < 0).any():  # R: chisq.test(svytable(...)) stops
+        raise WeightError(
+            f"chisq of {row!r} by {col!r}: {int((t < 0).sum())} cells of the weighted table are "
+            f"negative (min {t.min():.6g}), from {int((w < 0).sum())} rows of negative weight; "
+            "a table's cells must be nonnegative (R's svychisq refuses too); calibrate with bounds",
+            variable="weight",
+        )
     # covariance of the K cell totals: the indicators take K + 1 distinct
     # rows (a cell, none): factored form, no n x K matrix
     code = np.where(ok, cell, K)

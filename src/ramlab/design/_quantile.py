@@ -72,7 +72,7 @@ def quantile_rule(x, w, p, rule="math"):
 def _cdf_and_variance(d, x, q):
     """The estimated CDF at ``q``, F(q) = mean of I(x <= q), and its design variance."""
     w = d.weight_values
-    pos = w > 0
+    pos = w != 0  # negative weights (unbounded linear calibration) count, as in R
     y = np.where(pos, (x <= q).astype(float), 0.0)
     N = w.sum()
     p = float(w @ y / N)
@@ -195,7 +195,7 @@ def quantile(design, var, probs, *, ci=False, by=None, interval_type="mean", qru
     missing = np.isnan(x)
     base = design
     if missing.any():
-        if not na_rm and (missing & (design.weight_values > 0)).any():
+        if not na_rm and (missing & (design.weight_values != 0)).any():
             raise ValueError(f"{var!r} has missing values: give na_rm=True to leave them out")
         base = design.subset(~missing)
     x = np.where(missing, 0.0, x)
