@@ -170,14 +170,14 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
     psum = w.sum()
     if kind == "mean" and psum == 0:  # negative weights (a group of them) give a mean, as R
         raise DesignError(
-            "mean of an empty domain: no row has a nonzero weight (every row is outside "
+            "mean of an empty domain: no row has a positive weight (every row is outside "
             "the subset" + (", or its value is missing)" if na_rm else ")")
         )
     if coded and d.variance_engine.linearised:
         codes = Y[0]
         ok = slice(None) if not any_missing else codes >= 0
         totals = np.bincount(codes[ok], weights=w[ok], minlength=k)
-        ybar = totals / psum if psum > 0 else totals  # a total of an empty domain: 0, quietly
+        ybar = totals / psum if psum != 0 else totals  # a total of an empty domain: 0, quietly
         # the influence values of each category: centred indicators for a mean
         values = (np.eye(k) - ybar) / psum if kind == "mean" else np.eye(k)
         V = d.total_vcov(Coded(codes, values))
@@ -187,7 +187,7 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
         elif any_missing:
             Y = np.where(missing[:, None], 0.0, Y)
         totals = w @ Y
-        ybar = totals / psum if psum > 0 else totals
+        ybar = totals / psum if psum != 0 else totals
         if kind == "mean":
             U = Y - ybar
             U /= psum
