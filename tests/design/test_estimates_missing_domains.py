@@ -36,6 +36,8 @@ def _data(name):
 
 
 def _design(name):
+    if name == "dstrat_neg":  # R: calibrate(dstrat, ~api99, population = c(6194, 6194 * 900))
+        return _design("dstrat").calibrate({"api99": 6194 * 900.0}, method="linear", population=6194.0)
     spec = X["designs"][name]
     return Design(_data(spec["data"]), weights=spec["weights"], ids=spec["ids"], strata=spec["strata"],
                   fpc=spec["fpc"])
@@ -189,6 +191,21 @@ def test_a_design_without_rows_totals_zero_as_rs_empty_domain(var):
     R.assert_close(out["se"].to_numpy(), r["se"], 0, what="se")
     with pytest.raises(DesignError, match="mean of an empty domain"):
         d.mean(var)
+
+
+def test_a_missing_value_on_a_row_of_negative_weight_makes_the_mean_nan():
+    # a negative weight counts (R keeps every nonzero weight): its missing
+    # value is not a 0 (R's calibrated svymean stops on it)
+    neg = np.flatnonzero(_design("dstrat_neg").weights.to_numpy() < 0)[0]
+    df = _data("apistrat")
+    df["gap"] = df["api00"].astype(float)
+    df.loc[df.index[neg], "gap"] = np.nan
+    d = Design(df, strata="stype", weights="pw", fpc="fpc").calibrate(
+        {"api99": 6194 * 900.0}, method="linear", population=6194.0)
+    assert d.weights.iloc[neg] < 0
+    assert np.isnan(d.mean("gap").to_numpy(dtype=float)).all()
+    R.assert_close(d.mean("gap", na_rm=True)["estimate"].to_numpy(),
+                   [d.subset(d.data["gap"].notna()).mean("api00")["estimate"].iloc[0]], 1e-12)
 
 
 def test_missing_factor_answer_of_a_one_row_design_is_nan():
