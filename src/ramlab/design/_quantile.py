@@ -15,7 +15,7 @@ the replicates, as R's ``svyquantile.svyrep.design`` does (which has no
 "score" interval), or ("quantile", R ``repCI``, replicate designs only) the
 quantile itself is recomputed with every replicate's weights, its variance
 taken around the full-sample quantile (R ``svrVar``) and the interval is
-q -/+ t se. Tests: ``tests/design/test_quantile.py``,
+q -/+ t se. Tests: ``tests/design/test_quantile.py``, ``test_quantile_corners.py``,
 ``tests/design/test_replicate.py``.
 
 Cumulative sums run in extended precision, as R's ``cumsum`` and ``sum``
@@ -86,27 +86,27 @@ def _score_interval(d, x, p, df, level, rule):
     As R: each bound is a root (``uniroot``, tolerance 1 / (100 sqrt(n)))
     of (p - F(q)) / se(F(q)) -/+ t over [min + IQR / 100, max - IQR / 100],
     then mapped through the quantile rule at the *unweighted* share of the
-    rows at or below it (R's ``mean(x <= qlow)``).
+    rows at or below it (R's ``mean(x <= qlow)``). n, the IQR, min, max and
+    that share are taken over the rows R's design object holds
+    (:attr:`held_rows`): a domain's rows only, unless calibrated.
     """
-    from scipy import optimize, stats
+    from ramlab.design._rcompat import uniroot
 
-    alpha = 1 - level
-    tq = stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - alpha / 2)
+    tq = _tcrit(df, level)
 
     def score(theta, limit):
         F, var = _cdf_and_variance(d, x, theta)
-        return (p - F) / np.sqrt(var) - limit
+        with np.errstate(divide="ignore"):  # outside the data's range: F = 0 or 1, no variance
+            return (p - F) / np.sqrt(var) - limit
 
-    q25, q75 = np.percentile(x, [25, 75])  # R IQR(): type 7, every row
-    lower, upper = x.min() + (q75 - q25) / 100, x.max() - (q75 - q25) / 100
-    tol = 1 / (100 * np.sqrt(x.size))
+    rows = d.held_rows
+    held = x if rows is None else x[rows]
+    q25, q75 = np.percentile(held, [25, 75])  # R IQR(): type 7
+    lower, upper = held.min() + (q75 - q25) / 100, held.max() - (q75 - q25) / 100
+    tol = 1 / (100 * np.sqrt(held.size))
     w = d.weight_values
-    # brentq is the zeroin algorithm of R's uniroot, with R's stopping rule
-    # (|bracket| / 2 <= tol / 2 + 2 eps |x|); on this step function both
-    # return the point beside the jump where |score| is smaller
-    return tuple(quantile_rule(x, w, float(np.mean(x <= optimize.brentq(
-        score, lower, upper, args=(limit,), xtol=tol, rtol=4 * np.finfo(float).eps))), rule)
-        for limit in (tq, -tq))
+    return tuple(quantile_rule(x, w, float(np.mean(held <= uniroot(lambda t: score(t, limit), lower, upper, tol))),
+                               rule) for limit in (tq, -tq))
 
 
 def _cdf_interval(d, x, qhat, df, level, interval_type):
@@ -116,7 +116,7 @@ def _cdf_interval(d, x, qhat, df, level, interval_type):
     p, var = _cdf_and_variance(d, x, qhat)
     se = np.sqrt(var)
     alpha = 1 - level
-    qt = stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - alpha / 2)
+    qt = _tcrit(df, level)
     if interval_type == "mean":
         return p - qt * se, p + qt * se
     if interval_type == "xlogit":
@@ -140,10 +140,10 @@ def _replicate_se(d, x, q, p, rule):
 
 
 def _tcrit(df, level):
-    """R's ``qt(1 - alpha / 2, df)``, ``qnorm`` for infinite df."""
+    """R's ``qt(1 - alpha / 2, df)`` (``df`` is a design's degf: a finite count)."""
     from scipy import stats
 
-    return stats.t.ppf(1 - (1 - level) / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - (1 - level) / 2)
+    return stats.t.ppf(1 - (1 - level) / 2, df)
 
 
 def _one(d, x, probs, *, ci, level, interval_type, rule):
@@ -169,9 +169,8 @@ def _one(d, x, probs, *, ci, level, interval_type, rule):
     return rows
 
 
-def quantile(design, var, probs, *, ci=False, by=None, interval_type="mean", qrule="math", level=0.95,
-             na_rm=False):
-    """:meth:`SurveyDesign.quantile` (R ``svyquantile``): see its docstring."""
+def quantile(design, var, probs, *, ci, by, interval_type, qrule, level, na_rm):
+    """:meth:`SurveyDesign.quantile` (R ``svyquantile``): see its docstring (and its defaults)."""
     from scipy import stats
 
     if qrule not in QRULES:

@@ -5,7 +5,8 @@ stops at R's tolerance, and of ``confint``'s profile, interpolated by R's
 spline. To agree with R to 1e-8 rather than to R's tolerance, ramlab runs the
 same steps: :func:`glm_intercept` (R ``glm.fit`` for ``y ~ 1``),
 :func:`likelihood_ci` (``MASSprofile_glm``, ``spline(method = "fmm")``,
-``approx``), with R's clamped ``logit_linkinv``.
+``approx``), with R's clamped ``logit_linkinv``. And R's ``uniroot`` (:func:`uniroot`),
+whose steps decide ``svyquantile``'s score interval.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["binomial_deviance", "expit", "glm_intercept", "intercept_var", "likelihood_ci", "logit_linkinv"]
+__all__ = ["binomial_deviance", "expit", "glm_intercept", "intercept_var", "likelihood_ci", "logit_linkinv", "uniroot"]
 
 
 _DBL_EPS = np.finfo(float).eps
@@ -262,3 +263,56 @@ def _profile(yy, W, B0, D0, phi, se_b, zmax):
     bi_all = np.array(bi_all)
     order = np.argsort(zi, kind="stable")
     return zi[order], bi_all[order]
+
+
+def uniroot(f, lower, upper, tol, maxiter=1000):
+    """R ``uniroot(f, c(lower, upper), tol = tol)$root``: R's ``R_zeroin2``, step for step.
+
+    Brent's zeroin as R's C code runs it (its inverse quadratic
+    interpolation and acceptance test, ``tol_act = 2 eps |b| + tol / 2``).
+    On a step function (``svyquantile``'s score interval) the root is only
+    defined to within ``tol``, and which point within it comes out depends
+    on every step: scipy's ``brentq`` differs from R's when several jumps lie
+    within ``tol`` of each other.
+    """
+    a, b = float(lower), float(upper)
+    fa, fb = f(a), f(b)
+    if not fa * fb <= 0:
+        raise ValueError(f"f() values at end points not of opposite sign ({fa!r}, {fb!r})")
+    if fa == 0:
+        return a
+    if fb == 0:
+        return b
+    c, fc = a, fa
+    for _ in range(maxiter + 1):
+        prev_step = b - a
+        if abs(fc) < abs(fb):
+            a, b, c = b, c, b
+            fa, fb, fc = fb, fc, fb
+        tol_act = 2 * _DBL_EPS * abs(b) + tol / 2
+        new_step = (c - b) / 2
+        if abs(new_step) <= tol_act or fb == 0:
+            return b
+        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
+            cb = c - b
+            if a == c:  # linear interpolation
+                t1 = fb / fa
+                p, q = cb * t1, 1.0 - t1
+            else:  # inverse quadratic interpolation
+                q, t1, t2 = fa / fc, fb / fc, fb / fa
+                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
+                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+            if p > 0:
+                q = -q
+            else:
+                p = -p
+            if p < 0.75 * cb * q - abs(tol_act * q) / 2 and p < abs(prev_step * q / 2):
+                new_step = p / q
+        if abs(new_step) < tol_act:
+            new_step = tol_act if new_step > 0 else -tol_act
+        a, fa = b, fb
+        b += new_step
+        fb = f(b)
+        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
+            c, fc = a, fa
+    return b
