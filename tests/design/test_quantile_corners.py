@@ -33,7 +33,10 @@ DESIGN_CASES = [c for c in X["cases"] if isinstance(c["design"], str)]
 
 def _base(name, data=None):
     spec = X["designs"][name]
-    data = R.load_data(spec["data"]) if data is None else data
+    if data is None:
+        data = R.load_data(spec["data"])
+        if spec["data"] == "apiclus1":
+            data = data.assign(**{"avg.ed10": data["avg.ed"] / 10})
     return Design(data, ids=spec["ids"], strata=spec["strata"], fpc=spec["fpc"], weights=spec["weights"])
 
 
@@ -42,7 +45,7 @@ def _design(name):
     spec = X["designs"][name]
     if name == "dstrat_scaled":
         data = R.load_data(spec["data"])
-        return _base("dstrat", data.assign(api00s=data["api00"] / 10000))
+        return _base("dstrat", data.assign(api00s=data["api00"] / 10000, api00m=data["api00"] / 1e6))
     if "base" not in spec:
         return _base(name)
     base = _base(spec["base"])
