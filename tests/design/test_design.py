@@ -184,6 +184,8 @@ def test_lonely_psu_against_r(case):
             with pytest.raises(LonelyPSUError) as e:
                 call()
             assert "only one PSU" in str(e.value)
+            # the message offers every other choice of lonely_psu
+            assert "choose lonely_psu among remove, adjust, average, certainty" in str(e.value)
             assert e.value.stage == 1
             assert str(e.value.stratum) in r["error"]
         else:

@@ -209,12 +209,12 @@ def _onestage(x, stage, rows, lonely_psu, stage_number, group=None, multiplier=N
         wpad = pad * weight_h
         V = V + wcrossprod(means, wpad, means)
     if lonely_psu == "average" and np.any(na_h):
-        if group_h is None:
-            nstrat = H
-            nok = H - int(na_h.sum())
-            V = V * (nstrat / nok if nok > 0 else np.nan)
-        else:
-            V = _average_per_group(Tc, w_p, means, pad, weight_h, h_codes, na_h, group_h)
+        # R rescales each onestage call by (its strata) / (its strata without NA).
+        # At a later stage R calls onestage once per unit of the previous stage,
+        # whose only stratum is that unit: a call with an NA stratum has none
+        # left, and its NA * 1 / 0 makes the whole variance NaN.
+        nok = H - int(na_h.sum())
+        V = V * (H / nok if nok > 0 and group_h is None else np.nan)
     return V
 
 
@@ -249,24 +249,6 @@ def _refuse_lonely(label, stage_number):
         stratum=label,
         stage=stage_number,
     )
-
-
-def _average_per_group(Tc, w_p, means, pad, weight_h, h_codes, na_h, group_h):
-    """Lonely-PSU "average" at a later stage: one R ``onestage`` call per group,
-    each group's contribution rescaled by its own strata count."""
-    k = Tc.shape[1]
-    V = np.zeros((k, k))
-    for g in np.unique(group_h):
-        sel_h = group_h == g
-        nstrat = int(sel_h.sum())
-        nok = nstrat - int(na_h[sel_h].sum())
-        sel_p = sel_h[h_codes]
-        Vg = wcrossprod(Tc[sel_p], w_p[sel_p], Tc[sel_p])
-        if np.any(pad[sel_h] > 0):
-            wpad = (pad * weight_h)[sel_h]
-            Vg = Vg + wcrossprod(means[sel_h], wpad, means[sel_h])
-        V = V + Vg * (nstrat / nok if nok > 0 else np.nan)
-    return V
 
 
 def multistage_vcov(x, stages, *, lonely_psu="fail", rows=None, domain_lonely=False):
