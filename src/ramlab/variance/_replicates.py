@@ -159,6 +159,40 @@ def _sylvester(size):
     return parity
 
 
+def _paley(p):
+    """R ``paley(prime = p)``: Hadamard matrix of order p + 1 (p prime, p = 3 mod 4) in 0/1 form.
+
+    Entry (i, j) of the p x p core is 0 where (i + j) mod p is a quadratic
+    residue (or 0), 1 elsewhere; then a first row and column of 1.
+    """
+    i = np.arange(p)
+    core = np.isin((i[:, None] + i[None, :]) % p, i ** 2 % p)
+    H = np.ones((p + 1, p + 1), dtype=np.int64)
+    H[1:, 1:] = ~core
+    return H
+
+
+def _hadamard(n_strata):
+    """R ``hadamard(n)`` (0/1 form, 1 on the first row) where it is built, not stored.
+
+    R's order is the smallest multiple of 4 above ``n_strata``: Sylvester's
+    matrix for 4, 8, 16, 32; Paley's for 12 and 20; Paley's of order 12
+    doubled for 24. For 24 to 27 and 32 to 35 strata (and from 36), R takes
+    stored matrices that ramlab does not have: Sylvester's of the next power
+    of 2 instead (more replicates, not R's; the variance of a total is the same).
+    """
+    order = 4 * (n_strata // 4 + 1)
+    if order in (12, 20):
+        return _paley(order - 1)
+    if order == 24:
+        P = _paley(11)
+        return np.block([[P, P], [P, 1 - P]])
+    size = 1
+    while size < n_strata + 1:
+        size *= 2
+    return 1 - _sylvester(size)
+
+
 def brr_factors(strata, psu, *, rho=0.0):
     """Balanced half-sample factors of a design with two PSUs per stratum.
 
@@ -166,24 +200,14 @@ def brr_factors(strata, psu, *, rho=0.0):
     order of their labels sorted as text (``strata``, any values, are
     compared as ``str``: R sorts ``as.character(strata)``, so stratum 10
     comes before stratum 2); in replicate r, stratum k uses row k + 1 of
-    R's Hadamard matrix H (0/1 form, first row and column all 1): where
-    H[k + 1, r] is 1 its first PSU (first appearance) gets 2 - rho and the
-    second rho; where 0 they swap.
-
-    H is Sylvester's, of the smallest order 2^j above the number of strata.
-    It is R's ``hadamard()`` for up to 7 strata and for 12 to 15; for other
-    numbers R takes a smaller Paley or stored matrix (12 replicates for 8 to
-    11 strata, 20 for 16 to 19): then the replicates differ from R's and so
-    do the SEs of nonlinear statistics (the variance of a total is the same
-    with any full orthogonal balance).
+    R's Hadamard matrix H (:func:`_hadamard`): where H[k + 1, r] is 1 its
+    first PSU (first appearance) gets 2 - rho and the second rho; where 0
+    they swap. The replicates are R's for up to 23 strata and for 28 to 31.
     """
     labels = np.asarray(strata).astype(str)
     order, code = np.unique(labels, return_inverse=True)
-    size = 1
-    while size < order.size + 1:
-        size *= 2
-    H = 1 - _sylvester(size)
-    factors = np.ones((labels.shape[0], size))
+    H = _hadamard(order.size)
+    factors = np.ones((labels.shape[0], H.shape[1]))
     for h, s in enumerate(order):
         rows = code.ravel() == h
         psus = psu[rows]
