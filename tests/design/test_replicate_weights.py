@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 
 import _rref as R
-from ramlab import Design
+from ramlab import Design, ReplicateDesign
 from ramlab.errors import LonelyPSUError
 
 REF = R.load_json("extra_replicate_weights.json")
-CASES = {c["id"]: c["result"] for c in REF["cases"]}
+CASES = {c["id"]: c["result"] for c in REF["cases"] if not c["id"].startswith("svrepdesign")}
+DEFAULTS = {c["id"]: c["result"] for c in REF["cases"] if c["id"].startswith("svrepdesign")}
 # R's hadamard(25) is a stored matrix of order 28; ramlab uses Sylvester's of order 32
 STORED = pytest.mark.xfail(strict=True, reason="R uses its stored Hadamard matrix of order 28 for 24 to 27 strata")
 IDS = [pytest.param(i, marks=STORED) if i == "paired25_brr" else i for i in sorted(CASES)]
@@ -89,3 +90,23 @@ def test_jkn_of_a_census_is_refused():
     data = pd.DataFrame({"h": [1, 1, 2, 2], "psu": [1, 2, 3, 4], "N": [2, 2, 2, 2], "y": [1.0, 2, 3, 4]})
     with pytest.raises(ValueError, match="^every stratum was sampled exhaustively: there is no sampling variance$"):
         Design(data, ids="psu", strata="h", fpc="N").replicate("JKn")
+
+
+def test_brr_needs_two_psus_per_stratum():
+    data = pd.DataFrame({"h": [1, 1, 1, 2, 2], "psu": [1, 2, 3, 4, 5], "y": [1.0, 2, 3, 4, 5]})
+    with pytest.raises(ValueError, match=r"^BRR needs two PSUs in every stratum; stratum '1' has 3$"):
+        Design(data, ids="psu", strata="h").replicate("BRR")
+
+
+def test_fay_replicate_design_needs_rho():
+    data = pd.DataFrame({"y": [1.0, 2, 3, 4], "r1": [2.0, 0, 2, 0], "r2": [0.0, 2, 0, 2]})
+    with pytest.raises(ValueError, match=r"^type='Fay' needs rho$"):
+        ReplicateDesign(data, repweights=["r1", "r2"], type="Fay")
+
+
+@pytest.mark.parametrize("case_id", sorted(DEFAULTS))
+def test_replicate_design_default_scale_as_r_svrepdesign(case_id):
+    r = DEFAULTS[case_id]
+    rep = ReplicateDesign(pd.DataFrame(r["data"]), repweights="^r[0-9]", type=r["type"], combined_weights=False)
+    R.assert_close(rep.scale, r["scale"], 1e-12, what="scale")
+    R.assert_close(rep.rscales, np.ravel(r["rscales"]), 1e-12, what="rscales")

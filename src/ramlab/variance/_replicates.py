@@ -214,7 +214,7 @@ def brr_factors(strata, psu, *, rho=0.0):
         _, pf = np.unique(psus, return_index=True)
         units = psus[np.sort(pf)]
         if units.size != 2:
-            raise ValueError(f"BRR needs two PSUs in every stratum; stratum {s!r} has {units.size}")
+            raise ValueError(f"BRR needs two PSUs in every stratum; stratum {str(s)!r} has {units.size}")
         first_factor = np.where(H[h + 1] == 1, 2 - rho, rho)
         is_first = rows & (psu == units[0])
         factors[is_first] = first_factor
