@@ -178,7 +178,14 @@ def test_row_order_changes_no_estimate_and_no_se(survey, seed):
         _close(b["estimate"], a["estimate"])
         _close(b["se"], a["se"])
     ca, cb = d.chisq("a", "b", statistic="F"), p.chisq("a", "b", statistic="F")
-    _close([cb.statistic, cb.p_value], [ca.statistic, ca.p_value], rtol=1e-7, atol=1e-12)
+    if min(ca.statistic, cb.statistic) > 1e12:
+        # the design variance of the table is 0 in exact arithmetic (e.g. one
+        # PSU per level of a): the statistic divides by rounding noise, which
+        # row order moves (R's svychisq gives such noise too). Both orders
+        # must still say so: a statistic beyond 1e12 and a p-value near 0.
+        assert max(ca.p_value, cb.p_value) < 1e-6
+    else:
+        _close([cb.statistic, cb.p_value], [ca.statistic, ca.p_value], rtol=1e-7, atol=1e-12)
 
 
 @given(surveys())
