@@ -205,22 +205,31 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
     if cov:
         res["vcov"] = V
     if deff:
-        nobs = int(np.count_nonzero(w))
-        # R svyvar: weighted variance with n / (n - 1), n = nonzero weights
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if coded:  # sum_i w_i (y_i - ybar)^2 of an indicator
-                ss = totals * (1 - ybar) ** 2 + (psum - totals) * ybar**2
-            else:
-                ss = w @ ((Y - ybar) ** 2)
-            var_y = ss / psum * nobs / (nobs - 1)
-            if deff == "replace":  # R: svyvar / n, sampling with replacement
-                vsrs = var_y / nobs
-            else:  # R: svyvar * (N - n) / (N n), without replacement
-                vsrs = var_y * (psum - nobs) / (psum * nobs)
-        if kind == "total":
-            vsrs = vsrs * psum**2
-        if deff != "replace" and psum < nobs:
-            vsrs = np.full(k, np.nan)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            res["deff"] = np.diag(V) / vsrs
+        res["deff"] = _design_effect(np.diag(V), w, Y, totals, ybar, psum, coded=coded, kind=kind, deff=deff)
     return res
+
+
+def _design_effect(var, w, Y, totals, ybar, psum, *, coded, kind, deff):
+    """Design effects: ``var`` over the variance under simple random sampling, as R's ``deff``.
+
+    ``Y`` is the (n, k) value matrix; for a categorical variable (``coded``)
+    the indicators' sums of squares come from ``totals`` instead.
+    """
+    nobs = int(np.count_nonzero(w))
+    # R svyvar: weighted variance with n / (n - 1), n = nonzero weights
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if coded:  # sum_i w_i (y_i - ybar)^2 of an indicator
+            ss = totals * (1 - ybar) ** 2 + (psum - totals) * ybar**2
+        else:
+            ss = w @ ((Y - ybar) ** 2)
+        var_y = ss / psum * nobs / (nobs - 1)
+        if deff == "replace":  # R: svyvar / n, sampling with replacement
+            vsrs = var_y / nobs
+        else:  # R: svyvar * (N - n) / (N n), without replacement
+            vsrs = var_y * (psum - nobs) / (psum * nobs)
+    if kind == "total":
+        vsrs = vsrs * psum**2
+    if deff != "replace" and psum < nobs:
+        vsrs = np.full(len(var), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return var / vsrs
