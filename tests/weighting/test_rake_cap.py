@@ -149,19 +149,39 @@ def test_capped_raking_with_an_empty_last_cell():
     _assert_clipped_raking(d, margins, d.rake(margins, cap=cap).weights, cap, 1e-10)
 
 
-def test_capped_raking_on_more_cells_than_the_full_product_holds():
-    # 60 x 60 x 21 possible cells for 300 rows (only the observed ones are
-    # indexed); the last category of c is empty, with a target of 0.
+def _sparse_cells(*, cap=None):
+    """300 rows over 60 x 60 x 21 = 75,600 possible cells (only the observed
+    combinations are indexed); the last category of c is empty, with a
+    target of 0. The margins are those of a perturbed (and, with cap,
+    clipped) set of weights, so they have a solution within the limits."""
     rng = np.random.default_rng(15)
     n = 300
     df = pd.DataFrame({"a": pd.Categorical(rng.integers(0, 60, n), categories=range(60)),
                        "b": pd.Categorical(rng.integers(0, 60, n), categories=range(60)),
                        "c": pd.Categorical(rng.integers(0, 20, n), categories=range(21))})
     df["w"] = rng.uniform(1, 3, n)
-    w_true = np.clip(df["w"] * np.exp(rng.normal(0, 0.3, n)), 1.2, 3.5)  # realises the margins
+    w_true = df["w"] * np.exp(rng.normal(0, 0.3, n))
+    if cap is not None:
+        w_true = np.clip(w_true, *cap)
     margins = {v: {k: float(t) for k, t in w_true.groupby(df[v], observed=False).sum().items()}
                for v in ("a", "b", "c")}
     assert margins["c"][20] == 0.0
+    return df, margins
+
+
+def test_raking_on_more_cells_than_the_full_product_holds():
+    # an empty category (target 0, last in its margin) must still be counted
+    # in the stopping rule
+    df, margins = _sparse_cells()
+    raked = Design(df, weights="w").rake(margins, tol=1e-10, max_iter=1000)
+    for v, target in margins.items():
+        got = raked.weights.groupby(df[v], observed=False).sum()
+        assert all(abs(got[k] - t) <= 1e-10 * t for k, t in target.items() if t > 0)
+        assert all(got[k] == 0 for k, t in target.items() if t == 0)
+
+
+def test_capped_raking_on_more_cells_than_the_full_product_holds():
+    df, margins = _sparse_cells(cap=(1.2, 3.5))
     d = Design(df, weights="w")
     raked = d.rake(margins, cap=(1.2, 3.5), tol=1e-10, max_iter=1000)
     got = raked.weights.groupby(df["c"], observed=False).sum()
