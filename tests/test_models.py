@@ -479,3 +479,15 @@ def test_plot_margins_interval_of_a_rare_share_stays_within_0_and_1():
     # each drawn interval holds its estimate
     for seg, est in zip(sorted(segments, key=lambda s: s[0, 1]), table["estimate"][::-1]):
         assert seg[:, 0].min() <= est <= seg[:, 0].max()
+
+
+@pytest.mark.caller_line
+def test_model_warnings_point_at_the_callers_line():
+    # glm reaches them through _fit and its checks; olr through its own path
+    design = _design("dstrat")
+    with pytest.warns(UserWarning, match="no case of") as record:
+        glm(design.subset(design.data["stype"] != "H"), "api00 ~ ell + stype")
+    thin = design.subset((design.data["stype"] != "H") | (design.data["snum"] % 20 == 0))
+    with pytest.warns(UserWarning, match="fewer than 10") as more:
+        glm(thin, "api00 ~ ell + stype")
+    assert {w.filename for w in [*record, *more]} == {__file__}

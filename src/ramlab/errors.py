@@ -4,6 +4,10 @@ Every error names what is wrong (file, variable, category, value) in its
 message, so that a researcher can fix the input without reading a traceback.
 """
 
+import os
+import sys
+import warnings
+
 __all__ = [
     "RamlabError",
     "DataFileError",
@@ -134,3 +138,20 @@ class ColumnNotFoundError(DesignError, KeyError):
 
     def __str__(self):  # KeyError would quote the message
         return self.args[0]
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message, category=UserWarning):
+    """Warn at the line of the first caller outside ramlab.
+
+    The warning shows the user's line (a notebook cell, a script), whatever
+    the path of ramlab calls that led to it, as pandas' ``find_stack_level``
+    does; a fixed ``stacklevel`` would point into ramlab whenever a function
+    is reached through another one.
+    """
+    frame, level = sys._getframe(0), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -36,7 +36,7 @@ import scipy.special
 import scipy.stats
 import statsmodels.api as sm
 
-from ramlab.errors import ModelError, WeightError
+from ramlab.errors import ModelError, WeightError, warn
 from ramlab.format import fmt_number, fmt_pct
 
 __all__ = ["glm", "GLMResult", "WaldTest", "FAMILIES"]
@@ -754,10 +754,9 @@ def _model_frame(data, variables, in_domain, *, categorical=()):
             dropped = [c for c in dropped if whole.get(c, 0) > 0
                        and c not in (user_missing.get(name) or [])]
             if dropped:
-                warnings.warn(
+                warn(
                     f"{name}: no case of {dropped} among the {len(frame)} rows of the model;"
                     " these categories are left out",
-                    UserWarning, stacklevel=4,
                 )
             frame[name] = used
     return frame, positions
@@ -825,10 +824,9 @@ def _check_matrix(x, names, info):
             )
         is_dummy = np.isin(column, (0.0, 1.0)).all()
         if is_dummy and min(column.sum(), n - column.sum()) < MIN_CASES:
-            warnings.warn(
+            warn(
                 f"{term}: only {int(min(column.sum(), n - column.sum()))} rows in {name}"
                 f" (fewer than {MIN_CASES}); its coefficient is fragile",
-                UserWarning, stacklevel=4,
             )
     # Rank with R's tolerance (lm.fit / glm.fit: 1e-7 on the pivoted QR of the
     # unit-length columns); the p x p Gram matrix answers first, cheaply.
@@ -887,8 +885,7 @@ def _check_separation(x, y, names, info, family, result, mu, caught):
             term=terms[0],
         )
     if edge:
-        warnings.warn("fitted values numerically at the edge (0 or 1) occurred", UserWarning,
-                      stacklevel=4)
+        warn("fitted values numerically at the edge (0 or 1) occurred")
 
 
 def _check_level(level):

@@ -213,6 +213,12 @@ def test_jackknife_quantile_interval_warns_where_it_is_asked(name):
     # JKn (apistrat) and JK1 (apiclus1): R warns; the warning points at the caller
     message = ('Jackknife replicate weights may not give valid standard errors for quantiles '
                '(R svyquantile, interval.type = "quantile")')
-    with pytest.warns(UserWarning, match="^" + re.escape(message) + "$") as caught:
+    with pytest.warns(UserWarning, match="^" + re.escape(message) + "$"):
         _design(name).quantile("api00", 0.5, ci=True, interval_type="quantile")
+
+
+@pytest.mark.caller_line
+def test_the_jackknife_warning_points_at_the_callers_line():
+    with pytest.warns(UserWarning, match="Jackknife") as caught:
+        _design("rstrat").quantile("api00", 0.5, ci=True, interval_type="quantile")
     assert [w.filename for w in caught] == [__file__]

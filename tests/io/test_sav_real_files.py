@@ -193,6 +193,13 @@ def test_date_beyond_python_range_is_read_with_a_warning(far_date):
     assert df.attrs["raw_dates"] == {"echeance": "DATE11"}
 
 
+@pytest.mark.caller_line
+def test_that_warning_points_at_the_callers_line(far_date):
+    with pytest.warns(UserWarning, match="'echeance'") as record:
+        read_sav(far_date)
+    assert [w.filename for w in record] == [__file__]
+
+
 def test_other_dates_of_that_file_read_as_pyreadstat_reads_them(far_date):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

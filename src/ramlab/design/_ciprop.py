@@ -7,13 +7,12 @@ against R (``tests/fixtures/r/``).
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from ramlab.design._columns import aligned, column
-from ramlab.errors import DesignError, WeightError
+from ramlab.errors import DesignError, WeightError, warn
 from ramlab.design._rcompat import expit, glm_intercept, intercept_var, likelihood_ci, logit_linkinv
 
 __all__ = ["CIPROP_METHODS", "ciprop"]
@@ -63,9 +62,9 @@ def _warn_if_comparison(design, s, name):
         return
     missing = design.data[name].isna().to_numpy() & (design.weight_values != 0)
     if missing.any():
-        warnings.warn(
+        warn(
             f"ciprop: {name!r} has {int(missing.sum())} missing answers, counted here as false; "
-            f"d.ciprop({name!r}, category=...) leaves them out", stacklevel=5,  # the caller of Design.ciprop
+            f"d.ciprop({name!r}, category=...) leaves them out",
         )
 
 

@@ -24,13 +24,12 @@ do, so that the comparisons of the CDF with p break ties as R does.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
 from ramlab.design._columns import as_list, column
 from ramlab.design._estimates import groups
+from ramlab.errors import warn
 
 __all__ = ["INTERVAL_TYPES", "QRULES", "quantile", "quantile_rule"]
 
@@ -187,8 +186,8 @@ def quantile(design, var, probs, *, ci, by, interval_type, qrule, level, na_rm):
             raise ValueError('interval_type="quantile" needs a replicate design (R repCI); on a '
                              'linearised design use "mean", "beta", "xlogit", "asin" or "score"')
         if design.type in ("JK1", "JKn"):
-            warnings.warn("Jackknife replicate weights may not give valid standard errors for "
-                          'quantiles (R svyquantile, interval.type = "quantile")', stacklevel=3)
+            warn("Jackknife replicate weights may not give valid standard errors for "
+                          'quantiles (R svyquantile, interval.type = "quantile")')
     probs = [float(p) for p in np.atleast_1d(probs)]
     x = column(design.data, var, "variable").to_numpy(dtype=float, na_value=np.nan)
     missing = np.isnan(x)

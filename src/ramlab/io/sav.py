@@ -18,13 +18,12 @@ import math
 import os
 import re
 import unicodedata
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ramlab.errors import DataFileError
+from ramlab.errors import DataFileError, warn
 from ramlab.files import record_input
 from ramlab.io.labels import normalize_label
 
@@ -178,12 +177,10 @@ def _convert_dates(path, raw: pd.DataFrame, meta) -> tuple[pd.DataFrame, dict]:
                 )
         except (OverflowError, ValueError):
             bad = next(v for v in values if not np.isnan(v) and not _fits_datetime(float(v)))
-            warnings.warn(
+            warn(
                 f"Survey file {path}: variable {var!r} (format {formats.get(var)}) holds "
                 f"{bad!r}, a date beyond the years 1 to 9999; the column is kept as numbers "
                 f"(SPSS seconds since 14 October 1582)",
-                UserWarning,
-                stacklevel=3,
             )
             kept[var] = str(formats.get(var))
             continue

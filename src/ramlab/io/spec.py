@@ -65,13 +65,12 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from ramlab.errors import MarginRescaledWarning, SpecError
+from ramlab.errors import MarginRescaledWarning, SpecError, warn
 from ramlab.files import record_input
 from ramlab.io.labels import normalize_label
 
@@ -1317,12 +1316,11 @@ def _margin_counts(path, raw, *, variable, unit, population_size, tolerance):
     # are no rescaling to report: the margin is exact, only its sum is not.
     if gap > _FLOAT_GAP:
         shown = f"{sum(values.values()):g}%" if unit == "percent" else f"{file_total:,.1f}"
-        warnings.warn(
+        warn(
             f"{path}: margin {variable!r} totals {shown} ({file_total:,.1f}) instead of "
             f"{population_size:,} (gap {gap:.2%}, within tolerance {tolerance:.2%}); "
             f"rescaled to {population_size:,}",
             MarginRescaledWarning,
-            stacklevel=6,  # the caller of load_spec
         )
         counts = {cat: v * population_size / file_total for cat, v in counts.items()}
         rescaled = True

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ramlab.errors import MarginRescaledWarning, SpecError
+from ramlab.errors import MarginRescaledWarning, SpecError, warn
 from ramlab.io.sav import read_sav
 from ramlab.io.spec import Spec, default_data_dir, load_spec
 
@@ -268,12 +268,11 @@ def _load_spec_once(survey, year, data_dir):
         detail = ", ".join(
             f"{m.variable!r} ({m.file_total:,.1f}, gap "
             f"{abs(m.file_total - population) / population:.2%})" for m in rescaled)
-        warnings.warn(
+        warn(
             f"{survey} {year}: margins published as rounded shares were rescaled to the "
             f"population total {population:,}: {detail}. Survey.margin_notes states it "
             f"for the methodology box.",
             MarginRescaledWarning,
-            stacklevel=3,  # the caller of load_survey
         )
     return spec
 
