@@ -124,6 +124,13 @@ def banner(
     ``design.degf()`` df (R: ``svyttest``). Medians follow R ``svyquantile``
     (survey 4.1, ``qrule = "math"``); see :func:`weighted_quantile`.
 
+    Every row whose weight is not 0 is in its domains, as in R: a negative
+    weight (an unbounded linear calibration) counts with its sign in the
+    estimates and weighted bases, and as a row in the unweighted bases (R
+    ``unwtd.count``); a weight of 0 does not. A Rao-Scott test of a weighted
+    table with a negative cell is left blank (NaN), where R's ``svychisq``
+    stops.
+
     Examples
     --------
     >>> import pandas as pd
@@ -145,7 +152,7 @@ def banner(
     data = design.data
     n = len(data)
     w = np.asarray(design.weights, dtype=float)
-    positive = w > 0
+    nonzero = w != 0  # the rows R's domains hold: a negative weight counts, with its sign
     columns, empty_columns = banner_columns(data, spec, cols, n, w)
     column_masks = np.column_stack([c.mask for c in columns])  # (n, C) domains of the columns
     vcov_plan = design.domain_plan(column_masks)  # shared by every question's total_vcov
@@ -160,7 +167,7 @@ def banner(
         )
         block.columns_used = columns_used(spec, row)
         res, marks, keep, empty_notes = _estimate_question(
-            design, block, columns, w, opts, column_masks, vcov_plan, chisq, out, positive)
+            design, block, columns, w, opts, column_masks, vcov_plan, chisq, out, nonzero)
         row_pos, row_keys = out.add_question(block, res, marks, opts)
         out.questions[block.id] = _question_info(block, spec, data, row, show_missing, unit, w,
                                                  row_keys, res, domain)
@@ -238,14 +245,14 @@ for _f in (banner, crosstab):
         _f.__doc__ = _f.__doc__.replace("    [options]\n", _OPTIONS_DOC + "\n")
 
 
-def _estimate_question(design, block, columns, w, opts, column_masks, plan, chisq, out, positive):
+def _estimate_question(design, block, columns, w, opts, column_masks, plan, chisq, out, nonzero):
     """Estimates and marks of one question in every column; its tests go to `out`.
 
     Returns the estimates, the marks, the columns it was computed on (None:
     all) and the notes on the groups left empty.
     """
     try:
-        res = compute_block(design, block, columns, w, opts, column_masks, plan, positive)
+        res = compute_block(design, block, columns, w, opts, column_masks, plan, nonzero)
         keep, empty_notes = None, []
     except EmptyGroups as groups:
         # A banner group with respondents in the file but none in this
@@ -260,12 +267,12 @@ def _estimate_question(design, block, columns, w, opts, column_masks, plan, chis
     sub = columns if keep is None else [columns[c] for c in keep]
     if keep is not None:
         sub_masks = column_masks[:, keep]
-        res = compute_block(design, block, sub, w, opts, sub_masks, design.domain_plan(sub_masks), positive)
+        res = compute_block(design, block, sub, w, opts, sub_masks, design.domain_plan(sub_masks), nonzero)
     marks, records = significance_marks(block, sub, res.est, res.gradients, res.n_unw, opts)
     if records is not None:
         out.tests.append(records)
     if chisq and len(sub) > 1:
-        out.chisq.extend(chisq_records(design, block, sub, w, opts, T=res.T, V=res.V, positive=positive))
+        out.chisq.extend(chisq_records(design, block, sub, w, opts, T=res.T, V=res.V, nonzero=nonzero))
     if keep is not None:
         res, marks = _widen(keep, len(columns), res, marks)
     return res, marks, keep, empty_notes

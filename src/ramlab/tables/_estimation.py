@@ -143,7 +143,7 @@ class BlockEstimates:
     high: np.ndarray
 
 
-def compute_block(design, block, columns, w, opts, column_masks, plan=None, positive=None):
+def compute_block(design, block, columns, w, opts, column_masks, plan=None, nonzero=None):
     """Estimates, standard errors, bases and gradients of one question.
 
     The influence matrix has one block of K columns per table column: the
@@ -151,12 +151,14 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None, posi
     values) times the column's domain indicator. ``design.total_vcov`` gives
     the joint covariance V of the C*K weighted totals in one call; every
     estimate is a function of these totals and gets its covariance by the
-    delta method, ``G V G'``.
+    delta method, ``G V G'``. ``nonzero``: the rows whose weight is not 0
+    (``w != 0``), those R's domains hold; a negative weight (an unbounded
+    linear calibration) counts, with its sign.
     """
     X = block.atoms
-    if positive is None:
-        positive = w > 0
-    in_base = block.base_mask & positive
+    if nonzero is None:
+        nonzero = w != 0
+    in_base = block.base_mask & nonzero
     if plan is None:
         plan = design.domain_plan(column_masks)
     # U = X (x) M row by row, the (n, C*K) matrix never formed: the design
@@ -164,7 +166,7 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None, posi
     # the (C, K) weighted totals of the atoms from the same sums. The atoms
     # are 0 outside the base (Block); rows of zero weight are set to 0 too
     # (coded atoms: a zero weight adds nothing to the sums per cell).
-    Xb = X if isinstance(X, Coded) or positive.all() else X * in_base[:, None]
+    Xb = X if isinstance(X, Coded) or nonzero.all() else X * in_base[:, None]
     if plan.engine is not design.variance_engine:
         raise ValueError("the domain plan was made for another design")
     V, T, counts = plan.total_vcov(Xb, totals=True, counts=True)
@@ -205,8 +207,10 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None, posi
 def _bases(block, columns, plan, in_base, T, counts=None):
     """Unweighted and weighted bases per group (item of a grid) and column.
 
-    ``counts``: the plan's (C, codes + 1) numbers of rows of positive weight
+    ``counts``: the plan's (C, codes + 1) numbers of rows of nonzero weight
     per column and code of coded atoms (atoms are 0 outside the base), or None.
+    The unweighted base counts the rows of nonzero weight that answered (R
+    ``unwtd.count``: a negative weight counts, a weight of 0 does not).
     Raises :class:`EmptyGroups` when a banner column has no respondent in
     the question's base (a TableError when the total column has none).
     """
@@ -255,7 +259,7 @@ def _values(spec_e, T, cells):
             return np.where(num[..., :1] != 0, num / num[..., :1], np.nan), comp
         den = T @ spec_e.b
         dn = den[..., :1] - den
-        comp = np.where(dn > 0, (num[..., :1] - num) / dn, np.nan)
+        comp = np.where(dn != 0, (num[..., :1] - num) / dn, np.nan)  # a negative total too, as R
         comp[..., 0] = np.nan
         return num / den, comp
 
@@ -279,8 +283,8 @@ def _gradient(spec_e, T, cells, K, C):
         with np.errstate(invalid="ignore", divide="ignore"):
             gb = (a[None, :] - values[:, None] * b[None, :]) / den[:, None]
             gn = (a[None, :] - comp[:, None] * b[None, :]) / dn[:, None]
-        gb[~(den > 0)] = 0.0
-        gn[~(dn > 0)] = 0.0
+        gb[~(np.abs(den) > 0)] = 0.0  # a domain's total may be negative: R divides by it
+        gn[~(np.abs(dn) > 0)] = 0.0
         G[diag_r, diag_c] = gb.ravel()
         comp_r = np.repeat(np.arange(C, 2 * C - 1), K)
         G[comp_r, np.tile(np.arange(K), C - 1)] = gn[1:].ravel()

@@ -42,7 +42,8 @@ def column_medians(design, x, ok, w, columns, plan, *, level=0.95, column=None):
     x : ndarray (n,)
         Values (anything where ``ok`` is False).
     ok : ndarray (n,) of bool
-        Rows of the question's domain with a value and a positive weight.
+        Rows of the question's domain with a value and a nonzero weight (a
+        negative weight counts, as in R).
     w : ndarray (n,)
     columns : list of Column
     plan : DomainPlan
@@ -158,6 +159,7 @@ class _Cumulative:
         self.starts = np.arange(0, self.m, self.CHUNK)
         self.ends = np.cumsum(np.add.reduceat(w, self.starts))  # the sum up to each chunk's last row
         self.total = float(self.ends[-1])
+        self.monotone = not (w < 0).any()  # else the sums go down too: no search
 
     def at(self, i):
         """The sum of the weights of rows 0..i."""
@@ -189,11 +191,15 @@ def _rule(segment, x, w, p, exact):
     from R's by at most ``(m + 2) eps`` of the total (m rows): when no
     comparison falls within three times that, both decide alike; else the
     exact rule decides. Integer weights (with a total under 2**53) sum
-    exactly: no bound needed.
+    exactly: no bound needed. With a negative weight (an unbounded linear
+    calibration) the sums are not monotone: the exact rule decides.
     """
     if segment is None:
         return np.nan
     rows, S = segment
+    if not S.monotone:
+        keep = np.sort(rows)
+        return quantile_rule(x[keep], w[keep], p, "math")
     m = S.m
     T = S.total
     t = p * T
@@ -235,7 +241,7 @@ def _domain_cdf(plan, x, ok, groups, medians, variables):
         for bit, v in enumerate(chunk):
             for c in variables[v]:
                 num, den = T[c, bit], T[c, V]
-                if not den > 0:
+                if not abs(den) > 0:  # a negative total (negative weights) too, as R
                     continue
                 p[c] = num / den
                 grad = np.array([1.0, -p[c]]) / den

@@ -586,12 +586,13 @@ def banner_columns(data, spec, cols, n, w):
     """The total column and one column per group of each banner variable.
 
     Returns (columns, empty): a labelled group without any respondent (of
-    positive weight) has no column; ``empty`` lists it as (variable label,
-    group label), for a note under the table.
+    nonzero weight: a negative weight counts, as in R's ``svyby``) has no
+    column; ``empty`` lists it as (variable label, group label), for a note
+    under the table.
     """
     columns = [Column(TOTAL, "", TOTAL_LABEL, "", np.ones(n, dtype=bool))]
     empty = []
-    present = w > 0
+    present = w != 0
     specs = []
     for col in cols:
         question = None

@@ -15,13 +15,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ramlab.design import chisq_from_totals
+from ramlab.design import ChisqResult, chisq_from_totals
+from ramlab.errors import WeightError
 
 __all__ = ["t_pvalue", "adjust_pvalues", "column_letters", "ADJUST_METHODS"]
 
 ADJUST_METHODS = (None, "bonferroni", "holm", "bh")
 # Kinds of table rows that can carry significance marks.
 TESTED = frozenset({"category", "missing", "net", "mean", "answers"})
+# A Rao-Scott test of a weighted table with a negative cell (negative weights of an
+# unbounded linear calibration): R's svychisq refuses it; the banner leaves it blank.
+_NEGATIVE_CELL = ChisqResult(np.nan, (np.nan, np.nan), np.nan,
+                             "not tested: a cell of the weighted table is negative (R refuses it)")
 
 
 def t_pvalue(t, df):
@@ -222,7 +227,7 @@ def _place_marks(marks, pairs, columns, diffs, p_adj, alpha):
     return mark_text
 
 
-def chisq_records(design, block, columns, w, opts, T=None, V=None, positive=None):
+def chisq_records(design, block, columns, w, opts, T=None, V=None, nonzero=None):
     """Rao-Scott tests (``Design.chisq``) of each question/item against each banner variable.
 
     Each test is R's ``svychisq(~row + col, subset(design, mask))``, the mask
@@ -239,6 +244,9 @@ def chisq_records(design, block, columns, w, opts, T=None, V=None, positive=None
     :func:`ramlab.design.chisq_from_totals` of these, the formulas of
     ``Design.chisq``. Otherwise (or when the cells are not atoms)
     ``design.subset(mask).chisq(column, banner_col)``.
+
+    A table with a negative cell (negative weights) is not tested (NaN), where
+    R's ``svychisq`` stops.
     """
     variables = banner_variables(columns)
     if not variables or block.type == "numeric":
@@ -246,7 +254,7 @@ def chisq_records(design, block, columns, w, opts, T=None, V=None, positive=None
     # a replicate design's test takes the replicates' covariance of the cell
     # proportions (R svychisq.svyrep.design): Design.chisq, not the totals' V
     factored = T is not None and V is not None and design.is_calibrated and design.variance_engine.linearised
-    in_base = block.base_mask & (w > 0 if positive is None else positive)
+    in_base = block.base_mask & (w != 0 if nonzero is None else nonzero)
     targets = _chisq_targets(design.data, block, factored, in_base)
     records = []
     for var, cols in variables.items():
@@ -264,7 +272,12 @@ def chisq_records(design, block, columns, w, opts, T=None, V=None, positive=None
                         in_groups |= columns[c].mask
                     hidden_group = ~in_groups & design.data[banner_col].notna().to_numpy()
                 mask = in_base & ~drop() & ~hidden_group
-                res = design.subset(pd.Series(mask, index=design.data.index)).chisq(column, banner_col)
+                try:
+                    res = design.subset(pd.Series(mask, index=design.data.index)).chisq(column, banner_col)
+                except WeightError:  # a negative cell: R's svychisq refuses the table
+                    if not (w < 0).any():
+                        raise
+                    res = _NEGATIVE_CELL
             df = np.atleast_1d(np.asarray(getattr(res, "df", np.nan), dtype=float))
             records.append(
                 {
@@ -315,6 +328,8 @@ def _chisq_factored(levels, cols, K, T, V, opts, *, names):
         for r, a in enumerate(levels):
             A[r + len(levels) * gi, c * K:(c + 1) * K] = a
     t = (A @ T.ravel()).reshape(len(cols), len(levels)).T
+    if (t < 0).any():  # negative weights: R's svychisq refuses the table
+        return _NEGATIVE_CELL
     return chisq_from_totals(t, A @ V @ A.T, n_rows=opts.chisq_rows, nu=opts.chisq_df,
                              statistic="F", names=names)
 

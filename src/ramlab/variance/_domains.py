@@ -179,17 +179,17 @@ def _calibration_sums(cals, c, jc, J, rep, hcode, H, w):
             cal=cal, c=c, I=cal.model.cell_indicators()[cal.model.cell[rep]], pinv=pinv_sym(cal.gram),
         ))
     cj = c[rep]  # c is constant in a cell (cells are within strata)
-    positive = bool((w > 0).all())
+    no_zero = bool((w != 0).all())
     for A in out:
         wsum = np.bincount(jc, weights=A.w_new, minlength=J)
         A.Fsum = group_rows(wsum[:, None] * A.I, hcode, H)
         A.new_weights = bool(np.all((w == A.w_new) | (w == 0)))
-        A.old_weights = A.new_weights and positive
+        A.old_weights = A.new_weights and no_zero
         for B in out:
             cs = cj * np.bincount(jc, weights=A.w_new * B.w_new, minlength=J)
             A.FSF.append((A.I * cs[:, None]).T @ B.I)
-            if A is B:  # ratio * w_new = w_old where w_new > 0
-                zs = np.bincount(jc, weights=np.where(A.w_new > 0, A.cal.w_old, 0.0), minlength=J)
+            if A is B:  # ratio * w_new = w_old where w_new != 0 (a negative weight too)
+                zs = np.bincount(jc, weights=np.where(A.w_new != 0, A.cal.w_old, 0.0), minlength=J)
             else:
                 zs = np.bincount(jc, weights=A.ratio * B.w_new, minlength=J)
             A.ZF.append((A.I * zs[:, None]).T @ B.I)
@@ -395,7 +395,7 @@ def _cell_sums_coded(f, coded, *, counts=False):
     and ``S[l]`` sums ``w_new w`` of calibration l (``S[l]`` is W2 when every
     weight is 0 or that w_new); code 0 is the row of zeros (``coded`` code -1),
     code m + 1 is ``coded`` code m. With ``counts``, ``N`` counts the rows of
-    positive weight (else None). When the weights are constant in every cell,
+    nonzero weight (R ``unwtd.count``: a negative weight counts; else None). When the weights are constant in every cell,
     one unweighted bincount gives them all; otherwise one weighted bincount
     per sum. Rows are taken in blocks: no temporary of n values.
     """
@@ -411,7 +411,7 @@ def _cell_sums_coded(f, coded, *, counts=False):
             n_rows += np.bincount(_joint(jc, codes, K, a), minlength=size)
         n_rows = n_rows.reshape(J, K)
         sums = per_cell[:, :, None] * n_rows[None]
-        N = n_rows * (per_cell[0] > 0)[:, None] if counts else None
+        N = n_rows * (per_cell[0] != 0)[:, None] if counts else None
     else:
         m = 2 + L + sum(not A.new_weights for A in f.cals)
         sums = np.zeros((m + counts, size))
@@ -420,7 +420,7 @@ def _cell_sums_coded(f, coded, *, counts=False):
             for i, v in enumerate(_block_weights(f, a, a + _BLOCK)):
                 sums[i] += np.bincount(joint, weights=v, minlength=size)
             if counts:
-                sums[m] += np.bincount(joint, weights=f.w[a:a + _BLOCK] > 0, minlength=size)
+                sums[m] += np.bincount(joint, weights=f.w[a:a + _BLOCK] != 0, minlength=size)
         sums = sums.reshape(-1, J, K)
         N = sums[m] if counts else None
     S, extra = [], 2 + L
@@ -548,7 +548,7 @@ class DomainPlan:
         n x k matrix, on a factored plan). With
         ``totals=True``, also returns these (C, k) totals (from the same
         cell sums). With ``counts=True``, also the (C, K + 1) numbers of rows
-        of positive weight in each domain per code of a :class:`Coded` ``u``
+        of nonzero weight in each domain per code of a :class:`Coded` ``u``
         (the last: code -1), from the same pass over the rows; None when
         ``u`` is not summed per code.
         """
