@@ -96,6 +96,10 @@ def test_a_numeric_variable_alone_has_no_intercept(method):
     case = CASES[f"dclus1_api99_alone_{method}"]
     cal = _dclus1().calibrate({"api99": case["totals"]["api99"]}, method=method, tol=1e-12, max_iter=1000)
     R.assert_close(cal.weights, case["result"]["weights"], rtol=1e-9, what=case["id"])
+    # the SE of a model without categories: residuals on api99 alone
+    out, ref = cal.mean("api00"), case["result"]["mean_api00"]
+    R.assert_close(out["estimate"].to_numpy(), ref["estimate"], rtol=1e-9, what="mean")
+    R.assert_close(out["se"].to_numpy(), ref["se"], rtol=1e-8, what="SE")
 
 
 def test_a_zero_total_for_a_category_with_respondents_is_rs_calibration():

@@ -247,9 +247,7 @@ def residualise(record, x, *, prepared=None):
     r = x * ratio[:, None]
     m = record.model
     if not m.is_categorical:
-        fitted = m.matvec(ginv @ m.rmatvec(r))
-        if fitted.ndim == 1:
-            fitted = fitted[:, None]
+        fitted = m.matvec(ginv @ m.rmatvec(r))  # (n, k): r is (n, k)
         return x - record.w_new[:, None] * fitted
     cs = rowsum(r, m.cell, m.cells.ncell)
     del r
