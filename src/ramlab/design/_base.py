@@ -258,7 +258,9 @@ class SurveyDesign(abc.ABC):
             ("replace", R ``deff="replace"``).
         na_rm : bool
             Drop rows where ``var`` is missing (as a domain); otherwise a
-            missing value makes the estimate NaN, as in R.
+            missing value makes the estimate NaN, as in R (on a replicate
+            design it raises DesignError, as R stops: "All replicates
+            contained NAs").
         cov : bool
             Also return the joint covariance of the estimates (R
             ``vcov(svymean(~a + b))``), for :meth:`contrast`.

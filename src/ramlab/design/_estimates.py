@@ -75,7 +75,8 @@ def joint_estimate(design, variables, *, kind, na_rm):
     Returns (DataFrame with estimate and se, covariance DataFrame).
     """
     Y, names, missing = variables_matrix(design, variables)
-    res = _estimate_domain(design, Y, missing, kind=kind, deff=False, na_rm=na_rm, cov=True)
+    res = _estimate_domain(design, Y, missing, kind=kind, deff=False, na_rm=na_rm, cov=True,
+                           variable=variables)
     V = res.pop("vcov")
     return pd.DataFrame(res, index=pd.Index(names)), pd.DataFrame(V, index=names, columns=names)
 
@@ -116,7 +117,7 @@ def estimate(design, var, *, kind, by, deff, na_rm):
     Y, labels, missing, categorical = _variable(design, var)
     Y = (Y, len(labels)) if categorical else Y[:, None]
     if by is None:
-        res = _estimate_domain(design, Y, missing, kind=kind, deff=deff, na_rm=na_rm)
+        res = _estimate_domain(design, Y, missing, kind=kind, deff=deff, na_rm=na_rm, variable=var)
         index = pd.Index(labels, name=var if categorical else None)
         return pd.DataFrame(res, index=index)
     codes, glabels, present = groups(design, by)
@@ -124,7 +125,7 @@ def estimate(design, var, *, kind, by, deff, na_rm):
     keys = []
     for g in present:
         d = design.subset(codes == g)
-        res = _estimate_domain(d, Y, missing, kind=kind, deff=deff, na_rm=na_rm)
+        res = _estimate_domain(d, Y, missing, kind=kind, deff=deff, na_rm=na_rm, variable=var)
         frames.append(pd.DataFrame(res, index=pd.Index(labels)))
         keys.append(glabels[g])
     if not frames:
@@ -144,21 +145,31 @@ def estimate(design, var, *, kind, by, deff, na_rm):
     return out
 
 
-def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
+def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, variable, cov=False):
     """Estimates, SEs (and design effects, covariance) of variables in a domain design.
 
     ``Y`` is an (n, k) matrix of values or a categorical variable's
-    ``(codes, K)``; ``missing`` a boolean array or None (nothing missing). Rows
-    of zero weight (outside the domain) count for nothing.
+    ``(codes, K)``; ``missing`` a boolean array or None (nothing missing);
+    ``variable`` names them in errors. Rows of zero weight (outside the
+    domain) count for nothing, except on a replicate design, where a row
+    counts when a replicate weighs it (as in R). A missing value makes the
+    estimate NaN (R's svymean of a linearised design: NA), on a replicate
+    design it is refused (R stops).
     """
     d = design
     any_missing = missing is not None and bool(missing.any())
     if na_rm and any_missing:
         d = design.subset(~missing)
     w = d.weight_values
-    all_pos = d.variance_engine.all_positive
     coded = isinstance(Y, tuple)
     k = Y[1] if coded else Y.shape[1]
+    if any_missing and not d.variance_engine.linearised \
+            and bool((missing & d.variance_engine.weighed_rows).any()):
+        # R's replicate replicates are all NA there: svrVar stops
+        raise DesignError(
+            f"{variable!r} has missing values on rows the replicate weights weigh: R's "
+            "svymean/svytotal of a replicate design stop there (\"All replicates contained NAs\"); "
+            "give na_rm=True to leave them out", variable=variable)
     if any_missing and bool((missing & (w != 0)).any()):
         nan = np.full(k, np.nan)
         res = {"estimate": nan, "se": nan}
@@ -192,9 +203,7 @@ def _estimate_domain(design, Y, missing, *, kind, deff, na_rm, cov=False):
             U = Y - ybar
             U /= psum
         else:
-            U = Y.copy() if all_pos else Y
-        if not all_pos:
-            U = np.where((w != 0)[:, None], U, 0.0)
+            U = Y  # each engine leaves out the rows it does not weigh
         if kind == "mean":
             V = d.statistic_vcov(lambda W: (W.T @ Y) / W.sum(axis=0)[:, None], U)
         else:

@@ -51,12 +51,17 @@ class ReplicateDesign(SurveyDesign):
         them (as R's ``repweights = "pattern"``).
     type : {"JK1", "JKn", "BRR", "Fay", "bootstrap", "other"}
         How the replicates were made; sets ``scale`` and ``rscales`` as R
-        does: BRR 1/R; Fay 1/(R (1 - rho)^2); JK1 (R - 1)/R; bootstrap
-        1/(R - 1); JKn needs ``rscales`` ((n_h - 1)/n_h of each replicate's
-        stratum); "other" takes ``scale`` and ``rscales`` (default 1).
+        does: BRR 1/R; Fay 1/(R (1 - rho)^2) (both ignore ``scale``); JK1
+        (R - 1)/R, or with ``combined_weights=False`` 1 / the largest factor
+        of the first replicate; bootstrap 1/(R - 1); JKn needs ``rscales``
+        ((n_h - 1)/n_h of each replicate's stratum), or with
+        ``combined_weights=False`` takes 1 / each replicate's largest
+        factor; "other" takes ``scale`` and ``rscales`` (default 1).
     weights : str, optional
         Full-sample weight column (1 when absent, as R with a warning).
     scale, rscales : float, array-like, optional
+        The overall multiplier of the replicate variance, and one multiplier
+        per replicate (or one for all, R recycles it).
     rho : float, optional
         Fay's coefficient (type "Fay").
     mse : bool
@@ -101,9 +106,11 @@ class ReplicateDesign(SurveyDesign):
             check_weights(w, weights)
         else:
             w = np.ones(len(data))
+        factors = None
         if not combined_weights:
-            A = A * w[:, None]
-        scale, rscales = replicate_scales(type, A.shape[1], scale=scale, rscales=rscales, rho=rho)
+            factors, A = A, A * w[:, None]
+        scale, rscales = replicate_scales(type, A.shape[1], scale=scale, rscales=rscales, rho=rho,
+                                          factors=factors)
         self._init_replicates(data, w, A, type=type, scale=scale, rscales=rscales, mse=bool(mse),
                               rho=rho, domain=None, calibrations=(), weight_name=weights)
 

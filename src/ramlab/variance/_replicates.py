@@ -15,6 +15,8 @@ Weight constructors follow R ``jk1weights``, ``jknweights`` and the
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from ramlab.variance._engine import VarianceEstimator, as_columns
@@ -52,9 +54,19 @@ def replicate_vcov(thetas, *, scale, rscales, mse, coef):
     return dev.T @ dev * scale
 
 
-def replicate_scales(type, n_replicates, *, scale=None, rscales=None, rho=None):
-    """(scale, rscales) of a replicate type, as R ``svrepdesign`` sets them."""
+def replicate_scales(type, n_replicates, *, scale=None, rscales=None, rho=None, factors=None):
+    """(scale, rscales) of a replicate type, as R ``svrepdesign`` sets them.
+
+    ``factors`` (n, R) are the replicate factors when the user gave factors
+    rather than full replicate weights (R ``combined.weights = FALSE``): R
+    then guesses JK1's ``scale`` as 1 / the largest factor of the first
+    replicate and JKn's ``rscales`` as 1 / the largest factor of each.
+    """
     R = n_replicates
+    if rscales is not None:
+        rscales = np.ravel(np.asarray(rscales, dtype=float))
+        if rscales.size not in (1, R):  # R: "rscales has length 3, should be ncol(repweights)"
+            raise ValueError(f"rscales has {rscales.size} values: give one, or one per replicate ({R})")
     if type == "BRR":
         scale = 1.0 / R
     elif type == "Fay":
@@ -64,14 +76,17 @@ def replicate_scales(type, n_replicates, *, scale=None, rscales=None, rho=None):
     elif type == "bootstrap":
         scale = 1.0 / (R - 1) if scale is None else scale
     elif type == "JK1":
-        scale = (R - 1) / R if scale is None else scale
+        if scale is None:
+            scale = (R - 1) / R if factors is None else 1.0 / np.max(factors[:, 0])
     elif type == "JKn":
-        if rscales is None:
+        if rscales is None and factors is None:
             raise ValueError("type='JKn' needs rscales ((n_h - 1) / n_h of each replicate's stratum)")
+        if rscales is None:
+            rscales = 1.0 / np.max(factors, axis=0)
     elif type != "other":
         raise ValueError(f"type must be one of {REPLICATE_TYPES}, not {type!r}")
     scale = 1.0 if scale is None else float(scale)
-    rs = np.ones(R) if rscales is None else np.broadcast_to(np.asarray(rscales, dtype=float), (R,)).copy()
+    rs = np.ones(R) if rscales is None else np.broadcast_to(rscales, (R,)).copy()
     return scale, rs
 
 
@@ -260,16 +275,25 @@ class ReplicateVariance(VarianceEstimator):
     def vcov_of(self, thetas, coef):
         return replicate_vcov(thetas, scale=self.scale, rscales=self.rscales, mse=self.mse, coef=coef)
 
+    @cached_property
+    def weighed_rows(self):
+        """Rows of the domain that the full sample or a replicate weighs (n,) bool.
+
+        R's replicate estimators use every row of the design object: a row of
+        full-sample weight 0 still counts in the replicates that weigh it.
+        """
+        rows = (self.weights != 0) | (self.replicates != 0).any(axis=1)
+        return rows if self.domain is None else rows & self.domain
+
     def replicate_totals(self, u):
         """(R, k) totals ``sum_i a_ir u[i, j]`` under each replicate weight column."""
-        u = as_columns(u, self.n)
-        u = np.where((self.weights != 0)[:, None], u, 0.0)
+        u = np.where(self.weighed_rows[:, None], as_columns(u, self.n), 0.0)
         # u is 0 outside the domain: no masking of the replicate weights
         return self.replicates.T @ u
 
     def total_vcov(self, u):
         """Replicate covariance of the totals ``sum_i w_i u[i, j]`` (R ``svytotal``)."""
-        u = np.where((self.weights != 0)[:, None], as_columns(u, self.n), 0.0)
+        u = np.where(self.weighed_rows[:, None], as_columns(u, self.n), 0.0)
         return self.vcov_of(self.replicate_totals(u), self.weights @ u)
 
     def statistic_vcov(self, statistic, influence):

@@ -1,0 +1,91 @@
+"""Replicate designs given by the user, with their options, against R ``svrepdesign``.
+
+Reference: tests/fixtures/r/extra_svrepdesign.json (extra_svrepdesign.R), R
+survey 4.1-1: ``scale=`` and ``rscales=`` given per type (JK1, JKn, other,
+bootstrap; BRR and Fay ignore ``scale=``), ``rscales`` as one number, the
+defaults R guesses from replicate factors (``combined.weights = FALSE``), R's
+refusals, and a row of full-sample weight 0 that replicates weigh (with a value,
+R counts it in the replicates; with a missing value R stops).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import _rref as R
+from ramlab import ReplicateDesign
+from ramlab.errors import DesignError
+
+REF = R.load_json("extra_svrepdesign.json")
+CASES = {c["id"]: c for c in REF["cases"]}
+OPTIONS = {"type": "type", "scale": "scale", "rscales": "rscales", "rho": "rho", "mse": "mse",
+           "combined.weights": "combined_weights"}
+
+
+def _design(case):
+    args = case["args"]
+    data = pd.DataFrame(REF["data"][args["data"]]).astype(float)
+    kwargs = {OPTIONS[k]: v for k, v in args.items() if k in OPTIONS}
+    return ReplicateDesign(data, repweights="^r[0-9]", weights="w", **kwargs)
+
+
+VALUED = sorted(i for i, c in CASES.items() if "error" not in c["result"] and "error" not in c["result"]["mean"])
+
+
+@pytest.mark.parametrize("case_id", VALUED)
+def test_scale_rscales_and_estimates_against_r(case_id):
+    case = CASES[case_id]
+    r = case["result"]
+    rep = _design(case)
+    R.assert_close(rep.scale, r["scale"], 1e-12, what="scale")
+    R.assert_close(rep.rscales, np.broadcast_to(np.ravel(r["rscales"]), (rep.n_replicates,)), 1e-12,
+                   what="rscales")
+    assert rep.degf() == r["degf"]
+    na_rm = case["args"].get("na_rm", False)
+    for kind in ("mean", "total"):
+        out = getattr(rep, kind)("y", na_rm=na_rm)
+        R.assert_close(out["estimate"].to_numpy(), r[kind]["estimate"], 1e-10, what=f"{kind} estimate")
+        R.assert_close(out["se"].to_numpy(), r[kind]["se"], 1e-10, what=f"{kind} SE")
+
+
+REFUSED_ANSWER = sorted(i for i, c in CASES.items() if "error" not in c["result"] and "error" in c["result"]["mean"])
+
+
+@pytest.mark.parametrize("case_id", REFUSED_ANSWER)
+def test_a_missing_value_the_replicates_weigh_is_refused_as_r(case_id):
+    """R: "All replicates contained NAs", also on a row whose full-sample weight is 0."""
+    case = CASES[case_id]
+    assert case["result"]["mean"]["error"] == case["result"]["total"]["error"] == "All replicates contained NAs"
+    rep = _design(case)
+    for kind in ("mean", "total"):
+        with pytest.raises(DesignError, match=r"^'y' has missing values on rows the replicate weights weigh.*na_rm=True") as e:
+            getattr(rep, kind)("y")
+        assert e.value.variable == "y"
+
+
+def test_a_missing_value_outside_a_domain_of_a_replicate_design_counts_for_nothing():
+    """R's ``[.svyrep.design`` drops the rows outside a domain: their missing values do not matter."""
+    case = CASES["zero_weight_row_missing_narm_jk1"]
+    rep = _design(case)
+    dom = rep.subset(rep.data["y"].notna().to_numpy())
+    r = case["result"]
+    for kind in ("mean", "total"):
+        out = getattr(dom, kind)("y")
+        R.assert_close(out["se"].to_numpy(), r[kind]["se"], 1e-10, what=f"{kind} SE")
+
+
+def test_jkn_without_rscales_is_refused_in_words():
+    """R: "Must provide rscales for combined JKn weights"."""
+    assert CASES["jkn_no_rscales"]["result"]["error"] == "Must provide rscales for combined JKn weights"
+    with pytest.raises(ValueError, match=r"^type='JKn' needs rscales \(\(n_h - 1\) / n_h of each replicate's stratum\)$"):
+        _design(CASES["jkn_no_rscales"])
+
+
+def test_rscales_of_the_wrong_length_are_refused_in_words():
+    """R: "rscales has length 3, should be ncol(repweights)"."""
+    case = CASES["jkn_rscales_wrong_length"]
+    assert case["result"]["error"] == "rscales has length 3, should be ncol(repweights)"
+    with pytest.raises(ValueError, match=r"^rscales has 3 values: give one, or one per replicate \(7\)$"):
+        _design(case)
