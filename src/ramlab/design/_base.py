@@ -535,7 +535,9 @@ class SurveyDesign(abc.ABC):
         estimate), "beta", "xlogit" and "asin" give NaN bounds (as R),
         "wilson" its closed form ``[0, z^2 / (n + z^2)]`` with n the
         respondents, and "likelihood" raises :class:`~ramlab.errors.DesignError`
-        (R errors). Negative weights (an unbounded linear calibration) count
+        (R errors). When p rounds to 1 while some answers are no (their
+        weights are tiny), n_eff = 0: "beta" and "wilson" give (0, 1), as R's
+        beta. Negative weights (an unbounded linear calibration) count
         as in R; "logit" and "likelihood" refuse them (WeightError), as R's
         ``svyglm`` does.
 

@@ -102,11 +102,14 @@ def _interval(method, d, y0, p, var, df, level, answered):
         n_eff = p * (1 - p) / var
         nrow = d.n_held_rows
         n_eff = n_eff * (stats.t.ppf(alpha / 2, nrow - 1) / stats.t.ppf(alpha / 2, df)) ** 2
-        lo = stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
-        hi = stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
+        # R's qbeta with a shape of 0 (p rounded to 1 with a variance: n_eff = 0) is 0 or 1
+        lo = 0.0 if n_eff * p == 0 else stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
+        hi = 1.0 if n_eff * (1 - p) == 0 else stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
         return lo, hi, p
     if method == "wilson":
         n_eff = p * (1 - p) / var
+        if n_eff == 0:  # p rounded to 1 with a variance: the limit of Wilson's interval, as R's beta
+            return 0.0, 1.0, p
         z2 = qt**2
         centre = (p + z2 / (2 * n_eff)) / (1 + z2 / n_eff)
         half = qt / (1 + z2 / n_eff) * np.sqrt(p * (1 - p) / n_eff + z2 / (4 * n_eff**2))
@@ -187,7 +190,7 @@ def ciprop(design, x, *, method, level, category=None):
         )
     pos = w != 0  # negative weights (unbounded linear calibration) count, as in R
     N = w.sum()
-    p = float(w @ y0 / N)
+    p = np.float64(w @ y0 / N)  # numpy's: p rounded to 1 (a tiny weight answers no) divides by 0 as R
     u = np.where(pos, (y0 - p) / N, 0.0)
     var = float(d.statistic_vcov(lambda W: ((W.T @ y0) / W.sum(axis=0))[:, None], u[:, None])[0, 0])
     df = d.degf()

@@ -112,6 +112,8 @@ def _cdf_interval(d, x, qhat, df, level, interval_type):
     """R ``woodruffCI``'s confidence interval for the CDF at ``qhat``."""
     from scipy import stats
 
+    from ramlab.design._rcompat import expit
+
     p, var = _cdf_and_variance(d, x, qhat)
     se = np.sqrt(var)
     alpha = 1 - level
@@ -120,7 +122,9 @@ def _cdf_interval(d, x, qhat, df, level, interval_type):
         return p - qt * se, p + qt * se
     if interval_type == "xlogit":
         c, s = np.log(p / (1 - p)), se / (p * (1 - p))
-        return 1 / (1 + np.exp(-(c - qt * s))), 1 / (1 + np.exp(-(c + qt * s)))
+        # R's expit, exp(eta) / (1 + exp(eta)): 0 far below, NaN (Inf / Inf) beyond eta = 709.78
+        with np.errstate(over="ignore", invalid="ignore"):
+            return expit(c - qt * s), expit(c + qt * s)
     if interval_type == "asin":
         c, s = np.arcsin(np.sqrt(p)), se / (2 * np.sqrt(p * (1 - p)))
         return np.sin(c - qt * s) ** 2, np.sin(c + qt * s) ** 2
