@@ -89,3 +89,31 @@ def test_rscales_of_the_wrong_length_are_refused_in_words():
     assert case["result"]["error"] == "rscales has length 3, should be ncol(repweights)"
     with pytest.raises(ValueError, match=r"^rscales has 3 values: give one, or one per replicate \(7\)$"):
         _design(case)
+
+
+def _z4(name):
+    return ReplicateDesign(pd.DataFrame(REF["data"][name]).astype(float), repweights="^r[0-9]", weights="w",
+                           type="JK1", scale=0.75)
+
+
+def test_a_row_only_replicates_weigh_counts_in_the_ratio_as_r():
+    r = REF["other"]["zero_weight_row_ratio"]
+    out = _z4("z4").ratio("y", "x")
+    R.assert_close(out["estimate"].to_numpy(), r["estimate"], 1e-12, what="ratio")
+    R.assert_close(out["se"].to_numpy(), r["se"], 1e-10, what="ratio SE")  # without that row: 0.4875
+    r = REF["other"]["zero_weight_row_missing_ratio_narm"]
+    out = _z4("z4na").ratio("y", "x", na_rm=True)
+    R.assert_close(out["se"].to_numpy(), r["se"], 1e-10, what="ratio SE, na_rm")
+
+
+def test_a_missing_value_only_replicates_weigh_is_not_left_out_quietly():
+    """R: svyratio stops ("All replicates contained NAs"), svyquantile too ("missing values in object").
+
+    ramlab's ratio answers NaN for a missing value (its rule on every design), its quantile refuses it.
+    """
+    assert REF["other"]["zero_weight_row_missing_ratio"]["error"] == "All replicates contained NAs"
+    assert REF["other"]["zero_weight_row_missing_quantile"]["error"] == "missing values in object"
+    rep = _z4("z4na")
+    assert rep.ratio("y", "x")[["estimate", "se"]].isna().all(axis=None)
+    with pytest.raises(ValueError, match=r"^'y' has missing values: give na_rm=True"):
+        rep.quantile("y", 0.5, ci=True)

@@ -197,7 +197,7 @@ def quantile(design, var, probs, *, ci, by, interval_type, qrule, level, na_rm):
     missing = np.isnan(x)
     base = design
     if missing.any():
-        if not na_rm and (missing & (design.weight_values != 0)).any():
+        if not na_rm and (missing & design.variance_engine.weighed_rows).any():
             raise ValueError(f"{var!r} has missing values: give na_rm=True to leave them out")
         base = design.subset(~missing)
     x = np.where(missing, 0.0, x)

@@ -31,20 +31,21 @@ def _domain(design, missing, na_rm):
     """The design with the rows of missing values left out (na_rm), or None when one is weighted.
 
     A row counts when its weight is not 0: unbounded linear calibration can
-    make weights negative, and R keeps those rows (``1 / design$prob``).
+    make weights negative, and R keeps those rows (``1 / design$prob``); on a
+    replicate design, also when only replicates weigh it.
     """
     if not missing.any():
         return design
     if na_rm:
         return design.subset(~missing)
-    return None if (missing & (design.weight_values != 0)).any() else design
+    return None if (missing & design.variance_engine.weighed_rows).any() else design
 
 
 def _ratio_domain(d, y, x):
     if d is None:
         return np.nan, np.nan
     w = d.weight_values
-    pos = w != 0
+    pos = d.variance_engine.weighed_rows  # a replicate design: also rows only replicates weigh, as R
     y0, x0 = np.where(pos, y, 0.0), np.where(pos, x, 0.0)
     Y, X = w @ y0, w @ x0
     r = Y / X

@@ -67,6 +67,11 @@ class VarianceEstimator(abc.ABC):
             self._all_positive = bool((self.weights != 0).all())
         return self._all_positive
 
+    @property
+    def weighed_rows(self):
+        """Rows some weight counts (n,) bool: weight not 0 (a replicate engine adds its replicates')."""
+        return self.weights != 0
+
     @abc.abstractmethod
     def total_vcov(self, u):
         """Covariance (k, k) of the estimated totals ``sum_i w_i u[i, j]``.
