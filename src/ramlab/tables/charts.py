@@ -427,8 +427,6 @@ def _diverging_split(table, question):
     return None
 
 
-# Over 80 lines with its docstring and example; the code, some 65 lines, draws one figure
-# whose bars, segment labels and net labels are placed together.
 def diverging(table, *, question=None, title=None):
     """One diverging bar per item of an agree/disagree scale, the nets as labels.
 
@@ -450,54 +448,20 @@ def diverging(table, *, question=None, title=None):
         raise TableError(f"diverging(): question {question!r} has no pair of nets "
                          "splitting its answers (agree / disagree)")
     positive, negative, m = split
-    cats = _rows(table, question, ["category"])
+    items, answers, grid = _grid(table, question, ["category"])
     nets = _rows(table, question, ["net"])
-    items = list(dict.fromkeys(cats.index.get_level_values(0)))
-    answers = list(dict.fromkeys(cats.index.get_level_values(1)))
-    grid = cats.unstack(1).loc[items, answers]
     net_pos = nets.xs(positive, level=1).loc[items]
     net_neg = nets.xs(negative, level=1).loc[items]
     digits = table.options.digits
     lines = _footer_lines(table, question)
     n = len(items)
-    colours = _POSITIVE[:m][::-1] + _NEGATIVE[: len(answers) - m]
-    colours = dict(zip(answers[:m][::-1] + answers[m:], colours))
     with house_style():
         fig = _figure(_height(n, len(lines) + 2, per_row=0.5, extra=0.3))
         ax = fig.add_axes([0.36 if any(items) else 0.06, 0.2, 0.56 if any(items) else 0.84, 0.6])
-        pos = np.arange(n)
-        # Positive answers from zero outwards, the strongest next to the label at the end.
-        left = np.zeros(n)
-        for answer in answers[:m][::-1]:
-            width = grid[answer].to_numpy() * 100
-            ax.barh(pos, width, left=left, color=colours[answer], height=0.6,
-                    label=_plain(answer))
-            _segment_labels(ax, pos, left, width, colours[answer])
-            left = left + np.nan_to_num(width)
-        right = np.zeros(n)
-        for answer in answers[m:]:
-            width = grid[answer].to_numpy() * 100
-            ax.barh(pos, -width, left=-right, color=colours[answer], height=0.6,
-                    label=_plain(answer))
-            _segment_labels(ax, pos, -right - width, width, colours[answer])
-            right = right + np.nan_to_num(width)
-        for y, p, q_, lp, rn in zip(pos, net_pos, net_neg, left, right):
-            ax.text(lp + 1.5, y, _plain(f"{positive}\n{fmt_pct(p, digits)}"), va="center",
-                    ha="left", fontweight="bold", color=_POSITIVE[0])
-            ax.text(-rn - 1.5, y, _plain(f"{negative}\n{fmt_pct(q_, digits)}"), va="center",
-                    ha="right", fontweight="bold", color=_NEGATIVE[0])
-        ax.axvline(0, color="#333333", linewidth=0.8)
-        reach = max(float(np.nanmax(left, initial=0)), float(np.nanmax(right, initial=0)))
-        if n == 1 or not any(items):
-            ax.set_xlim(-reach - 45, reach + 45)
-        else:
-            ax.set_xlim(-float(np.nanmax(right)) - 45, float(np.nanmax(left)) + 45)
-        ax.set_yticks(pos, [_plain(item, 26) for item in items] if any(items) else [""] * n)
-        ax.tick_params(axis="y", length=0)
-        ax.invert_yaxis()
-        ax.xaxis.set_visible(False)
-        for side in ("bottom", "left"):
-            ax.spines[side].set_visible(False)
+        _draw_diverging(ax, grid, answers, m, [(positive, net_pos), (negative, net_neg)],
+                        digits, symmetric=n == 1 or not any(items))
+        _bar_axes(ax, [_plain(item, 26) for item in items] if any(items) else [""] * n,
+                  hide=("bottom", "left"))
         handles, names = ax.get_legend_handles_labels()
         order = [names.index(_plain(a)) for a in answers]
         ax.legend([handles[i] for i in order], [names[i] for i in order], loc="lower left",
@@ -512,6 +476,60 @@ def diverging(table, *, question=None, title=None):
     ]
     alt = _alt("Barres divergentes", _title(table, question, title), parts, lines[0])
     return Chart(fig, alt, values, "diverging")
+
+
+def _grid(table, question, kinds):
+    """``(items, answers, grid)``: the rows of the given kinds as an items x answers frame."""
+    cats = _rows(table, question, kinds)
+    items = list(dict.fromkeys(cats.index.get_level_values(0)))
+    answers = list(dict.fromkeys(cats.index.get_level_values(1)))
+    return items, answers, cats.unstack(1).loc[items, answers]
+
+
+def _draw_diverging(ax, grid, answers, m, nets, digits, *, symmetric):
+    """The bars of a diverging chart: the first `m` answers right of zero, the others left,
+    the two nets (``[(name, values)]``, positive first) written at the bars' ends."""
+    pos = np.arange(len(grid))
+    colours = _POSITIVE[:m][::-1] + _NEGATIVE[: len(answers) - m]
+    colours = dict(zip(answers[:m][::-1] + answers[m:], colours))
+    # Positive answers from zero outwards, the strongest next to the label at the end.
+    left = _segments(ax, pos, grid, answers[:m][::-1], colours, height=0.6)
+    right = _segments(ax, pos, grid, answers[m:], colours, height=0.6, sign=-1)
+    (positive, net_pos), (negative, net_neg) = nets
+    for y, p, q_, lp, rn in zip(pos, net_pos, net_neg, left, right):
+        ax.text(lp + 1.5, y, _plain(f"{positive}\n{fmt_pct(p, digits)}"), va="center",
+                ha="left", fontweight="bold", color=_POSITIVE[0])
+        ax.text(-rn - 1.5, y, _plain(f"{negative}\n{fmt_pct(q_, digits)}"), va="center",
+                ha="right", fontweight="bold", color=_NEGATIVE[0])
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    reach = max(float(np.nanmax(left, initial=0)), float(np.nanmax(right, initial=0)))
+    if symmetric:
+        ax.set_xlim(-reach - 45, reach + 45)
+    else:
+        ax.set_xlim(-float(np.nanmax(right)) - 45, float(np.nanmax(left)) + 45)
+
+
+def _segments(ax, pos, grid, answers, colours, *, height, sign=1):
+    """The answers' bars stacked from zero, rightwards (`sign` 1) or leftwards (-1), each
+    with its % inside and its legend entry; returns how far each stack reaches from zero."""
+    reach = np.zeros(len(pos))
+    for answer in answers:
+        width = grid[answer].to_numpy() * 100
+        ax.barh(pos, sign * width, left=sign * reach, color=colours[answer], height=height,
+                label=_plain(answer))
+        _segment_labels(ax, pos, reach if sign > 0 else -reach - width, width, colours[answer])
+        reach = reach + np.nan_to_num(width)
+    return reach
+
+
+def _bar_axes(ax, labels, *, hide):
+    """Horizontal bars' axes: the labels on the left, no ticks, no x axis, `hide` spines."""
+    ax.set_yticks(np.arange(len(labels)), labels)
+    ax.tick_params(axis="y", length=0)
+    ax.invert_yaxis()
+    ax.xaxis.set_visible(False)
+    for side in hide:
+        ax.spines[side].set_visible(False)
 
 
 def _segment_labels(ax, pos, left, width, colour):
@@ -545,39 +563,27 @@ def stacked(table, *, question=None, title=None):
             "stacked bars of the total cannot show; draw the total (crosstab without a "
             "breakdown) or the groups with charts.grouped(table)"
         )
-    cats = _rows(table, question, ["category", "missing"])
+    items, answers, grid = _grid(table, question, ["category", "missing"])
     nets = _rows(table, question, ["net"])
-    items = list(dict.fromkeys(cats.index.get_level_values(0)))
-    answers = list(dict.fromkeys(cats.index.get_level_values(1)))
-    grid = cats.unstack(1).loc[items, answers]
     net_names = list(dict.fromkeys(nets.index.get_level_values(1)))[:1]
     digits = table.options.digits
     lines = _footer_lines(table, question)
     n = len(items)
-    colours = ["#0072B2", "#56B4E9", "#BBBBBB", "#E69F00", "#CC79A7", "#009E73", "#D55E00"]
+    palette = ["#0072B2", "#56B4E9", "#BBBBBB", "#E69F00", "#CC79A7", "#009E73", "#D55E00"]
+    colours = {answer: palette[j % len(palette)] for j, answer in enumerate(answers)}
     with house_style():
         fig = _figure(_height(n, len(lines) + 2, per_row=0.45, extra=0.3))
         ax = fig.add_axes([0.34, 0.2, 0.5, 0.6])
         pos = np.arange(n)
-        left = np.zeros(n)
-        for j, answer in enumerate(answers):
-            vals = grid[answer].to_numpy() * 100
-            colour = colours[j % len(colours)]
-            ax.barh(pos, vals, left=left, color=colour, height=0.62, label=_plain(answer))
-            _segment_labels(ax, pos, left, vals, colour)
-            left = left + np.nan_to_num(vals)
+        _segments(ax, pos, grid, answers, colours, height=0.62)
         if net_names:
             for y, v in zip(pos, nets.xs(net_names[0], level=1).loc[items]):
                 ax.text(101.5, y, _plain(fmt_pct(v, digits)), va="center", ha="left",
                         fontweight="bold")
             ax.text(101.5, -0.55, _plain(net_names[0], 11), va="bottom", ha="left",
                     fontweight="bold")
-        ax.set_yticks(pos, [_plain(item, 30) for item in items])
-        ax.tick_params(axis="y", length=0)
-        ax.invert_yaxis()
+        _bar_axes(ax, [_plain(item, 30) for item in items], hide=("bottom",))
         ax.set_xlim(0, 100)
-        ax.xaxis.set_visible(False)
-        ax.spines["bottom"].set_visible(False)
         wide = len(answers) > 4 or max(map(len, answers)) > 24
         ax.legend(loc="lower left", bbox_to_anchor=(-0.55, 1.0 + 0.35 / (n + 1)),
                   ncol=1 if wide else 2, frameon=False, handlelength=1)
@@ -815,8 +821,6 @@ def grouped(table, *, question=None, variable=None, title=None):
 # Groups side by side (the populations of the programme)
 
 
-# Over 80 lines by its docstring and example (some 30 lines); the drawing is one piece:
-# each bar with its group, figure and letters, on one vertical layout.
 def compared(table, *, variable, rows, question=None, title=None, footer=()):
     """Bars of some rows of one question, side by side for each group of ``variable``.
 
@@ -849,29 +853,22 @@ def compared(table, *, variable, rows, question=None, title=None, footer=()):
     >>> chart.kind, chart.values.round(2).tolist()
     ('compared', [0.67, 0.67])
     """
-    from matplotlib.transforms import blended_transform_factory
-
     question = _question(table, question)
     columns = [c for c in table.frame.columns if c[0] == variable]
     if not columns:
         raise TableError(f"compared(): the table has no column of {variable!r}")
     sub = table.frame.xs(question, level="question")
-    marks = table.marks.xs(question, level="question")
     missing = [r for r in rows if r not in sub.index]
     if missing:
         raise TableError(f"compared(): rows {missing} are not rows of {question!r}")
     values = sub.loc[list(rows), columns].to_numpy(dtype=float)
-    digits = table.options.digits
     lines_ = list(footer)
     if table.options.letters:
         lines_.append("Lettre : résultat significativement supérieur à celui de la population "
                       "indiquée (minuscule : p < 0,05 ; majuscule : p < 0,01).")
     if table.source:
         lines_.append(table.source)
-    letters = {c.label: c.letter for c in table.columns if c.variable == variable}
     groups = [str(c[1]) for c in columns]
-    shown_groups = [f"{g} ({letters[g]})" if table.options.letters and letters.get(g) else g
-                    for g in groups]
     names = [_plain(_labels([r])[0], 60) for r in rows]
     # vertical layout in bar units (0.3 in each): a row's name, then its bars
     first, cursor = [], 0.0
@@ -881,26 +878,12 @@ def compared(table, *, variable, rows, question=None, title=None, footer=()):
         cursor += len(groups)
     text, footer_height = _footer_text(lines_)
     height = 0.6 + 0.3 * cursor + footer_height
-    parts = []
     with house_style():
         fig = _figure(height)
         _footer(fig, table, text)
         ax = fig.add_axes([0.36, footer_height / height, 0.4, 0.3 * cursor / height])
-        at_left = blended_transform_factory(fig.transFigure, ax.transData)
-        for i, (item, row) in enumerate(rows):
-            for j, group in enumerate(groups):
-                y = first[i] + j
-                v = values[i, j]
-                ax.barh(y, 100 * v, height=0.8, color=PALETTE[j % len(PALETTE)], gid="ramlab-bar")
-                mark = str(marks.loc[(item, row), columns[j]] or "")
-                figure = fmt_pct(v, digits) + (f" {mark}" if mark else "")
-                ax.text(100 * v + 1.5, y, _plain(figure), va="center", ha="left",
-                        color="#222222", clip_on=False)
-                ax.text(-2, y, _plain(shown_groups[j]), va="center", ha="right", color="#222222",
-                        clip_on=False)
-                parts.append(f"{_labels([(item, row)])[0]}, {group} : {figure}")
-            ax.text(0.01, first[i] - 0.55, names[i], va="bottom", ha="left", color="#222222",
-                    fontweight="bold", transform=at_left, clip_on=False)
+        parts = _draw_compared(fig, ax, table, question, variable, rows, columns, values,
+                               names, first)
         ax.set_xlim(0, 100)
         ax.set_ylim(cursor - 0.5, -0.5)
         ax.set_yticks([])
@@ -912,6 +895,35 @@ def compared(table, *, variable, rows, question=None, title=None, footer=()):
     alt = _alt("Comparaison des populations", _title(table, question, title), parts,
                " ; ".join(footer))
     return Chart(fig, alt, data, "compared")
+
+
+def _draw_compared(fig, ax, table, question, variable, rows, columns, values, names, first):
+    """The bars of :func:`compared`: under each row's name (its top at ``first``), a bar per
+    group with its figure, letters and group; returns the alternative text's parts."""
+    from matplotlib.transforms import blended_transform_factory
+
+    marks = table.marks.xs(question, level="question")
+    letters = {c.label: c.letter for c in table.columns if c.variable == variable}
+    groups = [str(c[1]) for c in columns]
+    shown_groups = [f"{g} ({letters[g]})" if table.options.letters and letters.get(g) else g
+                    for g in groups]
+    at_left = blended_transform_factory(fig.transFigure, ax.transData)
+    parts = []
+    for i, (item, row) in enumerate(rows):
+        for j, group in enumerate(groups):
+            y = first[i] + j
+            v = values[i, j]
+            ax.barh(y, 100 * v, height=0.8, color=PALETTE[j % len(PALETTE)], gid="ramlab-bar")
+            mark = str(marks.loc[(item, row), columns[j]] or "")
+            figure = fmt_pct(v, table.options.digits) + (f" {mark}" if mark else "")
+            ax.text(100 * v + 1.5, y, _plain(figure), va="center", ha="left",
+                    color="#222222", clip_on=False)
+            ax.text(-2, y, _plain(shown_groups[j]), va="center", ha="right", color="#222222",
+                    clip_on=False)
+            parts.append(f"{_labels([(item, row)])[0]}, {group} : {figure}")
+        ax.text(0.01, first[i] - 0.55, names[i], va="bottom", ha="left", color="#222222",
+                fontweight="bold", transform=at_left, clip_on=False)
+    return parts
 
 
 # ---------------------------------------------------------------------------
@@ -1044,44 +1056,25 @@ def lines(table, *, question=None, rows=None, title=None, max_series=MAX_SERIES)
     if int(max_series) < 1:
         raise TableError(f"lines(): max_series must be 1 or more, not {max_series!r}")
     change_cols = [c for c in table.frame.columns if c[0] == "Évolution"]
-    sub = table.frame.xs(question, level="question")
-    marks = table.marks.xs(question, level="question")
-    kinds = table.kinds.xs(question, level="question")
-    keep = kinds.isin(["category", "missing", "net"]).to_numpy().copy()
-    keep &= sub[years].notna().all(axis=1).to_numpy()  # drawn only where every year has it
-    if rows is not None:
-        keep &= np.array([r in rows for _, r in sub.index])
-    sub, marks = sub[keep], marks[keep]
+    sub, marks = _trend_rows(table, question, years, rows)
     tested = bool(change_cols) and sub[change_cols[-1]].notna().any()
     lines_ = _footer_lines(table, question, years[-1], [
         "Trait plein : évolution significative (* p < 0,05 ; ** p < 0,01, test t sur le plan "
         "de sondage) ; pointillés : non significative (n.s.)." if tested else
         "Évolution non testée : la question n'est pas comparable d'une édition à l'autre."])
     lines_[0] = _trend_base(table, question, years)
-    n = len(sub)
     chunks, heads, names = _panels(sub.index, int(max_series))
     text, footer = _footer_text(lines_)
-    top, gap = 0.7, 0.3
-    head_room = [0.0 if h is None else 0.12 + 0.19 * (h.count("\n") + 1) for h in heads]
-    if len(chunks) == 1:
-        heights = [max(max(3.4, 1.4 + 0.42 * n) + 0.21 * len(lines_) - top - footer, 1.2)]
-    else:
-        heights = [max(2.4, 1.0 + 0.55 * len(c)) for c in chunks]
-    # facets: the years under the last panel need their own room above the footer
-    height = top + sum(heights) + sum(head_room) + gap * (len(chunks) - 1) + footer
-    height += 0.25 if len(chunks) > 1 else 0.0
+    height, boxes = _facets(chunks, heads, len(sub), len(lines_), footer)
     label_labels = []
     with house_style():
         fig = _figure(height)
         _footer(fig, table, text)
-        upper = height - top
-        for chunk, panel, head, room in zip(chunks, heights, heads, head_room):
-            upper -= room
-            ax = fig.add_axes([0.12, (upper - panel) / height, 0.36, panel / height])
+        for chunk, box, head in zip(chunks, boxes, heads):
+            ax = fig.add_axes(box)
             if head is not None:  # the facet's grid item, above its panel
                 ax.set_title(head, loc="left", fontsize=MIN_POINTS + 0.5, fontweight="bold",
                              pad=6)
-            upper -= panel + gap
             label_labels += _slopes(fig, ax, sub.iloc[chunk], marks.iloc[chunk], years,
                                     change_cols, table.options.digits, [names[k] for k in chunk])
         _title_text(fig, _title(table, question, title))
@@ -1094,8 +1087,40 @@ def lines(table, *, question=None, rows=None, title=None, max_series=MAX_SERIES)
     return Chart(fig, alt, data, "lines")
 
 
-# One piece: the end labels are spread by their measured sizes on this panel's axes,
-# so the drawing and the labelling share one layout.
+def _trend_rows(table, question, years, rows):
+    """The rows of a slope chart and their marks: answers and nets that every year has,
+    those of `rows` if given."""
+    sub = table.frame.xs(question, level="question")
+    marks = table.marks.xs(question, level="question")
+    kinds = table.kinds.xs(question, level="question")
+    keep = kinds.isin(["category", "missing", "net"]).to_numpy().copy()
+    keep &= sub[years].notna().all(axis=1).to_numpy()  # drawn only where every year has it
+    if rows is not None:
+        keep &= np.array([r in rows for _, r in sub.index])
+    return sub[keep], marks[keep]
+
+
+def _facets(chunks, heads, n, n_lines, footer):
+    """A slope chart's height and its panels' axes boxes (figure fractions), top to bottom,
+    for `n` lines in `chunks`, under `heads`, over `n_lines` of footer `footer` inches high."""
+    top, gap = 0.7, 0.3
+    head_room = [0.0 if h is None else 0.12 + 0.19 * (h.count("\n") + 1) for h in heads]
+    if len(chunks) == 1:
+        heights = [max(max(3.4, 1.4 + 0.42 * n) + 0.21 * n_lines - top - footer, 1.2)]
+    else:
+        heights = [max(2.4, 1.0 + 0.55 * len(c)) for c in chunks]
+    # facets: the years under the last panel need their own room above the footer
+    height = top + sum(heights) + sum(head_room) + gap * (len(chunks) - 1) + footer
+    height += 0.25 if len(chunks) > 1 else 0.0
+    boxes = []
+    upper = height - top
+    for panel, room in zip(heights, head_room):
+        upper -= room
+        boxes.append([0.12, (upper - panel) / height, 0.36, panel / height])
+        upper -= panel + gap
+    return height, boxes
+
+
 def _panels(index, most):
     """Facets of a slope chart: ``(chunks of row positions, panel headings, line names)``.
 
@@ -1127,6 +1152,8 @@ def _panels(index, most):
     return chunks, [None] * len(chunks), names
 
 
+# One piece: the end labels are spread by their measured sizes on this panel's axes,
+# so the drawing and the labelling share one layout.
 def _slopes(fig, ax, sub, marks, years, change_cols, digits, names):
     """One panel of a slope chart: a line per row of ``sub``; returns (values, colour, label)."""
     x = np.arange(len(years), dtype=float)
