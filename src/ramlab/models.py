@@ -525,13 +525,7 @@ def _fit(design, formula, family, *, categorical=(), start=None):
     weights = np.asarray(design.weights, dtype=float)
     variables = _formula_variables(formula, data)
     frame, positions = _model_frame(data, variables, weights != 0, categorical=categorical)
-    try:
-        y_df, x_df = patsy.dmatrices(
-            formula, frame, NA_action="drop", return_type="dataframe",
-            eval_env=patsy.EvalEnvironment([_ENV_NAMES]),
-        )
-    except patsy.PatsyError as exc:
-        raise ModelError(f"cannot build the model matrix of {formula!r}: {exc}") from exc
+    y_df, x_df = _design_matrices(formula, frame)
     local = y_df.index.to_numpy()
     rows = positions[local]
     y, response = _response(y_df, family)
@@ -542,27 +536,65 @@ def _fit(design, formula, family, *, categorical=(), start=None):
 
     w = weights[rows]
     _refuse_negative_weights(w, formula)
-    n_rows = len(rows)
+    vdesign, df_resid = _fit_domain(design, weights, rows, x.shape[1], formula, names, info)
+    sm_family = _SM_FAMILIES[family]()
+    result, beta, eta, mu, caught = _glm(x, y, w, sm_family, start, names)
+    if family in ("binomial", "poisson"):
+        _check_separation(x, y, names, info, family, result, mu, caught)
+    if not result.converged or not np.all(np.isfinite(beta)):
+        raise ModelError(f"the fit of {formula!r} did not converge in 100 iterations")
+    cov, dispersion = _sandwich(vdesign, x, y, w, rows, len(weights), sm_family, beta, eta, mu)
+
+    params = pd.Series(beta, index=names, name="estimate")
+    return GLMResult(
+        formula=formula, family=family, params=params,
+        vcov=pd.DataFrame(cov, index=names, columns=names),
+        df_resid=df_resid, nobs=len(rows), weighted_total=float(w.sum()),
+        dispersion=dispersion, converged=bool(result.converged), sm_result=result,
+        parts={"design": design, "vdesign": vdesign, "frame": frame, "local": local,
+               "rows": rows, "info": info, "variables": variables,
+               "response": response, "sm_family": sm_family},
+    )
+
+
+def _design_matrices(formula, frame):
+    """patsy's response and model matrices of `formula` on the model frame (NA rows dropped)."""
+    try:
+        return patsy.dmatrices(
+            formula, frame, NA_action="drop", return_type="dataframe",
+            eval_env=patsy.EvalEnvironment([_ENV_NAMES]),
+        )
+    except patsy.PatsyError as exc:
+        raise ModelError(f"cannot build the model matrix of {formula!r}: {exc}") from exc
+
+
+def _fit_domain(design, weights, rows, n_coef, formula, names, info):
+    """The design the variance is taken on, and its residual degrees of freedom.
+
+    Rows dropped for missing values leave the domain (R: design[-na.action, ]).
+    """
     mask = np.zeros(len(weights), dtype=bool)
     mask[rows] = True
-    # Rows dropped for missing values leave the domain (R: design[-na.action, ]).
     vdesign = design if mask.sum() == np.count_nonzero(weights) else design.subset(
-        pd.Series(mask, index=data.index))
-    df_resid = int(vdesign.degf()) - x.shape[1] + 1
+        pd.Series(mask, index=design.data.index))
+    df_resid = int(vdesign.degf()) - n_coef + 1
     if df_resid <= 0:
         raise ModelError(
-            f"the design has {vdesign.degf()} degrees of freedom for {x.shape[1]}"
+            f"the design has {vdesign.degf()} degrees of freedom for {n_coef}"
             f" coefficients: too few PSUs or cases to fit {formula!r}",
             term=_term_of(names[-1], info),
         )
+    return vdesign, df_resid
 
-    sm_family = _SM_FAMILIES[family]()
+
+def _glm(x, y, w, sm_family, start, names):
+    """statsmodels' IRLS fit: ``(result, coefficients, linear predictor, mean, warnings)``."""
     with warnings.catch_warnings():
         # statsmodels warns that R's canonical Gamma and inverse Gaussian links
         # can leave the family's domain; so does R's IRLS, which fails loudly
         warnings.simplefilter("ignore", sm.tools.sm_exceptions.DomainWarning)
         model = sm.GLM(y, x, family=sm_family, var_weights=w / w.mean())
-    # Overflow in exp() only happens on the way to a separation, reported below.
+    # Overflow in exp() only happens on the way to a separation, reported by the caller.
     with warnings.catch_warnings(record=True) as caught, np.errstate(over="ignore"):
         warnings.simplefilter("always")
         start_params = None if start is None else start.reindex(names).fillna(0.0).to_numpy()
@@ -570,37 +602,30 @@ def _fit(design, formula, family, *, categorical=(), start=None):
         beta = np.asarray(result.params, dtype=float)
         eta = x @ beta
         mu = sm_family.link.inverse(eta)
-    if family in ("binomial", "poisson"):
-        _check_separation(x, y, names, info, family, result, mu, caught)
-    if not result.converged or not np.all(np.isfinite(beta)):
-        raise ModelError(f"the fit of {formula!r} did not converge in 100 iterations")
+    return result, beta, eta, mu, caught
 
-    # Sandwich covariance (R svy.varcoef): influence U_i A^-1 of each row,
-    # then the design covariance of their weighted totals.
+
+def _sandwich(vdesign, x, y, w, rows, n_total, sm_family, beta, eta, mu):
+    """The coefficients' design-based covariance and the fit's dispersion.
+
+    Sandwich covariance (R svy.varcoef): influence U_i A^-1 of each row, then
+    the design covariance of their weighted totals. Dispersion (R
+    summary.svyglm): svyvar of the Pearson residuals.
+    """
     dmu = sm_family.link.inverse_deriv(eta)
     var = sm_family.variance(mu)
     score = (y - mu) * dmu / var
     info_matrix = (x * (w * dmu**2 / var)[:, None]).T @ x
     a_inv = np.linalg.inv(info_matrix)
-    influence = np.zeros((len(weights), x.shape[1]))
+    influence = np.zeros((n_total, x.shape[1]))
     influence[rows] = (x * score[:, None]) @ a_inv
     cov = np.asarray(vdesign.statistic_vcov(_refit(y, x, rows, sm_family, beta), influence), dtype=float)
 
-    # R summary.svyglm: dispersion = svyvar(Pearson residuals).
     pearson = (y - mu) / np.sqrt(var)
     centred = pearson - np.average(pearson, weights=w)
+    n_rows = len(rows)
     dispersion = float(np.average(centred**2, weights=w) * n_rows / (n_rows - 1))
-
-    params = pd.Series(beta, index=names, name="estimate")
-    return GLMResult(
-        formula=formula, family=family, params=params,
-        vcov=pd.DataFrame(cov, index=names, columns=names),
-        df_resid=df_resid, nobs=n_rows, weighted_total=float(w.sum()),
-        dispersion=dispersion, converged=bool(result.converged), sm_result=result,
-        parts={"design": design, "vdesign": vdesign, "frame": frame, "local": local,
-               "rows": rows, "info": info, "variables": variables,
-               "response": response, "sm_family": sm_family},
-    )
+    return cov, dispersion
 
 
 def _new_matrix(fit, newdata):
