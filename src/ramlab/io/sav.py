@@ -273,8 +273,6 @@ def _check_names(path: Path, names, encoding) -> None:
             )
 
 
-# Over 80 lines by its docstring only (what attrs holds, the rules for each kind of
-# variable): the code is some 40 lines, the steps in the helpers below.
 def read_sav(path, *, encoding=None) -> pd.DataFrame:
     """Read an SPSS ``.sav`` file into a DataFrame with labelled categoricals.
 
@@ -344,6 +342,18 @@ def read_sav(path, *, encoding=None) -> pd.DataFrame:
     >>> len(df), df["q2_1"].cat.categories[:2].tolist()  # the labels, in code order
     (1206, ['Oui, tout à fait', 'Oui, plutôt'])
     """
+    path = _sav_path(path)
+    raw, meta, raw_dates = _read_raw(path, encoding)
+    _check_names(path, raw.columns, encoding)
+    columns, *labels_and_missing = _read_columns(path, raw, meta, raw_dates)
+    df = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)), copy=False)
+    del raw, columns
+    df.attrs.update(_attrs(df, path, meta, encoding, raw_dates, *labels_and_missing))
+    return df
+
+
+def _sav_path(path) -> Path:
+    """The file to read, as a Path, once it is known to exist (recorded as a build input)."""
     path = Path(os.fspath(path))
     if path.is_dir():
         raise DataFileError(
@@ -352,37 +362,32 @@ def read_sav(path, *, encoding=None) -> pd.DataFrame:
     if not path.exists():
         raise DataFileError(f"Survey file not found: {path}", path=str(path))
     record_input(path)
-    raw, meta, raw_dates = _read_raw(path, encoding)
-    _check_names(path, raw.columns, encoding)
+    return path
 
-    columns, value_labels, user_missing, missing_ranges, missing_codes = _read_columns(
-        path, raw, meta, raw_dates
-    )
-    measures = meta.variable_measure or {}
-    df = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)), copy=False)
-    del raw, columns
+
+def _attrs(df, path, meta, encoding, raw_dates, value_labels, user_missing, missing_ranges,
+           missing_codes) -> dict:
+    """The ``attrs`` of :func:`read_sav`'s frame ``df``: the file's metadata, labels and
+    missing-value declarations."""
     notes = list(meta.notes or [])
     variable_labels = {
         var: lab for var, lab in (meta.column_names_to_labels or {}).items() if lab
     }
-    df.attrs.update(
-        {
-            "file": str(path),
-            "file_label": meta.file_label or "",
-            "notes": notes,
-            "encoding": encoding or meta.file_encoding,
-            "variable_labels": variable_labels,
-            "value_labels": value_labels,
-            "user_missing": user_missing,
-            "missing_ranges": missing_ranges,
-            "missing_codes": missing_codes,
-            "raw_dates": raw_dates,
-            "measure": dict(measures),
-            "synthetic": is_synthetic_mark(meta.file_label, notes),
-            "weight": _find_weight(df, notes, value_labels),
-        }
-    )
-    return df
+    return {
+        "file": str(path),
+        "file_label": meta.file_label or "",
+        "notes": notes,
+        "encoding": encoding or meta.file_encoding,
+        "variable_labels": variable_labels,
+        "value_labels": value_labels,
+        "user_missing": user_missing,
+        "missing_ranges": missing_ranges,
+        "missing_codes": missing_codes,
+        "raw_dates": raw_dates,
+        "measure": dict(meta.variable_measure or {}),
+        "synthetic": is_synthetic_mark(meta.file_label, notes),
+        "weight": _find_weight(df, notes, value_labels),
+    }
 
 
 def _read_columns(path, raw, meta, raw_dates):

@@ -205,8 +205,6 @@ def _own_bases(surveys, questions, bases, column):
             questions[qid] = dataclasses.replace(q, base=bid)
 
 
-# Over 80 lines by its docstring only (the stacking rules and an example): the code is
-# some 35 lines.
 def stack(surveys, *, column="year", across="years"):
     """Stack the years of a survey into one survey, each year keeping its own design.
 
@@ -262,6 +260,18 @@ def stack(surveys, *, column="year", across="years"):
     from ramlab.design import Design, stack_designs
 
     surveys = dict(surveys)
+    _check_stack(surveys, column, across)
+    specs = [s.spec for s in surveys.values()]
+    questions = _merge_questions(specs)
+    data = _stack_data(surveys, questions, column)
+    spec = _stacked_spec(surveys, questions, column)
+    design = stack_designs({y: s.design for y, s in surveys.items()}, data)
+    unweighted = stack_designs({y: Design(s.data) for y, s in surveys.items()}, data)
+    return Survey(spec=spec, data=data, design=design, unweighted=unweighted)
+
+
+def _check_stack(surveys, column, across):
+    """Refuse what :func:`stack` cannot stack, naming the survey and the way out."""
     if len(surveys) < 2:
         raise RamlabError(f"stack needs two surveys or more, got {len(surveys)}")
     for year, s in surveys.items():
@@ -279,22 +289,23 @@ def stack(surveys, *, column="year", across="years"):
     if len(studies) > 1 and across == "years":
         raise RamlabError(f"stack: the surveys are of different studies ({sorted(studies)}); "
                           f"stack the years of one survey, or pass across='surveys'")
+
+
+def _stacked_spec(surveys, questions, column):
+    """The stacked survey's spec: the latest one's, with every question (``questions``,
+    completed here with their own bases where the surveys' differ), base and breakdown,
+    and the sources of all."""
     specs = [s.spec for s in surveys.values()]
-    questions = _merge_questions(specs)
-    data = _stack_data(surveys, questions, column)
     latest = specs[-1]
     study = dict(latest.study)
     study["source"] = "Sources : " + " ; ".join(
         str(sp.study.get("source", "")).removeprefix("Source : ") for sp in specs)
     bases = _merge_bases(surveys, column)
     _own_bases(surveys, questions, bases, column)
-    spec = dataclasses.replace(
+    return dataclasses.replace(
         latest,
         study=study,
         questions=questions,
         bases=bases,
         breakdowns=_union([s.breakdowns for s in reversed(specs)]),
     )
-    design = stack_designs({y: s.design for y, s in surveys.items()}, data)
-    unweighted = stack_designs({y: Design(s.data) for y, s in surveys.items()}, data)
-    return Survey(spec=spec, data=data, design=design, unweighted=unweighted)

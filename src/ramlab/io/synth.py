@@ -114,30 +114,7 @@ def synthesize(spec, config, *, config_path=None):
     # 1. The frame, with unequal selection.
     frame = {}
     for margin in spec.weighting.margins:
-        cats = list(margin.counts)
-        key = f"sample.{margin.variable}"
-        sample_cfg = (config["sample"] or {}).get(margin.variable) or {}
-        _check_keys(cpath, key, sample_cfg, {"shares", "rates"})
-        if len(sample_cfg) > 1:
-            raise SpecError(f"{cpath}: {key}: give shares or rates, not both", path=cpath, key=key)
-        given = sample_cfg.get("shares") or sample_cfg.get("rates") or {}
-        for cat in given:
-            if cat not in cats:
-                raise SpecError(
-                    f"{cpath}: {key}: {cat!r} is not a category of {margin.path.name}",
-                    path=cpath, key=key,
-                )
-        pop = np.array([margin.counts[c] for c in cats])
-        if "shares" in sample_cfg:
-            # Explicit sample composition (e.g. large associations over-sampled).
-            shares = np.array([float(given.get(c, 0.0)) for c in cats])
-            if set(given) != set(cats) or abs(shares.sum() - 1) > 1e-9:
-                raise SpecError(f"{cpath}: {key}.shares: give every category, summing to 1",
-                                path=cpath, key=f"{key}.shares")
-        else:
-            # Relative selection rates (1 = proportional to the population).
-            rates = np.array([float(given.get(c, 1.0)) for c in cats])
-            shares = pop * rates / (pop * rates).sum()
+        cats, shares = _sample_shares(margin, config, cpath)
         counts = _largest_remainder(shares, n)
         labels = np.repeat(np.arange(len(cats)), counts)
         frame[margin.variable] = pd.Categorical.from_codes(rng.permutation(labels), categories=cats)
@@ -149,12 +126,59 @@ def synthesize(spec, config, *, config_path=None):
 
     # 3. Answers.
     z = rng.standard_normal(n)  # common "engagement" factor
+    answers = _draw_answers(spec, config, data, w, z, rng, cpath)
+
+    # 4. Check the bases built from the answers.
+    final = _decode(spec, data, answers)
+    for q in spec.questions.values():
+        outside = (config["questions"].get(q.id) or {}).get("outside_base")
+        if outside:
+            total = w[~spec.bases[outside["base"]].mask(final).to_numpy(dtype=bool)].sum()
+            if abs(total - float(outside["total"])) > _OUTSIDE_TOLERANCE:
+                raise RamlabError(f"base {outside['base']!r}: {total:.2f} outside, target {outside['total']}")
+
+    return _encode(spec, data, answers, w, code_overrides, config)
+
+
+def _sample_shares(margin, config, cpath):
+    """``(categories, sample shares)`` of a frame variable, from ``sample.<variable>``:
+    explicit shares, or selection rates relative to the population (default 1)."""
+    cats = list(margin.counts)
+    key = f"sample.{margin.variable}"
+    sample_cfg = (config["sample"] or {}).get(margin.variable) or {}
+    _check_keys(cpath, key, sample_cfg, {"shares", "rates"})
+    if len(sample_cfg) > 1:
+        raise SpecError(f"{cpath}: {key}: give shares or rates, not both", path=cpath, key=key)
+    given = sample_cfg.get("shares") or sample_cfg.get("rates") or {}
+    for cat in given:
+        if cat not in cats:
+            raise SpecError(
+                f"{cpath}: {key}: {cat!r} is not a category of {margin.path.name}",
+                path=cpath, key=key,
+            )
+    pop = np.array([margin.counts[c] for c in cats])
+    if "shares" in sample_cfg:
+        # Explicit sample composition (e.g. large associations over-sampled).
+        shares = np.array([float(given.get(c, 0.0)) for c in cats])
+        if set(given) != set(cats) or abs(shares.sum() - 1) > 1e-9:
+            raise SpecError(f"{cpath}: {key}.shares: give every category, summing to 1",
+                            path=cpath, key=f"{key}.shares")
+    else:
+        # Relative selection rates (1 = proportional to the population).
+        rates = np.array([float(given.get(c, 1.0)) for c in cats])
+        shares = pop * rates / (pop * rates).sum()
+    return cats, shares
+
+
+def _draw_answers(spec, config, data, w, z, rng, cpath):
+    """Every question's answers, in the order their bases need: {column: int array of
+    category index (-1 = system missing)}; `z` is the common factor of the latent scores."""
     qcfg_all = config["questions"] or {}
     for qid in qcfg_all:
         if qid not in spec.questions:
             raise SpecError(f"{cpath}: questions.{qid}: not a question of {spec.path.name}",
                             path=cpath, key=f"questions.{qid}")
-    answers = {}  # column -> int array of category index (-1 = system missing)
+    answers = {}
     for q in _question_order(spec):
         if q.type == "numeric":
             raise SpecError(f"{cpath}: questions.{q.id}: numeric questions are not generated yet",
@@ -167,17 +191,7 @@ def synthesize(spec, config, *, config_path=None):
         current = _decode(spec, data, answers)
         base = spec.bases[q.base].mask(current).to_numpy(dtype=bool)
         answers.update(_answer_question(spec, q, qcfg, config, data, w, base, z, rng, cpath))
-
-    # 4. Check the bases built from the answers.
-    final = _decode(spec, data, answers)
-    for q in spec.questions.values():
-        outside = (config["questions"].get(q.id) or {}).get("outside_base")
-        if outside:
-            total = w[~spec.bases[outside["base"]].mask(final).to_numpy(dtype=bool)].sum()
-            if abs(total - float(outside["total"])) > _OUTSIDE_TOLERANCE:
-                raise RamlabError(f"base {outside['base']!r}: {total:.2f} outside, target {outside['total']}")
-
-    return _encode(spec, data, answers, w, code_overrides, config)
+    return answers
 
 
 def _check_keys(cpath, where, mapping, allowed):
