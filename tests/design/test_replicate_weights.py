@@ -2,8 +2,8 @@
 
 Reference: tests/fixtures/r/extra_replicate_weights.json (extra_replicate_weights.R):
 R's ``weights(rd, "analysis")``, ``scale``, ``rscales`` and ``degf`` of BRR
-and Fay designs of 3 to 13 strata of two PSUs (R ``brrweights`` with its
-Hadamard matrices), JK1 on apiclus1 (``jk1weights``, with and without fpc),
+and Fay designs of 3 to 50 strata of two PSUs (R ``brrweights`` with its
+Hadamard matrices, also compared on their own: ``survey:::hadamard``), JK1 on apiclus1 (``jk1weights``, with and without fpc),
 JKn on apistrat with fpc and on a small design with a single-PSU stratum under
 every ``survey.lonely.psu`` and a census stratum (``jknweights``); and the SE
 of a mean and of a ratio, which depend on the replicates themselves (a total's
@@ -19,13 +19,12 @@ import pytest
 import _rref as R
 from ramlab import Design, ReplicateDesign
 from ramlab.errors import LonelyPSUError
+from ramlab.variance import hadamard
 
 REF = R.load_json("extra_replicate_weights.json")
 CASES = {c["id"]: c["result"] for c in REF["cases"] if not c["id"].startswith("svrepdesign")}
 DEFAULTS = {c["id"]: c["result"] for c in REF["cases"] if c["id"].startswith("svrepdesign")}
-# R's hadamard(25) is a stored matrix of order 28; ramlab uses Sylvester's of order 32
-STORED = pytest.mark.xfail(strict=True, reason="R uses its stored Hadamard matrix of order 28 for 24 to 27 strata")
-IDS = [pytest.param(i, marks=STORED) if i == "paired25_brr" else i for i in sorted(CASES)]
+IDS = sorted(CASES)
 
 
 def _replicate(case_id):
@@ -53,6 +52,20 @@ def test_replicate_weights_scale_and_degf_against_r(case_id):
     R.assert_close(rep.scale, r["scale"], 1e-12, what="scale")
     R.assert_close(rep.rscales, np.ravel(r["rscales"]), 1e-12, what="rscales")
     assert rep.degf() == r["degf"]
+
+
+@pytest.mark.parametrize("ref", REF["hadamard"], ids=lambda h: f"n{h['n']}_order{h['order']}")
+def test_hadamard_matrix_is_rs(ref):
+    # R builds hadamard(n) from stored matrices of orders 4, 16, 28, 36, doubled
+    # or not, and paley(): one n per way (orders 4 to 308)
+    order = ref["order"]
+    expected = np.array([[int(row, 16) >> (order - 1 - j) & 1 for j in range(order)] for row in ref["rows"]])
+    H = hadamard(ref["n"])
+    assert H.shape == (order, order)
+    np.testing.assert_array_equal(H, expected)
+    # a Hadamard matrix in 0/1 form: +-1 rows orthogonal
+    S = 2 * H.astype(np.int64) - 1
+    np.testing.assert_array_equal(S @ S.T, order * np.eye(order, dtype=np.int64))
 
 
 @pytest.mark.parametrize("case_id", IDS)

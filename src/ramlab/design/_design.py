@@ -319,8 +319,8 @@ class Design(SurveyDesign):
         the replicate factors): its standard errors then differ (26.53
         against 26.87 on one design checked).
 
-        BRR and Fay use Sylvester's Hadamard matrix; R takes its own, so the
-        replicates can differ from R's (the variance of a total cannot).
+        BRR and Fay use R's Hadamard matrices (R ``hadamard``, see
+        :func:`ramlab.variance.hadamard`): the replicates are R's.
 
         Examples
         --------

@@ -16,6 +16,8 @@ Where to look:
 - ``_replicates.py``: :class:`ReplicateVariance`, the replicate-weight engine
   (R ``svrVar``), and the replicate weights R makes (``jk1weights``,
   ``jknweights``, ``brrweights``); tests in ``tests/design/test_replicate.py``;
+- ``_hadamard.py``: :func:`hadamard`, R's Hadamard matrices for BRR and Fay
+  (R ``hadamard``, ``paley`` and its stored matrices);
 - ``_linalg.py``: shared pure helpers (:func:`pinv_sym`, :func:`rowsum`, ...).
 
 Tests: ``tests/design/`` (``test_design.py`` against R svymean/svytotal on the
@@ -32,6 +34,7 @@ from ramlab.variance._calibration import (
 )
 from ramlab.variance._domains import Coded, DomainPlan
 from ramlab.variance._engine import Linearisation, VarianceEstimator
+from ramlab.variance._hadamard import hadamard
 from ramlab.variance._linalg import dense_codes, group_rows, pinv_sym, qr_rank, rowsum
 from ramlab.variance._multistage import (
     LONELY_PSU_OPTIONS,
@@ -53,7 +56,7 @@ from ramlab.variance._replicates import (
 __all__ = [
     "LONELY_PSU_OPTIONS", "REPLICATE_TYPES", "Calibration", "CalibrationModel", "CellIndicators",
     "Coded", "DomainPlan", "Linearisation", "ReplicateVariance", "Stage", "VarianceEstimator",
-    "brr_factors", "cells_from_codes", "dense_codes", "group_rows", "jk1_weights",
+    "brr_factors", "cells_from_codes", "dense_codes", "group_rows", "hadamard", "jk1_weights",
     "jkn_weights", "multistage_vcov", "pinv_sym", "qr_rank", "replicate_scales", "replicate_vcov",
     "residualise", "row_psu_scale", "row_psu_vcov", "rowsum",
 ]

@@ -20,6 +20,7 @@ from functools import cached_property
 import numpy as np
 
 from ramlab.variance._engine import VarianceEstimator, as_columns
+from ramlab.variance._hadamard import hadamard
 from ramlab.variance._linalg import qr_rank
 
 __all__ = [
@@ -163,51 +164,6 @@ def jkn_weights(strata, psu, *, fpc=None, lonely_psu="fail"):
     return np.column_stack(cols), scale, np.array(rscales)
 
 
-def _sylvester(size):
-    """Hadamard matrix of order ``size`` (a power of 2) in 0/1 form: parity of popcount(i & j)."""
-    i = np.arange(size)
-    x = i[:, None] & i[None, :]
-    parity = np.zeros_like(x)
-    while x.any():
-        parity ^= x & 1
-        x >>= 1
-    return parity
-
-
-def _paley(p):
-    """R ``paley(prime = p)``: Hadamard matrix of order p + 1 (p prime, p = 3 mod 4) in 0/1 form.
-
-    Entry (i, j) of the p x p core is 0 where (i + j) mod p is a quadratic
-    residue (or 0), 1 elsewhere; then a first row and column of 1.
-    """
-    i = np.arange(p)
-    core = np.isin((i[:, None] + i[None, :]) % p, i ** 2 % p)
-    H = np.ones((p + 1, p + 1), dtype=np.int64)
-    H[1:, 1:] = ~core
-    return H
-
-
-def _hadamard(n_strata):
-    """R ``hadamard(n)`` (0/1 form, 1 on the first row) where it is built, not stored.
-
-    R's order is the smallest multiple of 4 above ``n_strata``: Sylvester's
-    matrix for 4, 8, 16, 32; Paley's for 12 and 20; Paley's of order 12
-    doubled for 24. For 24 to 27 and 32 to 35 strata (and from 36), R takes
-    stored matrices that ramlab does not have: Sylvester's of the next power
-    of 2 instead (more replicates, not R's; the variance of a total is the same).
-    """
-    order = 4 * (n_strata // 4 + 1)
-    if order in (12, 20):
-        return _paley(order - 1)
-    if order == 24:
-        P = _paley(11)
-        return np.block([[P, P], [P, 1 - P]])
-    size = 1
-    while size < n_strata + 1:
-        size *= 2
-    return 1 - _sylvester(size)
-
-
 def brr_factors(strata, psu, *, rho=0.0):
     """Balanced half-sample factors of a design with two PSUs per stratum.
 
@@ -215,13 +171,14 @@ def brr_factors(strata, psu, *, rho=0.0):
     order of their labels sorted as text (``strata``, any values, are
     compared as ``str``: R sorts ``as.character(strata)``, so stratum 10
     comes before stratum 2); in replicate r, stratum k uses row k + 1 of
-    R's Hadamard matrix H (:func:`_hadamard`): where H[k + 1, r] is 1 its
+    R's Hadamard matrix H (R ``hadamard``): where H[k + 1, r] is 1 its
     first PSU (first appearance) gets 2 - rho and the second rho; where 0
-    they swap. The replicates are R's for up to 23 strata and for 28 to 31.
+    they swap. H is R's own matrix for any number of strata
+    (:func:`ramlab.variance.hadamard`), so the replicates are R's.
     """
     labels = np.asarray(strata).astype(str)
     order, code = np.unique(labels, return_inverse=True)
-    H = _hadamard(order.size)
+    H = hadamard(order.size)
     factors = np.ones((labels.shape[0], H.shape[1]))
     for h, s in enumerate(order):
         rows = code.ravel() == h
