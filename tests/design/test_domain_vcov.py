@@ -173,3 +173,28 @@ def test_factored_domain_covariance_of_many_rows_equals_dense(columns):
     expected = _dense(design, u, masks)
     np.testing.assert_allclose(design.total_vcov(u, domains=masks), expected,
                                rtol=1e-10, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("k", [1, 5])
+@pytest.mark.parametrize("name", [n for n in _NAMES if "domain" in n] + ["one-stage cluster domain (dense fallback)"])
+def test_nan_or_inf_outside_the_design_give_no_warning(all_designs, name, k):
+    """Rows of weight 0 (outside a domain) may hold NaN or inf: no numpy RuntimeWarning
+    (warnings are errors here) from 0 * inf, and the same matrix as without them. k = 1
+    takes the direct cell sums, k = 5 the sorted ones; the clustered design the dense path."""
+    if "dense" in name:
+        clus = _designs()["one-stage cluster (dense fallback)"]
+        design = clus.subset(clus.data["yr.rnd"] == "No")
+    else:
+        design = all_designs[name]
+    outside = design.weights.to_numpy() == 0
+    assert outside.any()
+    u = np.random.default_rng(k).normal(size=(design.n, k))
+    masks = _masks(design.data)
+    plan = design.domain_plan(masks)
+    assert plan.factored != ("dense" in name)
+    expected = _dense(design, np.where(outside[:, None], 0.0, u), masks)
+    u[outside, 0] = np.nan
+    u[outside, -1] = np.inf
+    np.testing.assert_allclose(design.total_vcov(u, domains=plan), expected,
+                               rtol=1e-10, atol=1e-12 * np.abs(expected).max())

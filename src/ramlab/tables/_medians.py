@@ -76,6 +76,7 @@ def column_medians(design, x, ok, w, columns, plan, *, level=0.95, column=None):
     codes = plan.codes
     sorted_codes = codes[order]  # the domain pattern of each row, in value order
     exact = _integer_sums(w)
+    monotone = not (ws < 0).any()  # negative weights: cumulative sums that go down too
     by_variable = {}
     for c, col in enumerate(columns):
         by_variable.setdefault(col.variable, []).append(c)
@@ -86,7 +87,7 @@ def column_medians(design, x, ok, w, columns, plan, *, level=0.95, column=None):
         lut = np.full(plan.table.shape[0], len(cs), dtype=_small_int(len(cs) + 1))
         for g, c in enumerate(cs):
             lut[plan.table[:, c] > 0] = g
-        segments.append(_segments(lut[sorted_codes], order, ws, len(cs)))
+        segments.append(_segments(lut[sorted_codes], order, ws, len(cs), monotone=monotone))
         out[0, cs] = [_rule(seg, x, w, 0.5, exact) for seg in segments[-1]]
         groups.append(lut[codes])
     p, var = _domain_cdf(plan, x, ok, groups, [out[0, cs] for cs in variables], variables)
@@ -124,8 +125,10 @@ def _critical(df, level):
     return np.where(np.isinf(df), stats.norm.ppf(1 - (1 - level) / 2), tq)
 
 
-def _segments(group, order, ws, G):
-    """Per group: (its rows in value order, their double cumulative weights), None when empty."""
+def _segments(group, order, ws, G, *, monotone):
+    """Per group: (its rows in value order, their double cumulative weights), None when empty.
+
+    ``monotone``: no weight is negative (else the quantile rule cannot search the sums)."""
     if G == 1 and not (group != 0).any():
         perm = None  # the total column: every row, already in value order
         bounds = [0, group.size]
@@ -138,7 +141,7 @@ def _segments(group, order, ws, G):
     out = []
     for g in range(G):
         a, b = bounds[g], bounds[g + 1]
-        out.append((rows[a:b], _Cumulative(wv[a:b])) if b > a else None)
+        out.append((rows[a:b], _Cumulative(wv[a:b], monotone=monotone)) if b > a else None)
     return out
 
 
@@ -153,13 +156,13 @@ class _Cumulative:
 
     CHUNK = 2048
 
-    def __init__(self, w):
+    def __init__(self, w, *, monotone):
         self.w = w
         self.m = w.size
         self.starts = np.arange(0, self.m, self.CHUNK)
         self.ends = np.cumsum(np.add.reduceat(w, self.starts))  # the sum up to each chunk's last row
         self.total = float(self.ends[-1])
-        self.monotone = not (w < 0).any()  # else the sums go down too: no search
+        self.monotone = monotone  # else the sums go down too: no search
 
     def at(self, i):
         """The sum of the weights of rows 0..i."""

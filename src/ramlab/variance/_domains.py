@@ -262,9 +262,12 @@ def _segments(f):
 
 
 def _weighted(v, wv):
-    out = v * wv[:, None]
+    """``v * wv`` row by row; 0 on the rows of weight 0, even where ``v`` is NaN or inf
+    (values outside a domain), without numpy's warning for ``0 * inf``."""
+    with np.errstate(invalid="ignore"):  # 0 * inf = NaN, set to 0 below
+        out = v * wv[:, None]
     if not np.isfinite(out).all():
-        out[wv == 0] = 0.0  # 0 * inf or nan outside the domain
+        out[wv == 0] = 0.0
     return out
 
 
@@ -317,6 +320,8 @@ def _cell_sums_sorted(f, u):
         xs = np.take(u, s.order, axis=0)
         zero = wc == 0
         wz = np.where(zero, 0.0, wc)
+        if zero.any() and not np.isfinite(xs).all():
+            xs[s.w_s == 0] = 0.0  # NaN or inf outside the domain: no inf * 0 in the sums
     else:
         xs = _weighted(np.take(u, s.order, axis=0), s.w_s)
     Q = np.zeros((J, k, k))
@@ -604,11 +609,13 @@ class DomainPlan:
     def _dense_vcov(self, u, totals):
         engine = self.engine
         n, k = u.shape
+        w = engine.weights
+        if not np.isfinite(u).all():  # NaN or inf on rows of weight 0: no inf * 0 below
+            u = np.where((w == 0)[:, None], 0.0, u)
         U = (u[:, None, :] * self.table[self.codes][:, :, None]).reshape(n, self.C * k)
         V = engine.total_vcov(U)
         if not totals:
             return V
-        w = engine.weights
         x = u * w[:, None]
         x[w == 0] = 0.0
         P = self.table.shape[0]
