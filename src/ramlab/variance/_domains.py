@@ -435,6 +435,22 @@ def _cell_sums_coded(f, coded, *, counts=False):
     return sums[0], sums[1], [sums[2 + l] for l in range(L)], S, N
 
 
+def _checked_codes(coded):
+    """``coded`` with its codes ``len(values)`` made -1 (both a row of zeros, which the
+    sums per code take as code -1 only); codes outside -1..len(values) refused."""
+    codes = np.asarray(coded.codes)
+    m = np.shape(coded.values)[0]
+    if codes.size == 0:
+        return coded
+    lo, hi = codes.min(), codes.max()
+    if lo < -1 or hi > m:
+        raise ValueError(f"codes of u must be in -1..{m} (-1 and {m}: a row of zeros), "
+                         f"not {lo if lo < -1 else hi}")
+    if hi == m:
+        return Coded(np.where(codes == m, -1, codes), coded.values)
+    return coded
+
+
 def _joint(jc, codes, K, a):
     """Joint (cell, code + 1) codes of the rows of block ``a``."""
     joint = jc[a:a + _BLOCK] * K
@@ -562,6 +578,7 @@ class DomainPlan:
         if isinstance(u, Coded):
             if np.shape(u.codes) != (engine.n,):
                 raise ValueError(f"u must have {engine.n} codes, not {np.shape(u.codes)}")
+            u = _checked_codes(u)
             K = np.shape(u.values)[0] + 1
             if f is not None and f.J * K * max(self.C, np.shape(u.values)[1]) <= _MAX_CODED:
                 out = _coded_vcov(f, self.C, u, totals, counts)

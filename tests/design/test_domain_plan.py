@@ -1,0 +1,235 @@
+"""Domain plans (banner columns) in every form they take, against the dense covariance.
+
+``Design.domain_plan`` accepts domains as a boolean or 0/1 matrix, or as
+``(codes, table)``; :meth:`DomainPlan.total_vcov` takes dense or coded influence
+values and can return the domain totals and the counts of respondents with them.
+The reference is the dense covariance of the (n, C*k) matrix of ``u`` crossed with
+the domains (``Design.total_vcov``, checked against R survey in test_design.py,
+test_weighting.py and tables.json) and, for totals and counts, their definition
+written out row by row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ramlab.design import Design
+from ramlab.variance import Coded
+from tests._rref import load_data
+
+
+def _dense(design, u, masks):
+    crossed = np.concatenate([u * m[:, None] for m in masks.T], axis=1)
+    return design.total_vcov(crossed)
+
+
+def _close(actual, expected):
+    np.testing.assert_allclose(actual, expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
+
+
+def _strat(weights="pw"):
+    data = load_data("apistrat")
+    rng = np.random.default_rng(31)
+    data["w"] = data["pw"] * rng.uniform(0.5, 1.5, size=len(data))
+    return Design(data, weights=weights, strata="stype", fpc="fpc")
+
+
+def _raked(weights="pw"):
+    strat = _strat(weights)
+    total = float(strat.weights.sum())
+    return strat.rake({"sch.wide": {"No": 0.2 * total, "Yes": 0.8 * total},
+                       "awards": {"No": 0.45 * total, "Yes": 0.55 * total}})
+
+
+def _designs():
+    raked = _raked()
+    return {
+        "raked": raked,  # weights constant in every cell
+        "unequal weights raked": _raked("w"),  # weights that vary within cells
+        "raked domain": raked.subset(raked.data["yr.rnd"] == "No"),  # rows of weight 0
+    }
+
+
+def _masks(data):
+    return np.column_stack(
+        [np.ones(len(data), dtype=bool)]
+        + [(data["stype"] == level).to_numpy() for level in ("E", "H", "M")]
+        + [(data["sch.wide"] == "Yes").to_numpy()]
+    )
+
+
+def test_domains_in_every_form_give_the_same_covariance():
+    """A boolean matrix, 0/1 floats or ints, (codes, table), and more than 62 columns
+    (beyond the bit patterns), including a column that no row is in."""
+    design = _designs()["raked"]
+    rng = np.random.default_rng(1)
+    masks = _masks(design.data)
+    u = rng.normal(size=(design.n, 2))
+    expected = _dense(design, u, masks.astype(float))
+    table, codes = np.unique(masks.astype(float), axis=0, return_inverse=True)
+    for domains in (masks, masks.astype(float), masks.astype(np.int64), (codes.ravel(), table)):
+        plan = design.domain_plan(domains)
+        assert plan.factored and plan.C == 5
+        _close(design.total_vcov(u, domains=plan), expected)
+    wide = np.column_stack([masks, np.zeros(design.n, dtype=bool)]
+                           + [rng.random(design.n) < 0.5 for _ in range(60)])
+    for domains in (wide, wide.astype(float)):
+        plan = design.domain_plan(domains)
+        assert plan.factored and plan.C == 66
+        _close(design.total_vcov(u[:, :1], domains=plan), _dense(design, u[:, :1], wide.astype(float)))
+
+
+def test_domains_given_as_codes_and_a_table_of_any_values():
+    """``total_vcov(u, domains=(codes, table))`` is the covariance of the totals of
+    ``u * table[codes, c]``, whatever the table's values."""
+    design = _designs()["unequal weights raked"]
+    rng = np.random.default_rng(2)
+    codes = rng.integers(0, 4, size=design.n)
+    table = np.array([[1.0, 0.0, 0.5], [1.0, 2.0, 0.0], [0.0, 1.0, -1.0], [1.0, 1.0, 0.25]])
+    u = rng.normal(size=(design.n, 2))
+    _close(design.total_vcov(u, domains=(codes, table)), _dense(design, u, table[codes]))
+
+
+def test_domain_plan_refuses_domains_and_values_of_the_wrong_shape():
+    design = _designs()["raked"]
+    n = design.n
+    with pytest.raises(ValueError, match=f"domains must have {n} rows"):
+        design.domain_plan(np.ones((n - 1, 2), dtype=bool))
+    with pytest.raises(ValueError, match=f"domains must have {n} rows"):
+        design.domain_plan(np.ones(n, dtype=bool))
+    with pytest.raises(ValueError, match=r"domains must be \(codes \(n,\), table \(G, C\)\)"):
+        design.domain_plan((np.zeros(n - 1, dtype=int), np.ones((1, 2))))
+    with pytest.raises(ValueError, match=r"domains must be \(codes \(n,\), table \(G, C\)\)"):
+        design.domain_plan((np.zeros(n, dtype=int), np.ones(2)))
+    plan = design.domain_plan(np.ones((n, 2), dtype=bool))
+    with pytest.raises(ValueError, match=f"u must have {n} rows, not {n - 1}"):
+        plan.total_vcov(np.ones((n - 1, 2)))
+    with pytest.raises(ValueError, match=f"u must have {n} codes"):
+        plan.total_vcov(Coded(np.zeros(n - 1, dtype=int), np.eye(2)))
+
+
+def test_a_code_past_the_values_is_a_row_of_zeros():
+    """As -1, the code ``len(values)`` gives a row of zeros (documented by ``Coded``); the
+    sums per (cell, code) took it for the next cell's code -1, or failed in the last cell.
+    Codes outside -1..len(values) are refused."""
+    values = np.array([[1.0, 2.0], [3.0, -1.0]])
+    np.testing.assert_array_equal(Coded(np.array([0, -1, 2, 1]), values).dense(),
+                                  [[1.0, 2.0], [0.0, 0.0], [0.0, 0.0], [3.0, -1.0]])
+    design = _designs()["raked"]
+    rng = np.random.default_rng(3)
+    codes = rng.integers(-1, 2, size=design.n)
+    masks = _masks(design.data).astype(float)
+    expected = _dense(design, Coded(codes, values).dense(), masks)
+    _close(design.total_vcov(Coded(np.where(codes < 0, 2, codes), values), domains=masks), expected)
+    whole = design.variance_engine.total_vcov(Coded(np.where(codes < 0, 2, codes), values))
+    _close(whole, design.total_vcov(Coded(codes, values).dense()))
+    for bad in (-2, 3):
+        with pytest.raises(ValueError, match=f"codes of u must be in -1..2 .*, not {bad}"):
+            design.total_vcov(Coded(np.where(codes < 0, bad, codes), values), domains=masks)
+
+
+@pytest.mark.parametrize("name", list(_designs()))
+def test_coded_totals_and_counts_of_respondents_per_domain(name):
+    """``totals=True``: the (C, k) totals sum_i w_i D_ic u_ij; ``counts=True``: the rows of
+    positive weight in each domain per code (the last: code -1), written out row by row."""
+    design = _designs()[name]
+    rng = np.random.default_rng(4)
+    K = 4
+    coded = Coded(rng.integers(-1, K, size=design.n), rng.normal(size=(K, 3)))
+    masks = _masks(design.data).astype(float)
+    plan = design.domain_plan(masks)
+    V, T, N = plan.total_vcov(coded, totals=True, counts=True)
+    _close(V, _dense(design, coded.dense(), masks))
+    w = design.weights.to_numpy()
+    np.testing.assert_allclose(T, masks.T @ (coded.dense() * w[:, None]), rtol=1e-12)
+    expected = np.zeros((masks.shape[1], K + 1))
+    for i in np.flatnonzero(w > 0):
+        expected[:, coded.codes[i]] += masks[i]  # code -1 is the last column
+    np.testing.assert_array_equal(N, expected)
+    V2, T2 = plan.total_vcov(coded, totals=True)
+    np.testing.assert_array_equal(V2, V)
+    np.testing.assert_array_equal(T2, T)
+
+
+def test_dense_values_have_totals_but_no_counts():
+    clustered = Design(load_data("apiclus1"), weights="pw", ids="dnum", fpc="fpc")
+    for design, factored in ((_designs()["raked domain"], True), (clustered, False)):
+        rng = np.random.default_rng(5)
+        u = rng.normal(size=(design.n, 2))
+        masks = _masks(design.data).astype(float)
+        plan = design.domain_plan(masks)
+        assert plan.factored == factored
+        V, T, N = plan.total_vcov(u, totals=True, counts=True)
+        assert N is None
+        w = design.weights.to_numpy()
+        np.testing.assert_allclose(T, masks.T @ (u * w[:, None]), rtol=1e-12)
+        _close(V, _dense(design, u * (w > 0)[:, None], masks))
+        V1, N1 = plan.total_vcov(u, counts=True)
+        np.testing.assert_array_equal(V1, V)
+        assert N1 is None
+
+
+def test_a_numeric_calibration_takes_the_dense_path():
+    """Calibration on a numeric variable has no calibration cells: the plan is not factored,
+    and the covariance is the dense one."""
+    design = _strat().calibrate({"api99": 6194 * 900.0}, method="linear", population=6194.0)
+    masks = _masks(design.data).astype(float)
+    plan = design.domain_plan(masks)
+    assert not plan.factored
+    u = np.random.default_rng(6).normal(size=(design.n, 2))
+    _close(design.total_vcov(u, domains=plan), _dense(design, u, masks))
+
+
+@pytest.mark.parametrize("varying", [False, True])
+def test_coded_covariance_of_more_rows_than_a_block(varying):
+    """More than 65,536 rows: the coded sums run by blocks of rows (a short last one),
+    with weights constant in every cell (one count per cell and code) or not."""
+    n = 70_000
+    rng = np.random.default_rng(7)
+    h = rng.integers(0, 3, size=n)
+    w = np.array([10.0, 20.0, 35.0])[h]
+    if varying:
+        w = w * rng.uniform(0.5, 1.5, size=n)
+    design = Design(pd.DataFrame({"h": h, "w": w}), weights="w", strata="h")
+    g = rng.integers(0, 3, size=n)
+    masks = np.column_stack([np.ones(n)] + [(g == j).astype(float) for j in range(3)])
+    coded = Coded(rng.integers(-1, 3, size=n), rng.normal(size=(3, 2)))
+    plan = design.domain_plan(masks)
+    V, T, N = plan.total_vcov(coded, totals=True, counts=True)
+    _close(V, _dense(design, coded.dense(), masks))
+    np.testing.assert_allclose(T, masks.T @ (coded.dense() * w[:, None]), rtol=1e-10)
+    np.testing.assert_array_equal(N[:, -1], masks.T @ (coded.codes == -1))
+    np.testing.assert_array_equal(N[:, 0], masks.T @ (coded.codes == 0))
+
+
+def test_many_strata_and_domain_patterns_for_few_rows():
+    """Strata x domain patterns beyond 4n + 16 possible cells: the joint cell codes are
+    compressed as they are built, with the same covariance."""
+    rng = np.random.default_rng(8)
+    n = 300
+    data = pd.DataFrame({"h": np.repeat(np.arange(50), 6), "w": rng.uniform(1.0, 5.0, size=n)})
+    design = Design(data, weights="w", strata="h")
+    masks = rng.random((n, 9)) < 0.5
+    plan = design.domain_plan(masks)
+    assert plan.factored
+    u = rng.normal(size=(n, 2))
+    _close(design.total_vcov(u, domains=plan), _dense(design, u, masks.astype(float)))
+
+
+def test_a_raked_margin_has_no_variance():
+    """The totals and shares of a raking margin are fixed by the calibration: their residuals
+    are 0, so is their variance (R: 0 up to rounding, ~1e-13). Summed per code, the
+    variance would be the difference of two sums of ~1e9 and keep their rounding noise
+    (~1e-10, of either sign); the whole-sample plan then residualises row by row."""
+    design = _raked()
+    for estimate in (design.total("sch.wide"), design.mean("sch.wide"), design.total("awards")):
+        assert np.all(estimate["se"].to_numpy() < 1e-9)
+    codes = (design.data["sch.wide"] == "Yes").to_numpy().astype(int)
+    V = design.variance_engine.total_vcov(Coded(codes, np.eye(2)))
+    assert np.abs(V).max() < 1e-18
+    # a margin within a domain is not fixed: there the coded sums hold
+    masks = _masks(design.data).astype(float)
+    _close(design.total_vcov(Coded(codes, np.eye(2)), domains=masks[:, 1:4]),
+           _dense(design, np.eye(2)[codes], masks[:, 1:4]))
