@@ -19,7 +19,7 @@ import pytest
 import _rref as R
 from ramlab import Design, ReplicateDesign
 from ramlab.errors import LonelyPSUError
-from ramlab.variance import hadamard
+from ramlab.variance import brr_factors, hadamard
 
 REF = R.load_json("extra_replicate_weights.json")
 CASES = {c["id"]: c["result"] for c in REF["cases"] if not c["id"].startswith("svrepdesign")}
@@ -103,6 +103,18 @@ def test_jkn_of_a_census_is_refused():
     data = pd.DataFrame({"h": [1, 1, 2, 2], "psu": [1, 2, 3, 4], "N": [2, 2, 2, 2], "y": [1.0, 2, 3, 4]})
     with pytest.raises(ValueError, match="^every stratum was sampled exhaustively: there is no sampling variance$"):
         Design(data, ids="psu", strata="h", fpc="N").replicate("JKn")
+
+
+def test_brr_factors_default_to_plain_brr():
+    # R brrweights' fay.rho is 0 unless given: the half-sample factors are 0 and 2
+    brr = [i for i in IDS if CASES[i]["type"] == "BRR" and CASES[i]["repweights"] is not None]
+    assert brr
+    for case_id in brr:
+        r = CASES[case_id]
+        data = pd.DataFrame(r["data"])
+        factors = brr_factors(data["h"].to_numpy(), data["psu"].to_numpy())
+        R.assert_close(factors * data["pw"].to_numpy()[:, None], np.column_stack(r["repweights"]),
+                       1e-12, what=f"{case_id}: replicate weights")
 
 
 def test_brr_needs_two_psus_per_stratum():
