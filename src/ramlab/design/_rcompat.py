@@ -21,11 +21,11 @@ _DBL_EPS = np.finfo(float).eps
 
 
 def logit_linkinv(eta):
-    """R's C_logit_linkinv (clamped at |eta| > 30)."""
+    """R's C_logit_linkinv: e / (1 + e), e = exp(eta) clamped to DBL_EPSILON below
+    eta = -30 and to 1 / DBL_EPSILON above 30 (so eps / (1 + eps) at the bottom, as R)."""
     eta = np.asarray(eta, dtype=float)
-    thresh = -np.log(_DBL_EPS)
-    e = np.exp(np.clip(eta, -thresh, thresh))
-    return np.where(eta < -30, _DBL_EPS, np.where(eta > 30, 1 - _DBL_EPS, e / (1 + e)))
+    e = np.where(eta < -30, _DBL_EPS, np.where(eta > 30, 1 / _DBL_EPS, np.exp(np.clip(eta, -30, 30))))
+    return e / (1 + e)
 
 
 def binomial_deviance(y, mu, W):
@@ -179,7 +179,7 @@ def intercept_var(d, y, mu):
     return float(d.statistic_vcov(refit, (u / (mu * (1 - mu)))[:, None])[0, 0])
 
 
-def likelihood_ci(d, y, df, level, *, answered=None):
+def likelihood_ci(d, y, df, level, *, answered):
     """Profile-likelihood interval of R ``svyciprop(method = "likelihood")``.
 
     As R (``confint.svyglm(method = "likelihood")``, ``MASSprofile_glm``,
@@ -221,12 +221,9 @@ def likelihood_ci(d, y, df, level, *, answered=None):
     naive = 1.0 / ww_sum
     cov = intercept_var(d, y, mu)
     lam = cov / naive
-    alpha_lvl = 1 - level
-    if np.isfinite(df):
-        alpha = stats.norm.cdf(stats.t.ppf(alpha_lvl / 2, df) * np.sqrt(lam)) / 2
-    else:
-        alpha = stats.norm.cdf(stats.norm.ppf(alpha_lvl / 2) * np.sqrt(lam)) / 2
-    nobs = yy.size if answered is None else int(np.count_nonzero(answered if rows is None else answered[rows]))
+    # R: qnorm instead of qt when ddf = Inf; df is the design's degf, an integer
+    alpha = stats.norm.cdf(stats.t.ppf((1 - level) / 2, df) * np.sqrt(lam)) / 2
+    nobs = int(np.count_nonzero(answered if rows is None else answered[rows]))
     # R: sqrt(qf(alpha, 1, nobs - 1, lower.tail = FALSE)), the same as this t
     # quantile (F(1, v) = t(v)^2); scipy's f.isf loses digits below 1e-9 and
     # is inf below ~1e-20 (alpha is 3e-26 on a domain with df = 1)
