@@ -71,7 +71,8 @@ def test_uniroot_equals_r_uniroot(case):
             return 1 if x > r else (-1 if x < r else 0)
     else:
         f = eval("lambda x: " + case["f"])  # the R expression, same operations in Python
-    root = _rcompat.uniroot(f, case["lower"], case["upper"], float(case["tol"]), maxiter=case["maxiter"])
+    kwargs = {"maxiter": case["maxiter"]} if case["maxiter_given"] else {}  # else R's default, 1000
+    root = _rcompat.uniroot(f, case["lower"], case["upper"], float(case["tol"]), **kwargs)
     assert root == float(case["root"])
 
 
