@@ -33,6 +33,7 @@ def _strat(weights="pw"):
     data = load_data("apistrat")
     rng = np.random.default_rng(31)
     data["w"] = data["pw"] * rng.uniform(0.5, 1.5, size=len(data))
+    data["wn"] = data["w"] / data["w"].mean()
     return Design(data, weights=weights, strata="stype", fpc="fpc")
 
 
@@ -45,18 +46,24 @@ def _raked(weights="pw"):
 
 def _designs():
     raked = _raked()
+    normalised = _raked("wn")
     return {
         "raked": raked,  # weights constant in every cell
         "unequal weights raked": _raked("w"),  # weights that vary within cells
         "raked domain": raked.subset(raked.data["yr.rnd"] == "No"),  # rows of weight 0
+        # weights of mean 1, of either side of 1
+        "normalised domain": normalised.subset(normalised.data["yr.rnd"] == "No"),
     }
 
 
-def _masks(data):
+def _masks(data, *, year_round=False):
+    """The total, stype, sch.wide and (``year_round``) the domain of the subset: with it,
+    the domain's weights are constant in every cell, 0 in some."""
     return np.column_stack(
         [np.ones(len(data), dtype=bool)]
         + [(data["stype"] == level).to_numpy() for level in ("E", "H", "M")]
         + [(data["sch.wide"] == "Yes").to_numpy()]
+        + ([(data["yr.rnd"] == "No").to_numpy()] if year_round else [])
     )
 
 
@@ -108,6 +115,14 @@ def test_domain_plan_refuses_domains_and_values_of_the_wrong_shape():
         plan.total_vcov(np.ones((n - 1, 2)))
     with pytest.raises(ValueError, match=f"u must have {n} codes"):
         plan.total_vcov(Coded(np.zeros(n - 1, dtype=int), np.eye(2)))
+    # the design's own covariance: a vector is one column
+    with pytest.raises(ValueError, match=f"u must have {n} rows, not {n - 1}"):
+        design.total_vcov(np.ones(n - 1))
+    u = np.random.default_rng(0).normal(size=n)
+    V = design.total_vcov(u)
+    assert V.shape == (1, 1)
+    np.testing.assert_array_equal(V, design.total_vcov(u[:, None]))
+    np.testing.assert_array_equal(plan.total_vcov(u), plan.total_vcov(u[:, None]))
 
 
 def test_a_code_past_the_values_is_a_row_of_zeros():
@@ -130,15 +145,16 @@ def test_a_code_past_the_values_is_a_row_of_zeros():
             design.total_vcov(Coded(np.where(codes < 0, bad, codes), values), domains=masks)
 
 
+@pytest.mark.parametrize("year_round", [False, True])
 @pytest.mark.parametrize("name", list(_designs()))
-def test_coded_totals_and_counts_of_respondents_per_domain(name):
+def test_coded_totals_and_counts_of_respondents_per_domain(name, year_round):
     """``totals=True``: the (C, k) totals sum_i w_i D_ic u_ij; ``counts=True``: the rows of
     positive weight in each domain per code (the last: code -1), written out row by row."""
     design = _designs()[name]
     rng = np.random.default_rng(4)
     K = 4
     coded = Coded(rng.integers(-1, K, size=design.n), rng.normal(size=(K, 3)))
-    masks = _masks(design.data).astype(float)
+    masks = _masks(design.data, year_round=year_round).astype(float)
     plan = design.domain_plan(masks)
     V, T, N = plan.total_vcov(coded, totals=True, counts=True)
     _close(V, _dense(design, coded.dense(), masks))
@@ -218,18 +234,69 @@ def test_many_strata_and_domain_patterns_for_few_rows():
     _close(design.total_vcov(u, domains=plan), _dense(design, u, masks.astype(float)))
 
 
-def test_a_raked_margin_has_no_variance():
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+def test_a_raked_margin_has_no_variance(scale):
     """The totals and shares of a raking margin are fixed by the calibration: their residuals
     are 0, so is their variance (R: 0 up to rounding, ~1e-13). Summed per code, the
-    variance would be the difference of two sums of ~1e9 and keep their rounding noise
-    (~1e-10, of either sign); the whole-sample plan then residualises row by row."""
-    design = _raked()
+    variance would be the difference of two sums of ~1e9 (~1e15 with weights of a
+    population of millions: ``scale``) and keep their rounding noise, of either sign; the
+    whole-sample plan then residualises row by row."""
+    data = load_data("apistrat").assign(w=lambda d: d["pw"] * scale)
+    strat = Design(data, weights="w", strata="stype", fpc="fpc" if scale == 1.0 else None)
+    total = float(strat.weights.sum())
+    design = strat.rake({"sch.wide": {"No": 0.2 * total, "Yes": 0.8 * total},
+                         "awards": {"No": 0.45 * total, "Yes": 0.55 * total}})
     for estimate in (design.total("sch.wide"), design.mean("sch.wide"), design.total("awards")):
-        assert np.all(estimate["se"].to_numpy() < 1e-9)
+        assert np.all(estimate["se"].to_numpy() < 1e-9 * scale)
     codes = (design.data["sch.wide"] == "Yes").to_numpy().astype(int)
+    bound = 1e-18 * scale ** 2
     V = design.variance_engine.total_vcov(Coded(codes, np.eye(2)))
-    assert np.abs(V).max() < 1e-18
+    assert np.abs(V).max() < bound
+    for category in range(2):  # each category's total alone (noise of either sign)
+        V = design.variance_engine.total_vcov(Coded(codes, np.eye(2)[:, [category]]))
+        assert np.abs(V).max() < bound
     # a margin within a domain is not fixed: there the coded sums hold
     masks = _masks(design.data).astype(float)
     _close(design.total_vcov(Coded(codes, np.eye(2)), domains=masks[:, 1:4]),
            _dense(design, np.eye(2)[codes], masks[:, 1:4]))
+
+
+def test_values_outside_the_domain_do_not_count_even_nan():
+    """The covariance of totals in a domain (a subset: weight 0 outside) is that of the
+    values set to 0 outside it on the whole design (R's subset of a design keeps its
+    rows with weight 0), whatever the values outside, NaN and inf included; on the dense
+    path (clustered) as on the factored one."""
+    clustered = Design(load_data("apiclus1"), weights="pw", ids="dnum", fpc="fpc")
+    for design in (_designs()["raked"], clustered):
+        domain = design.subset(design.data["stype"] != "E")
+        outside = domain.weights.to_numpy() == 0
+        assert outside.any()
+        u = np.random.default_rng(9).normal(size=(domain.n, 2))
+        expected = design.total_vcov(np.where(outside[:, None], 0.0, u))
+        np.testing.assert_allclose(domain.total_vcov(u), expected, rtol=1e-12)
+        u[outside, 0] = np.nan
+        u[outside, 1] = np.inf
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_allclose(domain.total_vcov(u), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("weights", ["pw", "w"])
+def test_calibrated_three_times(weights):
+    """Raked, post-stratified, raked again: two calibrations whose w_new is not the final
+    weight, each with its own weights in the cell sums, for one column (direct sums) and
+    coded values with their counts; base weights equal within strata (weights constant in
+    every cell: one sum per cell) or not."""
+    twice = _raked(weights).poststratify(["stype"], {"stype": {"E": 4400.0, "H": 750.0, "M": 1100.0}})
+    total = float(twice.weights.sum())
+    design = twice.rake({"awards": {"No": 0.4 * total, "Yes": 0.6 * total}})
+    assert len(design.calibrations) == 3
+    masks = _masks(design.data, year_round=True).astype(float)
+    rng = np.random.default_rng(10)
+    u = rng.normal(size=(design.n, 1))
+    plan = design.domain_plan(masks)
+    _close(design.total_vcov(u, domains=plan), _dense(design, u, masks))
+    coded = Coded(rng.integers(-1, 3, size=design.n), rng.normal(size=(3, 2)))
+    V, N = plan.total_vcov(coded, counts=True)
+    _close(V, _dense(design, coded.dense(), masks))
+    np.testing.assert_array_equal(N[:, 0], masks.T @ (coded.codes == 0))
+    np.testing.assert_array_equal(N[:, -1], masks.T @ (coded.codes == -1))
