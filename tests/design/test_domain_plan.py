@@ -280,16 +280,26 @@ def test_values_outside_the_domain_do_not_count_even_nan():
             np.testing.assert_allclose(domain.total_vcov(u), expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("weights", ["pw", "w"])
+@pytest.mark.parametrize("weights", ["pw", "w", "domain"])
 def test_calibrated_three_times(weights):
     """Raked, post-stratified, raked again: two calibrations whose w_new is not the final
     weight, each with its own weights in the cell sums, for one column (direct sums) and
     coded values with their counts; base weights equal within strata (weights constant in
-    every cell: one sum per cell) or not."""
-    twice = _raked(weights).poststratify(["stype"], {"stype": {"E": 4400.0, "H": 750.0, "M": 1100.0}})
+    every cell: one sum per cell) or not, or only in the domain of a subset (outside it,
+    the final weight 0 is constant in every cell, the calibrations' w_new are not)."""
+    twice = _raked("w" if weights == "w" else "pw")
+    if weights == "domain":
+        data = twice.data
+        data = data.assign(pw=np.where(data["yr.rnd"] == "No", data["pw"], data["w"]))
+        twice = Design(data, weights="pw", strata="stype", fpc="fpc")
+        total = float(twice.weights.sum())
+        twice = twice.rake({"sch.wide": {"No": 0.2 * total, "Yes": 0.8 * total}})
+    twice = twice.poststratify(["stype"], {"stype": {"E": 4400.0, "H": 750.0, "M": 1100.0}})
     total = float(twice.weights.sum())
     design = twice.rake({"awards": {"No": 0.4 * total, "Yes": 0.6 * total}})
     assert len(design.calibrations) == 3
+    if weights == "domain":
+        design = design.subset(design.data["yr.rnd"] == "No")
     masks = _masks(design.data, year_round=True).astype(float)
     rng = np.random.default_rng(10)
     u = rng.normal(size=(design.n, 1))
@@ -298,5 +308,6 @@ def test_calibrated_three_times(weights):
     coded = Coded(rng.integers(-1, 3, size=design.n), rng.normal(size=(3, 2)))
     V, N = plan.total_vcov(coded, counts=True)
     _close(V, _dense(design, coded.dense(), masks))
-    np.testing.assert_array_equal(N[:, 0], masks.T @ (coded.codes == 0))
-    np.testing.assert_array_equal(N[:, -1], masks.T @ (coded.codes == -1))
+    positive = design.weights.to_numpy() > 0
+    np.testing.assert_array_equal(N[:, 0], masks.T @ ((coded.codes == 0) & positive))
+    np.testing.assert_array_equal(N[:, -1], masks.T @ ((coded.codes == -1) & positive))
