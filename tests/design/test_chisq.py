@@ -38,6 +38,7 @@ def test_chisq_against_r(case):
         R.assert_close(out.df, [par["ndf"], par["ddf"]], 1e-6, what="(ndf, ddf)")
     else:
         assert out.df == par["df"]
+    assert out.method == res["method"]
 
 
 def test_chisq_unknown_statistic():
