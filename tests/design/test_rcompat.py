@@ -64,6 +64,20 @@ def test_uniroot_equals_r_uniroot(case):
 
         def f(x):
             return np.count_nonzero(v <= x) / v.size - p
+    elif case["f"] == "kink":
+        r, up, down, pu, pd = case["r"], case["up"], case["down"], case["pu"], case["pd"]
+
+        def f(x):  # the R function's products, in its order
+            d = x - r
+            v = up if d > 0 else -down
+            for _ in range(pu if d > 0 else pd):
+                v = v * (d if d > 0 else -d)
+            return v
+    elif case["f"] == "asym":
+        r, up, down = case["r"], case["up"], case["down"]
+
+        def f(x):
+            return up if x > r else (-down if x < r else 0.0)
     elif case["f"] == "sign":
         r = case["r"]
 
