@@ -10,6 +10,8 @@ and, where R's Newton iterations fail, the conditions checked by
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -188,3 +190,48 @@ def test_capped_raking_on_more_cells_than_the_full_product_holds():
     assert got[20] == 0
     _assert_clipped_raking(d, {v: {k: t for k, t in m.items() if t > 0} for v, m in margins.items()},
                            raked.weights, (1.2, 3.5), 1e-10)
+
+
+def _lower_capped(scale):
+    """40 rows; margins of perturbed weights clipped below at 1.2 / scale, so they have a
+    solution; a of 3 categories plus "e", empty with a target of 0; b's category "z" has one row."""
+    rng = np.random.default_rng(7)
+    n = 40
+    df = pd.DataFrame({"a": pd.Categorical(rng.choice(list("pqr"), n), categories=list("pqre")),
+                       "b": pd.Categorical(["z"] + list(rng.choice(list("uv"), n - 1)), categories=list("uvz")),
+                       "w": rng.uniform(1, 2, n) / scale})
+    lo = 1.2 / scale
+    w_true = np.clip(df["w"] * np.exp(rng.normal(0, 0.5, n)), lo, None)
+    margins = {v: {k: float(t) for k, t in w_true.groupby(df[v], observed=False).sum().items()} for v in "ab"}
+    assert margins["a"]["e"] == 0.0
+    return Design(df, weights="w"), margins, lo
+
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0], ids=["totals_above_1", "totals_below_1"])
+def test_capped_raking_with_a_lower_limit_only_and_an_empty_category(scale):
+    """No upper limit, an empty category (target 0), a category of one row, quietly; with
+    weights and targets below 1 (a margin total of 0.05) as above."""
+    d, margins, lo = _lower_capped(scale)
+    assert (d.rake(margins).weights < lo).any()  # the limit binds
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        raked = d.rake(margins, cap=(lo, None), tol=1e-10)
+    _assert_clipped_raking(d, {v: {k: t for k, t in m.items() if t > 0} for v, m in margins.items()},
+                           raked.weights, (lo, None), 1e-10)
+
+
+def test_capped_raking_that_needs_more_than_500_sweeps():
+    """Two margins that nearly coincide (a's and b's categories agree on 93 % of rows): the
+    sweeps, a coordinate ascent, converge slowly (about 530 sweeps to 1e-14 here); the docstring
+    promises at least 1000 before giving up."""
+    rng = np.random.default_rng(306)
+    n = 30
+    a = rng.choice(list("pqr"), n)
+    b = np.where(rng.uniform(size=n) < 0.93, np.array([{"p": "u", "q": "v", "r": "t"}[x] for x in a]),
+                 rng.choice(list("uvt"), n))
+    df = pd.DataFrame({"a": pd.Categorical(a), "b": pd.Categorical(b), "w": rng.uniform(1, 4, n)})
+    w_true = np.clip(df["w"] * np.exp(rng.normal(0, 0.6, n)), 1.0, 4.0)
+    margins = {v: {k: float(t) for k, t in w_true.groupby(df[v], observed=False).sum().items()} for v in "ab"}
+    d = Design(df, weights="w")
+    raked = d.rake(margins, cap=(1.0, 4.0), tol=1e-14)
+    _assert_clipped_raking(d, margins, raked.weights, (1.0, 4.0), 1e-14)

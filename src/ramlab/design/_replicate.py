@@ -97,7 +97,8 @@ class ReplicateDesign(SurveyDesign):
         if type not in REPLICATE_TYPES:
             raise ValueError(f"type must be one of {REPLICATE_TYPES}, not {type!r}")
         cols = _replicate_columns(data, repweights)
-        A = data[cols].to_numpy(dtype=np.float64, na_value=np.nan)
+        # column by column: DataFrame.to_numpy cannot turn pd.NA of an object column into NaN
+        A = np.column_stack([data[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in cols])
         if np.isnan(A).any():
             bad = cols[int(np.flatnonzero(np.isnan(A).any(axis=0))[0])]
             raise WeightError(f"replicate weight {bad!r} has missing values", variable=bad)
