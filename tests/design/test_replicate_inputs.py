@@ -154,3 +154,21 @@ def test_from_replicates_defaults_and_weight_name():
                                              rscales=np.ones(4))
     pd.testing.assert_frame_equal(ints.mean("x"), floats.mean("x"))
     pd.testing.assert_frame_equal(ints.total("x"), floats.total("x"))
+
+
+@pytest.mark.parametrize("case_id", ["dstrat_nofpc_jkn", "lone1_jkn_adjust"])
+def test_jkn_without_fpc_and_with_a_lonely_stratum_of_one_row_as_r(case_id):
+    """R ``as.svrepdesign(type = "JKn")``: rscales (n_h - 1) / n_h without fpc; a lonely stratum of a
+    single row under ``survey.lonely.psu = "adjust"`` (its fpc is read from that row)."""
+    case = STEPS[case_id]
+    spec, r = REP_DESIGNS[case["design"]], case["result"]
+    data = R.load_data(spec["data"]) if isinstance(spec["data"], str) else pd.DataFrame(spec["data"])
+    d = Design(data, ids=spec["ids"], strata=spec["strata"], weights=spec["weights"], fpc=spec["fpc"],
+               lonely_psu="adjust")
+    rep = d.replicate("JKn")
+    R.assert_close(rep.rscales, r["rscales"], 1e-12, what="rscales")
+    assert rep.scale == r["scale"] and rep.degf() == r["degf"]
+    var = "api00" if case_id.startswith("dstrat") else "y"
+    out = rep.mean(var)
+    R.assert_close(out["estimate"].to_numpy(), r["mean"]["estimate"], 1e-10, what="mean")
+    R.assert_close(out["se"].to_numpy(), r["mean"]["se"], 1e-10, what="mean SE")
