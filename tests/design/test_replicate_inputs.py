@@ -88,6 +88,9 @@ def test_the_weight_column_is_shown():
     assert "poids « w » tel que livré" in html
     html = ReplicateDesign(_jk1(), repweights="^r", type="JK1")._repr_html_()
     assert "aucun (poids égaux)" in html
+    # a replicate design made from a weighted design names its weight column too
+    html = Design(_jk1(), weights="w").replicate("JK1")._repr_html_()
+    assert "poids « w » tel que livré" in html
 
 
 STEPS = {c["id"]: c for c in R.load_json("extra_replicate_steps.json")["cases"]}

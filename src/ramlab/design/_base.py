@@ -69,6 +69,11 @@ class SurveyDesign(abc.ABC):
         """The weights the design was constructed with, before domains and weighting."""
         return self._base_w
 
+    @property
+    def weight_name(self):
+        """The name of the weight column the design was given, or None (equal weights)."""
+        return self._weight_name
+
     # --------------------------------------------------- what each class defines
     @property
     @abc.abstractmethod
@@ -107,7 +112,7 @@ class SurveyDesign(abc.ABC):
         """JupyterLab's view: the sampling design, n, the weighting, the Kish design effect."""
         from ramlab.design._display import design_facts, facts_html
 
-        return facts_html(type(self).__name__, design_facts(self, self._weight_name))
+        return facts_html(type(self).__name__, design_facts(self, self.weight_name))
 
     # ------------------------------------------------------------------ basics
     @property

@@ -240,7 +240,8 @@ def replicate_design(design, type, *, replicates=None, seed=None, rho=None, mse=
                                                        rho=rho)
     w = np.asarray(design.base_weights, dtype=float)
     rep = ReplicateDesign.from_replicates(design.data, w, factors * w[:, None], type=rtype, scale=scale,
-                                          rscales=rscales, rho=rho, mse=mse)
+                                          rscales=rscales, rho=rho, mse=mse,
+                                          weight_name=design.weight_name)
     for step in design.steps:
         if step is None:
             raise ValueError("the design was given weights by apply_weighting: replicate() cannot "
