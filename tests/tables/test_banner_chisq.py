@@ -6,7 +6,8 @@ atoms of the question) instead of building a domain design per test. The
 references (tests/fixtures/r/extra_banner_chisq.R) are R's
 ``svychisq(~item + banner, subset(design, sub-base), statistic = "F")`` for a
 single-choice question with an excluded "NSP", the items of a grid and of a
-multi-response question, on dstrat and dclus1 calibrated by raking.
+multi-response question, on dstrat and dclus1 calibrated by raking, and on
+dstrat itself, where each test is made on its domain design.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def _calibrated(name):
     d = design_from_spec(spec)
     d = type(d)(_answers(d.data), weights=spec.get("weights"), ids=spec.get("ids"),
                 strata=spec.get("strata"), fpc=spec.get("fpc"))
+    if name == "dstrat":
+        return d
     if name == "dstrat_calraked":
         totals = {"sch.wide": {"No": 1072, "Yes": 5122}, "awards": {"No": 2027, "Yes": 4167}}
     else:
@@ -117,7 +120,7 @@ def _check(table, question, item, case_id):
                  1e-6, what=case_id)
 
 
-@pytest.fixture(scope="module", params=["dstrat_calraked", "dclus1_calraked"])
+@pytest.fixture(scope="module", params=["dstrat_calraked", "dclus1_calraked", "dstrat"])
 def calibrated(request):
     return request.param, _calibrated(request.param)
 
@@ -153,3 +156,18 @@ def test_banner_rao_scott_of_multi_items_on_a_domain_of_a_calibrated_design_is_r
         for q, items in (("dm", ("d1", "d2", "d3")), ("dmr", ("d1r", "d2r"))):
             for m in items:
                 _check(t, q, ITEMS[m], f"{name}_{m}_domain_{by}")
+
+
+def test_banner_rao_scott_on_data_whose_index_is_not_0_to_n_is_rs():
+    # a design built from a filtered or re-indexed data frame: the test's
+    # domain design must follow the rows, not positions (chisq.json, R svychisq)
+    spec = load_json("chisq.json")["designs"]["dstrat"]
+    d = design_from_spec(spec)
+    data = d.data.copy()
+    data.index = [f"école {k}" for k in range(len(data) - 1, -1, -1)]
+    d = type(d)(data, weights=spec["weights"], strata=spec["strata"], fpc=spec["fpc"])
+    t = banner(d, ["sch.wide"], ["stype"], min_base=0)
+    res = next(c for c in load_json("chisq.json")["cases"] if c["id"] == "dstrat_sch.wide_stype_F")["result"]
+    row = t.chisq.iloc[0]
+    assert_close([row["statistic"], row["ndf"], row["ddf"], row["p_value"]],
+                 [res["statistic"], res["parameter"]["ndf"], res["parameter"]["ddf"], res["p_value"]], 1e-6)
