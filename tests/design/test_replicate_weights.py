@@ -68,6 +68,16 @@ def test_hadamard_matrix_is_rs(ref):
     np.testing.assert_array_equal(S @ S.T, order * np.eye(order, dtype=np.int64))
 
 
+def test_hadamard_matrix_is_rs_for_every_size():
+    # R's matrix for n = 0..400, 500, 997, 1000, 1500, 2000, as its order and an
+    # exact weighted checksum of its 0/1 entries (extra_hadamard.json)
+    for ref in R.load_json("extra_hadamard.json")["hadamard"]:
+        H = hadamard(ref["n"])
+        i, j = np.indices(H.shape) + 1
+        checksum = int(np.sum(H.astype(np.int64) * ((7919 * i + 104729 * j) % 65521)))
+        assert (H.shape[0], checksum) == (ref["order"], ref["checksum"]), f"n = {ref['n']}"
+
+
 @pytest.mark.parametrize("case_id", IDS)
 def test_nonlinear_replicate_se_against_r(case_id):
     """SE of a mean and a ratio: they differ with the half-samples, the scale or rscales."""
