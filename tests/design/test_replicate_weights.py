@@ -76,6 +76,7 @@ def test_hadamard_matrix_is_rs_for_every_size():
         i, j = np.indices(H.shape) + 1
         checksum = int(np.sum(H.astype(np.int64) * ((7919 * i + 104729 * j) % 65521)))
         assert (H.shape[0], checksum) == (ref["order"], ref["checksum"]), f"n = {ref['n']}"
+        assert H.dtype == np.int8  # as documented: 0/1 entries, one byte each
 
 
 @pytest.mark.parametrize("case_id", IDS)
