@@ -72,31 +72,10 @@ _OPTIONS_DOC = """\
         on the design df). ``Table.to_frame("tidy")`` always has them."""
 
 
-# Over 80 lines by its docstring only (parameters, R references, examples): the code is
-# some 35 lines, the steps in the helpers below.
-def banner(
-    design,
-    rows,
-    cols,
-    *,
-    spec=None,
-    base=None,
-    base_label=None,
-    cells="column%",
-    letters=True,
-    alpha=(0.05, 0.01),
-    adjust=None,
-    versus="columns",
-    min_base=30,
-    hide_small=False,
-    show_missing=None,
-    chisq=True,
-    digits=0,
-    mean_digits=1,
-    source=None,
-    means=True,
-    ci=False,
-):
+def banner(design, rows, cols, *, spec=None, base=None, base_label=None, cells="column%",
+           letters=True, alpha=(0.05, 0.01), adjust=None, versus="columns", min_base=30,
+           hide_small=False, show_missing=None, chisq=True, digits=0, mean_digits=1, source=None,
+           means=True, ci=False):
     """A banner table: questions down the side, total and breakdown groups across.
 
     Parameters
@@ -152,18 +131,31 @@ def banner(
     data = design.data
     n = len(data)
     w = np.asarray(design.weights, dtype=float)
-    nonzero = w != 0  # the rows R's domains hold: a negative weight counts, with its sign
     columns, empty_columns = banner_columns(data, spec, cols, n, w)
-    column_masks = np.column_stack([c.mask for c in columns])  # (n, C) domains of the columns
-    vcov_plan = design.domain_plan(column_masks)  # shared by every question's total_vcov
     opts = _design_options(opts, design, spec, cols, empty_columns, chisq=chisq)
     study = dict(getattr(spec, "study", None) or {}) if spec is not None else {}
-    unit = study.get("unit") or "répondants"
+    out = _question_rows(design, spec, rows, columns, opts, w, chisq=chisq,
+                         unit=study.get("unit") or "répondants", show_missing=show_missing,
+                         base=base, base_label=base_label, domain=domain, means=means)
+    table = out.table(columns, opts, _source_line(study, source),
+                      synthetic=bool(data.attrs.get("synthetic", False)))
+    # stacked years (ramlab.stack): an answer a year did not offer is missing there
+    return mask_not_asked(table, data, spec)
+
+
+def _question_rows(design, spec, rows, columns, opts, w, *, chisq, unit, show_missing, base,
+                   base_label, domain, means):
+    """Every question's rows, estimates, letters and covariance, gathered in one _Rows."""
+    data = design.data
+    nonzero = w != 0  # the rows R's domains hold: a negative weight counts, with its sign
+    column_masks = np.column_stack([c.mask for c in columns])  # (n, C) domains of the columns
+    vcov_plan = design.domain_plan(column_masks)  # shared by every question's total_vcov
+    engine = design.variance_engine
     out = _Rows()
     for row in rows:
         block = resolve_question(
-            data, spec, row, show_missing=show_missing, base=base, base_label=base_label, n=n,
-            domain=domain, means=means,
+            data, spec, row, show_missing=show_missing, base=base, base_label=base_label,
+            n=len(data), domain=domain, means=means,
         )
         block.columns_used = columns_used(spec, row)
         res, marks, keep, empty_notes = _estimate_question(
@@ -172,13 +164,9 @@ def banner(
         out.questions[block.id] = _question_info(block, spec, data, row, show_missing, unit, w,
                                                  row_keys, res, domain)
         out.questions[block.id].empty_notes = empty_notes
-        engine = design.variance_engine
         out.covariances[block.id] = QuestionCovariance(res.V, row_pos, res.gradients, keep,
                                                        None if engine.linearised else engine.vcov_of)
-    table = out.table(columns, opts, _source_line(study, source),
-                      synthetic=bool(data.attrs.get("synthetic", False)))
-    # stacked years (ramlab.stack): an answer a year did not offer is missing there
-    return mask_not_asked(table, data, spec)
+    return out
 
 
 def _design_options(opts, design, spec, cols, empty_columns, *, chisq):
