@@ -7,7 +7,11 @@ references (tests/fixtures/r/extra_banner_chisq.R) are R's
 ``svychisq(~item + banner, subset(design, sub-base), statistic = "F")`` for a
 single-choice question with an excluded "NSP", the items of a grid and of a
 multi-response question, on dstrat and dclus1 calibrated by raking, and on
-dstrat itself, where each test is made on its domain design.
+dstrat itself, where each test is made on its domain design. A
+multi-response item's test is that of the percentage the table shows: chosen
+against not chosen on the question's respondents (R:
+``svychisq(~chosen + banner, subset(update(design, chosen = item %in% "Oui"),
+respondents))``), whatever the item's categories.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ def _answers(df):
     df.loc[outside & (snum % 2 == 0), "d1"] = np.nan
     df.loc[outside & (snum % 3 == 0), "d2"] = np.nan
     df.loc[snum % 5 == 1, "d3"] = np.nan
+    df["n1"] = yes_no(df["api99"] > 700, snum % 4 == 0, snum % 13 == 0)
+    df["n2"] = yes_no(df["meals"] > 40, snum % 6 == 0, snum % 10 == 3)
     for c in ("m1", "m2", "d1", "d2"):  # the same answers, levels Oui, Non
         df[c + "r"] = df[c].cat.reorder_categories(["Oui", "Non"])
     # not categorical: the single-choice answers as text, the items as 0/1
@@ -80,13 +86,14 @@ def _calibrated(name):
 
 
 ITEMS = {"g1": "Objectifs", "g2": "Repas", "g3": "Langue", "m1": "Progrès", "m2": "Cantine",
-         "m3": "Effectif", "d1": "Progrès", "d2": "Cantine", "d3": "Effectif"}
+         "m3": "Effectif", "d1": "Progrès", "d2": "Cantine", "d3": "Effectif", "n1": "Progrès",
+         "n2": "Cantine"}
 ITEMS.update({c + suffix: ITEMS[c] for c in ("m1", "m2", "d1", "d2") for suffix in "rf"})
 
 
-def _multi(qid, columns):
+def _multi(qid, columns, **options):
     return Question(id=qid, text="Choix multiples", type="multi", columns=columns,
-                    item_labels={c: ITEMS[c] for c in columns})
+                    item_labels={c: ITEMS[c] for c in columns}, **options)
 
 
 def _spec():
@@ -102,6 +109,7 @@ def _spec():
         _multi("mf", ("m1f", "m2f")),  # 0/1 columns
         _multi("dm", ("d1", "d2", "d3")),
         _multi("dmr", ("d1r", "d2r")),
+        _multi("n", ("n1", "n2"), missing=["NSP"]),  # Oui/Non/NSP, NSP excluded
     ]
     return SimpleNamespace(questions={q.id: q for q in questions},
                            bases={"ensemble": Base("ensemble", "Ensemble")},
@@ -171,3 +179,15 @@ def test_banner_rao_scott_on_data_whose_index_is_not_0_to_n_is_rs():
     row = t.chisq.iloc[0]
     assert_close([row["statistic"], row["ndf"], row["ddf"], row["p_value"]],
                  [res["statistic"], res["parameter"]["ndf"], res["parameter"]["ddf"], res["p_value"]], 1e-6)
+
+
+def test_banner_rao_scott_of_a_multi_item_coded_oui_non_nsp_tests_its_percentage_as_r(calibrated):
+    # items of three categories, "NSP" excluded: a respondent who answered
+    # "NSP" or nothing to this item but answered the other one is "not chosen",
+    # as in the item's percentage; who answered neither is out of its base
+    name, d = calibrated
+    t = banner(d, ["n"], BANNER, spec=_spec(), min_base=0)
+    assert len(t.chisq) == 2 * 2
+    for by in BANNER:
+        for m in ("n1", "n2"):
+            _check(t, "n", ITEMS[m], f"{name}_{m}_{by}")

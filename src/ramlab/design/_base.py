@@ -562,8 +562,11 @@ class SurveyDesign(abc.ABC):
 
         Parameters
         ----------
-        row, col : str
-            Columns. Rows with a missing value in either are left out.
+        row, col : str or pandas.Series
+            Columns, or one value per row with the data's index (named by the
+            Series' name), e.g. ``design.data["q1"] == "Oui"``: R's
+            ``svychisq`` of a variable added with ``update()``. Rows with a
+            missing value in either are left out.
         statistic : {"F", "Chisq", "Wald", "adjWald"}
             "F": Rao-Scott second-order correction, Pearson X^2 / tr(Delta)
             on F(d0, d0 * nu) with d0 = tr(Delta)^2 / tr(Delta^2);

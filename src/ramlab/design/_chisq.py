@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from ramlab.design._columns import categorical_column, factor_codes
+from ramlab.design._columns import aligned, categorical_column, factor_codes
 from ramlab.errors import WeightError
 
 __all__ = ["CHISQ_STATISTICS", "ChisqResult", "chisq", "chisq_from_totals", "chisqsum_sf", "fsum_sf"]
@@ -56,12 +57,21 @@ def _chisq_not_computable(row, col, statistic):
                                     "than two categories with a positive weight")
 
 
+def _codes(design, x, role):
+    """Factor codes of a test's variable and its name: a column, or a Series on the data's index."""
+    if isinstance(x, pd.Series):
+        name = role if x.name is None else x.name
+        frame = aligned(x, design.data.index, role).to_frame(name)
+        return factor_codes(categorical_column(frame, name, role))[0], name
+    return factor_codes(categorical_column(design.data, x, role))[0], x
+
+
 def chisq(design, row, col, *, statistic):
     """:meth:`Design.chisq` (R ``svychisq``): see its docstring."""
     if statistic not in CHISQ_STATISTICS:
         raise ValueError(f"statistic must be one of {CHISQ_STATISTICS}, not {statistic!r}")
-    rc, _ = factor_codes(categorical_column(design.data, row, "row variable"))
-    cc, _ = factor_codes(categorical_column(design.data, col, "column variable"))
+    rc, row = _codes(design, row, "row variable")
+    cc, col = _codes(design, col, "column variable")
     miss = (rc < 0) | (cc < 0)
     d = design.subset(~miss) if (miss & (design.weight_values != 0)).any() else design
     w = d.weight_values

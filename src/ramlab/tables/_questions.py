@@ -62,9 +62,6 @@ class Block:
     numeric_ok: np.ndarray | None = None
     spec_base: bool = True  # a base of the spec; else the note counts the rows tabulated
     columns_used: list = field(default_factory=list)  # data columns of the question
-    # multi-response items coded from a categorical column: column -> (code of the
-    # selected answer, whether the item is answered exactly by the question's respondents)
-    item_answers: dict = field(default_factory=dict)
 
     @property
     def width(self):
@@ -379,8 +376,8 @@ def _multi(data, q, *, show, mask):
         answers = []
     else:
         answers = [_item_answers(data[c], c, row, selected, missing) for c in columns]
-        answered = ~np.logical_and.reduce([na for _, na, _ in answers])
-        Y = [sel for sel, _, _ in answers]
+        answered = ~np.logical_and.reduce([na for _, na in answers])
+        Y = [sel for sel, _ in answers]
         labels = [item_labels.get(c, _variable_label(data, None, c)) for c in columns]
         keys = list(columns)
     z = answered & mask
@@ -408,20 +405,14 @@ def _multi(data, q, *, show, mask):
     a = np.zeros(K)
     a[:I] = 1.0
     estimates.append(Estimate("", count_label or ROW_LABELS["answers"], "answers", a, b, 0))
-    block = Block(row, text, "multi", atoms, estimates, [("", "", b)], mask, "")
-    for c, (_, _, coded) in zip(columns, answers):
-        if coded is not None:  # for the Rao-Scott tests: is the item's answer an atom?
-            codes, chosen = coded
-            block.item_answers[c] = (chosen, not (((codes >= 0) != z) & mask).any())
-    return block
+    return Block(row, text, "multi", atoms, estimates, [("", "", b)], mask, "")
 
 
 def _item_answers(series, column, row, selected, missing):
-    """(selected, unanswered, coding) of a multi-response item column: two (n,) bools, and
-    (codes, code of the selected answer) for a categorical column (else None)."""
+    """(selected, unanswered) of a multi-response item column: two (n,) bools."""
     if not isinstance(series.dtype, pd.CategoricalDtype):
         values = _selected(series, column, row)
-        return values == 1, np.isnan(values), None
+        return values == 1, np.isnan(values)
     cats = [str(c) for c in series.cat.categories]
     chosen = _chosen(cats, column, row, selected)
     codes = series.cat.codes.to_numpy()
@@ -430,7 +421,7 @@ def _item_answers(series, column, row, selected, missing):
     unanswered = codes < 0
     if drop:
         unanswered |= np.isin(codes, drop)
-    return codes == k, unanswered, (codes, k)
+    return codes == k, unanswered
 
 
 def _chosen(cats, column, row, selected):

@@ -231,19 +231,32 @@ def chisq_records(design, block, columns, w, opts, T=None, V=None, nonzero=None)
     """Rao-Scott tests (``Design.chisq``) of each question/item against each banner variable.
 
     Each test is R's ``svychisq(~row + col, subset(design, mask))``, the mask
-    being the question's base without the respondents whose answer is an
-    excluded missing category ("Ne sait pas") or whose banner group is not
-    shown. Rows with a true missing value (NaN) stay in the domain and the
-    test leaves them out (its denominator df counts the PSUs of the whole
-    sub-base).
+    being the question's base without the rows whose banner group is not
+    shown, and:
+
+    * for a single-choice question or a grid item, ``row`` is the answer,
+      and the mask leaves out the respondents whose answer is an excluded
+      missing category ("Ne sait pas"). Rows with a true missing value (NaN)
+      stay in the domain and the test leaves them out (its denominator df
+      counts the PSUs of the whole sub-base);
+    * for an item of a multi-response question (one column per item), the
+      test is that of the percentage the table shows: ``row`` is "chosen"
+      (the item's selected answer) against "not chosen", on the
+      percentage's base, the question's respondents (those who answered at
+      least one item; the estimate's ``b``). A respondent who left this
+      item blank or answered an excluded missing code ("NSP") is "not
+      chosen"; whatever the item's categories (Oui/Non/NSP), the test has
+      two levels. R: ``svychisq(~chosen + col, subset(update(design, chosen
+      = item %in% "Oui"), respondents))``.
 
     On a calibrated design the domain design keeps every row (R sets
     ``prob = Inf`` outside), so the covariance of the test's cell totals is
     a block of the question's joint covariance ``V`` of the atom totals
-    ``T`` (one row of atoms per cell, checked on the data): the test is
+    ``T`` (one row of atoms per cell: the answers' atoms; a multi-response
+    item's ``a`` and ``b - a``): the test is
     :func:`ramlab.design.chisq_from_totals` of these, the formulas of
-    ``Design.chisq``. Otherwise (or when the cells are not atoms)
-    ``design.subset(mask).chisq(column, banner_col)``.
+    ``Design.chisq``. Otherwise (or when a single/grid answer is not an
+    atom) ``design.subset(mask).chisq(row, banner_col)``.
 
     A table with a negative cell (negative weights) is not tested (NaN), where
     R's ``svychisq`` stops.
@@ -255,16 +268,16 @@ def chisq_records(design, block, columns, w, opts, T=None, V=None, nonzero=None)
     # proportions (R svychisq.svyrep.design): Design.chisq, not the totals' V
     factored = T is not None and V is not None and design.is_calibrated and design.variance_engine.linearised
     in_base = block.base_mask & (w != 0 if nonzero is None else nonzero)
-    targets = _chisq_targets(design.data, block, factored, in_base)
+    targets = _chisq_targets(design.data, block, factored)
     records = []
     for var, cols in variables.items():
         banner_col = opts.banner_data_column(var)
         fast = factored and isinstance(design.data[banner_col].dtype, pd.CategoricalDtype)
         hidden_group = None
-        for item, column, drop, levels in targets:
+        for item, row, drop, levels in targets:
             if fast and levels is not None:
                 res = _chisq_factored(levels, cols, block.width, T, V, opts,
-                                      names=(column, banner_col))
+                                      names=(getattr(row, "name", row), banner_col))
             else:
                 if hidden_group is None:
                     in_groups = np.zeros(len(w), dtype=bool)
@@ -273,7 +286,7 @@ def chisq_records(design, block, columns, w, opts, T=None, V=None, nonzero=None)
                     hidden_group = ~in_groups & design.data[banner_col].notna().to_numpy()
                 mask = in_base & ~drop() & ~hidden_group
                 try:
-                    res = design.subset(pd.Series(mask, index=design.data.index)).chisq(column, banner_col)
+                    res = design.subset(pd.Series(mask, index=design.data.index)).chisq(row, banner_col)
                 except WeightError:  # a negative cell: R's svychisq refuses the table
                     if not (w < 0).any():
                         raise
@@ -293,8 +306,9 @@ def chisq_records(design, block, columns, w, opts, T=None, V=None, nonzero=None)
     return records
 
 
-def _chisq_targets(data, block, factored, in_base):
-    """The tested items: (item label, data column, rows to drop (a function), level atoms or None)."""
+def _chisq_targets(data, block, factored):
+    """The tested items: (item label, row variable (a column, or a Series named by it), rows to
+    drop (a function), level atoms or None)."""
     used = list(block.columns_used or [])
     targets = []
 
@@ -314,10 +328,11 @@ def _chisq_targets(data, block, factored, in_base):
             targets.append((label, col, unanswered(col, b), levels))
     elif block.type == "multi":
         items = [e for e in block.estimates if e.kind == "category"]
-        if len(items) == len(used):  # one 0/1 column per item (not a delimited set)
+        if len(items) == len(used):  # one column per item (not a delimited set)
             for e, col in zip(items, used):
-                levels = _item_levels(data[col], col, block, e.a, in_base) if factored else None
-                targets.append((e.label, col, lambda: np.zeros(len(in_base), dtype=bool), levels))
+                # the percentage a / b: chosen (a) against not chosen (b - a), on its base b
+                chosen = pd.Series(block.atom_sums(e.a) > 0, index=data.index, name=col)
+                targets.append((e.label, chosen, lambda b=e.b: ~(block.atom_sums(b) > 0), [e.a, e.b - e.a]))
     return targets
 
 
@@ -354,38 +369,3 @@ def _category_levels(series, block, group):
             return None
         found[cats.index(e.label)] = e.a
     return [found[k] for k in sorted(found)]
-
-
-def _item_levels(series, column, block, a, in_base):
-    """Atom vectors of the two answers of a multi-response item, in category order.
-
-    The item's atom ``atoms @ a`` must be one category and the respondent atom
-    (last column) the item's non-missing rows, on every row of the base:
-    then the cells of the test are atoms. None otherwise. An item that the
-    question coded from its categories (``block.item_answers``) says so
-    without a pass over the data.
-    """
-    if not isinstance(series.dtype, pd.CategoricalDtype) or len(series.cat.categories) != 2:
-        return None
-    i = int(np.argmax(a))
-    if np.count_nonzero(a) != 1 or a[i] != 1.0:
-        return None
-    z_atom = np.zeros_like(a)
-    z_atom[-1] = 1.0
-    chosen, agrees = block.item_answers.get(column, (None, False))
-    if agrees:
-        return [a, z_atom - a] if chosen == 0 else [z_atom - a, a]
-    codes = series.cat.codes.to_numpy()
-    last = np.zeros(len(a))
-    last[-1] = 1.0
-    z = block.atom_sums(last) > 0
-    y = block.atom_sums(a)
-    if (((codes >= 0) != z) & in_base).any() or ((y != 0) & (y != 1)).any():
-        return None
-    y = y > 0
-    for chosen in (0, 1):
-        if not (((codes == chosen) != y) & in_base).any():
-            sel, other = a, z_atom - a
-            return [sel, other] if chosen == 0 else [other, sel]
-    return None
-
