@@ -13,10 +13,12 @@ whole stratum of such rows, and a whole PSU without fpc.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import _rref as R
 from ramlab.design import Design
+from ramlab.errors import ColumnNotFoundError, DesignError, WeightError
 
 EXTRA = R.load_json("extra_chisq.json")
 
@@ -47,3 +49,138 @@ def test_chisq_missing_answers_of_weight_zero_as_r(case):
         R.assert_close(out.df, [par["ndf"], par["ddf"]], 1e-8, what="(ndf, ddf)")
     else:
         assert out.df == par["df"]
+
+
+# ------------------------------------------- rows of missing answers left out
+# R's svychisq takes the cell totals' variance on design[!is.na, ]
+# (svymean(na.rm = TRUE)), which drops every row of a missing answer, whatever
+# its weight: it matters for a stratum left with one PSU under
+# survey.adjust.domain.lonely, and for rows that only the replicates weigh.
+NA_RM = EXTRA["na_rm_cases"]
+
+
+def _check(out, res):
+    R.assert_close(out.statistic, res["statistic"], 1e-8, what="statistic")
+    R.assert_close(out.p_value, res["p_value"], 1e-8, what="p-value")
+    par = res["parameter"]
+    if "ndf" in par:
+        R.assert_close(out.df, [par["ndf"], par["ddf"]], 1e-8, what="(ndf, ddf)")
+    else:
+        assert out.df == par["df"]
+
+
+def _with_missing(name, rows, weight):
+    data = R.load_data(name)
+    rows = np.asarray(rows) - 1
+    data["sch.wide"] = data["sch.wide"].astype(object)
+    data.loc[rows, "sch.wide"] = np.nan
+    if weight is not None:
+        data["pw0"] = data[weight]
+        data.loc[rows, "pw0"] = 0.0
+    return data
+
+
+@pytest.mark.parametrize("statistic", ["F", "Chisq"])
+def test_chisq_drops_rows_of_missing_answers_in_a_lonely_domain_as_r(statistic):
+    case = NA_RM["domain_lonely"]
+    data = _with_missing("apistrat", case["zero_rows"], "pw")
+    d = Design(data, strata="stype", weights="pw0", fpc="fpc", lonely_psu="adjust",
+               lonely_psu_domain="adjust")
+    _check(d.chisq("sch.wide", "awards", statistic=statistic), case["result"][statistic])
+
+
+def test_total_of_a_domain_with_one_psu_left_in_a_stratum_as_r():
+    """The cell totals' covariance (factored form) of a domain whose stratum keeps one PSU."""
+    case = NA_RM["domain_lonely"]
+    data = _with_missing("apistrat", case["zero_rows"], "pw")
+    d = Design(data, strata="stype", weights="pw0", fpc="fpc", lonely_psu="adjust",
+               lonely_psu_domain="adjust")
+    out = d.subset(data["sch.wide"].notna().to_numpy()).total("awards")
+    R.assert_close(out["estimate"].to_numpy(), case["total"]["estimate"], 1e-10, what="total")
+    R.assert_close(out["se"].to_numpy(), case["total"]["se"], 1e-10, what="SE")
+
+
+@pytest.mark.parametrize("statistic", ["F", "Chisq"])
+def test_chisq_drops_rows_only_the_replicates_weigh_as_r(statistic):
+    from ramlab.design import ReplicateDesign
+
+    case = NA_RM["replicate_zero_weight"]
+    data = _with_missing("apiclus1", case["zero_rows"], "pw")
+    # R as.svrepdesign's JK1 replicate j: PSU j deleted, the others weigh 15 / 14 more
+    reps = np.column_stack([np.where(data["dnum"] == p, 0.0, data["pw"] * 15 / 14)
+                            for p in data["dnum"].unique()])
+    rd = ReplicateDesign.from_replicates(data, data["pw0"].to_numpy(), reps, type="JK1",
+                                         scale=14 / 15, rscales=np.ones(15))
+    _check(rd.chisq("sch.wide", "stype", statistic=statistic), case["result"][statistic])
+
+
+@pytest.mark.parametrize("statistic", ["F", "Chisq"])
+def test_chisq_with_missing_answers_on_weights_of_one_as_r(statistic):
+    case = NA_RM["weights_one"]
+    d = Design(_with_missing("apiclus1", case["na_rows"], None), ids="dnum")
+    _check(d.chisq("sch.wide", "stype", statistic=statistic), case["result"][statistic])
+
+
+def test_chisq_of_a_domain_whose_answers_are_all_missing_is_blank():
+    """No row of nonzero weight left: nothing to test (Design.chisq's docstring), not an error."""
+    data = R.load_data("apiclus1")
+    data["sch.wide"] = data["sch.wide"].astype(object)
+    data.loc[data["stype"] == "E", "sch.wide"] = np.nan
+    d = Design(data, ids="dnum", weights="pw", fpc="fpc")
+    out = d.subset(data["stype"] == "E").chisq("sch.wide", "awards")
+    assert np.isnan(out.statistic) and np.isnan(out.p_value)
+    assert out.method.startswith("not computable")
+
+
+# ------------------------------------------------------------ negative weights
+NEG = EXTRA["negative_cells"]
+
+
+def _negative():
+    """dstrat calibrated to a mean api99 of 900 (negative weights where api99 < 569)."""
+    data = R.load_data("apistrat")
+    data["low"] = np.where(data["api99"] < 569, "TRUE", "FALSE")
+    data["mealcat"] = pd.cut(data["meals"], [0, 25, 50, 75, 100], include_lowest=True)
+    d = Design(data, strata="stype", weights="pw", fpc="fpc")
+    return d.calibrate({"api99": 6194 * 900.0}, method="linear", population=6194.0)
+
+
+def test_chisq_refusal_counts_the_negative_cells_and_rows():
+    """R's svytable: 3 negative cells (and one of 0) from 56 rows of negative weight (and 50 of 0)."""
+    r = NEG["refused"]
+    assert r["error"] == "all entries of 'x' must be nonnegative and finite"
+    assert (r["negative_cells"], r["zero_cells"], r["negative_weight_rows"], r["zero_weight_rows"]) == (3, 1, 56, 50)
+    d = _negative()
+    with pytest.raises(WeightError) as e:
+        d.subset(d.data["stype"] != "H").chisq("mealcat", "low")
+    msg = (f"chisq of 'mealcat' by 'low': 3 cells of the weighted table are negative "
+           f"(min {min(r['table']):.6g}), from 56 rows of negative weight; ")
+    assert str(e.value).startswith(msg)
+    assert e.value.variable == "weight"
+
+
+def test_chisq_with_one_level_left_is_blank_even_on_negative_cells():
+    """R: F = NaN, p-value NA (a table of one level of low, every cell negative); no refusal."""
+    r = NEG["one_level"]
+    assert r["result"]["statistic"] is None and r["result"]["p_value"] is None
+    assert max(r["table"]) == 0 and min(r["table"]) < 0
+    d = _negative()
+    out = d.subset(d.data["low"] == "TRUE").chisq("low", "sch.wide")
+    assert np.isnan(out.statistic) and np.isnan(out.p_value)
+
+
+# --------------------------------------------------------------- bad arguments
+def test_chisq_errors_name_the_argument_and_the_column():
+    d = R.design_from_spec(R.load_json("chisq.json")["designs"]["dclus1"])
+    with pytest.raises(ValueError, match=r"^statistic must be one of \('F', 'Chisq', 'Wald', 'adjWald', "
+                                         r"'saddlepoint'\), not 'lincom'$"):
+        d.chisq("sch.wide", "stype", statistic="lincom")
+    with pytest.raises(ColumnNotFoundError, match=r"^row variable column 'schwide' is not in the data; "
+                                                   r"columns starting alike: 'sch.wide'$"):
+        d.chisq("schwide", "stype")
+    with pytest.raises(ColumnNotFoundError, match=r"^column variable column 'stipe' is not in the data"):
+        d.chisq("sch.wide", "stipe")
+    with pytest.raises(DesignError, match=r"^row variable 'api00' is a int64 column"):
+        d.chisq("api00", "stype")
+    with pytest.raises(DesignError, match=r"^column variable 'api00' is a int64 column"):
+        d.chisq("stype", "api00")

@@ -73,7 +73,7 @@ def chisq(design, row, col, *, statistic):
     rc, row = _codes(design, row, "row variable")
     cc, col = _codes(design, col, "column variable")
     miss = (rc < 0) | (cc < 0)
-    d = design.subset(~miss) if (miss & (design.weight_values != 0)).any() else design
+    d = design.subset(~miss) if miss.any() else design
     w = d.weight_values
     pos = w != 0  # negative weights (unbounded linear calibration) count, as in R
     # levels with a nonzero weight, in factor order

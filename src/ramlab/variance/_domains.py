@@ -204,6 +204,8 @@ def _factor(engine, codes, table, max_cells):
     rs = engine.row_psu_scale
     if rs is None:
         return None
+    if engine.rows is not None and getattr(engine.structure, "lonely_psu_domain", None) == "adjust":
+        return None  # a stratum may have one PSU among the domain's rows: dense path
     cals = engine.calibrations
     if not all(cal.model.is_categorical for cal in cals):
         return None
