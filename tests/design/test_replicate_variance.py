@@ -1,0 +1,64 @@
+"""The replicate variance of domains, against R (R ``svrVar``, ``[.svyrep.design``).
+
+R: ``tests/fixtures/r/extra_replicate_variance.R``. A domain of a domain keeps
+the rows of both; a replicate whose estimate is undefined (the domain has no
+row it weighs) is left out of the variance, as R's ``svrVar`` discards NA
+replicates with a warning; a replicate of rscale 0 leaves the centre.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import _rref as R
+from ramlab import Design, ReplicateDesign
+
+FIX = R.load_json("extra_replicate_variance.json")
+CASES = {c["id"]: c["result"] for c in FIX["cases"]}
+
+
+def _rclus1():
+    spec = FIX["designs"]["dclus1"]
+    d = Design(R.load_data(spec["data"]), ids=spec["ids"], weights=spec["weights"], fpc=spec["fpc"])
+    return d.replicate("JK1")
+
+
+def _close(out, ref, what):
+    R.assert_close(out["estimate"].to_numpy(), ref["estimate"], 1e-10, what=f"{what} estimate")
+    R.assert_close(out["se"].to_numpy(), ref["se"], 1e-9, atol=1e-9, what=f"{what} SE")
+
+
+def test_a_domain_of_a_domain_keeps_the_rows_of_both_as_r():
+    r = CASES["subset_of_subset_jk1"]
+    rep = _rclus1()
+    data = rep.data
+    # the second condition also holds for schools outside the first domain
+    assert ((data["api00"] > 700) & (data["stype"] != "E")).any()
+    dom = rep.subset((data["stype"] == "E").to_numpy()).subset((data["api00"] > 700).to_numpy())
+    assert dom.n_held_rows == r["nrow"]
+    assert dom.degf() == r["degf"]
+    _close(dom.mean("api00"), r["mean"], "mean")
+    _close(dom.total("enroll"), r["total"], "total")
+
+
+def test_degrees_of_freedom_of_a_domain_of_one_row_and_of_none_as_r():
+    rep = _rclus1()
+    one = CASES["one_school_jk1"]
+    assert rep.subset((rep.data["snum"] == one["snum"]).to_numpy()).degf() == one["degf"] == 0
+    assert rep.subset((rep.data["api00"] > 2000).to_numpy()).degf() == CASES["empty_domain_jk1"]["degf"] == -1
+
+
+@pytest.mark.parametrize("mse", [False, True], ids=["centre_mean", "mse"])
+def test_a_replicate_of_rscale_0_leaves_the_centre_as_r(mse):
+    """R ``svrVar``: the centre is the mean of the replicates with ``rscales > 0`` (or, mse, the estimate)."""
+    spec = FIX["designs"]["small"]
+    df = pd.DataFrame(spec["data"])
+    d = ReplicateDesign(df, repweights=spec["repweights"], weights=spec["weights"], type=spec["type"],
+                        scale=spec["scale"], rscales=spec["rscales"], mse=mse)
+    r = CASES["other_rscales_with_zero" + ("_mse" if mse else "")]
+    _close(d.mean("y"), r["mean"], "mean")
+    _close(d.total("y"), r["total"], "total")
