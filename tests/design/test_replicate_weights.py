@@ -68,14 +68,25 @@ def test_hadamard_matrix_is_rs(ref):
     np.testing.assert_array_equal(S @ S.T, order * np.eye(order, dtype=np.int64))
 
 
+def _checksum(H):
+    # extra_hadamard.R's exact weighted sum of the 0/1 entries, i and j from 1,
+    # by blocks of rows (the order 7920 has 63 million entries)
+    j = np.arange(1, H.shape[1] + 1)
+    total = 0
+    for start in range(0, H.shape[0], 512):
+        i = np.arange(start + 1, min(start + 512, H.shape[0]) + 1)[:, None]
+        total += int(np.sum(H[start:start + 512] * ((7919 * i + 104729 * j) % 65521)))
+    return total
+
+
 def test_hadamard_matrix_is_rs_for_every_size():
-    # R's matrix for n = 0..400, 500, 997, 1000, 1500, 2000, as its order and an
-    # exact weighted checksum of its 0/1 entries (extra_hadamard.json)
+    # R's matrix for n = 0..400, 500, 997, 1000, 1500, 2000 and 7908, as its
+    # order and an exact weighted checksum of its 0/1 entries
+    # (extra_hadamard.json); n = 7908 needs 7919, the largest prime of R's
+    # paley() (its order is 7920)
     for ref in R.load_json("extra_hadamard.json")["hadamard"]:
         H = hadamard(ref["n"])
-        i, j = np.indices(H.shape) + 1
-        checksum = int(np.sum(H.astype(np.int64) * ((7919 * i + 104729 * j) % 65521)))
-        assert (H.shape[0], checksum) == (ref["order"], ref["checksum"]), f"n = {ref['n']}"
+        assert (H.shape[0], _checksum(H)) == (ref["order"], ref["checksum"]), f"n = {ref['n']}"
         assert H.dtype == np.int8  # as documented: 0/1 entries, one byte each
 
 

@@ -110,10 +110,9 @@ def hadamard(n):
     ndarray of int8 (m, m)
         m > n; first row all 1.
     """
-    m = n - n % 4
-    for size in _SIZES:
-        if m < size <= m + 4:
-            return _stored(size)
+    # R first returns a stored matrix when n is at most 4 below its order; the
+    # rule below then picks that order too (4 doubled twice for 16: the same
+    # matrix), so that shortcut is left out
     sizes = [size * 2 ** max(0, math.ceil(math.log2((n + 1) / size))) for size in _SIZES]
     best = int(np.argmin([s - n for s in sizes]))
     H = _paley(n, sizes[best]) if sizes[best] - n > 4 else None
