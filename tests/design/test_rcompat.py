@@ -65,7 +65,7 @@ def test_uniroot_equals_r_uniroot(case):
         def f(x):
             return np.count_nonzero(v <= x) / v.size - p
     elif case["f"] == "kink":
-        r, up, down, pu, pd = case["r"], case["up"], case["down"], case["pu"], case["pd"]
+        r, up, down, pu, pd = float(case["r"]), case["up"], float(case["down"]), case["pu"], case["pd"]
 
         def f(x):  # the R function's products, in its order
             d = x - r
@@ -74,19 +74,19 @@ def test_uniroot_equals_r_uniroot(case):
                 v = v * (d if d > 0 else -d)
             return v
     elif case["f"] == "asym":
-        r, up, down = case["r"], case["up"], case["down"]
+        r, up, down = float(case["r"]), case["up"], float(case["down"])
 
         def f(x):
             return up if x > r else (-down if x < r else 0.0)
     elif case["f"] == "sign":
-        r = case["r"]
+        r = float(case["r"])
 
         def f(x):
             return 1 if x > r else (-1 if x < r else 0)
     else:
         f = eval("lambda x: " + case["f"])  # the R expression, same operations in Python
     kwargs = {"maxiter": case["maxiter"]} if case["maxiter_given"] else {}  # else R's default, 1000
-    root = _rcompat.uniroot(f, case["lower"], case["upper"], float(case["tol"]), **kwargs)
+    root = _rcompat.uniroot(f, float(case["lower"]), float(case["upper"]), float(case["tol"]), **kwargs)
     assert root == float(case["root"])
 
 
@@ -103,10 +103,16 @@ def test_glm_intercept_equals_r_glm_fit(case):
     W = _num(case["W"])
     kwargs = {"start": case["start"]} if "start" in case else {}
     coef, ww_sum = _rcompat.glm_intercept(y, W, epsilon=case["epsilon"], maxit=case["maxit"], info=True, **kwargs)
-    assert coef == pytest.approx(_num(case["coef"])[0], rel=1e-13)
-    # summary.glm's cov.unscaled: 1 / the last iteration's working weights
-    assert 1 / ww_sum == pytest.approx(_num(case["cov_unscaled"])[0], rel=1e-13)
+    r_coef = _num(case["coef"])[0]
+    assert coef == pytest.approx(r_coef, rel=1e-13)
+    # summary.glm's cov.unscaled: 1 / the last iteration's working weights,
+    # sum(W mu (1 - mu)), whose log moves by at most |d coef| (|1 - 2 mu| <= 1):
+    # 25 iterations that do not converge (no_positive_200, coef near -27) carry
+    # R's QR and ramlab's weighted mean 3e-13 apart
+    assert 1 / ww_sum == pytest.approx(_num(case["cov_unscaled"])[0], rel=1e-13 + abs(coef - r_coef))
     assert _rcompat.glm_intercept(y, W, epsilon=case["epsilon"], maxit=case["maxit"], **kwargs) == coef
+    if (case["epsilon"], case["maxit"]) == (1e-8, 25):  # R's glm.control() defaults are glm_intercept's
+        assert _rcompat.glm_intercept(y, W, **kwargs) == coef
 
 
 def test_logit_linkinv_equals_r_binomial_linkinv():
