@@ -107,13 +107,24 @@ def test_a_row_only_replicates_weigh_counts_in_the_ratio_as_r():
 
 
 def test_a_missing_value_only_replicates_weigh_is_not_left_out_quietly():
-    """R: svyratio stops ("All replicates contained NAs"), svyquantile too ("missing values in object").
-
-    ramlab's ratio answers NaN for a missing value (its rule on every design), its quantile refuses it.
-    """
+    """R: svyratio stops ("All replicates contained NAs"), svyquantile too ("missing values in object")."""
     assert REF["other"]["zero_weight_row_missing_ratio"]["error"] == "All replicates contained NAs"
     assert REF["other"]["zero_weight_row_missing_quantile"]["error"] == "missing values in object"
     rep = _z4("z4na")
-    assert rep.ratio("y", "x")[["estimate", "se"]].isna().all(axis=None)
+    with pytest.raises(DesignError, match=r"^'y' has missing values on rows the replicate weights weigh.*na_rm=True"):
+        rep.ratio("y", "x")
     with pytest.raises(ValueError, match=r"^'y' has missing values: give na_rm=True"):
         rep.quantile("y", 0.5, ci=True)
+
+
+@pytest.mark.parametrize("case_id, call", [
+    ("weighted_row_missing_ratio", lambda d: d.ratio("y", "x")),
+    ("weighted_row_missing_ratio_denominator", lambda d: d.ratio("x", "y")),
+    ("weighted_row_missing_var", lambda d: d.var("y")),
+])
+def test_ratio_and_var_of_a_replicate_design_refuse_a_missing_value_as_r(case_id, call):
+    """R's svyratio (numerator or denominator) and svyvar stop, as its svymean and svytotal do."""
+    assert REF["other"][case_id]["error"] == "All replicates contained NAs"
+    with pytest.raises(DesignError, match=r"^'y' has missing values on rows the replicate weights weigh.*na_rm=True") as e:
+        call(_z4("z4na1"))
+    assert e.value.variable == "y"

@@ -332,7 +332,8 @@ class SurveyDesign(abc.ABC):
             One ratio per group (R ``svyby(..., svyratio, denominator =)``).
         na_rm : bool
             Leave out the rows where either is missing (a domain); otherwise
-            NaN, as R.
+            NaN, as R; on a replicate design a DesignError (R's
+            ``svyratio.svyrep.design`` stops: "All replicates contained NAs").
 
         Returns
         -------
@@ -371,7 +372,8 @@ class SurveyDesign(abc.ABC):
             Numeric columns.
         na_rm : bool
             Leave out the rows with a missing value (a domain); otherwise NaN
-            (R gives NA where a missing value enters and no finite SE). As R,
+            (R gives NA where a missing value enters and no finite SE), and
+            on a replicate design a DesignError (R's ``svyvar`` stops). As R,
             n in n / (n - 1) counts the rows of nonzero weight before the
             missing ones are left out (on a replicate design: after).
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ramlab.design._columns import as_list, column
 from ramlab.design._estimates import groups
+from ramlab.errors import DesignError
 
 __all__ = ["ratio", "variance"]
 
@@ -27,18 +28,30 @@ def _numeric(design, var):
     return s.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _domain(design, missing, na_rm):
+def _domain(design, missing, na_rm, r_function):
     """The design with the rows of missing values left out (na_rm), or None when one is weighted.
 
-    A row counts when its weight is not 0: unbounded linear calibration can
-    make weights negative, and R keeps those rows (``1 / design$prob``); on a
-    replicate design, also when only replicates weigh it.
+    ``missing`` maps each variable to its (n,) missing values. A row counts
+    when its weight is not 0: unbounded linear calibration can make weights
+    negative, and R keeps those rows (``1 / design$prob``); on a replicate
+    design, also when only replicates weigh it, and a missing value there is
+    refused, as R's ``r_function`` stops.
     """
-    if not missing.any():
+    either = np.logical_or.reduce(list(missing.values()))
+    if not either.any():
         return design
     if na_rm:
-        return design.subset(~missing)
-    return None if (missing & design.variance_engine.weighed_rows).any() else design
+        return design.subset(~either)
+    weighed = design.variance_engine.weighed_rows
+    if not (either & weighed).any():
+        return design
+    if not design.variance_engine.linearised:
+        variable = next(v for v, m in missing.items() if (m & weighed).any())
+        raise DesignError(
+            f"{variable!r} has missing values on rows the replicate weights weigh: R's "
+            f"{r_function} of a replicate design stops there (\"All replicates contained NAs\"); "
+            "give na_rm=True to leave them out", variable=variable)
+    return None
 
 
 def _ratio_domain(d, y, x):
@@ -58,13 +71,14 @@ def ratio(design, numerator, denominator, *, by=None, na_rm=False):
     """:meth:`SurveyDesign.ratio` (R ``svyratio``): see its docstring."""
     y = _numeric(design, numerator)
     x = _numeric(design, denominator)
-    missing = np.isnan(y) | np.isnan(x)
+    missing = {numerator: np.isnan(y), denominator: np.isnan(x)}
     name = f"{numerator}/{denominator}"
     if by is None:
-        est, se = _ratio_domain(_domain(design, missing, na_rm), y, x)
+        est, se = _ratio_domain(_domain(design, missing, na_rm, "svyratio"), y, x)
         return pd.DataFrame({"estimate": [est], "se": [se]}, index=pd.Index([name]))
     codes, glabels, present = groups(design, by)
-    rows = [_ratio_domain(_domain(design.subset(codes == g), missing, na_rm), y, x) for g in present]
+    rows = [_ratio_domain(_domain(design.subset(codes == g), missing, na_rm, "svyratio"), y, x)
+            for g in present]
     names = as_list(by)
     keys = [glabels[g] for g in present]
     index = pd.Index(keys, name=names[0]) if len(names) == 1 else pd.MultiIndex.from_tuples(keys, names=names)
@@ -82,8 +96,7 @@ def variance(design, variables, *, na_rm=False):
     """:meth:`SurveyDesign.var` (R ``svyvar``): see its docstring."""
     variables = as_list(variables)
     X = np.column_stack([_numeric(design, v) for v in variables])
-    missing = np.isnan(X).any(axis=1)
-    d = _domain(design, missing, na_rm)
+    d = _domain(design, {v: np.isnan(X[:, j]) for j, v in enumerate(variables)}, na_rm, "svyvar")
     # R svyvar.survey.design: n = the rows of nonzero weight of the design
     # given, counted before na.rm drops the missing ones; svyvar.svyrep.design:
     # the rows its replicate design holds once they are dropped
