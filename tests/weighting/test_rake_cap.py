@@ -235,3 +235,48 @@ def test_capped_raking_that_needs_more_than_500_sweeps():
     d = Design(df, weights="w")
     raked = d.rake(margins, cap=(1.0, 4.0), tol=1e-14)
     _assert_clipped_raking(d, margins, raked.weights, (1.0, 4.0), 1e-14)
+
+
+def _sweep_errors(d, cats, targets, hi, sweeps):
+    """The documented sweeps, written out independently of ramlab: each category of each margin in
+    turn gets the factor f with sum clip(v_i f, 0, hi) = t (solved exactly: the sum is linear in f
+    between the breakpoints hi / v_i), then the largest relative error of the margins."""
+    g = np.ones_like(d)
+    errs = []
+    for _ in range(sweeps):
+        for cat, t in zip(cats, targets):
+            for k, tk in enumerate(t):
+                v = d[cat == k] * g[cat == k]
+                bps = np.sort(hi / v)
+                sums = np.array([np.minimum(v * f, hi).sum() for f in bps])
+                j = int(np.searchsorted(sums, tk))  # the root lies below bps[j]
+                a = bps[j - 1] if j else 0.0
+                held = v * a >= hi  # rows at the limit on that segment
+                f = a + (tk - np.minimum(v * a, hi).sum()) / v[~held].sum()
+                g[cat == k] *= f
+        x = np.minimum(d * g, hi)
+        errs.append(max(np.max(np.abs(np.bincount(cat, weights=x, minlength=len(t)) - t) / t)
+                        for cat, t in zip(cats, targets)))
+    return np.array(errs)
+
+
+def test_capped_raking_that_converges_at_its_last_allowed_sweep():
+    """The docstring: a capped raking "may run max(max_iter, 1000) sweeps". Two margins that
+    nearly coincide (1 % of the weight off the diagonal) whose seed meets them, and a limit of 5.5
+    that four weights exceed: the sweeps converge geometrically (about 1.7 % per sweep). ``tol``
+    is put between the largest relative error after sweep 999 and after sweep 1000 of the
+    documented algorithm (computed here by ``_sweep_errors``), so the raking converges at its
+    1000th sweep, the last allowed with max_iter=100."""
+    n = 10
+    a = np.repeat([0, 0, 1, 1], n)
+    b = np.repeat([0, 1, 0, 1], n)
+    w = np.concatenate([np.linspace(1, 3, n), np.full(n, 0.01), np.full(n, 0.01), np.linspace(2, 6, n)])
+    ta, tb = np.bincount(a, weights=w), np.bincount(b, weights=w)
+    errs = _sweep_errors(w, [a, b], [ta, tb], 5.5, 1000)
+    assert errs[998] > 1.015 * errs[999]  # a margin of 0.7 % either side of tol
+    tol = float(np.sqrt(errs[998] * errs[999]))
+    df = pd.DataFrame({"a": pd.Categorical(a), "b": pd.Categorical(b), "w": w})
+    margins = {"a": dict(enumerate(ta)), "b": dict(enumerate(tb))}
+    d = Design(df, weights="w")
+    raked = d.rake(margins, cap=(None, 5.5), tol=tol, max_iter=100)
+    _assert_clipped_raking(d, margins, raked.weights, (None, 5.5), tol)
