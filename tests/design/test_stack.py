@@ -100,3 +100,24 @@ def test_stack_refuses_domains_and_single_samples():
     with pytest.raises(RamlabError, match="linearised"):
         stack_designs({2015: Design(a, strata="stype", weights="pw").replicate("JKn"), 2021: d21},
                       data)
+
+
+def test_years_calibrated_on_a_numeric_total_as_r():
+    # each year calibrated linearly on sch.wide and the total of api99: the
+    # calibration residuals of a year are regressions on a numeric column
+    # too, which the other year's rows (no column of that year's model) must
+    # not reach (R: the stacked design calibrated on year-specific columns)
+    a, b = R.load_data("apistrat"), R.load_data("apiclus1")
+    totals = {"sch.wide": X["margins"]["sch.wide"], "api99": CASES["stack_linear_weights"]["api99_total"]}
+    d15 = Design(a, strata="stype", weights="pw", fpc="fpc").calibrate(totals, method="linear")
+    d21 = Design(b, ids="dnum", weights="pw", fpc="fpc").calibrate(totals, method="linear")
+    data = pd.concat([a[COLS], b[COLS]], ignore_index=True)
+    data["year"] = pd.Categorical([2015] * len(a) + [2021] * len(b))
+    d = stack_designs({2015: d15, 2021: d21}, data)
+    R.assert_close(d.weight_values, CASES["stack_linear_weights"]["weights"], 1e-8, what="weights")
+    for stat, var in (("mean", "api00"), ("total", "enroll")):
+        res, got = CASES[f"stack_linear_{stat}_{var}"], getattr(d, stat)(var)
+        R.assert_close(got["estimate"], res["estimate"], 1e-8, what=stat)
+        R.assert_close(got["se"], res["se"], 1e-6, what=f"{stat} se")
+    res, got = CASES["stack_linear_by_year_api00"], d.mean("api00", by="year")
+    R.assert_close(got["se"].to_numpy(), np.ravel(res["se"]), 1e-6, what="by year se")

@@ -756,6 +756,9 @@ def calibrate_weights(design, totals, *, method="linear", bounds=None, populatio
     Raises
     ------
     MarginError, BoundsError, ConvergenceError
+    WeightError
+        Negative weights (those of an unbounded linear calibration): R's
+        ``calibrate`` stops on them too.
     """
     if bounds is None:
         bounds = (-np.inf, np.inf)
@@ -768,11 +771,19 @@ def calibrate_weights(design, totals, *, method="linear", bounds=None, populatio
     FdF = _calfun(method, (L, U))
     if design.n == 0:  # (a design's weights are otherwise never all 0: WeightError)
         raise MarginError("calibration of a design without respondents: no total can be met")
-    spec = _build_model(design, totals, population)
     w = design.weight_values
+    A = design.replicate_weight_values
+    for what, v in (("weights", w), ("replicate weights", A)):
+        if v is not None and (v < 0).any():
+            # R's calibrate takes sqrt(weights): it stops (NA/NaN/Inf in foreign function call)
+            raise WeightError(
+                f"calibration of negative weights: {int((v < 0).reshape(len(v), -1).any(axis=1).sum())} rows weigh below 0 "
+                f"in the {what} (min {float(v.min()):.6g}), e.g. after an unbounded linear calibration; "
+                "R's calibrate stops too: calibrate the design weights on all the totals at once, "
+                "or give the first calibration bounds", variable="weight")
+    spec = _build_model(design, totals, population)
     args = (spec, FdF, (L, U), tol, max_iter, method)
     w_new, G0 = _calibrate_one(w, *args, pairs=spec.r_scale_pairs)
-    A = design.replicate_weight_values
     reps = None
     if A is not None:
         # R calibrate.svyrep.design: each replicate calibrated from its own weights
