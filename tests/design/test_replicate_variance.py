@@ -62,3 +62,45 @@ def test_a_replicate_of_rscale_0_leaves_the_centre_as_r(mse):
     r = CASES["other_rscales_with_zero" + ("_mse" if mse else "")]
     _close(d.mean("y"), r["mean"], "mean")
     _close(d.total("y"), r["total"], "total")
+
+
+def _with_warnings(f):
+    """f() and the messages of the warnings it gave (every one, numpy's too)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = f()
+    return out, [str(w.message) for w in caught]
+
+
+def test_a_replicate_without_rows_of_the_domain_is_discarded_as_r():
+    """R ``svrVar``: the replicate that deletes the domain's only PSU gives NA; R discards it and warns."""
+    r = CASES["one_school_jk1"]
+    rep = _rclus1()
+    one = rep.subset((rep.data["snum"] == r["snum"]).to_numpy())
+    out, said = _with_warnings(lambda: one.mean("api00"))
+    _close(out, r["mean"], "mean")
+    assert said == r["mean_warning"] == ["1 replicates gave NA results and were discarded."]
+    out, said = _with_warnings(lambda: one.ratio("api00", "enroll"))
+    R.assert_close(out["estimate"].to_numpy(), r["ratio"]["estimate"], 1e-10, what="ratio")
+    R.assert_close(out["se"].to_numpy(), r["ratio"]["se"], 0, atol=1e-12, what="ratio SE")
+    assert said and set(said) == set(r["ratio_warning"])
+    out, said = _with_warnings(lambda: one.total("enroll"))  # a total is never NA: no warning
+    _close(out, r["total"], "total")
+    assert said == []
+
+
+def test_each_group_keeps_its_own_replicates_as_r_svyby():
+    """R ``svyby(..., svymean)``: a group inside one district loses one replicate, the others none."""
+    r = CASES["by_group_inside_one_psu_jk1"]
+    rep = _rclus1()
+    g = r["group_of"]
+    data = rep.data
+    groups = np.where(data[g["column"]] == g["value"], g["group"],
+                      np.where(data["stype"] == "E", "E", "other"))
+    spec = FIX["designs"]["dclus1"]
+    d = Design(data.assign(g=groups), ids=spec["ids"], weights=spec["weights"], fpc=spec["fpc"])
+    out, said = _with_warnings(lambda: d.replicate("JK1").mean("api00", by="g"))
+    assert list(out.index) == r["groups"]
+    R.assert_close(out["estimate"].to_numpy(), r["estimate"], 1e-10, what="estimates")
+    R.assert_close(out["se"].to_numpy(), r["se"], 1e-9, atol=1e-9, what="SEs")
+    assert said == r["warning"]

@@ -19,6 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ramlab.errors import warn
 from ramlab.variance._engine import VarianceEstimator, as_columns
 from ramlab.variance._hadamard import hadamard
 from ramlab.variance._linalg import qr_rank
@@ -35,8 +36,22 @@ REPLICATE_TYPES = ("JK1", "JKn", "BRR", "Fay", "bootstrap", "other")
 CHUNK = 16
 
 
+def _svr_var(thetas, rscales, scale, mse, coef):
+    """R ``svrVar`` on replicates without NaN: scale * sum_r rscales_r (theta_r - c)(theta_r - c)'."""
+    centre = coef if mse else thetas[rscales > 0].mean(axis=0)
+    dev = (thetas - centre) * np.sqrt(rscales)[:, None]
+    return dev.T @ dev * scale
+
+
 def replicate_vcov(thetas, *, scale, rscales, mse, coef):
     """R ``svrVar``: covariance from replicate estimates ``thetas`` (R, k).
+
+    A replicate whose estimate is NaN (0 / 0: its weights leave no row of a
+    domain, as the jackknife replicate that deletes the only PSU of a domain)
+    is discarded, with R's warning. Each entry of the covariance is R's
+    ``svrVar`` of the columns it involves, so a column's variance leaves out
+    only its own NaN replicates, as R's ``svyby`` gives each group's SE from
+    its own ``svymean``. A column without any estimate stays NaN.
 
     Parameters
     ----------
@@ -50,9 +65,29 @@ def replicate_vcov(thetas, *, scale, rscales, mse, coef):
     """
     thetas = np.asarray(thetas, dtype=float)
     rscales = np.asarray(rscales, dtype=float)
-    centre = np.asarray(coef, dtype=float) if mse else thetas[rscales > 0].mean(axis=0)
-    dev = (thetas - centre) * np.sqrt(rscales)[:, None]
-    return dev.T @ dev * scale
+    coef = np.asarray(coef, dtype=float)
+    ok = ~np.isnan(thetas)
+    if ok.all():
+        return _svr_var(thetas, rscales, scale, mse, coef)
+    dropped = int((~ok[:, ok.any(axis=0)]).any(axis=1).sum())
+    if dropped:
+        warn(f"{dropped} replicates gave NA results and were discarded.")  # R svrVar's words
+    k = thetas.shape[1]
+    V = np.full((k, k), np.nan)
+    # columns with the same NaN replicates share their rows: one svrVar per pair of patterns
+    patterns, of = np.unique(ok.T, axis=0, return_inverse=True)
+    of = of.ravel()
+    for a in range(len(patterns)):
+        for b in range(a, len(patterns)):
+            rows = patterns[a] & patterns[b]
+            if not (rows if mse else rows & (rscales > 0)).any():
+                continue  # no replicate to centre or to sum: NaN, as a column without estimates
+            cols = np.flatnonzero((of == a) | (of == b))
+            sub = _svr_var(thetas[np.ix_(rows, cols)], rscales[rows], scale, mse, coef[cols])
+            ia, ib = of[cols] == a, of[cols] == b
+            V[np.ix_(cols[ia], cols[ib])] = sub[np.ix_(ia, ib)]
+            V[np.ix_(cols[ib], cols[ia])] = sub[np.ix_(ib, ia)]
+    return V
 
 
 def replicate_scales(type, n_replicates, *, scale=None, rscales=None, rho=None, factors=None):
@@ -255,8 +290,10 @@ class ReplicateVariance(VarianceEstimator):
 
     def statistic_vcov(self, statistic, influence):
         """Replicate covariance of ``statistic(weights)``, recomputed per replicate."""
-        coef = np.asarray(statistic(self.weights[:, None]), dtype=float)[0]
-        thetas = np.vstack([np.asarray(statistic(W), dtype=float) for W in self.replicate_blocks()])
+        # a replicate that weighs no row of a domain gives 0 / 0: NaN, discarded by vcov_of
+        with np.errstate(divide="ignore", invalid="ignore"):
+            coef = np.asarray(statistic(self.weights[:, None]), dtype=float)[0]
+            thetas = np.vstack([np.asarray(statistic(W), dtype=float) for W in self.replicate_blocks()])
         return self.vcov_of(thetas, coef)
 
     def degf(self):
