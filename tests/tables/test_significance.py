@@ -1,0 +1,80 @@
+"""Which comparisons a banner tests, and the marks it writes (tables/significance.py).
+
+References: R survey 4.1-1 (tests/fixtures/r/tables.json: ``svyttest`` and
+the group-versus-rest ``svycontrast`` of ``svyby(covmat = TRUE)``) and the
+documented options of :func:`ramlab.tables.banner` (``letters``,
+``min_base``, ``versus``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import _rref as R
+from ramlab import Design, crosstab
+
+
+def _api(name):
+    spec = R.load_json("tables.json")["designs"][name]
+    df = R.load_data(spec["data"])
+    df["schwide_yes"] = pd.Categorical(np.where(df["sch.wide"] == "Yes", "Oui", "Non"),
+                                       categories=["Non", "Oui"])
+    return Design(df, weights=spec.get("weights"), ids=spec.get("ids"),
+                  strata=spec.get("strata"), fpc=spec.get("fpc"))
+
+
+def _case(case_id):
+    return next(c for c in R.load_json("tables.json")["cases"] if c["id"] == case_id)["result"]
+
+
+@pytest.mark.parametrize("dname", ["dstrat", "dclus1"])
+def test_the_one_comparison_of_a_mean_between_two_columns_is_rs_svyttest(dname):
+    # A numeric question by a banner of two groups: one test, the difference
+    # of the two domain means, which is R's svyttest(api00 ~ sch.wide) (the
+    # regression coefficient of the Yes group is that difference, with the
+    # same linearised SE). The letter follows R's p-value (dstrat 1.5e-4:
+    # upper case; dclus1 0.055: none), far enough from the thresholds that
+    # svyttest's df (degf - 1) and the banner's (degf) agree on it.
+    ref = _case(f"{dname}_svyttest_api00_by_schwide")
+    t = crosstab(_api(dname), "api00", "sch.wide", min_base=0, chisq=False)
+    assert len(t.tests) == 1
+    hit = t.tests.iloc[0]
+    assert (hit["row"], hit["column"], hit["versus"]) == ("Moyenne", "No", "Yes")
+    R.assert_close([hit["estimate"], hit["se"], hit["t"]],
+                   [-ref["estimate"], ref["se"], -ref["statistic"]], 1e-6, what="No - Yes")
+    level = np.digitize([ref["p_value"], hit["p_value"]], [0.01, 0.05])
+    assert level[0] == level[1]
+    letter = {c.label: c.letter for c in t.columns}["No"]
+    expected = [letter, letter.lower(), ""][level[0]]
+    assert t.marks.loc[("api00", "", "Moyenne"), ("sch.wide", "Yes")] == expected
+    assert t.marks.loc[("api00", "", "Moyenne"), ("sch.wide", "No")] == ""
+
+
+def test_letters_false_tests_nothing_and_marks_nothing():
+    # banner(letters=False): no significance marks, hence no tests; the same
+    # table with letters has some (dstrat, api00 by sch.wide: p ~ 1.5e-4)
+    d = _api("dstrat")
+    with_letters = crosstab(d, "api00", "sch.wide", min_base=0, chisq=False)
+    assert len(with_letters.tests) == 1 and (with_letters.marks != "").any().any()
+    t = crosstab(d, "api00", "sch.wide", min_base=0, chisq=False, letters=False)
+    assert t.tests.empty
+    assert (t.marks == "").all().all()
+
+
+def test_columns_under_min_base_are_not_tested_against_the_rest_either():
+    # dclus1: 14 high schools and 25 middle schools, under the default
+    # min_base of 30: versus="complement" tests the elementary schools only,
+    # and with min_base=0 each type against the rest, as R's contrasts.
+    d = _api("dclus1")
+    n = d.data["stype"].value_counts()
+    assert n["H"] < 30 and n["M"] < 30 <= n["E"]
+    t = crosstab(d, "schwide_yes", "stype", chisq=False, versus="complement")
+    assert set(t.tests["column"]) == {"E"}
+    assert (t.marks.loc[:, [("stype", "H"), ("stype", "M")]] == "").all().all()
+    every = crosstab(d, "schwide_yes", "stype", chisq=False, versus="complement", min_base=0)
+    for g in ("E", "H", "M"):
+        ref = _case(f"dclus1_{g}_vs_rest_schwide_yes")["contrast"]
+        hit = every.tests[(every.tests["row"] == "Oui") & (every.tests["column"] == g)]
+        R.assert_close(hit["estimate"], [ref["estimate"]], 1e-6, what=g)
