@@ -311,3 +311,50 @@ def test_calibrated_three_times(weights):
     positive = design.weights.to_numpy() > 0
     np.testing.assert_array_equal(N[:, 0], masks.T @ ((coded.codes == 0) & positive))
     np.testing.assert_array_equal(N[:, -1], masks.T @ ((coded.codes == -1) & positive))
+
+
+def test_replicate_totals_per_domain_are_the_replicate_weights_times_the_values():
+    """On a replicate design, ``replicate_totals(u)`` holds each replicate's domain totals
+    ``sum_i a_ir table[codes_i, c] u_ij`` (index c*k + j): the replicate weights (R's
+    ``jk1weights``, test_replicate_weights.py) times the values; a vector is one column,
+    coded values are their dense matrix."""
+    design = Design(load_data("apiclus1"), weights="pw", ids="dnum", fpc="fpc").replicate("JK1")
+    A = design.replicate_weights.to_numpy()
+    masks = _masks(design.data).astype(float)
+    plan = design.domain_plan(masks)
+    assert not plan.factored
+    rng = np.random.default_rng(11)
+    u = rng.normal(size=design.n)
+    expected = A.T @ (masks * u[:, None])  # one column: index c
+    np.testing.assert_allclose(plan.replicate_totals(u), expected, rtol=1e-12)
+    np.testing.assert_allclose(plan.replicate_totals(u[:, None]), expected, rtol=1e-12)
+    coded = Coded(rng.integers(-1, 3, size=design.n), rng.normal(size=(3, 2)))
+    dense = coded.dense()
+    expected = np.column_stack([A.T @ (masks[:, [c]] * dense) for c in range(masks.shape[1])])
+    np.testing.assert_allclose(plan.replicate_totals(coded), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("domains", ["banner", "whole sample"])
+def test_two_strata(domains):
+    """A raked design of two strata (apistrat without its high schools): the cells are
+    within strata, and the strata's sums are centred on their own means, with fewer
+    strata than domains (banner) or more (the whole sample as one domain)."""
+    data = load_data("apistrat")
+    data = data[data["stype"] != "H"].reset_index(drop=True)
+    strat = Design(data, weights="pw", strata="stype", fpc="fpc")
+    total = float(strat.weights.sum())
+    design = strat.rake({"sch.wide": {"No": 0.2 * total, "Yes": 0.8 * total},
+                         "awards": {"No": 0.45 * total, "Yes": 0.55 * total}})
+    rng = np.random.default_rng(12)
+    u = rng.normal(size=(design.n, 2))
+    coded = Coded(rng.integers(-1, 3, size=design.n), rng.normal(size=(3, 2)))
+    if domains == "banner":
+        masks = _masks(design.data)[:, [0, 1, 4]].astype(float)
+    else:
+        masks = np.ones((design.n, 1))
+    plan = design.domain_plan(masks)
+    assert plan.factored
+    for values in (u, u[:, :1], coded):
+        dense = values.dense() if isinstance(values, Coded) else values
+        _close(design.total_vcov(values, domains=plan), _dense(design, dense, masks))
+    _close(design.variance_engine.total_vcov(coded), design.total_vcov(coded.dense()))
