@@ -388,3 +388,26 @@ def test_two_strata(domains):
         dense = values.dense() if isinstance(values, Coded) else values
         _close(design.total_vcov(values, domains=plan), _dense(design, dense, masks))
     _close(design.variance_engine.total_vcov(coded), design.total_vcov(coded.dense()))
+
+
+def test_totals_on_the_dense_path_of_a_domain_with_weights_of_1():
+    """The dense path (clustered design) with ``totals=True``: a domain (rows of weight 0,
+    some of them NaN), weights of 1 on some rows, domains as (codes, table) whose last
+    pattern no row takes; the totals sum_i w_i table[codes_i, c] u_ij written out."""
+    data = load_data("apiclus1")
+    data = data.assign(w=np.where(data["stype"] == "H", 1.0, data["pw"]))
+    clustered = Design(data, weights="w", ids="dnum", fpc="fpc")
+    design = clustered.subset(clustered.data["yr.rnd"] == "No")
+    w = design.weights.to_numpy()
+    assert (w == 0).any() and (w == 1).any()
+    rng = np.random.default_rng(15)
+    codes = rng.integers(0, 3, size=design.n)
+    table = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    u = rng.normal(size=(design.n, 2))
+    u[w == 0, 0] = np.nan
+    plan = design.domain_plan((codes, table))
+    assert not plan.factored
+    V, T = plan.total_vcov(u, totals=True)
+    clean = np.where((w == 0)[:, None], 0.0, u)
+    _close(V, _dense(design, clean, table[codes]))
+    np.testing.assert_allclose(T, table[codes].T @ (clean * w[:, None]), rtol=1e-12)
