@@ -411,3 +411,16 @@ def test_totals_on_the_dense_path_of_a_domain_with_weights_of_1():
     clean = np.where((w == 0)[:, None], 0.0, u)
     _close(V, _dense(design, clean, table[codes]))
     np.testing.assert_allclose(T, table[codes].T @ (clean * w[:, None]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+@pytest.mark.parametrize("name", ["raked", "raked domain"])
+def test_influence_values_given_as_booleans(name, k):
+    """Category indicators given as a boolean matrix are the 0/1 numbers (their cross-products
+    are sums of products, not logical ors), on the direct (k <= 3) and sorted (k = 5) sums."""
+    design = _designs()[name]
+    rng = np.random.default_rng(16)
+    u = np.eye(5, dtype=bool)[rng.integers(0, 5, size=design.n)][:, :k]
+    masks = _masks(design.data).astype(float)
+    _close(design.total_vcov(u, domains=masks), _dense(design, u.astype(float), masks))
+    _close(design.total_vcov(u), design.total_vcov(u.astype(float)))
