@@ -68,7 +68,7 @@ class _CalibrationSums:
     pinv: np.ndarray  # (p, p) G^-
     Fsum: np.ndarray | None = None  # (H, p) sum over stratum h of F
     FSF: list = field(default_factory=list)  # F_l' S F_m, for each calibration m
-    ZF: list = field(default_factory=list)  # Z_l' F_m, for each calibration m
+    ZF: list = field(default_factory=list)  # Z_l' F_m, for each earlier calibration m < l
     new_weights: bool = False  # every weight of the plan's design is 0 or this w_new
     old_weights: bool = False  # ... and none is 0: (w_old / w_new) w is w_old
     _ratio: np.ndarray | None = None
@@ -180,7 +180,7 @@ def _calibration_sums(cals, c, jc, J, rep, hcode, H, w):
         ))
     cj = c[rep]  # c is constant in a cell (cells are within strata)
     no_zero = bool((w != 0).all())
-    for A in out:
+    for a, A in enumerate(out):
         wsum = np.bincount(jc, weights=A.w_new, minlength=J)
         A.Fsum = group_rows(wsum[:, None] * A.I, hcode, H)
         A.new_weights = bool(np.all((w == A.w_new) | (w == 0)))
@@ -188,10 +188,8 @@ def _calibration_sums(cals, c, jc, J, rep, hcode, H, w):
         for B in out:
             cs = cj * np.bincount(jc, weights=A.w_new * B.w_new, minlength=J)
             A.FSF.append((A.I * cs[:, None]).T @ B.I)
-            if A is B:  # ratio * w_new = w_old where w_new != 0 (a negative weight too)
-                zs = np.bincount(jc, weights=np.where(A.w_new != 0, A.cal.w_old, 0.0), minlength=J)
-            else:
-                zs = np.bincount(jc, weights=A.ratio * B.w_new, minlength=J)
+        for B in out[:a]:
+            zs = np.bincount(jc, weights=A.ratio * B.w_new, minlength=J)
             A.ZF.append((A.I * zs[:, None]).T @ B.I)
     return out
 
