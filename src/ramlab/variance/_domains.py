@@ -153,22 +153,15 @@ def _domain_codes(domains, n):
 
 
 def _joint_cells(parts, sizes, n):
-    """Dense joint code of several code arrays (their cross-classification)."""
-    joint = None
-    span = 1
+    """Dense joint code of several code arrays (their cross-classification).
+
+    The codes so far are made dense before each part is crossed in: they stay
+    below n x size (no int64 overflow, however many parts).
+    """
+    joint = np.zeros(n, dtype=np.int64)
     for p, size in zip(parts, sizes):
-        if size == 1:
-            continue
-        if joint is None:
-            joint, span = p.astype(np.int64, copy=False), size
-            continue
-        if span * size > 4 * n + 16:
-            joint, rep0 = dense_codes(joint)
-            span = rep0.shape[0]
-        joint = joint * size + p
-        span *= size
-    if joint is None:
-        joint = np.zeros(n, dtype=np.int64)
+        if size > 1:
+            joint = dense_codes(joint)[0] * size + p
     return dense_codes(joint)
 
 
