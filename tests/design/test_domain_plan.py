@@ -424,3 +424,25 @@ def test_influence_values_given_as_booleans(name, k):
     masks = _masks(design.data).astype(float)
     _close(design.total_vcov(u, domains=masks), _dense(design, u.astype(float), masks))
     _close(design.total_vcov(u), design.total_vcov(u.astype(float)))
+
+
+def test_a_calibration_undone_by_the_next():
+    """Weights of 1 raked on sch.wide (to 2 and 0.5, exactly), then post-stratified back to
+    the sample counts: the final weights are 1 again, but the raking's w_new is not, and its
+    calibration residuals still count (its own weighted sums, not the final weight's)."""
+    data = load_data("apistrat").assign(one=1.0)
+    design = Design(data, weights="one", strata="stype")
+    n_no = int((data["sch.wide"] == "No").sum())
+    n_yes = len(data) - n_no
+    design = design.rake({"sch.wide": {"No": 2.0 * n_no, "Yes": 0.5 * n_yes}})
+    design = design.poststratify(["sch.wide"], {"sch.wide": {"No": float(n_no), "Yes": float(n_yes)}})
+    assert np.all(design.weights.to_numpy() == 1.0)
+    assert set(np.unique(design.calibrations[0].w_new)) == {0.5, 2.0}
+    masks = _masks(design.data).astype(float)
+    rng = np.random.default_rng(18)
+    plan = design.domain_plan(masks)
+    assert plan.factored
+    u = rng.normal(size=(design.n, 1))
+    _close(design.total_vcov(u, domains=plan), _dense(design, u, masks))
+    coded = Coded(rng.integers(-1, 3, size=design.n), rng.normal(size=(3, 2)))
+    _close(design.total_vcov(coded, domains=plan), _dense(design, coded.dense(), masks))
