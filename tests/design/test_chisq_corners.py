@@ -12,6 +12,8 @@ whole stratum of such rows, and a whole PSU without fpc.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -197,3 +199,57 @@ def test_chisq_of_a_level_whose_weights_cancel_is_blank_naming_the_variables():
     out = d.chisq("g", "h")
     assert np.isnan(out.statistic) and np.isnan(out.p_value)
     assert out.method == "not computable: 'g' or 'h' has fewer than two categories with a positive weight"
+
+
+# ------------------------------------------- no numpy warning reaches the user
+CH = R.load_json("chisq.json")
+
+
+@pytest.mark.parametrize("case", [c for c in CH["cases"] if (c["row"], c["col"]) == ("sch.wide", "awards")
+                                  and c["statistic"] in ("F", "Chisq") and not c["calibration"]],
+                         ids=lambda c: c["id"])
+def test_chisq_of_a_table_with_an_empty_cell_as_r_without_warning(case):
+    """No school has awards without sch.wide: the empty cell's 1 / p is taken as 0, as R's iDmat."""
+    d = R.design_from_spec(CH["designs"][case["design"]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = d.chisq("sch.wide", "awards", statistic=case["statistic"])
+    R.assert_close(out.statistic, case["result"]["statistic"], 1e-6, what="statistic")
+    R.assert_close(out.p_value, case["result"]["p_value"], 1e-6, what="p-value")
+
+
+CENSUS = {c["id"]: c for c in R.load_json("extra_census.json")["cases"]}
+
+
+def _census_result(out, res):
+    """R's NaN (null) as NaN, R's Inf (statistic_is_infinite) as inf."""
+    if res.get("statistic_is_infinite"):
+        assert out.statistic == np.inf
+    elif res["statistic"] is None:
+        assert np.isnan(out.statistic)
+    else:
+        R.assert_close(out.statistic, res["statistic"], 1e-8, what="statistic")
+    par = res["parameter"]
+    expected = [par["ndf"], par["ddf"]] if "ndf" in par else [par["df"]]
+    for got, ref in zip([*np.atleast_1d(out.df), out.p_value], [*expected, res["p_value"]]):
+        if ref is None:
+            assert np.isnan(got)
+        else:
+            R.assert_close(got, ref, 1e-8)
+
+
+@pytest.mark.parametrize("statistic", ["F", "Chisq"])
+def test_chisq_of_a_census_as_r_without_warning(statistic):
+    """No sampling variance: Delta = 0; R's F = Inf (NaN df and p), Chisq p = 0; and X^2 = 0 over it."""
+    df = R.load_data("apistrat")
+    df["N"] = df.groupby("stype", observed=True)["pw"].transform("size").astype(float)
+    census = Design(df, strata="stype", fpc="N", weights="pw")
+    c = CENSUS[f"census_independent_chisq_{statistic}"]["data"]
+    indep = Design(pd.DataFrame({"g": pd.Categorical(c["g"]), "h": pd.Categorical(c["h"]),
+                                 "N": float(c["N"])}), fpc="N")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = census.chisq("sch.wide", "awards", statistic=statistic)
+        out_indep = indep.chisq("g", "h", statistic=statistic)
+    _census_result(out, CENSUS[f"census_chisq_{statistic}"]["result"])
+    _census_result(out_indep, CENSUS[f"census_independent_chisq_{statistic}"]["result"])

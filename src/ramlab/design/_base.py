@@ -569,20 +569,25 @@ class SurveyDesign(abc.ABC):
             Series' name), e.g. ``design.data["q1"] == "Oui"``: R's
             ``svychisq`` of a variable added with ``update()``. Rows with a
             missing value in either are left out.
-        statistic : {"F", "Chisq", "Wald", "adjWald"}
+        statistic : {"F", "Chisq", "Wald", "adjWald", "saddlepoint"}
             "F": Rao-Scott second-order correction, Pearson X^2 / tr(Delta)
             on F(d0, d0 * nu) with d0 = tr(Delta)^2 / tr(Delta^2);
             "Chisq": Pearson X^2 with the first-order correction, p-value of
             X^2 / mean(eigenvalues) on chi^2((r-1)(c-1)); "Wald": design-based
             Wald statistic / ((r-1)(c-1)) on F((r-1)(c-1), nu); "adjWald":
-            the same scaled by (nu - ndf + 1) / nu on F(ndf, nu - ndf + 1).
+            the same scaled by (nu - ndf + 1) / nu on F(ndf, nu - ndf + 1);
+            "saddlepoint": Pearson X^2 with the saddlepoint p-value of
+            sum_i lambda_i chi^2_1 (the eigenvalues of Delta) against
+            chi^2_{d0 nu} / (d0 nu) (R ``pFsum``; ``pchisqsum`` on a
+            replicate design).
             nu = number of PSUs minus number of strata of the design.
 
         Returns
         -------
-        ChisqResult with statistic, df ((ndf, ddf), or the chi^2 df for
-        "Chisq"), p_value and method. All NaN when either variable has fewer
-        than two categories with a nonzero weight (nothing to test).
+        ChisqResult with statistic, df ((ndf, ddf), or (r-1)(c-1) for
+        "Chisq" and "saddlepoint"), p_value and method. All NaN when either
+        variable has fewer than two categories with a nonzero weight
+        (nothing to test).
 
         Raises
         ------

@@ -26,9 +26,12 @@ class ChisqResult:
     Attributes
     ----------
     statistic : float
-        F statistic ("F", "Wald", "adjWald") or Pearson X^2 ("Chisq").
+        F statistic ("F", "Wald", "adjWald") or Pearson X^2 ("Chisq",
+        "saddlepoint").
     df : float or tuple of float
-        (ndf, ddf) for F statistics; the chi-squared df for "Chisq".
+        (ndf, ddf) for F statistics; for Pearson X^2, (r - 1)(c - 1): the
+        chi-squared df of "Chisq", the number of terms of the saddlepoint's
+        sum of chi-squares (R's htest gives none).
     p_value : float
     method : str
     """
@@ -52,7 +55,7 @@ def _present_codes(codes):
 def _chisq_not_computable(row, col, statistic):
     """Blank result: a variable has fewer than two categories with a positive weight."""
     nan = float("nan")
-    df = nan if statistic == "Chisq" else (nan, nan)
+    df = nan if statistic in ("Chisq", "saddlepoint") else (nan, nan)
     return ChisqResult(nan, df, nan, f"not computable: {row!r} or {col!r} has fewer "
                                     "than two categories with a positive weight")
 
@@ -138,7 +141,7 @@ def chisq_from_totals(t, V, *, n_rows, nu, statistic="F", names=("row", "col"), 
         table scaled to this total, R ``svytable(Ntotal)``).
     nu : int
         Design degrees of freedom (PSUs minus strata of the design's rows).
-    statistic : {"F", "Chisq", "Wald", "adjWald"}
+    statistic : {"F", "Chisq", "Wald", "adjWald", "saddlepoint"}
         See :meth:`Design.chisq`.
     names : (str, str)
         Names of the two variables (for the message of a blank result).
@@ -220,9 +223,13 @@ def _wald(t, V, tv, nr, ncol, nu, statistic):
 
 
 def _rao_scott(X2, V, tv, nr, ncol, n_rows, nu, statistic, Vp=None):
-    Vp_given = Vp is not None
-    """Rao & Scott (1984) first- ("Chisq") and second-order ("F") corrections of Pearson's X^2."""
+    """Rao & Scott (1984) first- ("Chisq") and second-order ("F") corrections of Pearson's X^2.
+
+    And its saddlepoint p-value ("saddlepoint", R ``pFsum`` / ``pchisqsum``).
+    """
     from scipy import special
+
+    Vp_given = Vp is not None
 
     K = nr * ncol
     psum = tv.sum()
