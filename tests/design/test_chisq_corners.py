@@ -253,3 +253,55 @@ def test_chisq_of_a_census_as_r_without_warning(statistic):
         out_indep = indep.chisq("g", "h", statistic=statistic)
     _census_result(out, CENSUS[f"census_chisq_{statistic}"]["result"])
     _census_result(out_indep, CENSUS[f"census_independent_chisq_{statistic}"]["result"])
+
+
+# ------------------------------------------ chisq_from_totals on R's own totals
+TOTALS = EXTRA["from_totals"]
+
+
+@pytest.mark.parametrize("scaled", [False, True], ids=["totals", "proportions"])
+@pytest.mark.parametrize("case_id, statistic", [(k, s) for k, c in TOTALS.items() for s in c["result"]])
+def test_chisq_from_totals_of_r_cell_totals_as_r_svychisq(case_id, statistic, scaled):
+    """R's cell totals and covariance in, R's svychisq out; an empty level (zero row or column of
+    the table, a factor's level without schools in the domain) is dropped, as R drops it for a
+    character column. Scaling t by 1 / sum(t) and V by its square changes no statistic."""
+    from ramlab.design import chisq_from_totals
+
+    case = TOTALS[case_id]
+    r, c = case["r"], case["c"]
+    t = np.array(case["t"]).reshape(c, r).T
+    V = np.array(case["V"]).reshape(r * c, r * c)
+    if scaled:
+        s = t.sum()
+        t, V = t / s, V / s**2
+    kw = {} if statistic == "F" else {"statistic": statistic}  # "F" is the default
+    Vp = None if case["Vp"] is None else np.array(case["Vp"]).reshape(r * c, r * c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = chisq_from_totals(t, V, n_rows=case["N"], nu=case["nu"], names=(case["rows"], case["cols"]),
+                                Vp=Vp, **kw)
+    res = case["result"][statistic]
+    R.assert_close(out.statistic, res["statistic"], 1e-8, what="statistic")
+    R.assert_close(out.p_value, res["p_value"], 1e-7, what="p-value")
+    par = res["parameter"]
+    if "ndf" in par:
+        R.assert_close(out.df, [par["ndf"], par["ddf"]], 1e-8, what="(ndf, ddf)")
+    elif "df" in par:
+        assert out.df == par["df"]
+    if not (Vp is not None and statistic == "saddlepoint"):  # R's svyrep method: "Rao & Scott" always
+        assert out.method == res["method"]
+
+
+@pytest.mark.parametrize("statistic", ["F", "Chisq"])
+def test_chisq_from_totals_of_one_row_is_blank_in_the_documented_shape(statistic):
+    """A single non-empty row: nothing to test (all NaN; one df for "Chisq"), the method names both."""
+    from ramlab.design import chisq_from_totals
+
+    out = chisq_from_totals(np.array([[5.0, 3.0], [0.0, 0.0]]), np.eye(4), n_rows=8, nu=7,
+                            statistic=statistic, names=("q1", "banner"))
+    assert np.isnan(out.statistic) and np.isnan(out.p_value)
+    assert (isinstance(out.df, float) and np.isnan(out.df)) if statistic == "Chisq" else len(out.df) == 2
+    assert out.method == "not computable: 'q1' or 'banner' has fewer than two categories with a positive weight"
+    with pytest.raises(ValueError, match=r"^statistic must be one of \('F', 'Chisq', 'Wald', 'adjWald', "
+                                         r"'saddlepoint'\), not 'lincom'$"):
+        chisq_from_totals(np.ones((2, 2)), np.eye(4), n_rows=4, nu=3, statistic="lincom")
