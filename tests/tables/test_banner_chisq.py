@@ -7,7 +7,8 @@ references (tests/fixtures/r/extra_banner_chisq.R) are R's
 ``svychisq(~item + banner, subset(design, sub-base), statistic = "F")`` for a
 single-choice question with an excluded "NSP", the items of a grid and of a
 multi-response question, on dstrat and dclus1 calibrated by raking, and on
-dstrat itself, where each test is made on its domain design. A
+dstrat itself and the JK1 replicates of dclus1, where each test is made on
+its domain design. A
 multi-response item's test is that of the percentage the table shows: chosen
 against not chosen on the question's respondents (R:
 ``svychisq(~chosen + banner, subset(update(design, chosen = item %in% "Oui"),
@@ -78,6 +79,8 @@ def _calibrated(name):
                 strata=spec.get("strata"), fpc=spec.get("fpc"))
     if name == "dstrat":
         return d
+    if name == "dclus1_jk1":  # R: as.svrepdesign(dclus1, type = "JK1")
+        return d.replicate("JK1")
     if name == "dstrat_calraked":
         totals = {"sch.wide": {"No": 1072, "Yes": 5122}, "awards": {"No": 2027, "Yes": 4167}}
     else:
@@ -128,7 +131,7 @@ def _check(table, question, item, case_id):
                  1e-6, what=case_id)
 
 
-@pytest.fixture(scope="module", params=["dstrat_calraked", "dclus1_calraked", "dstrat"])
+@pytest.fixture(scope="module", params=["dstrat_calraked", "dclus1_calraked", "dstrat", "dclus1_jk1"])
 def calibrated(request):
     return request.param, _calibrated(request.param)
 
