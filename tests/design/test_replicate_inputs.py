@@ -175,3 +175,13 @@ def test_jkn_without_fpc_and_with_a_lonely_stratum_of_one_row_as_r(case_id):
     out = rep.mean(var)
     R.assert_close(out["estimate"].to_numpy(), r["mean"]["estimate"], 1e-10, what="mean")
     R.assert_close(out["se"].to_numpy(), r["mean"]["se"], 1e-10, what="mean SE")
+
+
+def test_a_domain_and_a_weighting_keep_the_weight_column_and_the_base_weights():
+    """``weight_name`` and ``base_weights`` (documented: the weights the design was
+    constructed with, before domains and weighting) survive a domain and a weighting."""
+    d = ReplicateDesign(_jk1(), repweights="^r", type="JK1", weights="w")
+    for derived in (d.subset((d.data["g"] == "a").to_numpy()), d.poststratify("g", {"a": 10.0, "b": 6.0})):
+        assert derived.weight_name == "w"
+        np.testing.assert_array_equal(derived.base_weights, [2.0, 2.0, 2.0, 2.0])
+        assert not np.array_equal(derived.weight_values, derived.base_weights)

@@ -125,6 +125,17 @@ def test_qr_rank_by_blocks_of_rows_equals_in_one_block():
     assert qr_rank(Y, block=4) == 2
 
 
+
+def test_qr_rank_of_one_row_of_one_column_and_after_a_zero_column():
+    """A nonzero row, or column, has rank 1 (a domain of one respondent, a design of one
+    replicate: R's degf 0); a zero column (a replicate that weighs no row of a domain) takes
+    no dimension, and the columns after it still count."""
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(size=(2, 6))
+    assert qr_rank(a[None, :]) == 1
+    assert qr_rank(a[:, None]) == 1
+    assert qr_rank(np.column_stack([np.zeros(6), a, b])) == 2
+
 def test_rowsum_is_r_rowsum():
     codes = np.array([2, 0, 2, 3, 0, 2])
     x = np.arange(1.0, 7.0)
