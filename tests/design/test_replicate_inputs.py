@@ -185,3 +185,13 @@ def test_a_domain_and_a_weighting_keep_the_weight_column_and_the_base_weights():
         assert derived.weight_name == "w"
         np.testing.assert_array_equal(derived.base_weights, [2.0, 2.0, 2.0, 2.0])
         assert not np.array_equal(derived.weight_values, derived.base_weights)
+
+
+def test_the_replicate_weights_cannot_be_changed_through_the_design():
+    """Designs are immutable: derived designs share the replicate weights, so the array a
+    design hands out is read-only (a write would change every design made from it)."""
+    d = ReplicateDesign(_jk1(), repweights="^r", type="JK1", weights="w")
+    se = d.mean("x")["se"].iloc[0]
+    with pytest.raises(ValueError, match="read-only"):
+        d.replicate_weight_values[0, 1] = 99.0
+    assert d.mean("x")["se"].iloc[0] == se
