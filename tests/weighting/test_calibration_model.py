@@ -315,11 +315,85 @@ def test_se_of_a_calibration_bounded_near_0_is_rs():
     R.assert_close(out["se"], res["se"], 1e-6, what="se")
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (tests/MUTATION.md, weight_ratio 18): at a lower bound of exactly 0 "
-                   "the rows at the bound leave the regression of the calibration residuals (ratio 0); R stops "
-                   "there, and its SE for L -> 0 is 1.88303, ramlab's at 0 is 1.9194")
+def test_se_of_a_calibration_bounded_at_0_is_refused_as_r():
+    """A lower bound of exactly 0 gives 4 rows a weight of 0: R's svyrecvar stops (g sqrt(w_old) = 0),
+    and so does ramlab, with a message that names the calibration and its rows (dense path)."""
+    res = CASES["dstrat_linear_bounded_at_0"]["result"]
+    assert "NA/NaN/Inf" in res["error"]
+    cal = _dstrat_bounded(0)
+    assert int((cal.weight_values == 0).sum()) == res["n_zero"]
+    with pytest.raises(WeightError, match=r"^no linearised standard error: calibration 1 of 1 \(method 'linear'\) "
+                       r"sends 4 rows of nonzero weight to a weight of exactly 0 .* small positive lower bound") as e:
+        cal.mean("api00")
+    assert e.value.variable == "weight"
+    # what ramlab asks for instead, 1e-8, is R's SE for L -> 0
+    R.assert_close(_dstrat_bounded(1e-8).mean("api00")["se"], CASES["dstrat_linear_bounded_at_1e-10"]["result"]["se"],
+                   1e-6, what="se at the bound 1e-8")
+
+
+@pytest.mark.xfail(strict=True, raises=WeightError,
+                   reason="known gap (tests/MUTATION.md, weight_ratio 18): at a lower bound of exactly 0 ramlab "
+                   "refuses the SE as R does; R's limit for L -> 0 (1.88303) needs the influence values of the rows "
+                   "of weight 0, which the estimators leave out")
 def test_se_of_a_calibration_bounded_at_0_is_rs_limit():
-    assert "NA/NaN/Inf" in CASES["dstrat_linear_bounded_at_0"]["result"]["error"]
     res = CASES["dstrat_linear_bounded_at_1e-10"]["result"]
     out = _dstrat_bounded(0).mean("api00")
     R.assert_close(out["se"], res["se"], 1e-6, what="se at the bound 0")
+
+
+def _dstrat_calraked_bounded(lower):
+    d = Design(R.load_data("apistrat"), strata="stype", weights="pw", fpc="fpc")
+    raked = d.rake({"sch.wide": {"No": 1072, "Yes": 5122}, "awards": {"No": 2027, "Yes": 4167}},
+                   tol=1e-12, max_iter=1000)
+    return raked.calibrate({"stype": {"E": 4421, "H": 755, "M": 1018}, "api99": 6194 * 700.0}, method="linear",
+                           bounds=(lower, 3), tol=1e-12, max_iter=1000)
+
+
+@pytest.mark.parametrize("lower", [1e-2, 1e-4, 1e-6])
+def test_se_of_a_later_calibration_bounded_near_0_is_rs(lower):
+    """Raked, then calibrated with a lower bound L: R's SE grows as 1 / L (3.35, 350, 35216)."""
+    res = CASES[f"dstrat_calraked_linear_bounded_at_{lower:g}"]["result"]
+    out = _dstrat_calraked_bounded(lower).mean("api00")
+    R.assert_close(out["estimate"], res["estimate"], 1e-9, what="mean")
+    R.assert_close(out["se"], res["se"], 1e-6, what="se")
+
+
+def test_se_of_a_later_calibration_bounded_at_0_is_refused():
+    """The later calibration sends 4 rows of positive weight to 0: the earlier calibration's residuals stay
+    on them, divided by w_new; R's SE diverges as the bound goes to 0 (above) and R stops at 0. ramlab
+    refuses, naming the calibration, its rows and the divergence (it gave a finite SE: ratio 0 there)."""
+    res = CASES["dstrat_calraked_linear_bounded_at_0"]["result"]
+    assert "NA/NaN/Inf" in res["error"]
+    near = [CASES[f"dstrat_calraked_linear_bounded_at_{L:g}"]["result"]["se"] for L in (1e-2, 1e-4, 1e-6)]
+    assert near[2] / near[1] > 99 and near[1] / near[0] > 99  # R: no limit
+    cal = _dstrat_calraked_bounded(0)
+    assert int(((cal.weight_values == 0) & (cal.calibrations[0].w_new != 0)).sum()) == res["n_zero"]
+    with pytest.raises(WeightError, match=r"^no linearised standard error: calibration 2 of 2 \(method 'linear'\) "
+                       r"sends 4 rows of nonzero weight to a weight of exactly 0 \(a lower bound of 0\) after an "
+                       r"earlier calibration\..* diverges"):
+        cal.mean("api00")
+
+
+def _dstrat_categorical_bounded(lower):
+    d = Design(R.load_data("apistrat"), strata="stype", weights="pw", fpc="fpc")
+    bounded = {} if lower is None else {"bounds": (lower, 10), "tol": 1e-12, "max_iter": 1000}
+    return d.calibrate({"stype": {"E": 4421, "H": 755, "M": 1018}, "awards": {"No": 2000, "Yes": 4194},
+                        "sch.wide": {"No": 1800, "Yes": 4394}}, method="linear", **bounded)
+
+
+def test_se_of_a_categorical_calibration_bounded_at_0_is_refused_as_r():
+    """The factored path (categorical calibration, rows their own PSUs: banners, categorical means, by=)
+    refuses as the dense one: R stops for svymean(~awards) and svyby."""
+    res = CASES["dstrat_categorical_linear_bounded_at_0"]["result"]
+    assert "NA/NaN/Inf" in res["error"] and "NA/NaN/Inf" in res["error_by"]
+    cal = _dstrat_categorical_bounded(0)
+    assert int((cal.weight_values == 0).sum()) == res["n_zero"]
+    masks = np.column_stack([cal.data["awards"].eq(s).to_numpy() for s in ("No", "Yes")])
+    assert _dstrat_categorical_bounded(None).domain_plan(masks).factored  # the path the refusal is on (g >= -0.037)
+    what = r"^no linearised standard error: calibration 1 of 1 \(method 'linear'\) sends 10 rows"
+    with pytest.raises(WeightError, match=what):
+        cal.domain_plan(masks)
+    with pytest.raises(WeightError, match=what):
+        cal.mean("awards")
+    with pytest.raises(WeightError, match=what):
+        cal.mean("api00", by="awards")

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ramlab.errors import WeightError
 from ramlab.variance._linalg import pinv_sym, rowsum
 
 __all__ = ["Calibration", "CalibrationModel", "CellIndicators", "cells_from_codes", "prepare_residualise",
-           "residualise"]
+           "refuse_rows_sent_to_0", "residualise"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,6 +232,44 @@ class Calibration:
     def residualise(self, x):
         """Residualise weighted influence values ``x`` (n, k): see :func:`residualise`."""
         return residualise(self, x)
+
+
+def refuse_rows_sent_to_0(calibrations):
+    """Refuse the linearised SE of calibrations that send rows of nonzero weight to exactly 0.
+
+    A calibration bounded below at 0 can give some rows a final weight of
+    exactly 0 (w_new = 0, w_old != 0). R's ``svyrecvar`` divides by
+    ``g sqrt(w_old) = 0`` there and stops ("NA/NaN/Inf in foreign function
+    call"); ramlab refuses too, with a :class:`ramlab.errors.WeightError`
+    naming the calibration and its number of such rows:
+
+    - the first calibration (the oldest): R's SE for a lower bound L > 0
+      tends to a finite limit as L -> 0, which needs the influence values of
+      the rows at the bound; the estimators leave them out (their weight is
+      0), so ramlab does not compute it (tests/MUTATION.md, ``weight_ratio``
+      18). A small positive bound (1e-8) gives that limit to many digits.
+    - a later calibration: the earlier calibrations' residuals leave nonzero
+      values on those rows, divided by w_new: R's SE grows as 1 / L and has
+      no limit.
+
+    Rows of weight 0 before the calibration (w_old = 0) count for nothing, as
+    in R's limit, and are not refused.
+    """
+    for k, cal in enumerate(calibrations):
+        sent = int(np.count_nonzero((cal.w_new == 0) & (cal.w_old != 0)))
+        if not sent:
+            continue
+        what = (f"calibration {k + 1} of {len(calibrations)} (method {cal.method!r}) sends {sent} "
+                f"row{'s' if sent > 1 else ''} of nonzero weight to a weight of exactly 0 (a lower bound of 0)")
+        if k == 0:
+            raise WeightError(
+                f"no linearised standard error: {what}. R's svyrecvar stops there too (\"NA/NaN/Inf\"); "
+                "as the lower bound L goes to 0, R's SE tends to a limit that ramlab does not compute: "
+                "give a small positive lower bound (e.g. 1e-8) instead of 0", variable="weight")
+        raise WeightError(
+            f"no linearised standard error: {what} after an earlier calibration. R's svyrecvar stops "
+            "there too (\"NA/NaN/Inf\"), and its SE diverges (grows as 1 / L) as the lower bound L "
+            "goes to 0: there is no standard error to give", variable="weight")
 
 
 def residualise(record, x, *, prepared=None):

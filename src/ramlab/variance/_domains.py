@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ramlab.variance._calibration import refuse_rows_sent_to_0
 from ramlab.variance._linalg import dense_codes, group_rows, pinv_sym
 
 __all__ = ["Coded", "DomainPlan"]
@@ -200,6 +201,7 @@ def _factor(engine, codes, table, max_cells):
     cals = engine.calibrations
     if not all(cal.model.is_categorical for cal in cals):
         return None
+    refuse_rows_sent_to_0(cals)
     c, strata, n_h = rs
     parts = [strata, codes] + [cal.model.cell for cal in cals]
     sizes = [int(strata.max()) + 1, table.shape[0]] + [cal.model.cells.ncell for cal in cals]

@@ -22,7 +22,7 @@ import abc
 
 import numpy as np
 
-from ramlab.variance._calibration import prepare_residualise, residualise
+from ramlab.variance._calibration import prepare_residualise, refuse_rows_sent_to_0, residualise
 from ramlab.variance._domains import Coded, DomainPlan
 from ramlab.variance._multistage import multistage_vcov, row_psu_vcov
 
@@ -167,6 +167,7 @@ class Linearisation(VarianceEstimator):
         if not self.all_positive:
             x[w == 0] = 0.0
         if self.calibrations and self._prepared is None:
+            refuse_rows_sent_to_0(self.calibrations)
             self._prepared = [prepare_residualise(cal) for cal in self.calibrations]
         for cal, prepared in zip(self.calibrations, self._prepared or ()):
             x = residualise(cal, x, prepared=prepared)
