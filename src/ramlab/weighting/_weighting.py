@@ -729,7 +729,11 @@ def calibrate_weights(design, totals, *, method="linear", bounds=None, populatio
     bounds : (float, float), optional
         Bounds on g = new weight / design weight. "linear" and "raking"
         truncate g at the bounds; "logit" needs finite bounds lower < 1 <
-        upper.
+        upper. A lower bound of 0 that some rows reach gives them a weight
+        of exactly 0: the linearised SEs of the design are then refused
+        (:class:`ramlab.errors.WeightError`), as R's ``svyrecvar`` stops;
+        a small positive lower bound (1e-8) gives R's SE for a bound
+        tending to 0 when this is the design's only calibration.
     population : float, optional
         Population size: adds an intercept with this total.
     tol : float
