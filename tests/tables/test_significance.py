@@ -78,3 +78,24 @@ def test_columns_under_min_base_are_not_tested_against_the_rest_either():
         ref = _case(f"dclus1_{g}_vs_rest_schwide_yes")["contrast"]
         hit = every.tests[(every.tests["row"] == "Oui") & (every.tests["column"] == g)]
         R.assert_close(hit["estimate"], [ref["estimate"]], 1e-6, what=g)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the SE of a mean comes from G V G' on the raw totals (x, 1): for a column whose values "
+    "are all equal it cancels to rounding noise of order sqrt(eps) |mean| CV(N) (here ~3e-6), "
+    "not to 0 as R's svymean, whose residuals x - mean are 0; the zero-SE rule (1e-12) then "
+    "takes the noise for an SE and gives a letter with t ~ 4e7"))
+def test_a_difference_of_two_constant_columns_has_no_variance_and_no_letter():
+    # Exact identity: a mean of equal values has variance 0, so does the
+    # difference of two such column means (R: svyby(~x, ~g, svymean,
+    # covmat = TRUE) gives SE 0 and svycontrast SE 0); ramlab's documented
+    # rule then reports the comparison untested, as for 0 % against 100 %.
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"g": pd.Categorical(np.repeat(["A", "B"], 30)),
+                       "x": np.repeat([700.1, 500.3], 30),
+                       "w": rng.uniform(1, 5, 60)})
+    t = crosstab(Design(df, weights="w"), "x", "g", min_base=0, chisq=False)
+    hit = t.tests.iloc[0]
+    assert hit["estimate"] == pytest.approx(700.1 - 500.3, rel=1e-12)
+    assert hit["se"] == pytest.approx(0.0, abs=1e-9)
+    assert np.isnan(hit["t"]) and (t.marks == "").all().all()
