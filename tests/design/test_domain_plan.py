@@ -143,7 +143,7 @@ def test_domain_plan_refuses_domains_and_values_of_the_wrong_shape():
     plan = design.domain_plan(np.ones((n, 2), dtype=bool))
     with pytest.raises(ValueError, match=f"u must have {n} rows, not {n - 1}"):
         plan.total_vcov(np.ones((n - 1, 2)))
-    with pytest.raises(ValueError, match=f"u must have {n} codes"):
+    with pytest.raises(ValueError, match=rf"^u must have {n} codes, not \({n - 1},\)$"):
         plan.total_vcov(Coded(np.zeros(n - 1, dtype=int), np.eye(2)))
     # the design's own covariance: a vector is one column
     with pytest.raises(ValueError, match=f"u must have {n} rows, not {n - 1}"):
@@ -411,6 +411,12 @@ def test_totals_on_the_dense_path_of_a_domain_with_weights_of_1():
     clean = np.where((w == 0)[:, None], 0.0, u)
     _close(V, _dense(design, clean, table[codes]))
     np.testing.assert_allclose(T, table[codes].T @ (clean * w[:, None]), rtol=1e-12)
+    # coded values: the dense matrix, and no counts (not summed per code)
+    coded = Coded(rng.integers(-1, 3, size=design.n), rng.normal(size=(3, 2)))
+    V, T, N = plan.total_vcov(coded, totals=True, counts=True)
+    _close(V, _dense(design, coded.dense(), table[codes]))
+    np.testing.assert_allclose(T, table[codes].T @ (coded.dense() * w[:, None]), rtol=1e-12)
+    assert N is None
 
 
 @pytest.mark.parametrize("k", [1, 2, 5])
