@@ -80,11 +80,6 @@ def test_columns_under_min_base_are_not_tested_against_the_rest_either():
         R.assert_close(hit["estimate"], [ref["estimate"]], 1e-6, what=g)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the SE of a mean comes from G V G' on the raw totals (x, 1): for a column whose values "
-    "are all equal it cancels to rounding noise of order sqrt(eps) |mean| CV(N) (here ~3e-6), "
-    "not to 0 as R's svymean, whose residuals x - mean are 0; the zero-SE rule (1e-12) then "
-    "takes the noise for an SE and gives a letter with t ~ 4e7"))
 def test_a_difference_of_two_constant_columns_has_no_variance_and_no_letter():
     # Exact identity: a mean of equal values has variance 0, so does the
     # difference of two such column means (R: svyby(~x, ~g, svymean,

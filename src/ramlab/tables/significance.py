@@ -154,7 +154,10 @@ def significance_marks(block, columns, est, gradients, n_unw, opts):
 the replicates' on a replicate design),
     ``t = d / se`` and a two-sided p-value on t with the design's df, adjusted
     over the comparisons of that row and variable. Columns whose unweighted
-    base is under ``min_base`` (or under 2) are not tested.
+    base is under ``min_base`` (or under 2) are not tested, nor is a
+    difference whose SE is 0: under 1e-6 of the estimates' size, the delta
+    method's rounding where the exact SE is 0 (R's ``svycontrast`` gives 0),
+    reported as 0.
 
     Returns
     -------
@@ -172,8 +175,13 @@ the replicates' on a replicate design),
     e_idx, c1, c2, family, diffs, var_d = comps
     diffs = diffs.astype(float)
     sds = np.sqrt(np.clip(var_d.astype(float), 0.0, None))
-    # a zero SE (both 0 % or both 100 %) is not a test
-    safe = sds > 1e-12 * np.maximum(1.0, np.abs(diffs))
+    # a zero SE (both 0 % or both 100 %, two columns of equal values) is not
+    # a test. G V G' on the raw totals leaves rounding noise of order
+    # sqrt(eps) |estimate| / sqrt(n) where the exact SE is 0 (R's residuals
+    # x - mean are exactly 0): an SE under 1e-6 of the estimates' size is 0
+    est_a = est[e_idx, c1].astype(float)
+    safe = sds > 1e-6 * np.maximum(1.0, np.maximum(np.abs(est_a), np.abs(est_a - diffs)))
+    sds[~safe] = 0.0
     t = np.full(diffs.shape, np.nan)
     t[safe] = diffs[safe] / sds[safe]
     p = t_pvalue(t, opts.df)
