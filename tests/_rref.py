@@ -70,3 +70,23 @@ def assert_close(a, b, rtol, atol=1e-12, what=""):
     a = a.reshape(bb.shape)
     err = np.abs(a - bb) - (rtol * np.abs(bb) + atol)
     assert np.all(err <= 0), f"{what}: ramlab {a.ravel()} vs R {bb.ravel()} (rtol {rtol})"
+
+
+def assert_htest(out, res, rtol, *, p_rtol=None, no_df_ok=False):
+    """A test result (``ChisqResult``) against R's ``htest`` as the fixtures write it.
+
+    The statistic and the p-value to ``rtol`` (``p_rtol`` for the p-value if
+    given), the df: (ndf, ddf) of an F to ``rtol``, the df of a chi-square
+    exactly. R writes no df for the saddlepoint: allowed with ``no_df_ok``.
+    Returns R's ``parameter`` for further checks.
+    """
+    assert_close(out.statistic, res["statistic"], rtol, what="statistic")
+    assert_close(out.p_value, res["p_value"], rtol if p_rtol is None else p_rtol, what="p-value")
+    par = res["parameter"]
+    if "ndf" in par:
+        assert_close(out.df, [par["ndf"], par["ddf"]], rtol, what="(ndf, ddf)")
+    elif "df" in par:
+        assert out.df == par["df"]
+    else:
+        assert no_df_ok, f"R gives no df for {res.get('method')!r}"
+    return par
