@@ -764,12 +764,7 @@ def calibrate_weights(design, totals, *, method="linear", bounds=None, populatio
         Negative weights (those of an unbounded linear calibration): R's
         ``calibrate`` stops on them too.
     """
-    if bounds is None:
-        bounds = (-np.inf, np.inf)
-    L, U = (float(-np.inf if bounds[0] is None else bounds[0]),
-            float(np.inf if bounds[1] is None else bounds[1]))
-    if L > U:
-        raise BoundsError(f"lower bound {L} is above upper bound {U}")
+    L, U = _calibration_bounds(bounds)
     if method not in ("linear", "raking", "logit"):
         raise ValueError(f"method must be 'linear', 'raking' or 'logit', not {method!r}")
     FdF = _calfun(method, (L, U))
@@ -777,14 +772,7 @@ def calibrate_weights(design, totals, *, method="linear", bounds=None, populatio
         raise MarginError("calibration of a design without respondents: no total can be met")
     w = design.weight_values
     A = design.replicate_weight_values
-    for what, v in (("weights", w), ("replicate weights", A)):
-        if v is not None and (v < 0).any():
-            # R's calibrate takes sqrt(weights): it stops (NA/NaN/Inf in foreign function call)
-            raise WeightError(
-                f"calibration of negative weights: {int((v < 0).reshape(len(v), -1).any(axis=1).sum())} rows weigh below 0 "
-                f"in the {what} (min {float(v.min()):.6g}), e.g. after an unbounded linear calibration; "
-                "R's calibrate stops too: calibrate the design weights on all the totals at once, "
-                "or give the first calibration bounds", variable="weight")
+    _refuse_negative_weights(w, A)
     spec = _build_model(design, totals, population)
     args = (spec, FdF, (L, U), tol, max_iter, method)
     w_new, G0 = _calibrate_one(w, *args, pairs=spec.r_scale_pairs)
@@ -795,6 +783,29 @@ def calibrate_weights(design, totals, *, method="linear", bounds=None, populatio
         for r in range(A.shape[1]):
             reps[:, r] = _calibrate_one(A[:, r], *args, where=f"replicate {r + 1}: ")[0]
     return Reweighting(w_new, Calibration(method, spec.model, w, w_new, G0), reps)
+
+
+def _calibration_bounds(bounds):
+    """(L, U) of ``calibrate_weights``'s ``bounds``: None, or a pair whose ends may be None (no bound)."""
+    if bounds is None:
+        bounds = (-np.inf, np.inf)
+    L, U = (float(-np.inf if bounds[0] is None else bounds[0]),
+            float(np.inf if bounds[1] is None else bounds[1]))
+    if L > U:
+        raise BoundsError(f"lower bound {L} is above upper bound {U}")
+    return L, U
+
+
+def _refuse_negative_weights(w, A):
+    """WeightError on negative design or replicate weights, which R's calibrate refuses too."""
+    for what, v in (("weights", w), ("replicate weights", A)):
+        if v is not None and (v < 0).any():
+            # R's calibrate takes sqrt(weights): it stops (NA/NaN/Inf in foreign function call)
+            raise WeightError(
+                f"calibration of negative weights: {int((v < 0).reshape(len(v), -1).any(axis=1).sum())} rows weigh below 0 "
+                f"in the {what} (min {float(v.min()):.6g}), e.g. after an unbounded linear calibration; "
+                "R's calibrate stops too: calibrate the design weights on all the totals at once, "
+                "or give the first calibration bounds", variable="weight")
 
 
 def _calibrate_one(w, spec, FdF, bounds, tol, max_iter, method, *, pairs=None, where=""):
