@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ramlab import ReplicateDesign
 from ramlab.design import Design
 from ramlab.variance import Coded
-from tests._rref import load_data
+from tests._rref import load_data, load_json
 
 
 def _dense(design, u, masks):
@@ -452,3 +453,24 @@ def test_a_calibration_undone_by_the_next():
     _close(design.total_vcov(u, domains=plan), _dense(design, u, masks))
     coded = Coded(rng.integers(-1, 3, size=design.n), rng.normal(size=(3, 2)))
     _close(design.total_vcov(coded, domains=plan), _dense(design, coded.dense(), masks))
+
+
+def test_a_missing_value_a_replicate_weighs_is_not_made_0():
+    """A row of full-sample weight 0 that the replicates weigh counts in R's replicate
+    totals, so a missing value on it leaves no number (R: "All replicates contained
+    NAs"): the plan's covariance is NaN, not that of the value set to 0. Once the row is
+    outside a subset, no weight counts it and its NaN does not matter (R's
+    ``[.svyrep.design`` drops it). Data: extra_svrepdesign.json (a JK1 design of 4 rows,
+    the first of weight 0 and missing)."""
+    ref = load_json("extra_svrepdesign.json")
+    data = pd.DataFrame(ref["data"]["z4na"]).astype(float)
+    rep = ReplicateDesign(data, repweights="^r[0-9]", weights="w", type="JK1", scale=0.75)
+    y = data[["y"]].to_numpy()
+    assert rep.weights.iloc[0] == 0 and np.isnan(y[0, 0])
+    ones = np.ones((rep.n, 1))
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(rep.domain_plan(ones).total_vcov(y)).all()
+        dom = rep.subset(data["y"].notna().to_numpy())
+        expected = dom.total_vcov(np.nan_to_num(y))
+        np.testing.assert_allclose(dom.domain_plan(ones).total_vcov(y), expected, rtol=1e-12)
+    assert expected[0, 0] > 0

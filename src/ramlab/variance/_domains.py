@@ -622,8 +622,11 @@ class DomainPlan:
         engine = self.engine
         n, k = u.shape
         w = engine.weights
-        if not np.isfinite(u).all():  # NaN or inf on rows of weight 0: no inf * 0 below
-            u = np.where((w == 0)[:, None], 0.0, u)
+        if not np.isfinite(u).all():
+            # NaN or inf on rows no weight column weighs (full sample or
+            # replicate): they count for nothing, and no inf * 0 below. A NaN
+            # on a row some weight counts stays, and makes the covariance NaN.
+            u = np.where(engine.weighed_rows[:, None], u, 0.0)
         U = (u[:, None, :] * self.table[self.codes][:, :, None]).reshape(n, self.C * k)
         V = engine.total_vcov(U)
         if not totals:
