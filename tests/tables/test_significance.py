@@ -94,3 +94,35 @@ def test_a_difference_of_two_constant_columns_has_no_variance_and_no_letter():
     assert hit["estimate"] == pytest.approx(700.1 - 500.3, rel=1e-12)
     assert hit["se"] == pytest.approx(0.0, abs=1e-9)
     assert np.isnan(hit["t"]) and (t.marks == "").all().all()
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1.0, 1e8])
+def test_the_zero_se_rule_is_relative_to_the_estimates(scale):
+    # The documented rule: a difference whose SE is under 1e-6 of the compared
+    # estimates' size is untested (SE 0). It is relative, so the unit of the
+    # variable does not matter. Exact identity: the linearised mean and its SE
+    # are homogeneous of degree 1 in the variable, so api00 * scale has R's
+    # svyttest(api00 ~ sch.wide, dstrat) difference and SE times scale, the
+    # same t and letter (upper case: p = 1.5e-4), even where, at
+    # scale 1e-8, the SE (2e-7) is tiny in absolute terms. And two columns of
+    # equal values, whose exact SE is 0 (R's svycontrast gives 0), get no
+    # letter at any scale, though G V G' leaves rounding noise in their SE.
+    ref = _case("dstrat_svyttest_api00_by_schwide")
+    d = _api("dstrat")
+    d.data["x"] = d.data["api00"] * scale
+    t = crosstab(d, "x", "sch.wide", min_base=0, chisq=False)
+    hit = t.tests.iloc[0]
+    R.assert_close([hit["estimate"], hit["se"], hit["t"]],
+                   [-ref["estimate"] * scale, ref["se"] * scale, -ref["statistic"]],
+                   1e-6, atol=0.0, what=f"No - Yes at scale {scale}")
+    letter = {c.label: c.letter for c in t.columns}["No"]
+    assert t.marks.loc[("x", "", "Moyenne"), ("sch.wide", "Yes")] == letter
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"g": pd.Categorical(np.repeat(["A", "B"], 30)),
+                       "x": np.repeat([700.1, 500.3], 30) * scale,
+                       "w": rng.uniform(1, 5, 60)})
+    t = crosstab(Design(df, weights="w"), "x", "g", min_base=0, chisq=False)
+    hit = t.tests.iloc[0]
+    assert hit["estimate"] == pytest.approx((700.1 - 500.3) * scale, rel=1e-12)
+    assert hit["se"] == 0.0 and np.isnan(hit["t"]) and np.isnan(hit["p_value"])
+    assert (t.marks == "").all().all()

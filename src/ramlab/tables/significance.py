@@ -178,9 +178,11 @@ the replicates' on a replicate design),
     # a zero SE (both 0 % or both 100 %, two columns of equal values) is not
     # a test. G V G' on the raw totals leaves rounding noise of order
     # sqrt(eps) |estimate| / sqrt(n) where the exact SE is 0 (R's residuals
-    # x - mean are exactly 0): an SE under 1e-6 of the estimates' size is 0
+    # x - mean are exactly 0): an SE under 1e-6 of the estimates' size is 0,
+    # whatever the variable's unit (no absolute floor: means of 1e-5 have SEs
+    # of 1e-7)
     est_a = est[e_idx, c1].astype(float)
-    safe = sds > 1e-6 * np.maximum(1.0, np.maximum(np.abs(est_a), np.abs(est_a - diffs)))
+    safe = sds > 1e-6 * np.maximum(np.abs(est_a), np.abs(est_a - diffs))
     sds[~safe] = 0.0
     t = np.full(diffs.shape, np.nan)
     t[safe] = diffs[safe] / sds[safe]
