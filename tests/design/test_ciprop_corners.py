@@ -5,7 +5,7 @@ one degree of freedom, missing answers left out as a domain (R's
 ``subset(design, !is.na(x))``) on equal weights, on a raked design and when
 the only missing answers are in rows of weight 0, a single respondent, and a
 census design (variance 0; R's "beta" (0.5, 0.5) is not followed: ramlab
-gives (p, p)).
+gives (p, p)) and a domain of one PSU of a census (df = 0: NaN bounds).
 Wilson's interval at p = 0 or 1 is checked against its closed form
 (Wilson 1927, with n the respondents, as documented).
 """
@@ -49,6 +49,12 @@ def _design_and_variable(case):
     kind = case["id"].rsplit("_", 2)[0]
     if kind == "missing_zero_weight":
         return _zero_weight_design(case)
+    if kind == "census_one_psu":
+        data = R.load_data("apiclus1")
+        data["fpc_all"] = float(data["dnum"].nunique())
+        d = Design(data, ids="dnum", fpc="fpc_all")
+        d = d.subset(data["dnum"] == case["dnum"])
+        return d, _indicator(d.data, case["indicator"])
     if kind == "census":
         data = R.load_data("apistrat")
         data["fpc_census"] = data.groupby("stype")["stype"].transform("size").astype(float)
@@ -124,6 +130,18 @@ def test_wilson_on_a_census_design_is_the_estimate():
         out = Design(data, fpc="n").ciprop("y", method="wilson")
     assert out["se"] == 0
     assert out["ci_low"] == out["ci_high"] == out["estimate"] == 0.6
+
+
+def test_wilson_on_a_census_domain_of_one_psu_has_no_t_quantile():
+    # df = 0: no t quantile, so NaN bounds as every method of R (census_one_psu_* above)
+    case = next(c for c in EXTRA["cases"] if c["id"] == "census_one_psu_mean_0.95")
+    d, x = _design_and_variable(case)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = d.ciprop(x, method="wilson")
+    assert out["se"] == 0 and out["df"] == 0
+    R.assert_close(out["estimate"], case["result"]["estimate"], 1e-12, what="estimate")
+    assert np.isnan(out["ci_low"]) and np.isnan(out["ci_high"])
 
 
 def test_wilson_of_a_single_respondent():

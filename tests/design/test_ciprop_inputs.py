@@ -181,6 +181,17 @@ def test_likelihood_at_the_edges_says_why_and_what_to_use():
             d.ciprop(column, method="likelihood")
 
 
+def test_likelihood_on_a_census_says_why_and_what_to_use():
+    # fpc = the sample size: variance exactly 0, p = 0.6 is exact
+    data = pd.DataFrame({"y": [1.0, 0.0, 0.0, 1.0, 1.0], "n": 5.0})
+    with pytest.raises(DesignError) as err:
+        Design(data, fpc="n").ciprop("y", method="likelihood")
+    message = str(err.value)
+    assert message.startswith('ciprop(method="likelihood"): no interval on a census design'), message
+    assert "p = 0.6 is exact; R's svyciprop errors too" in message
+    assert message.endswith('use method="logit" or "mean", which give (p, p)'), message
+
+
 def test_likelihood_on_a_replicate_design_says_why_and_what_to_use():
     data = pd.DataFrame({"y": [1.0, 0.0, 1.0, 1.0], "r1": [0, 2, 2, 2], "r2": [2, 0, 2, 2]})
     d = ReplicateDesign(data, repweights=["r1", "r2"], type="JK1")

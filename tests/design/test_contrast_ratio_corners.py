@@ -420,6 +420,18 @@ def test_ttest_group_of_text_is_sorted_as_r_factor():
     assert res.p_value == pytest.approx(r["p_value"], rel=1e-7)
 
 
+def test_ttest_refusal_of_negative_weights_names_the_variables_and_what_to_do():
+    """Not the refusal of the model it fits, whose formula the user never wrote."""
+    d = _negative()
+    n_negative = int((d.weight_values < 0).sum())
+    with pytest.raises(WeightError) as err:
+        d.ttest("api00", "sch.wide")
+    message = str(err.value)
+    assert err.value.variable == "weight"
+    assert re.search(rf"^ttest of 'api00' by 'sch\.wide': .*\b{n_negative} rows have a negative weight", message), message
+    assert message.endswith("calibrate with bounds (bounds=) to keep the weights positive"), message
+
+
 def test_ttest_errors_name_the_variable():
     d = _design("dstrat")
     data = d.data.assign(texte=d.data["stype"].astype(str), many=np.arange(len(d.data)) % 8)

@@ -141,14 +141,16 @@ def _boundary(method, p, n, qt):
     return None
 
 
-def _census(method, p):
+def _census(method, p, df):
     """(low, high) when the variance is exactly 0 and 0 < p < 1 (a census design).
 
     As R 4.1, (p, p) for "logit", "asin", "mean" and "xlogit"; R's "likelihood"
     errors. R's "beta" gives (0.5, 0.5) (qbeta with both shapes Inf, from an
     effective sample size p(1-p)/0): an interval without the estimate, so
-    ramlab gives the limit (p, p) of the Clopper-Pearson interval, as
-    "wilson". None where the general formula already gives (p, p).
+    ramlab gives the limit (p, p) of the Clopper-Pearson interval, which is
+    also what Wilson's formula gives there. With df = 0 (a domain of one PSU)
+    there is no t quantile: every method's bounds are NaN, as R's ("beta"
+    too). None where the general formula gives the answer.
     """
     if method == "likelihood":
         raise DesignError(
@@ -156,7 +158,7 @@ def _census(method, p):
             f"variance: every unit of the population was sampled, p = {p:g} is exact; "
             "R's svyciprop errors too); use method=\"logit\" or \"mean\", which give (p, p)"
         )
-    if method in ("beta", "wilson"):
+    if method == "beta" and df > 0:
         return p, p
     return None
 
@@ -202,7 +204,7 @@ def ciprop(design, x, *, method, level, category=None):
         qt = stats.t.ppf(1 - (1 - level) / 2, df) if df > 0 else np.nan
         edge = _boundary(method, p, int(pos.sum()), qt)
     elif var == 0:
-        edge = _census(method, p)
+        edge = _census(method, p, df)
     if edge is not None:
         (lo, hi), est = edge, p
     else:
