@@ -60,13 +60,22 @@ test: $(STAMP) $(SYNTHETIC)
 # variance, weighting, the design's estimators, p-value adjustment and the
 # significance letters. Configuration: [tool.mutmut] in pyproject.toml; results
 # and the survivors examined: tests/MUTATION.md. MUTANTS selects mutants by name
-# (globs), e.g. make mutation MUTANTS='ramlab.variance.*'; CI=true selects the
-# derandomised hypothesis profile, so that a mutant's verdict is reproducible.
-MUTANTS ?= ramlab.variance.* ramlab.weighting.* ramlab.design.* ramlab.tables.significance.* ramlab.tables._tables.x__significance__mutmut_*
+# (globs), e.g. make mutation MUTANTS='ramlab.variance.*'; SINCE=<commit>
+# selects the functions whose code changed since that commit
+# (tests/mutation_since.py). CI=true selects the derandomised hypothesis
+# profile, so that a mutant's verdict is reproducible.
+MUTANTS ?= ramlab.variance.* ramlab.weighting.* ramlab.design.* ramlab.tables.significance.*
 MUTMUT_CHILDREN ?= 2
+MUTMUT ?= $(BIN)/mutmut
 mutation: $(STAMP) $(SYNTHETIC)
-	CI=true $(BIN)/mutmut run --max-children $(MUTMUT_CHILDREN) $(foreach m,$(MUTANTS),'$(m)') || true
-	$(BIN)/mutmut results
+	@set -f; \
+	if [ -n "$(SINCE)" ]; then \
+	  names=$$($(BIN)/python tests/mutation_since.py '$(SINCE)') || exit 1; \
+	  [ -n "$$names" ] || { echo "no function of the mutated core changed since $(SINCE)"; exit 0; }; \
+	else names="$(MUTANTS)"; fi; \
+	echo "$(MUTMUT) run --max-children $(MUTMUT_CHILDREN)" $$names; \
+	CI=true $(MUTMUT) run --max-children $(MUTMUT_CHILDREN) $$names || true; \
+	$(MUTMUT) results
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ROOT) $(LAB_ARGS)
