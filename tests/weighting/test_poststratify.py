@@ -9,6 +9,8 @@ weighted sample count) or ramlab's documented refusals.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -244,3 +246,48 @@ def test_a_large_cross_classification_refuses_an_unsampled_populated_post_stratu
     assert (info.value.variable, info.value.category) == ("a", (5, 5))
     with pytest.raises(MarginError, match=msg):
         poststratify_weights(d, ["a", "b"], {**OBSERVED, (5, 5): total})
+
+
+@pytest.mark.parametrize("replicate", [False, True])
+def test_an_unsampled_post_stratum_of_population_zero_is_dropped_silently_as_r_does(replicate):
+    # R drops a post-stratum empty in both the sample and the population
+    # (samplezero & popzero) without partial = TRUE and without a warning
+    case = CASES["rclus1_without_M_yes_zero_total" if replicate else "dclus1_without_M_yes_zero_total"]
+    assert case["result"]["warnings"] == []
+    d = _dclus1(_without_m_yes())
+    if replicate:
+        d = d.replicate("JK1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy warning either (0 / 0 of that post-stratum)
+        out = d.poststratify(["stype", "sch.wide"], _population(case))
+        _assert_estimates(out, case["result"])
+
+
+@pytest.mark.parametrize("totals", ["positive", "zero", "missing", "missing_partial"])
+def test_a_post_stratum_whose_negative_weights_outweigh_its_other_rows_is_refused(totals):
+    # dstrat calibrated linearly, without bounds, to 6000 schools with awards:
+    # the 27 rows of (E, No) get negative weights (-186.2 in all, as in R).
+    # R stops when that post-stratum's total is 0 or missing; with a positive
+    # total it multiplies its weights by a negative factor (documented: ramlab
+    # refuses). ramlab used to leave the post-stratum as it was, meeting no total.
+    case = CASES["dcat_negative_post_stratum"]
+    res = case["result"]
+    df = R.load_data("apistrat")
+    dcat = Design(df, strata="stype", weights="pw", fpc="fpc").calibrate(
+        {"stype": {"E": 4421.0, "H": 755.0, "M": 1018.0}, "awards": {"No": 194.0, "Yes": 6000.0}})
+    e_no = ((df["stype"] == "E") & (df["awards"] == "No")).to_numpy()
+    R.assert_close(dcat.weights.to_numpy()[e_no].sum(), res["sample_count_E_No"], 1e-9, what="(E, No)")
+    pop = case["population"]
+    pop = {(s, a): f for s, a, f in zip(pop["stype"], pop["awards"], pop["Freq"])}
+    if totals == "positive":
+        assert res["factor_E_No"] < 0  # R turns the sign of the post-stratum's weights
+    else:
+        assert res[f"error_total_{totals}"].startswith("Strata in sample absent from population")
+    if totals == "zero":
+        pop[("E", "No")] = 0.0
+    elif totals.startswith("missing"):
+        del pop[("E", "No")]
+    with pytest.raises(MarginError, match=r"^post-stratum \('E', 'No'\) weighs -186\.223 in the sample: "
+                                          r".*negative weight.* no positive factor") as info:
+        dcat.poststratify(["stype", "awards"], pop, partial=totals.endswith("partial"))
+    assert (info.value.variable, info.value.category) == ("stype", ("E", "No"))

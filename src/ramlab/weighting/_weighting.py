@@ -1024,7 +1024,10 @@ def poststratify_weights(design, columns, totals, *, partial=False):
     MarginError
         A post-stratum of the sample missing from the totals or with a total
         of 0 (as R), a populated post-stratum with no (weighted) sample, a
-        negative or non-finite total, missing values.
+        negative or non-finite total, missing values. A post-stratum whose
+        rows weigh 0 or less in all (negative weights, from an unbounded
+        linear calibration): R stops too when its total is 0 or missing, and
+        otherwise turns the sign of its weights, which ramlab does not do.
     """
     columns = [columns] if isinstance(columns, str) else list(columns)
     w = design.weight_values
@@ -1032,6 +1035,15 @@ def poststratify_weights(design, columns, totals, *, partial=False):
     cell, ncell, cell_codes, labels_list, tcell = _poststrata_cells(design, columns, targets, partial)
     cw = np.bincount(cell, weights=w, minlength=ncell)
     has_sample = cw > 0
+    # rows of nonzero weight (some negative) weighing 0 or less in all: R stops or turns their sign
+    not_positive = ~has_sample & (np.bincount(cell[w != 0], minlength=ncell) > 0)
+    if not_positive.any():
+        c = int(np.flatnonzero(not_positive)[0])
+        key = _cell_key(labels_list, cell_codes, c)
+        raise MarginError(f"post-stratum {key!r} weighs {float(cw[c]):.6g} in the sample: its rows of "
+                          "negative weight (e.g. from an unbounded linear calibration) cancel or outweigh the others, "
+                          "so no positive factor scales it to a population total; give that calibration bounds",
+                          variable=columns[0], category=key)
     if partial:
         tcell = np.where(has_sample, tcell, np.nan)
     # R refuses a post-stratum of the sample with a population count of 0 or none
