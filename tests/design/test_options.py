@@ -3,12 +3,15 @@ svydesign(nest = FALSE). Reference values: tests/fixtures/r/options.json (option
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pandas as pd
 import pytest
 
 import _rref as R
 from ramlab import Design
-from ramlab.errors import MarginError
+from ramlab.errors import ColumnNotFoundError, MarginError
 
 OPT = R.load_json("options.json")
 CASES = {c["id"]: c for c in OPT["cases"]}
@@ -55,4 +58,34 @@ def test_nest_false_on_nested_clusters_is_r_default():
     R.assert_close(out["estimate"].to_numpy(), case["result"]["estimate"], 1e-8, what="estimate")
     R.assert_close(out["se"].to_numpy(), case["result"]["se"], 1e-6, what="se")
     nested = Design(data, ids="snum", strata="stype", weights="pw", fpc="fpc").mean("api00")
+    np.testing.assert_array_equal(out.to_numpy(), nested.to_numpy())
+
+
+def test_nest_false_names_the_cluster_its_two_strata_and_a_row_of_each():
+    """The contract of ``nest=False``: the cluster found in two strata, each stratum with a
+    row (1-based) that holds the cluster there."""
+    data = pd.DataFrame({"st": ["c", "a", "a", "b", "c"], "cl": ["x", "w", "y", "y", "z"],
+                         "v": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    with pytest.raises(ValueError) as err:
+        Design(data, ids="cl", strata="st", nest=False)
+    msg = str(err.value)
+    assert "'y'" in msg and "'cl'" in msg  # the cluster and its column
+    # cluster y: stratum a at row 3, stratum b at row 4 (rows 1-based)
+    assert re.search(r"'a'\D*row 3\b", msg) and re.search(r"'b'\D*row 4\b", msg), msg
+    assert "'c'" not in msg and "row 2" not in msg and "row 1" not in msg
+
+
+def test_nest_false_names_an_ids_column_that_is_not_in_the_data():
+    data = R.load_data("apistrat")
+    with pytest.raises(ColumnNotFoundError) as err:
+        Design(data, ids="dnumm", strata="stype", weights="pw", nest=False)
+    assert re.search(r"\bids\b", str(err.value)) and "'dnumm'" in str(err.value)  # its role, its name
+    assert err.value.variable == "dnumm"
+
+
+def test_nest_false_without_clusters_has_nothing_to_check():
+    """Each row its own unit (R id = ~1): nest=False is nest=True."""
+    data = R.load_data("apistrat")
+    out = Design(data, strata="stype", weights="pw", fpc="fpc", nest=False).mean("api00")
+    nested = Design(data, strata="stype", weights="pw", fpc="fpc").mean("api00")
     np.testing.assert_array_equal(out.to_numpy(), nested.to_numpy())

@@ -83,13 +83,20 @@ def replicate_factors(design, type, *, replicates=None, seed=None, rho=None):
         return factors, 1.0 / (R * (1 - r) ** 2), np.ones(R), type
     if type in ("bootstrap", "subbootstrap"):
         R = 50 if replicates is None else int(replicates)
-        rng = np.random.default_rng(seed)
         sub = type == "subbootstrap"
+        _, first = np.unique(psu, return_index=True)
+        codes, per_stratum = np.unique(strata[first], return_counts=True)
+        if sub and (per_stratum < 2).any():
+            # R: n_h / (n_h - 1) = Inf times no draw, NaN weights, then qr() stops
+            col = design.structure.strata_col
+            where = (f"stratum {st.strata_labels[codes[np.argmax(per_stratum < 2)]]!r} of {col!r}"
+                     if stratified else "the design")
+            raise DesignError(f"subbootstrap draws n - 1 of the n PSUs of each stratum: {where} "
+                              f"has a single PSU; use type='bootstrap'", variable=col)
+        rng = np.random.default_rng(seed)
         factors = _bootstrap(strata, psu, None if sub else st.popsize, R, rng, sub=sub)
         if sub:
             return factors, 1.0 / (R - 1), np.ones(R), "bootstrap"
-        _, first = np.unique(psu, return_index=True)
-        _, per_stratum = np.unique(strata[first], return_counts=True)
         m = 1.0 / np.mean(1.0 / per_stratum)  # R: harmonic mean of PSUs per stratum
         return factors, m / ((m - 1) * (R - 1)), np.ones(R), "bootstrap"
     raise ValueError(f"type must be one of {REPLICATE_METHODS}, not {type!r}")
