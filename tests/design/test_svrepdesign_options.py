@@ -10,6 +10,8 @@ R counts it in the replicates; with a missing value R stops).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,6 +108,14 @@ def test_a_row_only_replicates_weigh_counts_in_the_ratio_as_r():
     R.assert_close(out["se"].to_numpy(), r["se"], 1e-10, what="ratio SE, na_rm")
 
 
+def test_a_row_only_replicates_weigh_counts_in_the_var_as_r():
+    """R's svyvar.svyrep.design takes every row's value in each replicate's variance."""
+    r = REF["other"]["zero_weight_row_var"]
+    out = _z4("z4").var(["y", "x"])
+    R.assert_close(out["estimate"].to_numpy(), r["estimate"], 1e-12, what="variances")
+    R.assert_close(out["se"].to_numpy(), r["se"], 1e-10, what="variance SEs")  # row 1 as 0: 5.579 for y
+
+
 def test_a_missing_value_only_replicates_weigh_is_not_left_out_quietly():
     """R: svyratio stops ("All replicates contained NAs"), svyquantile too ("missing values in object")."""
     assert REF["other"]["zero_weight_row_missing_ratio"]["error"] == "All replicates contained NAs"
@@ -117,14 +127,31 @@ def test_a_missing_value_only_replicates_weigh_is_not_left_out_quietly():
         rep.quantile("y", 0.5, ci=True)
 
 
-@pytest.mark.parametrize("case_id, call", [
-    ("weighted_row_missing_ratio", lambda d: d.ratio("y", "x")),
-    ("weighted_row_missing_ratio_denominator", lambda d: d.ratio("x", "y")),
-    ("weighted_row_missing_var", lambda d: d.var("y")),
+@pytest.mark.parametrize("case_id, call, r_function", [
+    ("weighted_row_missing_ratio", lambda d: d.ratio("y", "x"), "svyratio"),
+    ("weighted_row_missing_ratio_denominator", lambda d: d.ratio("x", "y"), "svyratio"),
+    ("weighted_row_missing_ratio_by", lambda d: d.ratio("y", "x", by="x_group"), "svyratio"),
+    ("weighted_row_missing_var", lambda d: d.var("y"), "svyvar"),
 ])
-def test_ratio_and_var_of_a_replicate_design_refuse_a_missing_value_as_r(case_id, call):
-    """R's svyratio (numerator or denominator) and svyvar stop, as its svymean and svytotal do."""
+def test_ratio_and_var_of_a_replicate_design_refuse_a_missing_value_as_r(case_id, call, r_function):
+    """R's svyratio (numerator or denominator, also by group) and svyvar stop, as its svymean and svytotal do.
+
+    The message names the variable, the R function that stops and the way out.
+    """
     assert REF["other"][case_id]["error"] == "All replicates contained NAs"
+    data = pd.DataFrame(REF["data"]["z4na1"]).astype(float)
+    data["x_group"] = data["x"].astype("category")  # R's by = ~x
+    rep = ReplicateDesign(data, repweights="^r[0-9]", weights="w", type="JK1", scale=0.75)
     with pytest.raises(DesignError, match=r"^'y' has missing values on rows the replicate weights weigh.*na_rm=True") as e:
-        call(_z4("z4na1"))
+        call(rep)
     assert e.value.variable == "y"
+    assert re.search(rf"\b{r_function}\b", str(e.value)), str(e.value)
+
+
+@pytest.mark.parametrize("kind", ["mean", "total"])
+def test_estimates_of_several_variables_refuse_a_missing_value_as_r(kind):
+    """R's svymean(~y + x) of a replicate design stops; ramlab's refusal names the variables given."""
+    assert REF["other"]["weighted_row_missing_mean_two"]["error"] == "All replicates contained NAs"
+    with pytest.raises(DesignError, match=r"'y'.* has missing values on rows the replicate weights weigh.*na_rm=True") as e:
+        getattr(_z4("z4na1"), kind)(["y", "x"], cov=True)
+    assert "y" in e.value.variable

@@ -108,7 +108,7 @@ def variance(design, variables, *, na_rm=False):
     if d is None:
         return pd.DataFrame({"estimate": np.nan, "se": np.nan}, index=index)
     w = d.weight_values
-    pos = w != 0
+    pos = d.variance_engine.weighed_rows  # a replicate design: also rows only replicates weigh, as R
     X0 = np.where(pos[:, None], X, 0.0)
     n = d.n_held_rows if n is None else n
     N = w.sum()
