@@ -260,7 +260,8 @@ class SurveyDesign(abc.ABC):
             Add the design effect: design variance over the variance under
             simple random sampling without replacement, ``svyvar * (N - n) /
             (N n)`` (True, R ``deff=TRUE``), or with replacement, ``svyvar / n``
-            ("replace", R ``deff="replace"``).
+            ("replace", R ``deff="replace"``). NaN for a domain of one
+            respondent (svyvar's n / (n - 1) is 1 / 0).
         na_rm : bool
             Drop rows where ``var`` is missing (as a domain); otherwise a
             missing value makes the estimate NaN, as in R (on a replicate

@@ -225,17 +225,21 @@ def _design_effect(var, w, Y, totals, ybar, psum, *, coded, kind, deff):
     the indicators' sums of squares come from ``totals`` instead.
     """
     nobs = int(np.count_nonzero(w))
+    if nobs < 2 or psum == 0:
+        # no variance under simple random sampling: svyvar's n / (n - 1) is
+        # 1 / 0 for one respondent (R: 0 * Inf, NaN; see the test), and
+        # weights summing to 0 have no mean
+        return np.full(len(var), np.nan)
     # R svyvar: weighted variance with n / (n - 1), n = nonzero weights
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if coded:  # sum_i w_i (y_i - ybar)^2 of an indicator
-            ss = totals * (1 - ybar) ** 2 + (psum - totals) * ybar**2
-        else:
-            ss = w @ ((Y - ybar) ** 2)
-        var_y = ss / psum * nobs / (nobs - 1)
-        if deff == "replace":  # R: svyvar / n, sampling with replacement
-            vsrs = var_y / nobs
-        else:  # R: svyvar * (N - n) / (N n), without replacement
-            vsrs = var_y * (psum - nobs) / (psum * nobs)
+    if coded:  # sum_i w_i (y_i - ybar)^2 of an indicator
+        ss = totals * (1 - ybar) ** 2 + (psum - totals) * ybar**2
+    else:
+        ss = w @ ((Y - ybar) ** 2)
+    var_y = ss / psum * nobs / (nobs - 1)
+    if deff == "replace":  # R: svyvar / n, sampling with replacement
+        vsrs = var_y / nobs
+    else:  # R: svyvar * (N - n) / (N n), without replacement
+        vsrs = var_y * (psum - nobs) / (psum * nobs)
     if kind == "total":
         vsrs = vsrs * psum**2
     if deff != "replace" and psum < nobs:
