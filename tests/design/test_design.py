@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ import pytest
 import _rref as R
 from ramlab.design import Design
 from ramlab.design._estimates import variable_matrix
-from ramlab.errors import LonelyPSUError, WeightError
+from ramlab.errors import DesignError, LonelyPSUError, WeightError
 
 EST = R.load_json("estimation.json")
 LONELY = R.load_json("lonely.json")
@@ -113,6 +115,20 @@ def test_subset_keeps_rows_and_zero_weights():
     assert (s.weights[mask] == d.weights[mask]).all()
     # degf counts PSUs and strata with nonzero weight only
     assert s.degf() == int(mask.sum()) - 3
+
+
+def test_a_query_or_column_that_does_not_give_true_or_false_is_refused_by_name():
+    """subset("api00 + 1") gives numbers and subset("sch.wide") categories, not a domain (R's
+    subset stops on a factor; ramlab took any value of a named column as True): a DesignError
+    naming the query. A column of True, False and missing values is a domain (missing = False)."""
+    d = _design("dstrat")
+    for query in ("api00 + 1", "sch.wide", "api00"):  # numbers; categories; a column of numbers
+        with pytest.raises(DesignError, match=rf"^subset\({re.escape(repr(query))}\): .*true/false"):
+            d.subset(query)
+    yes = (d.data["sch.wide"] == "Yes").to_numpy()
+    flag = pd.Series(np.where(yes, True, None), index=d.data.index, dtype=object)
+    d = Design(d.data.assign(flag=flag), strata="stype", weights="pw", fpc="fpc")
+    np.testing.assert_array_equal(d.subset("flag").weight_values, np.where(yes, d.weight_values, 0.0))
 
 
 def test_total_vcov_srs_closed_form():

@@ -121,3 +121,37 @@ def test_years_calibrated_on_a_numeric_total_as_r():
         R.assert_close(got["se"], res["se"], 1e-6, what=f"{stat} se")
     res, got = CASES["stack_linear_by_year_api00"], d.mean("api00", by="year")
     R.assert_close(got["se"].to_numpy(), np.ravel(res["se"]), 1e-6, what="by year se")
+
+
+def test_replicates_of_stacked_weighted_samples_are_refused_not_unweighted(stacked):
+    """The replicates start from the samples' weights before raking and replay the design's
+    steps; a stacked design records none, so they would lose the rakings (a total of 7.09e6
+    instead of 7.37e6): replicate() refuses, naming the stack."""
+    with pytest.raises(ValueError, match=r"^replicate\(\): .*stacked from weighted samples"):
+        stacked.replicate("JKn")
+    # the samples' own weights, before raking (the design's documented base weights)
+    a, b, _, _ = _years()
+    np.testing.assert_array_equal(stacked.base_weights, np.concatenate([a["pw"], b["pw"]]))
+    # samples weighted as delivered: the replicates are the stacked design's, same estimate
+    data = pd.concat([a[COLS], b[COLS]], ignore_index=True)
+    plain = stack_designs({2015: Design(a, strata="stype", weights="pw", fpc="fpc"),
+                           2021: Design(b, ids="dnum", weights="pw", fpc="fpc")}, data)
+    rep = plain.replicate("JKn")
+    assert rep.n_replicates == 200 + 15  # JKn: one replicate per PSU of every stratum
+    np.testing.assert_allclose(rep.total("enroll")["estimate"], plain.total("enroll")["estimate"],
+                               rtol=1e-12)
+
+
+def test_stacked_samples_keep_their_lonely_psu_option():
+    """Independent samples: the variance of a stacked total is the sum of the samples'
+    variances, each with its lonely stratum removed (lonely_psu="remove")."""
+    a, b = R.load_data("apistrat"), R.load_data("apiclus1")
+    a = a[(a["stype"] != "H") | (a.index == a.index[a["stype"] == "H"][0])]  # one high school
+    b = b.assign(stype_strata=np.where(b["dnum"] == b["dnum"].iloc[0], "alone", "rest"))
+    d15 = Design(a, strata="stype", weights="pw", lonely_psu="remove")
+    d21 = Design(b, ids="dnum", strata="stype_strata", weights="pw", lonely_psu="remove")
+    data = pd.concat([a[COLS], b[COLS]], ignore_index=True)
+    stacked = stack_designs({2015: d15, 2021: d21}, data)
+    assert stacked.lonely_psu == "remove"
+    var = sum(float(d.total("enroll")["se"].iloc[0]) ** 2 for d in (d15, d21))
+    np.testing.assert_allclose(float(stacked.total("enroll")["se"].iloc[0]) ** 2, var, rtol=1e-12)

@@ -54,6 +54,19 @@ def test_ttest_as_r_svyttest(case):
     assert [res.ci_low, res.ci_high] == pytest.approx(ref["conf_int"], rel=1e-8)
 
 
+@pytest.mark.parametrize("level", [0.90, 0.99])
+def test_ttest_interval_at_another_level(level):
+    """R ``confint(svyglm(api00 ~ sch.wide, dstrat), parm = 2, level =)``: estimate -/+
+    qt((1 + level) / 2, df) SE, with R's estimate, SE (estimate / t) and df of the 95 % case."""
+    from scipy import stats
+
+    case = next(c for c in TTESTS if c["id"].endswith("api00_by_schwide") and c["design"] == "dstrat")
+    ref = case["result"]
+    res = _design(case).ttest("api00", "sch.wide", level=level)
+    half = stats.t.ppf((1 + level) / 2, ref["df"]) * ref["estimate"] / ref["statistic"]
+    assert [res.ci_low, res.ci_high] == pytest.approx([ref["estimate"] - half, ref["estimate"] + half], rel=1e-8)
+
+
 def test_ttest_needs_two_groups_and_a_number():
     d = R.design_from_spec(DESIGNS["dstrat"])
     with pytest.raises(DesignError, match="exactly two groups"):

@@ -159,16 +159,19 @@ class SurveyDesign(abc.ABC):
     def _query(self, text):
         """A boolean column, or a pandas query on the data (``"taille == 'Grande'"``)."""
         if text in self._data.columns:
-            return self._data[text]
-        try:
-            out = self._data.eval(text)
-        except Exception as exc:
-            raise DesignError(
-                f"subset({text!r}): not a column and not a query on the data's columns "
-                f"(pandas query syntax, e.g. \"taille == 'Moins de 10 salariés'\"): {exc}"
-            ) from None
-        if not isinstance(out, pd.Series) or not pd.api.types.is_bool_dtype(out.dtype):
-            raise DesignError(f"subset({text!r}): the query does not give one true/false per row")
+            # a column of categories or numbers is not a domain (R's subset stops on a factor)
+            out, what = self._data[text], f"the column is {self._data[text].dtype}, which"
+        else:
+            try:
+                out, what = self._data.eval(text), "the query"
+            except Exception as exc:
+                raise DesignError(
+                    f"subset({text!r}): not a column and not a query on the data's columns "
+                    f"(pandas query syntax, e.g. \"taille == 'Moins de 10 salariés'\"): {exc}"
+                ) from None
+        # true/false per row, missing values allowed (a column of True, False and None)
+        if not isinstance(out, pd.Series) or pd.api.types.infer_dtype(out, skipna=True) != "boolean":
+            raise DesignError(f"subset({text!r}): {what} does not give one true/false per row")
         return out
 
     # ---------------------------------------------------------------- variance

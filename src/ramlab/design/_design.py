@@ -322,6 +322,13 @@ class Design(SurveyDesign):
         BRR and Fay use R's Hadamard matrices (R ``hadamard``, see
         :func:`ramlab.variance.hadamard`): the replicates are R's.
 
+        Raises
+        ------
+        ValueError
+            Weights that no recorded step can make again on the replicates: a
+            step of :meth:`apply_weighting`, or a design stacked from weighted
+            or calibrated samples (:func:`ramlab.design.stack_designs`).
+
         Examples
         --------
         >>> import pandas as pd
@@ -338,4 +345,13 @@ class Design(SurveyDesign):
         """
         from ramlab.design._replicate import replicate_design
 
+        # the replicates are the base weights reweighted by the steps: weights or calibrations
+        # that no step made (a design stacked from weighted samples) would be silently lost
+        weighted = any(step is None or step[0] != "subset" for step in self._steps)
+        if not weighted and (self.is_calibrated or np.any((self._w != self._base_w) & (self._w != 0))):
+            raise ValueError(
+                "replicate(): the weights of this design were made by weighting steps it does not "
+                "record (a design stacked from weighted samples: ramlab.stack); their replicates "
+                "cannot be reweighted the same way; use the linearised design"
+            )
         return replicate_design(self, type, replicates=replicates, seed=seed, rho=rho, mse=mse)

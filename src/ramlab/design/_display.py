@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
+
 __all__ = ["design_facts", "facts_html"]
 
 _STEP_NAMES = {
@@ -12,6 +14,7 @@ _STEP_NAMES = {
     "poststratify": "post-stratification",
     "trim": "écrêtage des poids",
     "subset": "domaine",
+    None: "poids donnés par apply_weighting",
 }
 
 
@@ -35,12 +38,17 @@ def design_facts(design, weight_name=None):
     from ramlab.weighting import weight_summary
 
     summary = weight_summary(design.weight_values)
-    steps = [_STEP_NAMES.get(step[0], step[0]) for step in design.steps if step is not None]
+    # every step a design records: a weighting method's name, "subset", or None (apply_weighting)
+    steps = [_STEP_NAMES[step if step is None else step[0]] for step in design.steps]
     if design.is_calibrated and not any(s != "domaine" for s in steps):
         # assembled from calibrated designs (ramlab.stack): their calibrations, kept
         steps.insert(0, f"{len(design.calibrations)} calage(s) conservé(s) de leurs échantillons")
+    base = np.asarray(design.base_weights)
     weighting = ", puis ".join(dict.fromkeys(steps)) or (
-        f"poids « {weight_name} » tel que livré" if weight_name else "aucun (poids égaux)")
+        f"poids « {weight_name} » tel que livré" if weight_name
+        # weights from the fpc (N / n) or of stacked samples differ without a column name
+        else "aucun (poids égaux)" if np.all(base == base[:1])
+        else "aucun (poids de sondage du plan, inégaux)")
     return [
         ("Plan de sondage", _sampling(design)),
         ("Répondants", f"{fmt_int(design.n)} (dont {fmt_int(summary['n'])} de poids non nul)"),
