@@ -189,6 +189,44 @@ def test_chisq_of_a_level_whose_weights_cancel_is_blank_naming_the_variables():
     assert out.method == "not computable: 'g' or 'h' has fewer than two categories with a positive weight"
 
 
+
+# ------------------------------------------------------- variables as Series
+@pytest.mark.parametrize("statistic", ["F", "Wald"])
+def test_chisq_of_series_is_rs_svychisq_of_the_same_values(statistic):
+    """Design.chisq takes Series on the data's index (its docstring): R's svychisq of the values.
+
+    R: svychisq(~sch.wide + stype, dclus1) (chisq.json); the same values as
+    Series (R: variables added with update()), one renamed with its labels
+    in another order, one without a name.
+    """
+    ref = next(c for c in R.load_json("chisq.json")["cases"]
+               if c["id"] == f"dclus1_sch.wide_stype_{statistic}")["result"]
+    d = R.design_from_spec(R.load_json("chisq.json")["designs"]["dclus1"])
+    row = d.data["sch.wide"].rename("objectif atteint").sample(frac=1, random_state=1)
+    col = d.data["stype"].rename(None)
+    R.assert_htest(d.chisq(row, col, statistic=statistic), ref, 1e-8)
+
+
+def test_chisq_of_series_names_them_by_their_name_or_their_role():
+    """A Series is named by its name (Design.chisq's docstring), else by its role, in messages."""
+    d = R.design_from_spec(R.load_json("chisq.json")["designs"]["dclus1"])
+    one = pd.Series("oui", index=d.data.index)
+    tail = "has fewer than two categories with a positive weight"
+    out = d.chisq(one.rename("partout"), d.data["stype"].rename(None))
+    assert np.isnan(out.statistic) and np.isnan(out.p_value)
+    assert out.method == f"not computable: 'partout' or 'column variable' {tail}"
+    assert d.chisq(one, "stype").method == f"not computable: 'row variable' or 'stype' {tail}"
+    with pytest.raises(DesignError, match=r"^row variable is a Series whose index does not match "
+                                          r"the data's \(182 labels, 0 not in the data"):
+        d.chisq(d.data["sch.wide"].iloc[1:], "stype")
+    with pytest.raises(DesignError, match=r"^column variable is a Series whose index"):
+        d.chisq("sch.wide", d.data["stype"].iloc[1:])
+    with pytest.raises(DesignError, match=r"^row variable 'note' is a int64 column"):
+        d.chisq(d.data["api00"].rename("note"), "stype")
+    with pytest.raises(DesignError, match=r"^column variable 'api00' is a int64 column"):
+        d.chisq("stype", d.data["api00"])
+
+
 # ------------------------------------------- no numpy warning reaches the user
 CH = R.load_json("chisq.json")
 
