@@ -6,6 +6,8 @@ stacked in R with year-prefixed strata and PSUs and calibrated on the
 year-specific margins: each year keeps its own design and calibration).
 """
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,7 @@ import pytest
 import _rref as R
 
 from ramlab.design import Design, stack_designs
-from ramlab.errors import RamlabError
+from ramlab.errors import RamlabError, WeightError
 
 X = R.load_json("extra_stack.json")
 CASES = {c["id"]: c["result"] for c in X["cases"]}
@@ -155,3 +157,101 @@ def test_stacked_samples_keep_their_lonely_psu_option():
     assert stacked.lonely_psu == "remove"
     var = sum(float(d.total("enroll")["se"].iloc[0]) ** 2 for d in (d15, d21))
     np.testing.assert_allclose(float(stacked.total("enroll")["se"].iloc[0]) ** 2, var, rtol=1e-12)
+
+
+def _three_samples():
+    """Three samples of one form (one stage, one fpc): the fpc of 2023 as sampling fractions,
+    2015 calibrated on a numeric total only (no categorical cell), 2021 and 2023 raked."""
+    a, b = R.load_data("apistrat"), R.load_data("apiclus1")
+    a23 = a.assign(frac=a.groupby("stype", observed=True)["pw"].transform("size") / a["fpc"])
+    d15 = Design(a, strata="stype", weights="pw", fpc="fpc").calibrate(
+        {"api99": CASES["stack_linear_weights"]["api99_total"]}, population=6194)
+    d21 = Design(b, ids="dnum", weights="pw", fpc="fpc").rake(X["margins"])
+    d23 = Design(a23, strata="stype", weights="pw", fpc="frac").rake(X["margins"])
+    data = pd.concat([a[COLS], b[COLS], a[COLS]], ignore_index=True)
+    return {2015: d15, 2021: d21, 2023: d23}, data
+
+
+def test_the_total_of_stacked_samples_is_the_sum_of_their_totals_and_variances():
+    """Independent samples: the stacked total and its variance are the sums of the samples'
+    (the module's contract, R's svyrecvar summed over the samples' strata), whatever each
+    sample's calibration and the form of its fpc."""
+    samples, data = _three_samples()
+    got = stack_designs(samples, data).total("enroll")
+    each = [d.total("enroll") for d in samples.values()]
+    R.assert_close(got["estimate"].iloc[0], sum(e["estimate"].iloc[0] for e in each), 1e-12)
+    R.assert_close(got["se"].iloc[0] ** 2, sum(e["se"].iloc[0] ** 2 for e in each), 1e-10)
+
+
+def test_a_sample_without_strata_is_one_stratum_named_by_its_key():
+    a, b = R.load_data("apistrat"), R.load_data("apiclus1")
+    b1 = b[b["dnum"] == b["dnum"].iloc[0]]  # one district: one PSU in 2021's only stratum
+    stacked = stack_designs({2015: Design(a, strata="stype", weights="pw"),
+                             2021: Design(b1, ids="dnum", weights="pw")},
+                            pd.concat([a[COLS], b1[COLS]], ignore_index=True))
+    with pytest.raises(RamlabError) as err:
+        stacked.mean("api00")
+    assert re.search(r"\b2021\|\W", str(err.value)), str(err.value)  # stratum "2021|", no other label
+
+
+def test_string_cluster_ids_are_stacked():
+    a, b = R.load_data("apistrat"), R.load_data("apiclus1")
+    b = b.assign(district=b["dnum"].astype(str) + "d")
+    d21 = Design(b, ids="district", weights="pw", fpc="fpc")
+    d15 = Design(a, strata="stype", weights="pw", fpc="fpc")
+    got = stack_designs({2015: d15, 2021: d21}, pd.concat([a[COLS], b[COLS]], ignore_index=True))
+    R.assert_close(got.total("enroll")["se"].iloc[0] ** 2,
+                   d15.total("enroll")["se"].iloc[0] ** 2 + d21.total("enroll")["se"].iloc[0] ** 2, 1e-10)
+
+
+def test_a_sample_with_a_missing_cluster_id_is_refused_as_by_its_own_design():
+    a, b = R.load_data("apistrat"), R.load_data("apiclus1")
+    b = b.assign(dnum=b["dnum"].astype(float))
+    b.loc[5, "dnum"] = np.nan
+    with pytest.raises(ValueError) as err:
+        stack_designs({2015: Design(a, strata="stype", weights="pw"), 2021: Design(b, ids="dnum", weights="pw")},
+                      pd.concat([a[COLS], b[COLS]], ignore_index=True))
+    assert "'dnum'" in str(err.value) and "missing" in str(err.value)
+    assert "2021" in "".join(getattr(err.value, "__notes__", []))
+
+
+def test_stack_refuses_samples_of_different_forms_naming_them():
+    a, b, c = R.load_data("apistrat"), R.load_data("apiclus1"), R.load_data("apiclus2")
+    data = pd.concat([a[COLS], b[COLS]], ignore_index=True)
+    # the same stages, one fpc against none
+    with pytest.raises(RamlabError) as err:
+        stack_designs({2015: Design(a, strata="stype", weights="pw"),
+                       2021: Design(b, ids="dnum", weights="pw", fpc="fpc")}, data)
+    msg = str(err.value)
+    assert msg.startswith("stack: ") and re.search(r"fpc \[0, 1\]", msg), msg
+    # one stage against two, no fpc
+    with pytest.raises(RamlabError) as err:
+        stack_designs({2015: Design(a, strata="stype", weights="pw"),
+                       2021: Design(c, ids=["dnum", "snum"], weights="pw")},
+                      pd.concat([a[COLS], c[COLS]], ignore_index=True))
+    msg = str(err.value)
+    assert msg.startswith("stack: ") and re.search(r"stages \[1, 2\]", msg), msg
+    # lonely_psu options
+    with pytest.raises(RamlabError) as err:
+        stack_designs({2015: Design(a, strata="stype", weights="pw", lonely_psu="adjust"),
+                       2021: Design(b, ids="dnum", weights="pw")}, data)
+    msg = str(err.value)
+    assert msg.startswith("stack: ") and "'adjust'" in msg and "'fail'" in msg, msg
+    # a replicate design: its key and its type
+    with pytest.raises(RamlabError) as err:
+        stack_designs({2015: Design(a, strata="stype", weights="pw").replicate("JKn"),
+                       2021: Design(b, ids="dnum", weights="pw")}, data)
+    assert "2015" in str(err.value) and "ReplicateDesign" in str(err.value)
+
+
+def test_a_samples_calibration_keeps_its_method_in_the_stack():
+    """The refusal of a calibration that sends rows to a lower bound of 0 names its method
+    (tests/weighting/test_calibration_zero_weights.py), in the stack as in the sample."""
+    a, b = R.load_data("apistrat"), R.load_data("apiclus1")
+    cal = Design(a, strata="stype", weights="pw", fpc="fpc").calibrate(
+        {"stype": {"E": 4421, "H": 755, "M": 1018}, "api99": 6194 * 700.0}, method="linear", bounds=(0, 3))
+    assert (cal.weight_values == 0).any()
+    stacked = stack_designs({2015: cal, 2021: Design(b, ids="dnum", weights="pw", fpc="fpc")},
+                            pd.concat([a[COLS], b[COLS]], ignore_index=True))
+    with pytest.raises(WeightError, match="method 'linear'"):
+        stacked.mean("api00")

@@ -51,11 +51,17 @@ def _check(designs):
 
 
 def _structure_frame(designs):
-    """Year-prefixed strata and units of every stage, and each sample's fpc."""
+    """Year-prefixed strata and units of every stage, and each sample's fpc as population sizes."""
     parts = []
     for key, d in designs.items():
         st = d.structure
         n = d.n
+        try:
+            # the sample's own structure: its checks (missing strata or ids, fpc) apply
+            stages = st.stages
+        except ValueError as err:
+            err.add_note(f"in sample {key!r} of the stack")
+            raise
         out = {}
         strata = (
             d.data[st.strata_col].astype(str).to_numpy(dtype=object)
@@ -65,8 +71,9 @@ def _structure_frame(designs):
         for s, col in enumerate(st.ids or [None]):
             ids = np.arange(n) if col is None else d.data[col].astype(str).to_numpy(dtype=object)
             out[f"id{s}"] = [f"{key}|{v}" for v in ids]
-        for s, col in enumerate(st.fpc):
-            out[f"fpc{s}"] = d.data[col].to_numpy(dtype=float)
+        for s in range(len(st.fpc)):
+            # population sizes: one sample may give sampling fractions, another sizes
+            out[f"fpc{s}"] = stages[s].popsize
         parts.append(pd.DataFrame(out))
     return pd.concat(parts, ignore_index=True)
 
@@ -113,7 +120,9 @@ def stack_designs(designs, data):
     Design
         Strata ``<key>|<stratum>`` (a sample without strata is one stratum),
         units ``<key>|<unit>`` at every stage, each sample's fpc, weights and
-        calibrations (each over its own rows).
+        calibrations (each over its own rows). Its replicates
+        (:meth:`Design.replicate`) are refused when a sample is weighted: that
+        weighting is the sample's own, not a step the replicates can repeat.
 
     Raises
     ------
