@@ -194,3 +194,20 @@ def test_banner_rao_scott_of_a_multi_item_coded_oui_non_nsp_tests_its_percentage
     for by in BANNER:
         for m in ("n1", "n2"):
             _check(t, "n", ITEMS[m], f"{name}_{m}_{by}")
+
+
+def test_banner_rao_scott_of_multi_items_on_data_whose_index_is_not_0_to_n_is_rs():
+    # the "chosen" indicator of a multi-response item is a Series on the
+    # data's index (not positions): data indexed by text in reverse order,
+    # dstrat uncalibrated (each test on its domain design), R's svychisq
+    spec = load_json("extra_banner_chisq.json")["designs"]["dstrat"]
+    d = design_from_spec(spec)
+    data = _answers(d.data)
+    data.index = [f"école {k}" for k in range(len(data) - 1, -1, -1)]
+    d = type(d)(data, weights=spec.get("weights"), ids=spec.get("ids"),
+                strata=spec.get("strata"), fpc=spec.get("fpc"))
+    t = banner(d, ["m", "n"], BANNER, spec=_spec(), min_base=0)
+    for by in BANNER:
+        for q, items in (("m", ("m1", "m2", "m3")), ("n", ("n1", "n2"))):
+            for m in items:
+                _check(t, q, ITEMS[m], f"dstrat_{m}_{by}")

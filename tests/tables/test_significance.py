@@ -8,6 +8,8 @@ documented options of :func:`ramlab.tables.banner` (``letters``,
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,3 +128,20 @@ def test_the_zero_se_rule_is_relative_to_the_estimates(scale):
     assert hit["estimate"] == pytest.approx((700.1 - 500.3) * scale, rel=1e-12)
     assert hit["se"] == 0.0 and np.isnan(hit["t"]) and np.isnan(hit["p_value"])
     assert (t.marks == "").all().all()
+
+
+def test_an_answer_nobody_chose_is_untested_without_a_warning():
+    # Exact identity: an answer no respondent chose is 0 % in every column,
+    # with SE 0 (R's svycontrast gives 0): its comparisons are not tests (the
+    # documented zero-SE rule, here with a threshold of 0), reported with SE
+    # 0 and no t, p-value or letter, and no numpy warning reaches the user.
+    d = _api("dclus1")
+    d.data["q"] = pd.Categorical(d.data["schwide_yes"].astype(str), categories=["Non", "Oui", "Jamais"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = crosstab(d, "q", "stype", min_base=0, chisq=False)
+    never = t.tests[t.tests["row"] == "Jamais"]
+    assert len(never) == 3 and (never["estimate"] == 0).all() and (never["se"] == 0).all()
+    assert never["t"].isna().all() and never["p_value"].isna().all() and (never["mark"] == "").all()
+    assert (t.marks.loc[("q", "", "Jamais")] == "").all()
+    assert t.tests[t.tests["row"] == "Oui"]["t"].notna().all()
