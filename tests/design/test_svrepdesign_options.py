@@ -5,7 +5,8 @@ survey 4.1-1: ``scale=`` and ``rscales=`` given per type (JK1, JKn, other,
 bootstrap; BRR and Fay ignore ``scale=``), ``rscales`` as one number, the
 defaults R guesses from replicate factors (``combined.weights = FALSE``), R's
 refusals, and a row of full-sample weight 0 that replicates weigh (with a value,
-R counts it in the replicates; with a missing value R stops).
+R counts it in the replicates, also in the CDFs of a quantile's interval; with
+a missing value R stops).
 """
 
 from __future__ import annotations
@@ -114,6 +115,18 @@ def test_a_row_only_replicates_weigh_counts_in_the_var_as_r():
     out = _z4("z4").var(["y", "x"])
     R.assert_close(out["estimate"].to_numpy(), r["estimate"], 1e-12, what="variances")
     R.assert_close(out["se"].to_numpy(), r["se"], 1e-10, what="variance SEs")  # row 1 as 0: 5.579 for y
+
+
+def test_a_row_only_replicates_weigh_counts_in_the_quantile_interval_as_r():
+    """Woodruff's interval: R's replicate CDFs count that row's I(y <= q) (without it: median SE 2.389)."""
+    r = REF["other"]["zero_weight_row_quantile"]
+    rep = ReplicateDesign(pd.DataFrame(REF["data"]["z20"]).astype(float), repweights="^r[0-9]", weights="w",
+                          type="JK1", scale=19 / 20)
+    out = rep.quantile("y", r["probs"], ci=True)
+    R.assert_close(out["estimate"].to_numpy(), r["estimate"], 1e-12, what="quantile")
+    R.assert_close(out["se"].to_numpy(), r["se"], 1e-10, what="SE")
+    R.assert_close(out["ci_low"].to_numpy(), r["ci_low"], 1e-12, what="ci_low")
+    R.assert_close(out["ci_high"].to_numpy(), r["ci_high"], 1e-12, what="ci_high")
 
 
 def test_a_missing_value_only_replicates_weigh_is_not_left_out_quietly():

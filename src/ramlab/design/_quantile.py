@@ -72,7 +72,7 @@ def _cdf_and_variance(d, x, q):
     """The estimated CDF at ``q``, F(q) = mean of I(x <= q), and its design variance."""
     w = d.weight_values
     pos = w != 0  # negative weights (unbounded linear calibration) count, as in R
-    y = np.where(pos, (x <= q).astype(float), 0.0)
+    y = (x <= q).astype(float)
     N = w.sum()
     p = float(w @ y / N)
     u = np.where(pos, (y - p) / N, 0.0)
