@@ -12,6 +12,7 @@ refusals.
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 
 import numpy as np
@@ -300,6 +301,37 @@ def test_calibrating_negative_weights_again_is_refused_as_r(method):
     with pytest.raises(WeightError, match=r"^calibration of negative weights: 71 rows weigh below 0") as e:
         dneg.calibrate({"stype": {"E": 4421, "H": 755, "M": 1018}}, method=method)
     assert e.value.variable == "weight"
+
+
+def _refusal_facts(message, count, which, minimum):
+    """The facts the refusal of negative weights must give (calibrate_weights' docstring): how many
+    rows, in which weights, the smallest weight, that R stops too, and the way out (bounds)."""
+    assert re.search(rf"^calibration of negative weights: {count} rows weigh below 0 in the {which} "
+                     rf"\(min {re.escape(minimum)}\)", message), message
+    assert re.search(r"\bR's calibrate stops too\b", message), message
+    assert re.search(r"\bgive the first calibration bounds$", message), message
+
+
+def test_negative_weights_refused_by_calibration_are_counted_by_row_and_named():
+    df = R.load_data("apistrat")
+    d = Design(df, strata="stype", weights="pw", fpc="fpc")
+    stype = {"stype": {"E": 4421, "H": 755, "M": 1018}}
+    # the design weights: 71 rows below 0 after an unbounded linear calibration to a mean api99 of 900
+    dneg = d.calibrate({"api99": 6194 * 900.0}, population=6194, method="linear")
+    with pytest.raises(WeightError) as e:
+        dneg.calibrate(stype)
+    _refusal_facts(str(e.value), 71, "weights", f"{dneg.weight_values.min():.6g}")
+    # JKn replicates calibrated the same way to a mean of 695: every design weight stays positive,
+    # but two rows get negative weights in some replicates (30 replicate weights in all); each row
+    # also weighs 0 in the replicate that deletes it, which is not below 0
+    rneg = d.replicate("JKn").calibrate({"api99": 6194 * 695.0}, population=6194, method="linear")
+    A = rneg.replicate_weight_values
+    assert rneg.weight_values.min() > 0 and (A < 0).sum() == 30 and (A == 0).any(axis=1).all()
+    for method in ("linear", "raking"):
+        with pytest.raises(WeightError) as e:
+            rneg.calibrate(stype, method=method)
+        _refusal_facts(str(e.value), 2, "replicate weights", f"{A.min():.6g}")
+        assert e.value.variable == "weight"
 
 
 def _dstrat_bounded(lower):
