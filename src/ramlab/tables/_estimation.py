@@ -57,7 +57,10 @@ class Gradient:
     ``G`` has one row per column (C) then one per complement of a non-total
     column (C - 1, "the rest of the base") and one column per atom total of
     each table column (C * K); ``S = G V G'``; ``complement`` holds the
-    complement estimates (NaN for the total column).
+    complement estimates (NaN for the total column). On a linearised design,
+    the row of an estimate whose linearised values are 0 on every row (a
+    value constant in the column, or a group inside one PSU) is 0, so that
+    its variance and covariances are exactly 0 (see ``_zero_influence``).
     """
 
     G: np.ndarray
@@ -151,7 +154,8 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None, nonz
     values) times the column's domain indicator. ``design.total_vcov`` gives
     the joint covariance V of the C*K weighted totals in one call; every
     estimate is a function of these totals and gets its covariance by the
-    delta method, ``G V G'``. ``nonzero``: the rows whose weight is not 0
+    delta method, ``G V G'`` (exactly 0 where the estimate's linearised
+    values are 0 on every row). ``nonzero``: the rows whose weight is not 0
     (``w != 0``), those R's domains hold; a negative weight (an unbounded
     linear calibration) counts, with its sign.
     """
@@ -175,8 +179,11 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None, nonz
     # a replicate design recomputes every estimate in each replicate (R svyby
     # on a svyrep.design) rather than linearising it: (R, C, K) atom totals
     Tr = None if engine.linearised else plan.replicate_totals(Xb).reshape(-1, len(columns), block.width)
+    n_unw, w_base, counts = _bases(block, columns, plan, in_base, T, counts)
+    zero = None
+    if Tr is None:
+        zero = _zero_influence(block, opts.cells, plan, Xb, in_base, counts, engine.variance_units())
     del Xb
-    n_unw, w_base = _bases(block, columns, plan, in_base, T, counts)
     C = len(columns)
     E = len(block.estimates)
     est = np.full((E, C), np.nan)
@@ -193,6 +200,7 @@ def compute_block(design, block, columns, w, opts, column_masks, plan=None, nonz
         values, G, comp = _gradient(spec_e, T, opts.cells, block.width, C)
         est[e] = values
         if Tr is None:
+            G[zero[e]] = 0.0  # linearised values 0 on every row: variance and covariances exactly 0
             S = G @ V @ G.T
             gradients[e] = Gradient(G, S, comp)
         else:
@@ -208,7 +216,8 @@ def _bases(block, columns, plan, in_base, T, counts=None):
     """Unweighted and weighted bases per group (item of a grid) and column.
 
     ``counts``: the plan's (C, codes + 1) numbers of rows of nonzero weight
-    per column and code of coded atoms (atoms are 0 outside the base), or None.
+    per column and code of coded atoms (atoms are 0 outside the base), or None;
+    returned with the bases (counted here when None and the atoms are coded).
     The unweighted base counts the rows of nonzero weight that answered (R
     ``unwtd.count``: a negative weight counts, a weight of 0 does not).
     Raises :class:`EmptyGroups` when a banner column has no respondent in
@@ -217,17 +226,14 @@ def _bases(block, columns, plan, in_base, T, counts=None):
     codes, table = plan.codes, plan.table  # (n,), (P, C)
     P = table.shape[0]
     B = np.column_stack([b for (_, _, b) in block.groups])  # (K, groups)
-    if isinstance(block.atoms, Coded) and counts is not None:
+    if isinstance(block.atoms, Coded):
+        if counts is None:  # respondents per (domain pattern, answer code), then per column
+            q = block.atoms.codes
+            A = len(block.atoms.values) + 1
+            counts = table.T @ np.bincount(codes[in_base] * A + np.where(q < 0, A - 1, q)[in_base],
+                                           minlength=P * A).reshape(P, A)
         answered = np.vstack([block.atoms.values @ B > 0, np.zeros((1, B.shape[1]), dtype=bool)])
         n_unw = (counts @ answered.astype(float)).T  # (groups, C)
-    elif isinstance(block.atoms, Coded):
-        # respondents per (domain pattern, answer code), then per group
-        q = block.atoms.codes
-        A = len(block.atoms.values) + 1
-        counts = np.bincount(codes[in_base] * A + np.where(q < 0, A - 1, q)[in_base],
-                             minlength=P * A).reshape(P, A)
-        answered = np.vstack([block.atoms.values @ B > 0, np.zeros((1, B.shape[1]), dtype=bool)])
-        n_unw = (table.T @ (counts @ answered.astype(float))).T  # (groups, C)
     else:
         answered = (block.atoms @ B) > 0
         n_unw = np.vstack([
@@ -240,7 +246,113 @@ def _bases(block, columns, plan, in_base, T, counts=None):
         if columns[empty[0]].variable == TOTAL:
             raise TableError(f"question {block.id!r} has no respondents in its base")
         raise EmptyGroups(empty)
-    return n_unw, w_base
+    return n_unw, w_base, counts
+
+
+# rows whose values are compared first (_zero_influence): two values there settle most domains
+_PREFIX = 1 << 16
+
+
+def _is_ratio(spec_e, cells):
+    """Whether the estimate is the ratio ``a't / b't`` of its column (as :func:`_values`)."""
+    return spec_e.a is not None and not (cells in ("count", "row%") and spec_e.kind in PERCENT)
+
+
+def _zero_influence(block, cells, plan, Xb, in_base, counts, units):
+    """Where an estimate's linearised values are 0 on every row: (E, 2C - 1) bool.
+
+    In column c (or its complement, the rest of the base), a ratio
+    ``a't / b't`` has the linearised values ``(a'x_i - r b'x_i) / b't``
+    (``r`` the ratio): 0 on every row of nonzero weight when ``a'x_i / b'x_i``
+    is the same on every row where ``b'x_i != 0`` (the value answered, for a
+    mean; 0 or 1 for a proportion; ``b'x_i``, a respondent indicator, is 1
+    there, so the quotient is exact) and ``a'x_i = 0`` where ``b'x_i = 0``. Its
+    variance and covariances are then exactly 0 on a linearised design,
+    calibrated or not (the residual of 0 is 0), where ``G V G'`` leaves the
+    rounding of large terms that cancel (R: about 1e-15). Without calibration
+    they are 0 too when the column's rows that carry an atom lie in one of
+    ``units`` (:meth:`~ramlab.variance.Linearisation.variance_units`): the
+    ratio's values sum to its domain total, 0, in every unit. Decided per
+    code of coded atoms (``counts``: (C, codes + 1) rows per column and code),
+    per domain pattern of the plan for dense ones, then per column.
+    """
+    E, C = len(block.estimates), plan.C
+    zero = np.zeros((E, 2 * C - 1), dtype=bool)
+    ratios = [e for e, spec_e in enumerate(block.estimates) if _is_ratio(spec_e, cells)]
+    if not ratios:
+        return zero
+    P = plan.table.shape[0]
+    if units is not None or not isinstance(Xb, Coded):
+        inside = plan.table != 0
+        D = np.hstack([inside, inside[:, :1] & ~inside[:, 1:]])  # (P, 2C - 1) patterns of each domain
+    if isinstance(Xb, Coded):  # per code, from the codes present in each domain
+        A = np.column_stack([block.estimates[e].a for e in ratios])
+        B = np.column_stack([block.estimates[e].b for e in ratios])
+        num, den = Xb.values @ A, Xb.values @ B  # (codes, ratios)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q = num / den  # inf or NaN where den is 0: not one finite value
+        live = (num != 0) | (den != 0)
+        present = (np.vstack([counts[:, :-1], counts[:1, :-1] - counts[1:, :-1]]) > 0).T  # (codes, 2C - 1)
+        zero[ratios] = _one_value(present, np.where(live, q, np.inf), np.where(live, q, -np.inf)).T
+    else:  # per domain pattern, then per domain; a prefix of the rows first, where two values settle most
+        n = Xb.shape[0]
+        for e in ratios:
+            a, b = block.estimates[e].a, block.estimates[e].b
+            for rows in (slice(0, _PREFIX), slice(None)) if n > _PREFIX else (slice(None),):
+                low, high = _ranges(Xb[rows].T, plan.codes[rows], P, a, b)
+                zero[e] = _one_value(D, low[:, None], high[:, None])[:, 0]
+                if not zero[e].any():
+                    break
+    if units is not None:
+        if isinstance(Xb, Coded):
+            carry = np.append((Xb.values != 0).any(axis=1), False)[Xb.codes] & in_base  # code -1: none
+        else:
+            carry = (Xb != 0).any(axis=1) & in_base
+        low, high = _extremes(np.where(carry, plan.codes, P), P, units.astype(float))
+        zero[ratios] |= _one_value(D, low[:P, None], high[:P, None])[:, 0]
+    return zero
+
+
+def _form(XT, v):
+    """``v @ XT`` (n,) for atoms given as (K, n): a row of ``XT`` for a unit vector."""
+    nz = np.flatnonzero(v)
+    if nz.size == 1 and v[nz[0]] == 1:
+        return XT[nz[0]]
+    out = np.zeros(XT.shape[1])
+    for k in nz:  # no (nz, n) copy
+        out += v[k] * XT[k]
+    return out
+
+
+def _ranges(XT, codes, P, a, b):
+    """Least and greatest ``a'x / b'x`` per domain pattern, atoms ``XT`` given as (K, n).
+
+    NaN where ``a'x != 0`` on a row where ``b'x = 0`` or a value is NaN; inf
+    and -inf when no row has ``b'x != 0``.
+    """
+    num, den = _form(XT, a), _form(XT, b)
+    route = np.where(den != 0, codes, P)  # rows where b'x = 0: P
+    with np.errstate(invalid="ignore", over="ignore"):
+        low, high = _extremes(route, P, num / np.where(den != 0, den, 1.0))  # in P: a'x
+    if (low[P], high[P]) not in ((0.0, 0.0), (np.inf, -np.inf)):  # a'x != 0 where b'x = 0
+        low[np.bincount(codes[(route == P) & (num != 0)], minlength=P + 1) > 0] = np.nan
+    return low[:P], high[:P]
+
+
+def _extremes(codes, P, values):
+    """Least and greatest of ``values`` per code 0..P (NaN if one is NaN; inf, -inf if none)."""
+    low, high = np.full(P + 1, np.inf), np.full(P + 1, -np.inf)
+    np.minimum.at(low, codes, values)
+    np.maximum.at(high, codes, values)
+    return low, high
+
+
+def _one_value(D, low, high):
+    """(m, r): whether the ranges ``[low, high]`` ((P, r)) of the patterns (or codes) of
+    each domain (column of ``D``, (P, m) bool) hold one finite value, or none."""
+    low = np.where(D[:, :, None], low[:, None, :], np.inf).min(axis=0)
+    high = np.where(D[:, :, None], high[:, None, :], -np.inf).max(axis=0)
+    return np.isfinite(low) & (low == high) | (low == np.inf) & (high == -np.inf)
 
 
 def _values(spec_e, T, cells):

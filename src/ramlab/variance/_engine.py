@@ -131,6 +131,25 @@ class Linearisation(VarianceEstimator):
         """:func:`ramlab.variance.row_psu_scale` of the stages (or None)."""
         return self.structure.row_psu_scale
 
+    def variance_units(self):
+        """The sampling unit of each row at the deepest stage the variance sums over, or None.
+
+        Without calibration, the covariance of totals is made of the totals
+        of ``w u`` per unit of this stage and of the stages above (whose units
+        contain these), each centred by a mean of such totals (R
+        ``multistage``): values whose total is 0 in every unit add exactly
+        nothing, whatever the strata, fpc or lonely-PSU rule. None for a
+        calibrated design (its residuals do not sum per unit as ``w u``) or
+        when each row is its own first-stage PSU.
+        """
+        if self.calibrations or self.row_psu_scale is not None:
+            return None
+        stages = self.structure.stages
+        s = 0  # a later stage counts with a population size for it and the one above
+        while s + 1 < len(stages) and stages[s].popsize is not None and stages[s + 1].popsize is not None:
+            s += 1
+        return stages[s].cluster
+
     def domain_plan(self, domains):
         """A :class:`DomainPlan` of ``domains`` on this engine."""
         return DomainPlan(self, domains)
