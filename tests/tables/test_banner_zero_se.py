@@ -202,3 +202,18 @@ def test_a_constant_in_more_rows_than_the_first_compared_is_found():
     _assert_se(t.se.loc[("y", "", MEAN), cols], res["se"], 700, "mean y by g")
     assert t.se.loc[("y", "", MEAN), ("g", "A")] > 0.1
     _assert_se([t.se.loc[("y", "", MEAN), TOTAL]], [res["total_se"]], 700, "total")
+
+
+def test_a_numerator_on_a_row_out_of_the_denominator_is_not_a_constant():
+    # the pattern test itself (closed form): in pattern 0, a'x / b'x is 5 on
+    # the rows where b'x = 1, but a'x = 7 on a row where b'x = 0, so the
+    # linearised values (a'x - r b'x) / b't are not 0 there (NaN: no single
+    # value); pattern 1 has no row with an atom (inf, -inf: none)
+    from ramlab.tables._estimation import _ranges
+
+    XT = np.array([[5.0, 5.0, 7.0, 0.0], [1.0, 1.0, 0.0, 0.0]])  # atoms (K, n): value, respondent
+    low, high = _ranges(XT, np.array([0, 0, 0, 1]), 2, np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    assert np.isnan(low[0]) and high[0] == 5.0
+    assert (low[1], high[1]) == (np.inf, -np.inf)
+    low, high = _ranges(XT[:, [0, 1, 3]], np.array([0, 0, 1]), 2, np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    assert (low[0], high[0]) == (5.0, 5.0)
