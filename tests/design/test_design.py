@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,8 @@ import pytest
 import _rref as R
 from ramlab.design import Design
 from ramlab.design._estimates import variable_matrix
-from ramlab.errors import DesignError, LonelyPSUError, WeightError
+from ramlab.errors import ColumnNotFoundError, DesignError, LonelyPSUError, WeightError
+from ramlab.weighting import Reweighting
 
 EST = R.load_json("estimation.json")
 LONELY = R.load_json("lonely.json")
@@ -129,6 +131,105 @@ def test_a_query_or_column_that_does_not_give_true_or_false_is_refused_by_name()
     flag = pd.Series(np.where(yes, True, None), index=d.data.index, dtype=object)
     d = Design(d.data.assign(flag=flag), strata="stype", weights="pw", fpc="fpc")
     np.testing.assert_array_equal(d.subset("flag").weight_values, np.where(yes, d.weight_values, 0.0))
+
+
+def test_a_mask_of_the_wrong_size_or_index_is_refused_by_name():
+    """A mask must give one value per row; a Series is aligned on the data's labels (shuffled
+    is fine, missing values are False, as R's subset drops NA); other labels are refused."""
+    d = _design("dstrat")
+    with pytest.raises(DesignError, match=r"^mask must have 200 values \(one per row\), not \(5,\)"):
+        d.subset(np.ones(5, dtype=bool))
+    with pytest.raises(DesignError, match=r"^mask is a Series whose index does not match"):
+        d.subset(pd.Series(True, index=range(1000, 1200)))
+    yes = (d.data["sch.wide"] == "Yes").to_numpy()
+    shuffled = pd.Series(np.where(yes, 1.0, np.nan), index=d.data.index).sample(frac=1.0, random_state=1)
+    with warnings.catch_warnings():  # pandas deprecates fillna(False) on floats (was the way)
+        warnings.simplefilter("error")
+        domain = d.subset(shuffled)
+    np.testing.assert_array_equal(domain.weight_values, np.where(yes, d.weight_values, 0.0))
+
+
+def test_a_domain_of_a_domain_holds_the_rows_of_both():
+    """R's subset() of an uncalibrated design drops the other rows: subset(subset(dstrat, E), Yes)
+    holds the rows of both (nrow), and its df counts their PSUs minus strata."""
+    d = _design("dstrat")
+    e, yes = (d.data["stype"] == "E").to_numpy(), (d.data["sch.wide"] == "Yes").to_numpy()
+    both = d.subset(e).subset(yes)
+    assert both.n_held_rows == int((e & yes).sum())
+    np.testing.assert_array_equal(both.held_rows, np.flatnonzero(e & yes))
+    assert both.held_degf == int((e & yes).sum()) - 1  # one PSU per row, one stratum (E)
+    # a mask of 0/1 numbers is the same domain
+    numbers = d.subset(e.astype(float)).subset(yes.astype(int))
+    np.testing.assert_array_equal(numbers.weight_values, both.weight_values)
+    np.testing.assert_array_equal(numbers.held_rows, both.held_rows)
+    # a domain of a calibrated design holds every row (R keeps them)
+    raked = d.rake({"sch.wide": {"No": 1072, "Yes": 5122}})
+    assert raked.subset(e).subset(yes).n_held_rows == d.n
+
+
+def test_the_weights_are_read_only_and_named_through_derived_designs():
+    """Designs are immutable: the weights a design hands out cannot be written; the weight
+    column's name stays with the designs derived from it (domains, weighting)."""
+    d = _design("dstrat")
+    with pytest.raises(ValueError, match="read-only"):
+        d.weight_values[0] = 1.0
+    derived = d.rake({"sch.wide": {"No": 1072, "Yes": 5122}}).subset(d.data["stype"] == "E")
+    assert derived.weight_name == "pw" and d.weight_name == "pw"
+    # the weights it was constructed with, before weighting and domains
+    np.testing.assert_array_equal(derived.base_weights, d.data["pw"].to_numpy())
+    with pytest.raises(ValueError, match="read-only"):
+        derived.weight_values[0] = 1.0
+
+
+def test_the_constructor_refuses_bad_arguments_naming_them():
+    """Each refusal names the argument and the value given (the rules of the house)."""
+    df = R.load_data("apistrat")
+    with pytest.raises(TypeError, match=r"^data must be a pandas DataFrame$"):
+        Design(df.to_numpy())
+    with pytest.raises(ValueError, match=r"^lonely_psu must be one of \(.*'adjust'.*\), not 'drop'$"):
+        Design(df, lonely_psu="drop")
+    with pytest.raises(ValueError, match=r"^lonely_psu_domain must be None or 'adjust', not 'average'$"):
+        Design(df, lonely_psu_domain="average")
+    with pytest.raises(DesignError, match=r"^weights must be a column name or a Series .*, not ndarray$"):
+        Design(df, weights=df["pw"].to_numpy())
+    with pytest.raises(ColumnNotFoundError, match=r"^weights column 'poids' is not in the data"):
+        Design(df, weights="poids")
+    with pytest.raises(DesignError, match=r"^weights is a Series whose index does not match"):
+        Design(df, weights=pd.Series(1.0, index=range(1000, 1200)))
+    missing = df["pw"].where(df["stype"] != "H")  # the 50 high schools
+    nullable = pd.array(np.where(df["stype"] == "H", None, 3), dtype="Int64")
+    objects = pd.Series(np.where(df["stype"] == "H", None, df["pw"]), index=df.index, name="pw", dtype=object)
+    for weights, data, name in ((missing, df, "pw"), (missing.rename(None), df, "weights"), (objects, df, "pw"),
+                                ("pw", df.assign(pw=missing), "pw"), ("pw", df.assign(pw=nullable), "pw"),
+                                ("pw", df.assign(pw=objects), "pw")):
+        with pytest.raises(WeightError, match=rf"^weight '{name}' has 50 missing values") as err:
+            Design(data, weights=weights)
+        assert err.value.variable == name
+    with pytest.raises(WeightError, match=r"^weight 'f' is too large") as err:  # N / n from the fpc
+        Design(df.assign(f=1e300), strata="stype", fpc="f")
+    assert err.value.variable == "f"
+
+
+def test_the_weight_name_is_the_column_or_series_given():
+    df = R.load_data("apistrat")
+    assert Design(df, weights="pw").weight_name == "pw"
+    assert Design(df, weights=df["pw"]).weight_name == "pw"
+    assert Design(df, weights=df["pw"].rename(None)).weight_name == "weights"
+    assert Design(df).weight_name is None  # equal weights
+    assert Design(df, strata="stype", fpc="fpc").weight_name is None  # N_h / n_h, no column
+    # clusters are taken within their strata unless nest=False (districts hold schools of each type)
+    nested = Design(df, ids="dnum", strata="stype", weights="pw")
+    assert nested.degf() == df.groupby("stype", observed=True)["dnum"].nunique().sum() - 3
+
+
+def test_weights_are_float64_whatever_was_given():
+    """``weights``: "a float64 Series"; also when apply_weighting is given integers."""
+    df = R.load_data("apistrat")
+    d = Design(df.assign(w=2), weights="w")
+    assert d.weights.dtype == np.float64 and d.weight_values.dtype == np.float64
+    given = d.apply_weighting(Reweighting([3] * len(df), None))
+    assert given.weights.dtype == np.float64 and given.weight_values.dtype == np.float64
+    assert given.total("one")["estimate"].iloc[0] == 3 * len(df)
 
 
 def test_total_vcov_srs_closed_form():

@@ -150,7 +150,7 @@ class SurveyDesign(abc.ABC):
             mask = self._query(mask)
         if isinstance(mask, pd.Series):
             mask = aligned(mask, self._data.index, "mask")
-            mask = mask.fillna(False).to_numpy(dtype=bool)
+            mask = mask.to_numpy(dtype=bool, na_value=False)  # missing = False (R's subset)
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (self.n,):
             raise DesignError(f"mask must have {self.n} values (one per row), not {mask.shape}")
