@@ -54,6 +54,12 @@ def test_bootstrap_replicates_keep_what_r_fixes_whatever_the_draws(case_id):
         # every replicate draws n_h PSUs of the stratum (n_h - 1, each counted n_h / (n_h - 1))
         R.assert_close(np.unique(np.round(f.sum(axis=0), 12)), rs["sums"], 1e-12, what=f"sums of {h}")
         assert (f.max(axis=1) > 0).all() == rs["every_psu_drawn"], h
+        if "every_replicate_leaves_one_out" in rs:  # subbootstrap: n_h - 1 whole draws, times n_h / (n_h - 1)
+            n = rs["npsu"]
+            assert (f.min(axis=0) == 0).all() == rs["every_replicate_leaves_one_out"], h
+            counts = f * (n - 1) / n
+            np.testing.assert_allclose(counts, np.round(counts), atol=1e-12, err_msg=h)
+            assert counts.max() <= max(rs["counts"]) == n - 1, h
         if "values" in rs and len(rs["values"]) == 1:  # a census stratum, a stratum of one PSU
             np.testing.assert_array_equal(f, rs["values"][0], err_msg=h)
         elif "values" in rs:

@@ -61,7 +61,10 @@ def replicate_factors(design, type, *, replicates=None, seed=None, rho=None):
             raise ValueError("JK1 needs an unstratified design: use type='JKn'")
         fpc = _fpc_factor(st)
         if fpc is not None and np.unique(fpc).size > 1:
-            raise ValueError("JK1 needs a single finite population correction")
+            col = design.structure.fpc[0]
+            raise DesignError(f"JK1 needs a single finite population correction: the fpc {col!r} gives "
+                              f"{np.unique(fpc).size} different ones (R: 'More than one fpc value given')",
+                              variable=col)
         if np.unique(psu).size < 2:  # R refuses such a design ("only one primary sampling unit")
             raise DesignError("JK1 needs at least two PSUs: the design has one")
         factors, scale = jk1_weights(psu, fpc=None if fpc is None else fpc[0])

@@ -145,7 +145,8 @@ class SamplingStructure:
             popsize = None
             if s < len(fpc_values):
                 v = fpc_values[s]
-                popsize = v.copy() if is_pop else npsu / v
+                with np.errstate(divide="ignore"):  # a fraction of 0: with replacement, N = Inf (R)
+                    popsize = v.copy() if is_pop else npsu / v
                 if np.any(popsize < npsu):
                     raise WeightError(
                         f"fpc implies more than 100% sampling at stage {s + 1}",
@@ -166,7 +167,8 @@ class SamplingStructure:
         stages = self.stages
         if len(self.fpc) != len(stages):
             raise WeightError(
-                "weights cannot be computed from fpc: give one fpc per stage",
+                f"weights cannot be computed from fpc {', '.join(map(repr, self.fpc))}: give one fpc "
+                f"per stage ({len(stages)} stages)",
                 variable=self.fpc[0],
             )
         for st in stages:
