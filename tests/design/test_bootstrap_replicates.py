@@ -82,3 +82,15 @@ def test_subbootstrap_refuses_a_stratum_of_one_psu_naming_it():
         _design("boot1_nofpc").replicate("subbootstrap", seed=1)
     assert "'B'" in str(err.value) and "'h'" in str(err.value)
     assert err.value.variable == "h"
+
+
+def test_which_psus_get_the_extra_copies_of_the_pool_is_random_as_r():
+    """R's bootstratum shuffles the stratum's PSUs (sample(unique(psu))) before
+    rep(upsu, length = N_h): with N_h = 7 and n_h = 3, the PSU repeated three times, the only
+    one that can be drawn three times, is any of the three, not always the first."""
+    design = _design("boot1_fpc")
+    thrice = set()
+    for seed in range(12):
+        f = _factors_by_stratum(design, design.replicate("bootstrap", replicates=100, seed=seed))["C"]
+        thrice |= set(np.flatnonzero((f == 3).any(axis=1)))
+    assert thrice == {0, 1, 2}

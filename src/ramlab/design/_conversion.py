@@ -38,9 +38,10 @@ def _bootstrap(strata, psu, popsize, replicates, rng, *, sub):
         elif popsize is None:
             draws = rng.integers(0, nh, size=(replicates, nh))
         else:
-            # R: sample(rep(upsu, length = N_h), n_h), without replacement
+            # R: sample(rep(upsu, length = N_h), n_h), without replacement, upsu shuffled
+            # first (sample(unique(psu))): which PSUs the N_h mod n_h extra copies go to is random
             N = int(popsize[rows[0]])
-            pool = np.resize(np.arange(nh), N)
+            pool = np.resize(rng.permutation(nh), N)
             draws = np.stack([rng.choice(pool, size=nh, replace=False) for _ in range(replicates)])
         counts = np.stack([np.bincount(d, minlength=nh) for d in draws], axis=1).astype(float)
         if sub:
