@@ -205,9 +205,12 @@ def test_the_constructor_refuses_bad_arguments_naming_them():
         with pytest.raises(WeightError, match=rf"^weight '{name}' has 50 missing values") as err:
             Design(data, weights=weights)
         assert err.value.variable == name
-    with pytest.raises(WeightError, match=r"^weight 'f' is too large") as err:  # N / n from the fpc
-        Design(df.assign(f=1e300), strata="stype", fpc="f")
+    with pytest.raises(WeightError, match=r"^weight 'f' is too large .* value 2\.0*2e\+298 makes") as err:
+        Design(df.assign(f=1e300), strata="stype", fpc="f")  # N / n_h from the fpc: 1e300 / 50
     assert err.value.variable == "f"
+    # the values as numbers, not numpy's repr (np.float64(-1.5))
+    with pytest.raises(WeightError, match=r"^weight 'pw' has negative values \(min -1\.5\)$"):
+        Design(df.assign(pw=np.where(df["stype"] == "H", -1.5, 1.0)), weights="pw")
 
 
 def test_the_weight_name_is_the_column_or_series_given():

@@ -87,7 +87,7 @@ def check_weights(w, name):
                 f"weight {name!r} has {int(bad.sum())} missing values", variable=name
             )
         raise WeightError(
-            f"weight {name!r} has negative values (min {w.min()!r})", variable=name
+            f"weight {name!r} has negative values (min {float(w.min())!r})", variable=name
         )
     if w.size and not np.isfinite(w).all():
         raise WeightError(f"weight {name!r} has infinite values", variable=name)
@@ -103,5 +103,5 @@ def check_weights(w, name):
     if overflow:
         raise WeightError(
             f"weight {name!r} is too large to compute with: its largest value "
-            f"{w.max()!r} makes weighted sums overflow float64", variable=name,
+            f"{float(w.max())!r} makes weighted sums overflow float64", variable=name,
         )
