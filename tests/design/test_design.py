@@ -235,6 +235,13 @@ def test_weights_are_float64_whatever_was_given():
     assert given.total("one")["estimate"].iloc[0] == 3 * len(df)
 
 
+def test_by_and_deff_refused_with_several_variables_or_cov():
+    d = _design("dstrat")
+    for call in (lambda: d.mean(["api00", "api99"], by="stype"), lambda: d.total("api00", cov=True, deff=True)):
+        with pytest.raises(ValueError, match=r"^by= and deff= take one variable, without cov=True$"):
+            call()
+
+
 def test_total_vcov_srs_closed_form():
     # One stage, no strata, no fpc: V = n/(n-1) * sum (x_i - xbar)^2, x = w*u.
     rng = np.random.default_rng(1)
