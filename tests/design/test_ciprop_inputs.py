@@ -138,6 +138,14 @@ def test_a_series_on_other_rows_is_refused(data):
         Design(data, weights="w").ciprop(other)
 
 
+@pytest.mark.parametrize("values, shape", [([1.0, 0.0, 1.0], "(3,)"), ([1.0, np.nan, 1.0], "(3,)"),
+                                           (np.ones((8, 1)), "(8, 1)"), (np.ones(9), "(9,)")])
+def test_an_array_of_another_length_is_refused(data, values, shape):
+    with pytest.raises(DesignError, match=rf"^the variable of ciprop has shape {re.escape(shape)} for 8 rows") as info:
+        Design(data, weights="w").ciprop(values)
+    assert info.value.variable == "x"
+
+
 def test_a_comparison_that_counts_missing_answers_warns(data):
     d = Design(data, weights="w")
     with pytest.warns(UserWarning) as record:

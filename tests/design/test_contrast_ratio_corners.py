@@ -432,6 +432,28 @@ def test_ttest_refusal_of_negative_weights_names_the_variables_and_what_to_do():
     assert message.endswith("calibrate with bounds (bounds=) to keep the weights positive"), message
 
 
+@pytest.mark.parametrize("method", ["logit", "likelihood"])
+def test_ciprop_refusal_of_negative_weights_names_the_method_the_variable_and_what_to_use(method):
+    d = _negative()
+    w = d.weight_values
+    with pytest.raises(WeightError) as err:
+        d.ciprop("sch.wide", category="Yes", method=method)
+    message = str(err.value)
+    assert err.value.variable == "weight"
+    assert message.startswith(f'ciprop(method="{method}") of \'sch.wide = Yes\': negative weights not allowed'), message
+    assert f"{int((w < 0).sum())} rows have a negative weight (min {w.min():.6g})" in message, message
+    assert message.endswith('use method="mean", "beta", "xlogit", "asin" or "wilson", or calibrate with bounds'), message
+
+
+def test_ciprop_warns_of_a_missing_answer_of_negative_weight_counted_as_no():
+    """The row of api00_na's missing value weighs < 0: it counts (R keeps every nonzero weight)."""
+    d = _negative()
+    missing = d.data["api00_na"].isna().to_numpy()
+    assert missing.sum() == 1 and d.weight_values[missing][0] < 0
+    with pytest.warns(UserWarning, match=r"^ciprop: 'api00_na' has 1 missing answers, counted here as false"):
+        d.ciprop(d.data["api00_na"] > 700, method="mean")
+
+
 def test_ttest_errors_name_the_variable():
     d = _design("dstrat")
     data = d.data.assign(texte=d.data["stype"].astype(str), many=np.arange(len(d.data)) % 8)

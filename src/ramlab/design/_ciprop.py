@@ -31,7 +31,13 @@ def _indicator(design, x, category):
         name = x.name if x.name is not None else "x"
         _warn_if_comparison(design, s, name)
     else:
-        s = pd.Series(np.asarray(x), index=data.index)
+        values = np.asarray(x)
+        if values.shape != (len(data),):
+            raise DesignError(
+                f"the variable of ciprop has shape {values.shape} for {len(data)} rows: give one value "
+                "per row (an array, a list, or a Series with the data's index)", variable="x",
+            )
+        s = pd.Series(values, index=data.index)
         name = "x"
     if category is not None:
         return _category_indicator(s, name, category), f"{name} = {category}"
