@@ -145,3 +145,26 @@ def test_an_answer_nobody_chose_is_untested_without_a_warning():
     assert never["t"].isna().all() and never["p_value"].isna().all() and (never["mark"] == "").all()
     assert (t.marks.loc[("q", "", "Jamais")] == "").all()
     assert t.tests[t.tests["row"] == "Oui"]["t"].notna().all()
+
+
+@pytest.mark.parametrize("ratio, tested", [(1.5e-6, True), (0.5e-6, False)])
+def test_the_zero_se_threshold_is_1e_6_of_the_larger_estimate(ratio, tested):
+    # The documented rule at its threshold: column A holds 30 values of 1000
+    # (exact SE 0), column B 30 values of +/- delta (mean 0), equal weights.
+    # Closed form (with-replacement linearisation over the 60 rows, R's
+    # svymean of a domain of svydesign(ids = ~1)): SE of B's mean, hence of
+    # A - B, is delta sqrt(60 / 59 / 30). An SE of 1.5e-6 of the larger
+    # estimate (1000) is a test (a letter, t = 1000 / SE); one of 0.5e-6 is 0.
+    delta = ratio * 1000 / np.sqrt(60 / 59 / 30)
+    df = pd.DataFrame({"g": pd.Categorical(np.repeat(["A", "B"], 30)),
+                       "x": np.concatenate([np.full(30, 1000.0), np.tile([delta, -delta], 15)]),
+                       "w": np.ones(60)})
+    t = crosstab(Design(df, weights="w"), "x", "g", min_base=0, chisq=False)
+    hit = t.tests.iloc[0]
+    assert (hit["column"], hit["versus"], hit["estimate"]) == ("A", "B", pytest.approx(1000.0, rel=1e-12))
+    mark = t.marks.loc[("x", "", "Moyenne"), ("g", "A")]
+    if tested:
+        assert hit["se"] == pytest.approx(1.5e-3, rel=1e-4)
+        assert hit["t"] == pytest.approx(1000 / hit["se"], rel=1e-12) and mark == "B"
+    else:
+        assert hit["se"] == 0.0 and np.isnan(hit["t"]) and mark == ""
