@@ -19,21 +19,36 @@ from ramlab.variance import Stage, row_psu_scale
 __all__ = ["SamplingStructure"]
 
 
+def _first_row(fpcs, values, test):
+    """(column, 1-based row, value) of the first value that passes ``test``, stage by stage."""
+    for f, v in zip(fpcs, values):
+        rows = np.flatnonzero(test(v))
+        if rows.size:
+            return f, int(rows[0]) + 1, float(v[rows[0]])
+    return None
+
+
 def _fpc_values(data, fpcs, nstage):
     """Per-stage fpc columns as floats, and whether they are population sizes."""
     if fpcs and len(fpcs) > nstage:
-        raise ValueError("more fpc columns than sampling stages")
+        raise ValueError(f"{len(fpcs)} fpc columns ({', '.join(map(repr, fpcs))}) for {nstage} sampling "
+                         f"stage(s): give one fpc per stage")
     values = [column(data, f, "fpc").to_numpy(dtype=float, na_value=np.nan) for f in fpcs]
     if not values:
         return values, True
+    missing = _first_row(fpcs, values, np.isnan)
+    if missing is not None:
+        raise WeightError(f"fpc {missing[0]!r} has missing values (row {missing[1]})", variable=missing[0])
     allv = np.concatenate(values)
-    if np.isnan(allv).any():
-        raise WeightError("fpc has missing values", variable=fpcs[0])
     is_pop = bool(np.any(allv > 1))
     if is_pop and not np.all(allv >= 1):
+        # as R, one record of each kind
+        (fb, rb, vb), (fs, rs, vs) = _first_row(fpcs, values, lambda v: v > 1), _first_row(
+            fpcs, values, lambda v: v < 1)
         raise WeightError(
-            "fpc must be all population sizes (>= 1) or all fractions (<= 1)",
-            variable=fpcs[0],
+            f"fpc must be all population sizes (>= 1) or all fractions (<= 1): {fb!r} has {vb!r} "
+            f"(row {rb}) and {fs!r} has {vs!r} (row {rs})",
+            variable=fs,
         )
     return values, is_pop
 
@@ -55,7 +70,7 @@ def _parent_labels(data, ids, s, strata, prev):
     parent_ids = (
         column(data, ids[s - 1], "ids").to_numpy()[first] if ids[s - 1] is not None else first
     )
-    lab = np.empty(int(strata.max()) + 1, dtype=object)
+    lab = np.empty(int(strata.max()) + 1 if strata.size else 0, dtype=object)
     lab[strata[first]] = [
         f"{prev.strata_labels[prev.strata[r]]}.{pid}" for r, pid in zip(first, parent_ids)
     ]
@@ -148,8 +163,10 @@ class SamplingStructure:
                 with np.errstate(divide="ignore"):  # a fraction of 0: with replacement, N = Inf (R)
                     popsize = v.copy() if is_pop else npsu / v
                 if np.any(popsize < npsu):
+                    r = int(np.flatnonzero(popsize < npsu)[0])
                     raise WeightError(
-                        f"fpc implies more than 100% sampling at stage {s + 1}",
+                        f"fpc {self.fpc[s]!r} implies more than 100% sampling at stage {s + 1}: "
+                        f"population size {float(popsize[r])!r} for {npsu[r]:g} sampled units (row {r + 1})",
                         variable=self.fpc[s],
                     )
             stages.append(Stage(cl, strata, npsu, popsize, strata_labels))
