@@ -7,7 +7,8 @@ bracket (min + IQR / 100, max - IQR / 100), its tolerance 1 / (100 sqrt(n)) and
 ``mean(x <= root)`` when the root is a value; the "xlogit" interval of a
 domain of two PSUs at levels where R's ``expit`` gives 0 (lower bound: the
 minimum) and NaN (upper bound: Inf / Inf); ``svyciprop`` where the proportion
-rounds to 1 with a variance (n_eff = 0).
+rounds to 1 with a variance (n_eff = 0), and where it is 0 exactly with a
+variance (a JK1 ``svrepdesign`` whose one "yes" has a weight of 5e-324).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 import pytest
 
 import _rref as R
-from ramlab import Design
+from ramlab import Design, ReplicateDesign
 
 REF = R.load_json("extra_interval_edges.json")
 CASES = {c["id"]: c for c in REF["cases"]}
@@ -64,6 +65,25 @@ def test_ciprop_of_a_proportion_that_rounds_to_one_as_r(case_id):
     """n_eff = p (1 - p) / var = 0: R's beta (0, 1), xlogit and asin NaN, quietly."""
     a, r = CASES[case_id]["args"], CASES[case_id]["result"]
     d = Design(pd.DataFrame({"y": a["y"], "w": a["w"]}, dtype=float), weights="w")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = d.ciprop("y", method=a["method"])
+    expected = [r["estimate"], r["se"], *r["ci"]]
+    got = [out["estimate"], out["se"], out["ci_low"], out["ci_high"]]
+    assert [np.isnan(v) for v in got] == [v is None for v in expected], f"ramlab {got} vs R {expected}"
+    R.assert_close([v for v, e in zip(got, expected) if e is not None], [e for e in expected if e is not None],
+                   1e-9, atol=0, what=case_id)
+
+
+@pytest.mark.parametrize("case_id", sorted(i for i in CASES if i.startswith("ciprop_zero_with_a_variance")))
+def test_ciprop_of_a_proportion_of_zero_with_a_variance_as_r(case_id):
+    """n_eff = 0: R's beta (0, 1) (qbeta with a shape 0); logit's upper bound Inf / Inf; quietly."""
+    a, r = CASES[case_id]["args"], CASES[case_id]["result"]
+    n = len(a["y"])
+    data = pd.DataFrame({"y": a["y"], "w": [1.0] * (n - 1) + [np.ldexp(1.0, a["w_exponent"])]}, dtype=float)
+    for j in range(n):
+        data[f"r{j + 1}"] = np.where(np.arange(n) == j, 0.0, n / (n - 1))
+    d = ReplicateDesign(data, repweights="^r[0-9]", weights="w", type="JK1", scale=(n - 1) / n)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = d.ciprop("y", method=a["method"])

@@ -123,8 +123,7 @@ def _cdf_interval(d, x, qhat, df, level, interval_type):
     if interval_type == "xlogit":
         c, s = np.log(p / (1 - p)), se / (p * (1 - p))
         # R's expit, exp(eta) / (1 + exp(eta)): 0 far below, NaN (Inf / Inf) beyond eta = 709.78
-        with np.errstate(over="ignore", invalid="ignore"):
-            return expit(c - qt * s), expit(c + qt * s)
+        return expit(c - qt * s), expit(c + qt * s)
     if interval_type == "asin":
         c, s = np.arcsin(np.sqrt(p)), se / (2 * np.sqrt(p * (1 - p)))
         return np.sin(c - qt * s) ** 2, np.sin(c + qt * s) ** 2
@@ -212,7 +211,7 @@ def quantile(design, var, probs, *, ci, by, interval_type, qrule, level, na_rm):
         rows = _one(base.subset(codes == g), x, probs, **opts)
         if ci:  # R confint(svyby): quantile -/+ qnorm * se, not the Woodruff interval
             rows = [(q, se, q - z * se, q + z * se) for q, se, _, _ in rows]
-        frames.append(pd.DataFrame(rows, columns=columns, index=pd.Index(probs, name="p")))
+        frames.append(pd.DataFrame(rows, columns=columns, index=probs))  # named by concat below
         keys.append(glabels[g])
     names = as_list(by)
     out = pd.concat(frames, keys=keys, names=names + ["p"])

@@ -38,9 +38,13 @@ def binomial_deviance(y, mu, W):
 
 
 def expit(x):
-    """R survey's ``expit``: ``exp(eta) / (1 + exp(eta))``, to the last bit (not 1 / (1 + exp(-eta)))."""
-    e = np.exp(x)
-    return e / (1.0 + e)
+    """R survey's ``expit``: ``exp(eta) / (1 + exp(eta))``, to the last bit (not 1 / (1 + exp(-eta))).
+
+    As R's, NaN (Inf / Inf) above eta = 709.78, where exp overflows; quietly.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(x)
+        return e / (1.0 + e)
 
 
 def glm_intercept(y, W, epsilon=1e-8, maxit=25, *, info=False, start=None):
