@@ -5,7 +5,8 @@ one degree of freedom, missing answers left out as a domain (R's
 ``subset(design, !is.na(x))``) on equal weights, on a raked design and when
 the only missing answers are in rows of weight 0, a single respondent, and a
 census design (variance 0; R's "beta" (0.5, 0.5) is not followed: ramlab
-gives (p, p)) and a domain of one PSU of a census (df = 0: NaN bounds).
+gives (p, p)), a domain of one PSU of a census (df = 0: NaN bounds), and a
+"proportion" of 2 or -1 (weights of an unbounded linear calibration: n_eff < 0).
 Wilson's interval at p = 0 or 1 is checked against its closed form
 (Wilson 1927, with n the respondents, as documented).
 """
@@ -49,6 +50,13 @@ def _design_and_variable(case):
     kind = case["id"].rsplit("_", 2)[0]
     if kind == "missing_zero_weight":
         return _zero_weight_design(case)
+    if kind.startswith("outside"):  # weights 1 calibrated linearly (unbounded): p = 2 or -1
+        data = pd.DataFrame({"y": [1.0, 1, 1, 0], "x": [-1.0, 1, -1, 1], "w": 1.0})
+        cal = case["calibration"]
+        d = Design(data, weights="w").calibrate({"x": float(cal["x"])}, method="linear",
+                                                population=float(cal["population"]))
+        assert d.weight_values.tolist() == case["weights"]
+        return d, "y"
     if kind == "census_one_psu":
         data = R.load_data("apiclus1")
         data["fpc_all"] = float(data["dnum"].nunique())
