@@ -12,6 +12,7 @@ a missing value R stops).
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -168,3 +169,15 @@ def test_estimates_of_several_variables_refuse_a_missing_value_as_r(kind):
     with pytest.raises(DesignError, match=r"'y'.* has missing values on rows the replicate weights weigh.*na_rm=True") as e:
         getattr(_z4("z4na1"), kind)(["y", "x"], cov=True)
     assert "y" in e.value.variable
+
+
+def test_a_replicate_ratio_over_a_total_of_0_gives_r_nan_quietly():
+    """R's svyratio: the replicate whose denominator total is 0 gives Inf, which svrVar keeps (not NA):
+    the SE is NaN (Inf - Inf), and R gives no warning."""
+    r = REF["other"]["zero_denominator_replicate_ratio"]
+    assert r["se"] is None and r["replicates"][3] is None and r["warnings"] == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = _z4("z4x0").ratio("y", "x")
+    R.assert_close(out["estimate"].to_numpy(), r["estimate"], 1e-12, what="ratio")
+    assert np.isnan(out["se"].iloc[0])

@@ -37,10 +37,15 @@ CHUNK = 16
 
 
 def _svr_var(thetas, rscales, scale, mse, coef):
-    """R ``svrVar`` on replicates without NaN: scale * sum_r rscales_r (theta_r - c)(theta_r - c)'."""
-    centre = coef if mse else thetas[rscales > 0].mean(axis=0)
-    dev = (thetas - centre) * np.sqrt(rscales)[:, None]
-    return dev.T @ dev * scale
+    """R ``svrVar`` on replicates without NaN: scale * sum_r rscales_r (theta_r - c)(theta_r - c)'.
+
+    An infinite replicate (a ratio whose replicate denominator is 0) gives
+    NaN quietly, as in R (inf - inf).
+    """
+    with np.errstate(invalid="ignore"):
+        centre = coef if mse else thetas[rscales > 0].mean(axis=0)
+        dev = (thetas - centre) * np.sqrt(rscales)[:, None]
+        return dev.T @ dev * scale
 
 
 def replicate_vcov(thetas, *, scale, rscales, mse, coef):
