@@ -158,3 +158,16 @@ def test_wilson_of_a_single_respondent():
     out = Design(data).subset(data["g"] == "a").ciprop("y", method="wilson")
     assert out["estimate"] == 1.0 and out["df"] == 0
     assert np.isnan(out["ci_low"]) and out["ci_high"] == 1.0
+
+
+def test_likelihood_on_a_census_domain_of_one_psu_names_no_method_that_would_do():
+    # R errors there too ("zero or negative denomintor df"); at df = 0 "logit" and "mean"
+    # give NaN bounds as well (census_one_psu_* above), so the message cannot advise them
+    case = next(c for c in EXTRA["cases"] if c["id"] == "census_one_psu_likelihood_0.95")
+    assert case["result"]["error"] and case["result"]["df"] == 0
+    d, x = _design_and_variable(case)
+    with pytest.raises(DesignError) as err:
+        d.ciprop(x, method="likelihood")
+    message = str(err.value)
+    assert "no interval on a census design" in message and "(p, p)" not in message
+    assert message.endswith("with a single PSU (df = 0) no method has a t quantile: every interval is NaN")

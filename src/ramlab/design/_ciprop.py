@@ -162,7 +162,9 @@ def _census(method, p, df):
         raise DesignError(
             'ciprop(method="likelihood"): no interval on a census design (no sampling '
             f"variance: every unit of the population was sampled, p = {p:g} is exact; "
-            "R's svyciprop errors too); use method=\"logit\" or \"mean\", which give (p, p)"
+            "R's svyciprop errors too); "
+            + ('use method="logit" or "mean", which give (p, p)' if df > 0 else
+               "with a single PSU (df = 0) no method has a t quantile: every interval is NaN")
         )
     if method == "beta" and df > 0:
         return p, p
