@@ -171,3 +171,15 @@ def test_likelihood_on_a_census_domain_of_one_psu_names_no_method_that_would_do(
     message = str(err.value)
     assert "no interval on a census design" in message and "(p, p)" not in message
     assert message.endswith("with a single PSU (df = 0) no method has a t quantile: every interval is NaN")
+
+
+@pytest.mark.parametrize("cid", ["outside_-20_beta_0.95", "outside_28_beta_0.95"])
+def test_wilson_of_a_proportion_outside_0_1_has_no_interval_as_r_beta(cid):
+    # weights of an unbounded linear calibration make p = 2 or -1: R's beta (whose limit
+    # Wilson's interval shares) gives NaN bounds there; Wilson's formula would give low > high
+    case = next(c for c in EXTRA["cases"] if c["id"] == cid)
+    assert case["result"]["ci_low"] is None and case["result"]["ci_high"] is None
+    d, x = _design_and_variable(case)
+    out = d.ciprop(x, method="wilson")
+    assert out["estimate"] == case["result"]["estimate"]
+    assert np.isnan(out["ci_low"]) and np.isnan(out["ci_high"])
