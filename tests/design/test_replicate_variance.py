@@ -16,6 +16,7 @@ import pytest
 
 import _rref as R
 from ramlab import Design, ReplicateDesign
+from ramlab.variance import replicate_vcov
 
 FIX = R.load_json("extra_replicate_variance.json")
 CASES = {c["id"]: c["result"] for c in FIX["cases"]}
@@ -104,3 +105,24 @@ def test_each_group_keeps_its_own_replicates_as_r_svyby():
     R.assert_close(out["estimate"].to_numpy(), r["estimate"], 1e-10, what="estimates")
     R.assert_close(out["se"].to_numpy(), r["se"], 1e-9, atol=1e-9, what="SEs")
     assert said == r["warning"]
+
+
+def test_covariance_with_a_group_that_lost_a_replicate_as_r():
+    """R ``svyby(..., covmat = TRUE)`` on the groups of ``by_group_inside_one_psu_jk1``: the group
+    inside one district ("one") has no estimate in the replicate deleting it. The entries of "one" are
+    R's svrVar of the replicates where both groups have an estimate (a constant group: 0); each group's
+    variance keeps its own replicates, as R's ``svyby`` SEs (R's covmat drops that replicate for every
+    group, so its other entries differ)."""
+    r = CASES["by_group_inside_one_psu_jk1_covmat"]
+    own = CASES["by_group_inside_one_psu_jk1"]
+    assert r["groups"] == own["groups"] == ["E", "one", "other"]
+    thetas = np.array([[np.nan if v is None else v for v in row] for row in r["replicates"]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        V = replicate_vcov(thetas, scale=r["scale"], rscales=np.array(r["rscales"]), mse=False,
+                           coef=np.array(r["estimate"]))
+    assert [str(w.message) for w in caught] == [r["warning"][0]] == ["1 replicates gave NA results and were discarded."]
+    ref = np.array(r["vcov"])
+    R.assert_close(V[1], ref[1], 1e-9, atol=1e-9, what="covariances of the group inside one district")
+    R.assert_close(V[:, 1], ref[:, 1], 1e-9, atol=1e-9, what="covariances of the group inside one district")
+    R.assert_close(np.sqrt(np.diag(V)), own["se"], 1e-9, atol=1e-9, what="SEs of the groups")

@@ -181,3 +181,18 @@ def test_a_replicate_ratio_over_a_total_of_0_gives_r_nan_quietly():
         out = _z4("z4x0").ratio("y", "x")
     R.assert_close(out["estimate"].to_numpy(), r["estimate"], 1e-12, what="ratio")
     assert np.isnan(out["se"].iloc[0])
+
+
+def test_replicates_without_rows_of_a_domain_are_counted_in_rs_warning():
+    """R's svrVar discards the two replicates that weigh no row of the domain (NaN in both columns of
+    the factor's means) and says how many replicates it discarded."""
+    r = REF["other"]["domain_two_replicates_without_rows"]
+    data = pd.DataFrame(REF["data"]["zb"])
+    data["g"] = data["g"].astype("category")
+    rep = ReplicateDesign(data, repweights="^r[0-9]", weights="w", type="bootstrap")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = rep.subset(data["y"].isin([5, 1]).to_numpy()).mean("g")
+    assert [str(w.message) for w in caught] == r["warnings"] == ["2 replicates gave NA results and were discarded."]
+    R.assert_close(out["estimate"].to_numpy(), r["estimate"], 1e-12, what="means")
+    R.assert_close(out["se"].to_numpy(), r["se"], 1e-10, what="SEs")
