@@ -126,3 +126,42 @@ def test_covariance_with_a_group_that_lost_a_replicate_as_r():
     R.assert_close(V[1], ref[1], 1e-9, atol=1e-9, what="covariances of the group inside one district")
     R.assert_close(V[:, 1], ref[:, 1], 1e-9, atol=1e-9, what="covariances of the group inside one district")
     R.assert_close(np.sqrt(np.diag(V)), own["se"], 1e-9, atol=1e-9, what="SEs of the groups")
+
+
+def _nan_matrix(rows):
+    return np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
+
+
+def _vcov_with_warnings(r, mse):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        V = replicate_vcov(_nan_matrix(r["thetas"]), scale=r["scale"], rscales=np.array(r["rscales"], dtype=float),
+                           mse=mse, coef=np.atleast_1d(np.array(r["coef"], dtype=float)))
+    return V, [str(w.message) for w in caught]
+
+
+def test_each_entry_is_rs_svrvar_of_the_columns_it_involves():
+    """R ``svrVar`` of two of three columns whose NaN replicates differ: each 2 x 2 block is R's;
+    two columns without a common replicate have no covariance (R stops: "All replicates contained NAs")."""
+    r = CASES["svrvar_three_patterns"]
+    V, said = _vcov_with_warnings(r, mse=False)
+    assert said and all(m.endswith(" replicates gave NA results and were discarded.") for m in said)  # no numpy warning
+    p13, p23 = np.array(r["pair13"]["vcov"]), np.array(r["pair23"]["vcov"])
+    R.assert_close(V[[0, 0, 2], [0, 2, 0]], [p13[0, 0], p13[0, 1], p13[1, 0]], 1e-12, what="columns 1 and 3")
+    R.assert_close(V[[1, 1, 2], [1, 2, 1]], [p23[0, 0], p23[0, 1], p23[1, 0]], 1e-12, what="columns 2 and 3")
+    R.assert_close(V[2, 2], r["col3"]["vcov"][0][0], 1e-12, what="column 3 alone")  # its four replicates
+    assert r["pair12"] == "All replicates contained NAs"
+    assert np.isnan(V[0, 1]) and np.isnan(V[1, 0])
+
+
+@pytest.mark.parametrize("mse", [False, True])
+def test_a_column_left_with_a_replicate_of_rscale_0_as_r(mse):
+    """R ``svrVar``: the only estimate is in a replicate of rscale 0: centred on the mean of the
+    replicates of positive rscale (none), NaN; centred on the full-sample estimate (mse), 0."""
+    r = CASES["svrvar_only_rscale_0_left" + ("_mse" if mse else "")]
+    V, said = _vcov_with_warnings(r, mse=mse)
+    assert said == r["warning"] == ["3 replicates gave NA results and were discarded."]
+    if mse:
+        R.assert_close(V, r["vcov"], 1e-12, what="vcov")
+    else:
+        assert r["vcov"] == [[None]] and np.isnan(V).all()
