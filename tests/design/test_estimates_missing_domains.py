@@ -299,3 +299,8 @@ def test_by_a_column_missing_on_every_respondent_is_refused_in_words():
         d.mean("api00", by="nothing")
     assert "'nothing'" in str(e.value)
     assert "no group" in str(e.value)
+    assert e.value.variable == "nothing"
+    with pytest.raises(DesignError) as e:  # two by variables: the error names both
+        d.mean("api00", by=["nothing", "stype"])
+    assert "'nothing'" in str(e.value) and "'stype'" in str(e.value)
+    assert e.value.variable == ["nothing", "stype"]

@@ -67,6 +67,20 @@ def test_a_missing_value_the_replicates_weigh_is_refused_as_r(case_id):
         with pytest.raises(DesignError, match=r"^'y' has missing values on rows the replicate weights weigh.*na_rm=True") as e:
             getattr(rep, kind)("y")
         assert e.value.variable == "y"
+        # the facts: R's functions and the words of their stop
+        assert re.search(r"\bsvymean/svytotal\b", str(e.value)) and '"All replicates contained NAs"' in str(e.value)
+
+
+@pytest.mark.parametrize("kind", ["mean", "total"])
+def test_a_missing_value_the_replicates_weigh_is_refused_by_group_as_r(kind):
+    """R's svyby(~y, ~x, ..., svymean) stops ("All replicates contained NAs"); the refusal names y."""
+    assert REF["other"]["weighted_row_missing_mean_by"]["error"] == "All replicates contained NAs"
+    data = pd.DataFrame(REF["data"]["z4na1"]).astype(float)
+    data["x_group"] = data["x"].astype("category")  # R's by = ~x
+    rep = ReplicateDesign(data, repweights="^r[0-9]", weights="w", type="JK1", scale=0.75)
+    with pytest.raises(DesignError, match=r"^'y' has missing values on rows the replicate weights weigh.*na_rm=True") as e:
+        getattr(rep, kind)("y", by="x_group")
+    assert e.value.variable == "y"
 
 
 def test_a_missing_value_outside_a_domain_of_a_replicate_design_counts_for_nothing():

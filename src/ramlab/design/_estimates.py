@@ -131,7 +131,7 @@ def estimate(design, var, *, kind, by, deff, na_rm):
     if not frames:
         raise DesignError(
             f"no group of {by!r} has a respondent of positive weight (the by variable is missing "
-            "on every row, or outside the subset)", variable=by if isinstance(by, str) else None)
+            "on every row, or outside the subset)", variable=by)
     names = as_list(by)
     if len(names) == 1:
         gindex = pd.Index(keys, name=names[0])
