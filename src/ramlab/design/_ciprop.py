@@ -113,7 +113,7 @@ def _interval(method, d, y0, p, var, df, level, answered):
         hi = 1.0 if n_eff * (1 - p) == 0 else stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
         return lo, hi, p
     if method == "wilson":
-        if not 0 < p < 1:  # a "proportion" of an unbounded calibration: NaN bounds, as R's beta
+        if not 0 <= p <= 1:  # a "proportion" of an unbounded calibration: NaN bounds, as R's beta
             return np.nan, np.nan, p
         n_eff = p * (1 - p) / var
         if n_eff == 0:  # p rounded to 1 with a variance: the limit of Wilson's interval, as R's beta
