@@ -129,3 +129,15 @@ def test_strata_with_missing_values_or_not_in_the_data_are_named():
     assert "'st'" in msg and "missing" in msg, msg
     err, msg = _refusal(ColumnNotFoundError, data, strata="stypo", weights="pw")
     assert re.search(r"\bstrata\b", msg) and "'stypo'" in msg and err.variable == "stypo", msg
+
+
+def test_cluster_labels_repeated_across_strata_are_different_units():
+    """Design(nest=True), R's nest = TRUE: a first-stage cluster is taken within its stratum, so
+    clusters "x" and "y" of each of four strata are eight units, as with labels that say so."""
+    data = pd.DataFrame({"h": np.repeat(["a", "b", "c", "d"], 4), "cl": ["x", "x", "y", "y"] * 4,
+                         "y": [3.0, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3], "w": 2.0})
+    data["unit"] = data["h"] + data["cl"]
+    nested = Design(data, ids="cl", strata="h", weights="w").total("y")
+    named = Design(data, ids="unit", strata="h", weights="w").total("y")
+    np.testing.assert_allclose(nested.to_numpy(), named.to_numpy(), rtol=1e-13)
+    assert Design(data, ids="cl", strata="h", weights="w").degf() == 8 - 4
