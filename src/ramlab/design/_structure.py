@@ -58,7 +58,7 @@ def _sampled_units(cl, strata):
     # Units are nested in their strata (codes dense), so one row per unit
     # gives its stratum.
     cl = pd.factorize(cl)[0].astype(np.int64) if cl.size else cl
-    unit_stratum = np.empty(int(cl.max()) + 1 if cl.size else 0, dtype=np.int64)
+    unit_stratum = np.zeros(int(cl.max()) + 1 if cl.size else 0, dtype=np.int64)
     unit_stratum[cl] = strata
     npsu_per_stratum = np.bincount(unit_stratum, minlength=int(strata.max()) + 1 if strata.size else 0)
     return cl, npsu_per_stratum[strata].astype(float)
