@@ -109,6 +109,8 @@ def test_stacked_designs_show_the_calibrations_they_keep(apistrat):
     stacked = stack_designs(designs, data)
     facts = _facts(stacked)
     assert facts["Redressement"] == "2 calage(s) conservé(s) de leurs échantillons"
+    # not the stacked design's own columns of strata and units, which the data does not have
+    assert facts["Plan de sondage"] == "échantillons indépendants empilés, chacun avec ses strates, grappes et fpc"
     assert _numbers(facts["Répondants"]) == [str(200 + 183), str(200 + 183)]
     assert facts["Total des poids"] == fmt_int(2 * 6194)
     domain = _facts(stacked.subset((data["stype"] == "E").to_numpy()))

@@ -22,6 +22,10 @@ def _sampling(design):
     structure = getattr(design, "structure", None)
     if structure is None:  # replicate weights
         return f"poids répliqués ({getattr(design, 'n_replicates', '?')} répliques)"
+    if structure.data is not design.data:
+        # assembled from independent samples (stack_designs): its strata and units are the
+        # samples', prefixed, in columns of its own
+        return "échantillons indépendants empilés, chacun avec ses strates, grappes et fpc"
     parts = []
     if structure.strata_col:
         parts.append(f"strates : {structure.strata_col}")
