@@ -165,6 +165,9 @@ def test_a_domain_of_a_domain_holds_the_rows_of_both():
     # a domain of a calibrated design holds every row (R keeps them)
     raked = d.rake({"sch.wide": {"No": 1072, "Yes": 5122}})
     assert raked.subset(e).subset(yes).n_held_rows == d.n
+    # ... the rows of the domain it was calibrated in: R's subset(rake(subset(dstrat, E)), Yes)
+    domain_raked = d.subset(e).rake({"sch.wide": {"No": 500, "Yes": 3921}})
+    assert domain_raked.subset(yes).n_held_rows == int(e.sum())
 
 
 def test_the_weights_are_read_only_and_named_through_derived_designs():
@@ -233,6 +236,16 @@ def test_weights_are_float64_whatever_was_given():
     given = d.apply_weighting(Reweighting([3] * len(df), None))
     assert given.weights.dtype == np.float64 and given.weight_values.dtype == np.float64
     assert given.total("one")["estimate"].iloc[0] == 3 * len(df)
+
+
+def test_the_covariance_of_one_variable_is_its_variance():
+    """``cov=True`` with one column (a name, not a list): R ``vcov(svymean(~api00, dstrat))`` is SE^2."""
+    d = _design("dstrat")
+    for kind in ("mean", "total"):
+        plain = getattr(d, kind)("api00")
+        frame, V = getattr(d, kind)("api00", cov=True)
+        pd.testing.assert_frame_equal(frame, plain)
+        np.testing.assert_allclose(np.asarray(V, dtype=float), [[plain["se"].iloc[0] ** 2]], rtol=1e-12)
 
 
 def test_by_and_deff_refused_with_several_variables_or_cov():
