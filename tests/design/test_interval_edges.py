@@ -60,6 +60,15 @@ def test_xlogit_interval_where_rs_expit_gives_zero_or_nan(case_id):
                    1e-9, what=case_id)
 
 
+def _assert_ciprop_as_r(out, r, case_id):
+    """Estimate, SE and bounds as R's, NaN exactly where R's are NA."""
+    expected = [r["estimate"], r["se"], *r["ci"]]
+    got = [out["estimate"], out["se"], out["ci_low"], out["ci_high"]]
+    assert [np.isnan(v) for v in got] == [v is None for v in expected], f"ramlab {got} vs R {expected}"
+    R.assert_close([v for v, e in zip(got, expected) if e is not None], [e for e in expected if e is not None],
+                   1e-9, atol=0, what=case_id)
+
+
 @pytest.mark.parametrize("case_id", sorted(i for i in CASES if i.startswith("ciprop_rounds_to_one")))
 def test_ciprop_of_a_proportion_that_rounds_to_one_as_r(case_id):
     """n_eff = p (1 - p) / var = 0: R's beta (0, 1), xlogit and asin NaN, quietly."""
@@ -68,11 +77,7 @@ def test_ciprop_of_a_proportion_that_rounds_to_one_as_r(case_id):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = d.ciprop("y", method=a["method"])
-    expected = [r["estimate"], r["se"], *r["ci"]]
-    got = [out["estimate"], out["se"], out["ci_low"], out["ci_high"]]
-    assert [np.isnan(v) for v in got] == [v is None for v in expected], f"ramlab {got} vs R {expected}"
-    R.assert_close([v for v, e in zip(got, expected) if e is not None], [e for e in expected if e is not None],
-                   1e-9, atol=0, what=case_id)
+    _assert_ciprop_as_r(out, r, case_id)
 
 
 @pytest.mark.parametrize("case_id", sorted(i for i in CASES if i.startswith("ciprop_zero_with_a_variance")))
@@ -87,11 +92,7 @@ def test_ciprop_of_a_proportion_of_zero_with_a_variance_as_r(case_id):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = d.ciprop("y", method=a["method"])
-    expected = [r["estimate"], r["se"], *r["ci"]]
-    got = [out["estimate"], out["se"], out["ci_low"], out["ci_high"]]
-    assert [np.isnan(v) for v in got] == [v is None for v in expected], f"ramlab {got} vs R {expected}"
-    R.assert_close([v for v, e in zip(got, expected) if e is not None], [e for e in expected if e is not None],
-                   1e-9, atol=0, what=case_id)
+    _assert_ciprop_as_r(out, r, case_id)
 
 
 def test_wilson_of_a_proportion_that_rounds_to_one_is_the_whole_range():
