@@ -474,3 +474,55 @@ def test_a_missing_value_a_replicate_weighs_is_not_made_0():
         expected = dom.total_vcov(np.nan_to_num(y))
         np.testing.assert_allclose(dom.domain_plan(ones).total_vcov(y), expected, rtol=1e-12)
     assert expected[0, 0] > 0
+
+
+def test_counts_of_respondents_with_weights_whose_square_underflows():
+    """R's ``unwtd.count`` counts the rows of nonzero weight, however small: weights of
+    1e-170 (their squares underflow to 0) count as the rows they are."""
+    data = load_data("apistrat")
+    data["tiny"] = data["pw"] * 1e-170  # constant in each stratum: the per-cell sums
+    design = Design(data, weights="tiny", strata="stype", fpc="fpc")
+    rng = np.random.default_rng(5)
+    coded = Coded(rng.integers(-1, 3, size=design.n), rng.normal(size=(3, 2)))
+    masks = _masks(design.data)
+    _, N = design.domain_plan(masks).total_vcov(coded, counts=True)
+    expected = np.zeros((masks.shape[1], 4))
+    for i in range(design.n):
+        expected[:, coded.codes[i]] += masks[i]  # every row has a nonzero weight
+    np.testing.assert_array_equal(N, expected)
+
+
+def test_coded_values_of_a_design_without_rows_or_of_one_row():
+    """No rows: no codes to check, totals and covariance 0. One row: its code is checked
+    as any other (a code outside -1..len(values) refused, naming it)."""
+    data = load_data("apistrat")
+    values = np.array([[1.0, 2.0], [3.0, -1.0]])
+    empty = Design(data.iloc[:0], weights="pw")
+    V, T = empty.domain_plan(np.ones((0, 1), dtype=bool)).total_vcov(
+        Coded(np.zeros(0, dtype=np.int64), values), totals=True)
+    np.testing.assert_array_equal(V, np.zeros((2, 2)))
+    np.testing.assert_array_equal(T, np.zeros((1, 2)))
+    one = Design(data.iloc[:1], weights="pw")
+    with pytest.raises(ValueError, match="codes of u must be in -1..2 .*, not 5"):
+        one.domain_plan(np.ones((1, 1), dtype=bool)).total_vcov(Coded(np.array([5]), values))
+
+
+def test_a_refused_code_above_the_range_is_named_when_minus_1_is_present():
+    """Codes -1 and 3 of two values: the code refused is 3 (-1 is allowed)."""
+    design = _designs()["raked"]
+    codes = np.zeros(design.n, dtype=np.int64)
+    codes[:2] = [-1, 3]
+    with pytest.raises(ValueError, match="codes of u must be in -1..2 .*, not 3$"):
+        design.total_vcov(Coded(codes, np.ones((2, 1))), domains=_masks(design.data))
+
+
+def test_a_raked_subset_without_rows_has_totals_and_covariance_0():
+    """A subset that keeps nobody (every weight 0): each domain total is a sum over no rows,
+    0, and so is its covariance, whatever the calibrations' own weights."""
+    design = _designs()["raked"]
+    empty = design.subset(np.zeros(design.n, dtype=bool))
+    rng = np.random.default_rng(4)
+    coded = Coded(rng.integers(-1, 3, size=empty.n), rng.normal(size=(3, 2)))
+    V, T = empty.domain_plan(_masks(empty.data)).total_vcov(coded, totals=True)
+    np.testing.assert_array_equal(V, np.zeros_like(V))
+    np.testing.assert_array_equal(T, np.zeros_like(T))
