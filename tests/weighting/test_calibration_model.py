@@ -402,8 +402,10 @@ def test_se_of_a_later_calibration_bounded_at_0_is_refused():
     assert int(((cal.weight_values == 0) & (cal.calibrations[0].w_new != 0)).sum()) == res["n_zero"]
     with pytest.raises(WeightError, match=r"^no linearised standard error: calibration 2 of 2 \(method 'linear'\) "
                        r"sends 4 rows of nonzero weight to a weight of exactly 0 \(a lower bound of 0\) after an "
-                       r"earlier calibration\..* diverges"):
+                       r"earlier calibration\..* diverges") as e:
         cal.mean("api00")
+    assert e.value.variable == "weight"
+    assert '"NA/NaN/Inf"' in str(e.value)  # R's stop, quoted as R writes it
 
 
 def _dstrat_categorical_bounded(lower):
