@@ -526,3 +526,17 @@ def test_a_raked_subset_without_rows_has_totals_and_covariance_0():
     V, T = empty.domain_plan(_masks(empty.data)).total_vcov(coded, totals=True)
     np.testing.assert_array_equal(V, np.zeros_like(V))
     np.testing.assert_array_equal(T, np.zeros_like(T))
+
+
+def test_a_stratum_lonely_in_the_subset_is_adjusted_as_on_the_dense_path():
+    """``lonely_psu_domain="adjust"`` (R ``survey.adjust.domain.lonely``) on a subset where a
+    stratum keeps one PSU: the plan's covariance is the dense one (checked against R in
+    test_options.py), not the factored form, which does not adjust it."""
+    data = load_data("apistrat")
+    design = Design(data, strata="stype", weights="pw", fpc="fpc", lonely_psu="adjust",
+                    lonely_psu_domain="adjust")
+    sub = design.subset(design.data["api00"] > 850)
+    assert (sub.data.loc[sub.weights.to_numpy() > 0, "stype"] == "H").sum() == 1  # lonely in the subset
+    u = np.random.default_rng(6).normal(size=(sub.n, 2))
+    masks = _masks(sub.data)
+    _close(sub.domain_plan(masks).total_vcov(u), _dense(sub, u, masks))
