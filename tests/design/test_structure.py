@@ -141,3 +141,11 @@ def test_cluster_labels_repeated_across_strata_are_different_units():
     named = Design(data, ids="unit", strata="h", weights="w").total("y")
     np.testing.assert_allclose(nested.to_numpy(), named.to_numpy(), rtol=1e-13)
     assert Design(data, ids="cl", strata="h", weights="w").degf() == 8 - 4
+
+
+def test_an_fpc_column_of_python_objects_is_read_as_numbers():
+    """An fpc of dtype object (numbers, as read from JSON): the same design as the float column."""
+    data = R.load_data("apistrat")
+    obj = data.assign(fpc=data["fpc"].astype(object))
+    plain = Design(data, strata="stype", weights="pw", fpc="fpc").total("api00")
+    pd.testing.assert_frame_equal(Design(obj, strata="stype", weights="pw", fpc="fpc").total("api00"), plain)
