@@ -150,3 +150,12 @@ def test_a_designs_view_is_its_facts_under_its_class_name(apistrat):
         assert card.find("strong").text == type(design).__name__
         rows = [(tr.find("th").text, tr.find("td").text) for tr in card.find("table").findall("tr")]
         assert rows == design_facts(design, "pw")
+
+
+def test_repr_names_the_clusters_strata_fpc_and_calibrations():
+    data = R.load_data("apiclus1")
+    clustered = Design(data, weights="pw", ids="dnum", fpc="fpc")
+    assert repr(clustered) == "Design(n=183, ids=['dnum'], strata=None, fpc=['fpc'], calibrations=0)"
+    raked = clustered.rake({"stype": {"E": 4421, "H": 755, "M": 1018}})
+    assert repr(raked).endswith("calibrations=1)")
+    assert repr(Design(data)) == "Design(n=183, ids=None, strata=None, fpc=None, calibrations=0)"
